@@ -1,0 +1,176 @@
+"""The one place that branches on device type: array modules, device guards, copies, GPU detection.
+
+``import cupy`` happens lazily here (and in :mod:`mxlite.ops._cuda`), so ``import mxlite`` works on a
+machine with no GPU and no CuPy. Any CUDA runtime error during detection (no driver, a driver too
+old, no device) counts as "no GPU".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from mxlite.base import MXLiteGPUError
+from mxlite.context import Context
+
+__all__ = [
+    "get_xp",
+    "xp_of",
+    "is_gpu_array",
+    "cupy_or_none",
+    "gpu_count",
+    "gpu_remedy",
+    "check_ctx_usable",
+    "device_guard",
+    "to_ctx",
+    "to_numpy",
+    "synchronize",
+    "gpu_memory_info",
+    "empty_cache",
+]
+
+_GPU_REMEDY = (
+    "Install the CUDA extra that matches your driver (pip install 'mxlite[cuda12]' or "
+    "'mxlite[cuda13]') on a machine with an NVIDIA GPU, or use mx.cpu() instead."
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_cupy() -> tuple[ModuleType | None, int, str]:
+    """Import CuPy and count devices once; returns (cupy or None, device count, why not usable)."""
+    try:
+        import cupy  # noqa: PLC0415 - lazy by design
+    except Exception as err:  # ImportError, or a broken CUDA install raising at import
+        return None, 0, f"CuPy could not be imported ({type(err).__name__}: {err})"
+    try:
+        count = int(cupy.cuda.runtime.getDeviceCount())
+    except Exception as err:  # CUDARuntimeError: no driver, insufficient driver, no device
+        return None, 0, f"the CUDA runtime reported no usable GPU ({type(err).__name__}: {err})"
+    if count == 0:
+        return None, 0, "the CUDA runtime found no GPU"
+    return cupy, count, ""
+
+
+def cupy_or_none() -> ModuleType | None:
+    """CuPy when at least one GPU is usable, else None."""
+    return _probe_cupy()[0]
+
+
+def gpu_count() -> int:
+    """Number of usable GPUs (0 without CuPy or on any CUDA runtime error)."""
+    return _probe_cupy()[1]
+
+
+def gpu_remedy() -> str:
+    """Why no GPU is usable (if so) and what to do about it."""
+    why = _probe_cupy()[2]
+    return f"{why}. {_GPU_REMEDY}" if why else _GPU_REMEDY
+
+
+def check_ctx_usable(ctx: Context) -> None:
+    """Raise MXLiteGPUError when ``ctx`` is a GPU context that cannot hold data here."""
+    if ctx.device_typeid != 2:
+        return
+    count = gpu_count()
+    if ctx.device_id < count:
+        return
+    if count == 0:
+        raise MXLiteGPUError(f"Cannot place data on {ctx}: no usable GPU. {gpu_remedy()}")
+    raise MXLiteGPUError(
+        f"Cannot place data on {ctx}: only {count} GPU(s) are usable "
+        f"(gpu(0) .. gpu({count - 1})). Use one of those, or mx.cpu()."
+    )
+
+
+def get_xp(ctx: Context) -> ModuleType:
+    """The array module for ``ctx``: numpy for CPU contexts, cupy for a usable GPU context."""
+    if ctx.device_typeid != 2:
+        return np
+    check_ctx_usable(ctx)
+    cp = cupy_or_none()
+    if cp is None:  # pragma: no cover - check_ctx_usable already raised
+        raise MXLiteGPUError(gpu_remedy())
+    return cp
+
+
+def is_gpu_array(arr: Any) -> bool:
+    """True for a CuPy ndarray (checked without importing CuPy)."""
+    return type(arr).__module__.startswith("cupy")
+
+
+def xp_of(arr: Any) -> ModuleType:
+    """The array module an existing raw array belongs to."""
+    if is_gpu_array(arr):
+        cp = cupy_or_none()
+        if cp is not None:
+            return cp
+    return np
+
+
+@contextlib.contextmanager
+def device_guard(ctx: Context) -> Any:
+    """Make ``ctx`` the current CUDA device inside the block (no-op for CPU contexts)."""
+    if ctx.device_typeid != 2:
+        yield
+        return
+    cp = get_xp(ctx)
+    with cp.cuda.Device(ctx.device_id):
+        yield
+
+
+def to_ctx(arr: Any, ctx: Context, copy: bool = False) -> Any:
+    """Place raw array ``arr`` on ``ctx``; returns it unchanged when already there and not ``copy``.
+
+    GPU to GPU copies go peer-to-peer through CuPy; GPU to CPU copies go through ``.get()``.
+    """
+    if ctx.device_typeid == 2:
+        cp = get_xp(ctx)
+        if is_gpu_array(arr) and arr.device.id == ctx.device_id and not copy:
+            return arr
+        with cp.cuda.Device(ctx.device_id):
+            return cp.array(arr, copy=True)
+    if is_gpu_array(arr):
+        return arr.get()
+    return np.array(arr, copy=True) if copy else np.asarray(arr)
+
+
+def to_numpy(arr: Any) -> np.ndarray:
+    """A NumPy array with the values of ``arr`` (a copy for GPU arrays, the array itself on CPU)."""
+    if is_gpu_array(arr):
+        return arr.get()
+    return np.asarray(arr)
+
+
+def synchronize(ctx: Context | None = None) -> None:
+    """Wait for all queued work on ``ctx`` (all GPUs when None); CPU work is always finished."""
+    cp = cupy_or_none()
+    if cp is None:
+        return
+    if ctx is None:
+        for dev in range(gpu_count()):
+            with cp.cuda.Device(dev):
+                cp.cuda.Stream.null.synchronize()
+                cp.cuda.get_current_stream().synchronize()
+    elif ctx.device_typeid == 2:
+        with cp.cuda.Device(ctx.device_id):
+            cp.cuda.get_current_stream().synchronize()
+
+
+def gpu_memory_info(device_id: int) -> tuple[int, int]:
+    """``(free, total)`` bytes of a usable GPU."""
+    cp = get_xp(Context("gpu", device_id))
+    with cp.cuda.Device(device_id):
+        free, total = cp.cuda.runtime.memGetInfo()
+    return int(free), int(total)
+
+
+def empty_cache(ctx: Context) -> None:
+    """Free CuPy's cached blocks on ``ctx``."""
+    cp = cupy_or_none()
+    if cp is not None and ctx.device_typeid == 2:
+        with cp.cuda.Device(ctx.device_id):
+            cp.get_default_memory_pool().free_all_blocks()
