@@ -98,7 +98,6 @@ class Context:
             backend.empty_cache(self)
 
 
-
 # MXNet users read and assign ``Context.default_ctx``; a plain class attribute does both.
 Context.default_ctx = Context("cpu", 0)  # type: ignore[attr-defined]
 

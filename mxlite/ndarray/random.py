@@ -1,0 +1,71 @@
+"""``mx.nd.random``: uniform and normal draws from mxlite's counter-based global stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mxlite import backend
+from mxlite.base import dtype_np
+from mxlite.context import Context
+from mxlite.ndarray.ndarray import NDArray, default_ctx
+
+__all__ = ["uniform", "normal", "randn"]
+
+
+def _target(shape: Any, dtype: Any, ctx: Context | None, out: NDArray | None) -> NDArray:
+    if out is not None:
+        return out
+    ctx = default_ctx(ctx)
+    xp = backend.get_xp(ctx)
+    shp = (shape,) if isinstance(shape, int) else tuple(shape or (1,))
+    with backend.device_guard(ctx):
+        return NDArray(xp.empty(shp, dtype=dtype_np(dtype)), ctx)
+
+
+def uniform(
+    low: float = 0.0,
+    high: float = 1.0,
+    shape: int | Sequence[int] | None = None,
+    dtype: Any = None,
+    ctx: Context | None = None,
+    out: NDArray | None = None,
+    **kwargs: Any,
+) -> NDArray:
+    """Draw from U[low, high) on ``ctx`` (or into ``out``); advances the global counter."""
+    from mxlite import ops, random
+
+    res = _target(shape, dtype, ctx, out)
+    key, offset = random.next_adhoc(res.size)
+    ops.fill_uniform(res._data, low, high, key, offset)
+    return res
+
+
+def normal(
+    loc: float = 0.0,
+    scale: float = 1.0,
+    shape: int | Sequence[int] | None = None,
+    dtype: Any = None,
+    ctx: Context | None = None,
+    out: NDArray | None = None,
+    **kwargs: Any,
+) -> NDArray:
+    """Draw from N(loc, scale**2) on ``ctx`` (or into ``out``); advances the global counter."""
+    from mxlite import ops, random
+
+    res = _target(shape, dtype, ctx, out)
+    key, offset = random.next_adhoc(res.size)
+    ops.fill_normal(res._data, loc, scale, key, offset)
+    return res
+
+
+def randn(
+    *shape: int,
+    loc: float = 0.0,
+    scale: float = 1.0,
+    dtype: Any = None,
+    ctx: Context | None = None,
+    **kwargs: Any,
+) -> NDArray:
+    """Standard normal draws of the given shape."""
+    return normal(loc, scale, shape, dtype, ctx)

@@ -1,0 +1,3 @@
+"""``mx.np``: NumPy-semantics front end (placeholder; being built)."""
+
+from mxlite.numpy.multiarray import ndarray  # noqa: F401

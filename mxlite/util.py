@@ -1,0 +1,111 @@
+"""NumPy-semantics switches (``npx.set_np()``): whether arrays are ``mx.np.ndarray`` and shapes allow 0/-1.
+
+MXNet keeps two flags: *np_shape* (0 is a real dimension size and -1 marks an unknown one) and
+*np_array* (front-end arrays are ``mx.np.ndarray``). ``set_np()`` turns both on.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = [
+    "is_np_array",
+    "is_np_shape",
+    "set_np",
+    "reset_np",
+    "set_np_shape",
+    "use_np",
+    "np_shape",
+    "np_array",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _NpState(threading.local):
+    def __init__(self) -> None:
+        self.np_shape = False
+        self.np_array = False
+
+
+_STATE = _NpState()
+
+
+def is_np_shape() -> bool:
+    """True when NumPy shape semantics are on (unknown dims are -1, 0 is a real size)."""
+    return _STATE.np_shape
+
+
+def is_np_array() -> bool:
+    """True when NumPy array semantics are on (front-end arrays are ``mx.np.ndarray``)."""
+    return _STATE.np_array
+
+
+def set_np_shape(active: bool) -> bool:
+    """Turn NumPy shape semantics on or off; returns the previous state."""
+    prev = _STATE.np_shape
+    _STATE.np_shape = bool(active)
+    return prev
+
+
+def set_np(shape: bool = True, array: bool = True, dtype: bool = False) -> None:
+    """Turn on NumPy semantics, as ``mxnet.npx.set_np``.
+
+    Raises:
+        ValueError: ``array=True`` with ``shape=False`` (MXNet refuses that combination too).
+    """
+    if not shape and array:
+        raise ValueError("NumPy Shape semantics is required in using NumPy array semantics.")
+    _STATE.np_shape = bool(shape)
+    _STATE.np_array = bool(array)
+
+
+def reset_np() -> None:
+    """Back to the legacy NDArray semantics."""
+    set_np(shape=False, array=False)
+
+
+class _Scope:
+    def __init__(self, shape: bool | None, array: bool | None) -> None:
+        self._shape = shape
+        self._array = array
+        self._prev: tuple[bool, bool] = (False, False)
+
+    def __enter__(self) -> None:
+        self._prev = (_STATE.np_shape, _STATE.np_array)
+        if self._shape is not None:
+            _STATE.np_shape = self._shape
+        if self._array is not None:
+            _STATE.np_array = self._array
+
+    def __exit__(self, *exc: object) -> None:
+        _STATE.np_shape, _STATE.np_array = self._prev
+
+
+def np_shape(active: bool = True) -> _Scope:
+    """Scope with NumPy shape semantics on (or off)."""
+    return _Scope(active, None)
+
+
+def np_array(active: bool = True) -> _Scope:
+    """Scope with NumPy array semantics on (or off)."""
+    return _Scope(None, active)
+
+
+def use_np(func: F) -> F:
+    """Decorator: run ``func`` (or every method of a class) with NumPy semantics on."""
+    if isinstance(func, type):
+        for name, attr in list(vars(func).items()):
+            if callable(attr) and not name.startswith("__") or name in ("__init__", "__call__"):
+                setattr(func, name, use_np(attr))
+        return func
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _Scope(True, True):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
