@@ -8,6 +8,7 @@ import numpy as np
 
 __all__ = [
     "MXNetError",
+    "CheckError",
     "MXLiteGPUError",
     "ParamFileError",
     "mx_real_t",
@@ -22,6 +23,14 @@ __all__ = [
 
 class MXNetError(RuntimeError):
     """Default error raised by mxlite, like ``mxnet.base.MXNetError`` (a RuntimeError subclass)."""
+
+
+class CheckError(MXNetError, AssertionError):
+    """Raised where MXNet 1.x uses ``assert`` for a caller's mistake.
+
+    It is an AssertionError too, so MXNet code that catches AssertionError keeps working, but
+    unlike an ``assert`` it is still raised under ``python -O``.
+    """
 
 
 class MXLiteGPUError(MXNetError):

@@ -1,0 +1,146 @@
+"""Data-parallel helpers of ``gluon.utils``: split_data, split_and_load, clip_global_norm."""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mxlite import backend
+from mxlite.base import CheckError
+from mxlite.context import Context
+from mxlite.ndarray.ndarray import NDArray
+
+__all__ = ["split_data", "split_and_load", "clip_global_norm", "register_replicas"]
+
+_MSG_UNEVEN = (
+    "data with shape {shape} cannot be evenly split into {n} slices along axis {axis}. Use a "
+    "batch size that's multiple of {n} or set even_split=False to allow uneven partitioning of "
+    "data."
+)
+
+
+def split_data(
+    data: NDArray, num_slice: int, batch_axis: int = 0, even_split: bool = True
+) -> list[NDArray]:
+    """Split ``data`` into ``num_slice`` slices along ``batch_axis``.
+
+    With ``even_split=False`` the first ``size % num_slice`` slices get one extra element.
+    Slices along axis 0 are views of ``data``; along other axes they are copies.
+
+    Raises:
+        ValueError: ``even_split`` and the size is not a multiple of ``num_slice``.
+    """
+    size = data.shape[batch_axis]
+    if even_split and size % num_slice != 0:
+        raise ValueError(_MSG_UNEVEN.format(shape=data.shape, n=num_slice, axis=batch_axis))
+    each, extras = divmod(size, num_slice)
+    sizes = [0] + [each + 1] * extras + [each] * (num_slice - extras)
+    points = np.cumsum(sizes)
+    if batch_axis == 0:
+        return [data[int(points[i]) : int(points[i + 1])] for i in range(num_slice)]
+    from mxlite.ndarray import op
+
+    return [
+        op.slice_axis(data, axis=batch_axis, begin=int(points[i]), end=int(points[i + 1]))
+        for i in range(num_slice)
+    ]
+
+
+def split_and_load(
+    data: Any, ctx_list: Sequence[Context], batch_axis: int = 0, even_split: bool = True
+) -> list[NDArray]:
+    """Split ``data`` along ``batch_axis`` and copy slice i to ``ctx_list[i]``.
+
+    ``data`` may be an NDArray or anything ``mx.nd.array`` accepts (a NumPy array, lists).
+    """
+    if not isinstance(data, NDArray):
+        from mxlite.util import is_np_array
+
+        if is_np_array():
+            from mxlite import numpy as mnp
+
+            data = mnp.array(data, ctx=ctx_list[0])
+        else:
+            from mxlite.ndarray import array
+
+            data = array(data, ctx=ctx_list[0])
+    if len(ctx_list) == 1:
+        return [data.as_in_context(ctx_list[0])]
+    slices = split_data(data, len(ctx_list), batch_axis, even_split)
+    return [part.as_in_context(ctx) for part, ctx in zip(slices, ctx_list, strict=True)]
+
+
+# Replica groups: a gradient (or data) buffer of one replica -> the tuple of all replicas' buffers
+# of the same parameter. Parameter registers its buffers here so clip_global_norm counts a
+# replicated parameter once, not once per device.
+# Entries hold weak references and vanish with the arrays.
+_REPLICA_GROUPS: dict[int, tuple[weakref.ref[NDArray], ...]] = {}
+
+
+def register_replicas(arrays: Sequence[NDArray]) -> None:
+    """Record that ``arrays`` are replicas of one parameter's buffer (one per context)."""
+    group = tuple(weakref.ref(arr) for arr in arrays)
+    for arr in arrays:
+        _REPLICA_GROUPS[id(arr)] = group
+        weakref.finalize(arr, _REPLICA_GROUPS.pop, id(arr), None)
+
+
+def _group_key(arr: NDArray) -> int:
+    """Identity of the replica group ``arr`` belongs to (its own id when it has none)."""
+    group = _REPLICA_GROUPS.get(id(arr))
+    if group is not None and any(ref() is arr for ref in group):
+        first = group[0]()
+        return id(first) if first is not None else id(arr)
+    return id(arr)
+
+
+def _sq_norm(arr: NDArray) -> float:
+    raw = arr._data
+    xp = backend.xp_of(raw)
+    flat = raw.reshape(-1).astype(np.float64 if raw.dtype == np.float64 else np.float32)
+    return float(xp.dot(flat, flat))
+
+
+def clip_global_norm(
+    arrays: Sequence[NDArray], max_norm: float, check_isfinite: bool = True
+) -> Any:
+    """Scale ``arrays`` in place so that their joint 2-norm is at most ``max_norm``.
+
+    Replicas of one parameter on several contexts (after ``Trainer.allreduce_grads`` they hold
+    the same values) count once in the norm; every array given is scaled.
+
+    Returns:
+        The total norm before clipping: a float when ``check_isfinite``, else an NDArray of
+        shape (1,) on the first array's context (as MXNet).
+
+    Raises:
+        CheckError: ``arrays`` is empty.
+    """
+    if len(arrays) == 0:
+        raise CheckError("clip_global_norm needs at least one array")
+    seen: set[int] = set()
+    total_sq = 0.0
+    for arr in arrays:
+        key = _group_key(arr)
+        if key in seen:
+            continue
+        seen.add(key)
+        total_sq += _sq_norm(arr)
+    total_norm = float(np.sqrt(np.float32(total_sq)))
+    if check_isfinite and not np.isfinite(total_norm):
+        warnings.warn(
+            UserWarning("nan or inf is detected. Clipping results will be undefined."), stacklevel=2
+        )
+    scale = min(max_norm / (total_norm + 1e-8), 1.0)
+    if scale < 1.0:
+        for arr in arrays:
+            arr._data *= arr._data.dtype.type(scale)
+    if check_isfinite:
+        return total_norm
+    ctx = arrays[0].context
+    xp = backend.get_xp(ctx)
+    return type(arrays[0])(xp.asarray([total_norm], dtype=np.float32), ctx)

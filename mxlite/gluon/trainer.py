@@ -1,0 +1,301 @@
+"""``gluon.Trainer``: applies an optimizer to a set of Parameters, across their replicas.
+
+``step(batch_size)`` is ``allreduce_grads()`` then ``update()``: the gradients of every replica
+are summed (through a kvstore when there are several contexts), and every replica receives the
+identical update, so replicas never drift apart. Semantics follow MXNet 1.9.1's Trainer,
+including its choice of updating on the kvstore and its stale-gradient check.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from mxlite import kvstore as kvs
+from mxlite import optimizer as opt
+from mxlite.base import CheckError
+from mxlite.gluon.parameter import Parameter, ParameterDict
+
+__all__ = ["Trainer"]
+
+_MSG_STALE = (
+    "Gradient of Parameter `{name}` on context {ctx} has not been updated by backward since last "
+    "`step`. This could mean a bug in your model that made it only use a subset of the "
+    "Parameters (Blocks) for this iteration. If you are intentionally only using a subset, call "
+    "step with ignore_stale_grad=True to suppress this warning and skip updating of Parameters "
+    "with stale gradient"
+)
+_MSG_NOT_LIST = "First argument must be a list or dict of Parameters, got {what}."
+_MSG_ON_KVSTORE = (
+    "{call}() when parameters are updated on kvstore is not supported. Try setting "
+    "`update_on_kvstore` to False when creating trainer."
+)
+# MXNet's 'local' store stops updating on the store above this many elements in one parameter.
+_LOCAL_UPDATE_ON_KV_MAX_SIZE = 1024 * 1024 * 16
+
+
+class Trainer:
+    """Applies an Optimizer on a set of Parameters; use it with autograd.
+
+    Args:
+        params: a ParameterDict, a dict of Parameters or a list of Parameters.
+        optimizer: an optimizer name (``'sgd'``) or an Optimizer instance.
+        optimizer_params: keyword arguments for the optimizer when given by name.
+        kvstore: 'device', 'local', a KVStore, or None (no store: single context only).
+        compression_params: gradient compression; refused by single-process stores.
+        update_on_kvstore: whether the update runs once on the store (then the new weight is
+            copied to each replica) or on each replica with the summed gradient. None picks as
+            MXNet does.
+
+    Raises:
+        ValueError: ``params`` is not a list or dict of Parameters.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        optimizer: Any,
+        optimizer_params: dict[str, Any] | None = None,
+        kvstore: Any = "device",
+        compression_params: dict[str, Any] | None = None,
+        update_on_kvstore: bool | None = None,
+    ) -> None:
+        if isinstance(params, (dict, ParameterDict)):
+            params = [params[key] for key in sorted(params.keys())]
+        if not isinstance(params, (list, tuple)):
+            raise ValueError(_MSG_NOT_LIST.format(what=type(params)))
+        self._params: list[Parameter] = []
+        self._param2idx: dict[str, int] = {}
+        for i, param in enumerate(params):
+            if not isinstance(param, Parameter):
+                raise ValueError(_MSG_NOT_LIST.format(what=f"list of {type(param)}"))
+            self._param2idx[param.name] = i
+            self._params.append(param)
+            param._set_trainer(self)
+            if param._stype != "default" or param._grad_stype != "default":
+                raise NotImplementedError(
+                    f"Parameter {param.name!r} has sparse storage; mxlite trains dense "
+                    "parameters only."
+                )
+        self._compression_params = compression_params
+        self._contexts = self._check_contexts()
+        self._init_optimizer(optimizer, optimizer_params or {})
+        self._scale = self._optimizer.rescale_grad
+        self._kvstore_params = {"kvstore": kvstore, "update_on_kvstore": update_on_kvstore}
+        self._kv_initialized = False
+        self._kvstore: kvs.KVStore | None = None
+        self._update_on_kvstore: bool | None = None
+        self._distributed = False
+        self._params_to_init: list[Parameter] = []
+        self._reset_kvstore()
+
+    # ------------------------------------------------------------------ set-up
+    def _check_contexts(self) -> list[Any] | None:
+        contexts = None
+        for param in self._params:
+            ctx = param.list_ctx()
+            if contexts is not None and contexts != ctx:
+                raise CheckError(
+                    "All Parameters must be initialized on the same set of contexts, but "
+                    f"Parameter {param.name} is initialized on {ctx} while previous Parameters "
+                    f"are initialized on {contexts}."
+                )
+            contexts = ctx
+        return contexts
+
+    def _init_optimizer(self, optimizer: Any, optimizer_params: dict[str, Any]) -> None:
+        param_dict = dict(enumerate(self._params))
+        if isinstance(optimizer, opt.Optimizer):
+            if optimizer_params:
+                raise CheckError(
+                    "optimizer_params must be None if optimizer is an instance of Optimizer "
+                    "instead of str"
+                )
+            self._optimizer = optimizer
+            self._optimizer.param_dict = param_dict
+        else:
+            self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
+        self._updaters = [opt.get_updater(self._optimizer) for _ in self._contexts or [None]]
+
+    def _reset_kvstore(self) -> None:
+        self._kv_initialized = False
+        self._kvstore = None
+        self._distributed = False
+        self._update_on_kvstore = None
+        self._params_to_init = list(self._params)
+
+    def _init_kvstore(self) -> None:
+        config = self._kvstore_params
+        kvstore = config["kvstore"]
+        update_on_kvstore = bool(int(os.getenv("MXNET_UPDATE_ON_KVSTORE", "1")))
+        num_device = len(self._contexts or [])
+        kv: kvs.KVStore | None
+        if kvstore is None:
+            kv = None
+        elif isinstance(kvstore, kvs.KVStore):
+            kv = kvstore
+        elif isinstance(kvstore, str):
+            if num_device <= 1 and "dist" not in kvstore:
+                kv = None
+            else:
+                kv = kvs.create(kvstore)
+                if kvstore == "local":
+                    sizes = [int(np.prod(p.shape)) for p in self._params if p.shape]
+                    if sizes and max(sizes) > _LOCAL_UPDATE_ON_KV_MAX_SIZE:
+                        update_on_kvstore = False
+        else:
+            raise TypeError("kvstore must be KVStore, str or None")
+        if kv is None:
+            update_on_kvstore = False
+        if config["update_on_kvstore"] is not None:
+            update_on_kvstore = bool(config["update_on_kvstore"])
+        if kv is not None:
+            if self._compression_params:
+                kv.set_gradient_compression(self._compression_params)
+            if update_on_kvstore:
+                kv.set_optimizer(self._optimizer)
+            self._kvstore = kv
+            self._update_on_kvstore = update_on_kvstore
+        else:
+            self._kvstore = None
+            self._update_on_kvstore = None
+        self._kv_initialized = True
+
+    def _init_params(self) -> None:
+        """Put initialized parameters into the store (copying replica 0 to every replica);
+        parameters still waiting for deferred initialization stay queued."""
+        waiting = []
+        if self._kvstore is not None:
+            for param in self._params_to_init:
+                if param._deferred_init:
+                    waiting.append(param)
+                    continue
+                arrays = param.list_data()
+                self._kvstore.broadcast(self._param2idx[param.name], arrays[0], arrays)
+        self._params_to_init = waiting
+
+    def _prepare(self) -> None:
+        if not self._kv_initialized:
+            self._init_kvstore()
+        if self._params_to_init:
+            self._init_params()
+
+    # ------------------------------------------------------------------ learning rate
+    @property
+    def learning_rate(self) -> float:
+        """The optimizer's current learning rate."""
+        return self._optimizer.learning_rate
+
+    @property
+    def optimizer(self) -> Any:
+        """The optimizer instance."""
+        return self._optimizer
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Set the optimizer's learning rate."""
+        self._optimizer.set_learning_rate(lr)
+
+    # ------------------------------------------------------------------ stepping
+    def _check_and_rescale_grad(self, scale: float) -> None:
+        self._optimizer.rescale_grad = scale
+
+    def step(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
+        """One update: reduce gradients across replicas, then apply the optimizer.
+
+        Gradients are scaled by ``1 / batch_size``.
+
+        Raises:
+            UserWarning: a gradient was not refreshed by backward since the last step (unless
+                ``ignore_stale_grad``), as MXNet raises it.
+        """
+        self._check_and_rescale_grad(self._scale / batch_size)
+        self._prepare()
+        self._allreduce_grads()
+        self._update(ignore_stale_grad)
+
+    def allreduce_grads(self) -> None:
+        """Sum each parameter's gradients over its replicas, in place in every replica.
+
+        Raises:
+            CheckError: the trainer updates on the kvstore (use update_on_kvstore=False).
+        """
+        self._prepare()
+        if self._kvstore is not None and self._update_on_kvstore:
+            raise CheckError(_MSG_ON_KVSTORE.format(call="allreduce_grads"))
+        self._allreduce_grads()
+
+    def _allreduce_grads(self) -> None:
+        if self._kvstore is None:
+            return
+        for i, param in enumerate(self._params):
+            if param.grad_req == "null":
+                continue
+            grads = param.list_grad()
+            if self._update_on_kvstore:
+                self._kvstore.pushpull(i, grads, out=param.list_data(), priority=-i)
+            else:
+                self._kvstore.pushpull(i, grads, priority=-i)
+
+    def update(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
+        """Apply the optimizer with the gradients as they are (after ``allreduce_grads``).
+
+        Raises:
+            CheckError: the trainer updates on the kvstore (use update_on_kvstore=False).
+        """
+        self._prepare()
+        if self._kvstore is not None and self._update_on_kvstore:
+            raise CheckError(_MSG_ON_KVSTORE.format(call="update"))
+        self._check_and_rescale_grad(self._scale / batch_size)
+        self._update(ignore_stale_grad)
+
+    def _update(self, ignore_stale_grad: bool = False) -> None:
+        on_kvstore = self._kvstore is not None and self._update_on_kvstore
+        updates: list[list[tuple[int, Any, Any]]] = [[] for _ in self._updaters]
+        for i, param in enumerate(self._params):
+            if param.grad_req == "null":
+                continue
+            datas = param.list_data()
+            if not ignore_stale_grad:
+                for data in datas:
+                    if not data._fresh_grad:
+                        raise UserWarning(_MSG_STALE.format(name=param.name, ctx=data.context))
+            if on_kvstore:
+                continue
+            for upd, arr, grad in zip(updates, datas, param.list_grad(), strict=True):
+                if not ignore_stale_grad or arr._fresh_grad:
+                    upd.append((i, grad, arr))
+                    arr._fresh_grad = False
+        if on_kvstore:
+            return
+        for updater, upd in zip(self._updaters, updates, strict=True):
+            if upd:
+                idx, grads, weights = zip(*upd, strict=True)
+                updater(list(idx), list(grads), list(weights))
+
+    # ------------------------------------------------------------------ states
+    def save_states(self, fname: str) -> None:
+        """Save the optimizer states (momentum, ...) to ``fname``, atomically, without pickle."""
+        self._prepare()
+        if self._update_on_kvstore and self._kvstore is not None:
+            self._kvstore.save_optimizer_states(fname, dump_optimizer=True)
+            return
+        from mxlite.ndarray.atomic_file import atomic_write_bytes
+
+        atomic_write_bytes(fname, self._updaters[0].get_states(dump_optimizer=True))
+
+    def load_states(self, fname: str) -> None:
+        """Load states written by :meth:`save_states`; they follow each weight's context."""
+        self._prepare()
+        if self._update_on_kvstore and self._kvstore is not None:
+            self._kvstore.load_optimizer_states(fname)
+            self._optimizer = self._kvstore._updater.optimizer
+        else:
+            with open(fname, "rb") as f:
+                states = f.read()
+            for updater in self._updaters:
+                updater.set_states(states)
+                updater.optimizer = self._updaters[0].optimizer
+            self._optimizer = self._updaters[0].optimizer
+        self._optimizer.param_dict = dict(enumerate(self._params))
