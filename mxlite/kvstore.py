@@ -185,9 +185,10 @@ class KVStore(KVStoreBase):
         """
         if self._updater is None:
             raise MXNetError("Cannot save optimizer states: no optimizer was set on this kvstore")
-        from mxlite.ndarray.atomic_file import atomic_write_bytes
+        from mxlite.ndarray.atomic_file import atomic_write
 
-        atomic_write_bytes(fname, self._updater.get_states(dump_optimizer))
+        with atomic_write(fname) as f:
+            f.write(self._updater.get_states(dump_optimizer))
 
     def load_optimizer_states(self, fname: str) -> None:
         """Load states written by :meth:`save_optimizer_states`."""

@@ -281,9 +281,10 @@ class Trainer:
         if self._update_on_kvstore and self._kvstore is not None:
             self._kvstore.save_optimizer_states(fname, dump_optimizer=True)
             return
-        from mxlite.ndarray.atomic_file import atomic_write_bytes
+        from mxlite.ndarray.atomic_file import atomic_write
 
-        atomic_write_bytes(fname, self._updaters[0].get_states(dump_optimizer=True))
+        with atomic_write(fname) as f:
+            f.write(self._updaters[0].get_states(dump_optimizer=True))
 
     def load_states(self, fname: str) -> None:
         """Load states written by :meth:`save_states`; they follow each weight's context."""
