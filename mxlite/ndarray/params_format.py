@@ -26,7 +26,6 @@ or hostile files raise :class:`mxlite.base.ParamFileError` naming the file and t
 from __future__ import annotations
 
 import struct
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
@@ -85,13 +84,6 @@ _MSG_V2_IN_NP = (
     "array {i} was not saved in np shape semantics, but is being loaded with is_np_shape() on. "
     "Turn them off around the load with `with mx.util.np_shape(False):` (or call "
     "`mx.npx.reset_np()`), then convert with `.as_np_ndarray()`."
-)
-
-
-_MSG_SCALAR_V2 = (
-    "{where} is 0-d and numpy shape semantics are off: the file is written exactly as MXNet "
-    "1.9.1 writes it, which mxlite loads but MXNet 1.9.1 itself cannot. To share the file with "
-    "MXNet, reshape it to (1,) or save under mx.npx.set_np()."
 )
 
 
@@ -309,7 +301,7 @@ def write_params(
         arrays: a list of arrays, or a dict name -> array (order kept).
         np_magic: write the V3 per-array magic (what MXNet does while ``is_np_shape()`` is on)
             instead of V2. A 0-d array in V2 is written as MXNet writes it (ndim 0, then its
-            data); mxlite reads that back, MXNet 1.9.1 cannot, so a warning says so.
+            data); mxlite reads that back, MXNet 1.9.1 cannot (mx.nd.save warns about it).
         devices: per array ``(dev_type, dev_id)`` recorded in the file (MXNet records where each
             array lived: cpu 1, gpu 2, cpu_pinned 3); default cpu(0) for all.
         to_numpy: turns one entry into a host NumPy array; called once per array while writing,
@@ -329,8 +321,6 @@ def write_params(
         where = f"array {names[i]!r}" if names else f"array {i}"
         flag = _type_flag_of(arr.dtype, where)
         shape = arr.shape
-        if not shape and not np_magic:
-            warnings.warn(_MSG_SCALAR_V2.format(where=where), UserWarning, stacklevel=3)
         dev_type, dev_id = devices[i] if devices is not None else _DEFAULT_DEVICE
         f.write(struct.pack("<Iii", magic, 0, len(shape)))
         f.write(struct.pack(f"<{len(shape)}q", *shape))

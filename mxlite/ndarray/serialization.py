@@ -1,0 +1,332 @@
+"""``mx.nd.save`` / ``mx.nd.load`` (and ``mx.npx.save`` / ``mx.npx.load``) over three file formats.
+
+The format comes from ``format=`` (``'params'`` or its alias ``'mxnet'``, ``'safetensors'``,
+``'npz'``) or else from the file name: ``*.safetensors``, ``*.npz``, anything else is MXNet's binary
+``.params`` format, byte-identical to what MXNet 1.9.1 writes. Saving is atomic
+(:mod:`mxlite.ndarray.atomic_file`); nothing here ever unpickles.
+
+MXNet semantics kept (checked against MXNet 1.9.1):
+
+- ``save`` takes an NDArray, a list of NDArrays or a dict str -> NDArray; a single NDArray loads
+  back as a list of one, and an empty dict loads back as ``[]``.
+- While numpy shape semantics are on (``npx.set_np()``) the per-array magic is V3; a ``.params``
+  file with V3 arrays loads only with them on, one with V2 arrays only with them off. The error
+  message mentions ``is_np_shape``, as MXNet's does.
+- ``mx.nd.load`` returns legacy NDArrays even in numpy mode; ``mx.npx.load`` returns
+  ``mx.np.ndarray``. ``mx.nd.save`` refuses ``mx.np.ndarray`` (use ``mx.npx.save``).
+- The device recorded in a file is ignored: arrays load onto ``ctx`` (default ``cpu(0)``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+import numpy as np
+
+from mxlite import backend, util
+from mxlite.base import ParamFileError
+from mxlite.context import Context, cpu
+from mxlite.ndarray import npz_format, params_format, safetensors_format
+from mxlite.ndarray.atomic_file import atomic_write
+
+__all__ = [
+    "save",
+    "load",
+    "load_frombuffer",
+    "npx_save",
+    "npx_load",
+    "load_arrays",
+    "ParamFileNotFoundError",
+    "FORMATS",
+]
+
+#: Accepted ``format=`` values and the format each names.
+FORMATS = {"params": "params", "mxnet": "params", "safetensors": "safetensors", "npz": "npz"}
+
+_MSG_SAVE_TYPES = "save only accept dict str->NDArray or list of NDArray"
+_MSG_SAVE_CONTAINER = (
+    "data needs to either be a NDArray, dict of str, NDArray pairs or a list of NDarrays."
+)
+_MSG_SAVE_NP = (
+    "cannot save mxnet.numpy.ndarray using mxnet.ndarray.save; use mxnet.numpy_extension.save "
+    "(mx.npx.save) instead."
+)
+_MSG_NPX_TYPES = "Only accepts dict str->ndarray or list of ndarrays"
+_MSG_NPX_CONTAINER = (
+    "data needs to either be a ndarray, dict of (str, ndarray) pairs or a list of ndarrays."
+)
+_MSG_NPX_MODE = (
+    "Cannot {verb} `mxnet.numpy.ndarray` in legacy mode. Please activate numpy semantics by "
+    "calling `npx.set_np()` in the global scope before calling this function."
+)
+_MSG_SCALAR_V2 = (
+    "{where} is 0-d and numpy shape semantics are off: the file is written exactly as MXNet "
+    "1.9.1 writes it, which mxlite loads but MXNet 1.9.1 itself cannot. To share the file with "
+    "MXNet, reshape it to (1,) or save under mx.npx.set_np()."
+)
+
+
+class ParamFileNotFoundError(ParamFileError, FileNotFoundError):
+    """The parameter file (or the directory to save it in) does not exist.
+
+    Both an :class:`MXNetError` (what MXNet raises) and a :class:`FileNotFoundError`.
+    """
+
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.strerror = message
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _nd_classes() -> tuple[type, type]:
+    from mxlite.ndarray.ndarray import NDArray  # noqa: PLC0415 - ndarray imports this module lazily
+    from mxlite.numpy.multiarray import ndarray as np_ndarray  # noqa: PLC0415
+
+    return NDArray, np_ndarray
+
+
+def _fname_str(fname: Any, what: str = "fname") -> str:
+    if isinstance(fname, str):
+        return fname
+    if isinstance(fname, os.PathLike):
+        path = os.fspath(fname)
+        if isinstance(path, str):
+            return path
+    raise TypeError(f"{what} required to be a string")
+
+
+def _pick_format(fname: str, format: str | None) -> str:  # noqa: A002 - public argument name
+    if format is not None:
+        if not isinstance(format, str) or format.lower() not in FORMATS:
+            raise ValueError(
+                f"Unknown format {format!r}; use 'params' (alias 'mxnet'), 'safetensors' or 'npz'."
+            )
+        return FORMATS[format.lower()]
+    lower = fname.lower()
+    if lower.endswith(".safetensors"):
+        return "safetensors"
+    if lower.endswith(".npz"):
+        return "npz"
+    return "params"
+
+
+def _user_stacklevel() -> int:
+    """stacklevel for warnings.warn called by our caller, pointing at the first non-mxlite frame."""
+    frame = sys._getframe(2)  # noqa: SLF001 - our caller's caller
+    level = 2
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("mxlite."):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def _write(fname: str, fmt: str, arrays: list[Any] | dict[str, Any], np_magic: bool) -> None:
+    """Write NDArrays (validated already) atomically to ``fname`` in format ``fmt``."""
+    values = list(arrays.values()) if isinstance(arrays, dict) else list(arrays)
+    raws = [x._data for x in values]  # noqa: SLF001 - the raw array behind each NDArray
+    if fmt == "params" and not np_magic:
+        for i, raw in enumerate(raws):
+            if raw.ndim == 0:
+                where = f"array {list(arrays)[i]!r}" if isinstance(arrays, dict) else f"array {i}"
+                warnings.warn(
+                    _MSG_SCALAR_V2.format(where=where), UserWarning, stacklevel=_user_stacklevel()
+                )
+    container: list[Any] | dict[str, Any]
+    if isinstance(arrays, dict):
+        container = dict(zip(arrays.keys(), raws))
+    else:
+        container = raws
+    try:
+        with atomic_write(fname) as f:
+            if fmt == "params":
+                devices = [(x.context.device_typeid, x.context.device_id) for x in values]
+                params_format.write_params(f, container, np_magic, devices, backend.to_numpy)
+            elif fmt == "safetensors":
+                safetensors_format.write_safetensors(f, _host(container))
+            else:
+                npz_format.write_npz(f, _host(container))
+    except FileNotFoundError as err:
+        raise ParamFileNotFoundError(
+            f'Cannot save to "{fname}": {err.strerror} (does the directory exist?)',
+            err.errno,
+            fname,
+        ) from None
+
+
+def _host(container: list[Any] | dict[str, Any]) -> list[np.ndarray] | dict[str, np.ndarray]:
+    if isinstance(container, dict):
+        return {k: backend.to_numpy(v) for k, v in container.items()}
+    return [backend.to_numpy(v) for v in container]
+
+
+def save(fname: str, data: Any, format: str | None = None) -> None:  # noqa: A002
+    """Save an NDArray, a list of NDArrays or a dict str -> NDArray to ``fname``.
+
+    Args:
+        fname: file path (str or os.PathLike).
+        data: what to save. A single NDArray is saved as a list of one.
+        format: ``'params'``/``'mxnet'``, ``'safetensors'`` or ``'npz'``; default by extension.
+
+    Raises:
+        TypeError: a value is not an NDArray, a key is not a str, a value is an
+            ``mx.np.ndarray`` (use ``mx.npx.save``), or ``fname`` is not a path.
+        ValueError: ``data`` is not an NDArray, list or dict; or ``format`` is unknown.
+        ParamFileNotFoundError: the directory does not exist.
+    """
+    NDArray, np_ndarray = _nd_classes()
+    path = _fname_str(fname)
+    fmt = _pick_format(path, format)
+    if isinstance(data, NDArray):
+        data = [data]
+    if isinstance(data, dict):
+        if any(not isinstance(k, str) for k in data) or any(
+            not isinstance(v, NDArray) for v in data.values()
+        ):
+            raise TypeError(_MSG_SAVE_TYPES)
+        if any(isinstance(v, np_ndarray) for v in data.values()):
+            raise TypeError(_MSG_SAVE_NP)
+    elif isinstance(data, list):
+        if any(not isinstance(v, NDArray) for v in data):
+            raise TypeError(_MSG_SAVE_TYPES)
+        if any(isinstance(v, np_ndarray) for v in data):
+            raise TypeError(_MSG_SAVE_NP)
+    else:
+        raise ValueError(_MSG_SAVE_CONTAINER)
+    _write(path, fmt, data, util.is_np_shape())
+
+
+def npx_save(file: str, arr: Any, format: str | None = None) -> None:  # noqa: A002
+    """``mx.npx.save``: save ``mx.np.ndarray`` s (numpy semantics must be on).
+
+    Raises:
+        ValueError: numpy semantics are off, or ``arr`` is not an ndarray, list or dict.
+        TypeError: a value is not an ``mx.np.ndarray`` or a key not a str.
+    """
+    _, np_ndarray = _nd_classes()
+    if not (util.is_np_shape() and util.is_np_array()):
+        raise ValueError(_MSG_NPX_MODE.format(verb="save"))
+    path = _fname_str(file, "file")
+    fmt = _pick_format(path, format)
+    if isinstance(arr, np_ndarray):
+        arr = [arr]
+    if isinstance(arr, dict):
+        if any(not isinstance(k, str) for k in arr) or any(
+            not isinstance(v, np_ndarray) for v in arr.values()
+        ):
+            raise TypeError(_MSG_NPX_TYPES)
+    elif isinstance(arr, list):
+        if any(not isinstance(v, np_ndarray) for v in arr):
+            raise TypeError(_MSG_NPX_TYPES)
+    else:
+        raise ValueError(_MSG_NPX_CONTAINER)
+    _write(path, fmt, arr, True)
+
+
+def load_arrays(
+    fname: Any,
+    format: str | None = None,
+    np_shape: bool | None = None,  # noqa: A002
+) -> list[np.ndarray] | dict[str, np.ndarray]:
+    """Read a parameter file into NumPy arrays (no NDArray wrapping).
+
+    Args:
+        fname: file path.
+        format: as in :func:`save`.
+        np_shape: for ``.params``: None accepts V2 and V3 arrays alike; a bool applies MXNet's
+            rule for that numpy-shape mode.
+
+    Raises:
+        ParamFileNotFoundError: no such file.
+        ParamFileError: the file is damaged or not of the format.
+    """
+    path = _fname_str(fname)
+    fmt = _pick_format(path, format)
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError as err:
+        raise ParamFileNotFoundError(
+            f'Cannot open "{path}": {err.strerror}', err.errno, path
+        ) from None
+    except IsADirectoryError as err:
+        raise ParamFileError(f'Cannot open "{path}": it is a directory') from err
+    with f:
+        return _read(f, path, fmt, np_shape)
+
+
+def _read(src: Any, name: str, fmt: str, np_shape: bool | None) -> Any:
+    if fmt == "params":
+        return params_format.read_params(src, name, np_shape=np_shape)
+    if fmt == "safetensors":
+        return safetensors_format.read_safetensors(src, name)[0]
+    return npz_format.read_npz(src, name)
+
+
+def _wrap(raw: Any, ctx: Context | None, cls: type) -> Any:
+    target = cpu(0) if ctx is None else ctx
+    if not isinstance(target, Context):
+        raise TypeError(f"ctx must be a Context such as mx.cpu() or mx.gpu(0), got {ctx!r}")
+
+    def one(arr: np.ndarray) -> Any:
+        return cls(backend.to_ctx(arr, target), target)
+
+    if isinstance(raw, dict):
+        return {k: one(v) for k, v in raw.items()}
+    return [one(v) for v in raw]
+
+
+def load(fname: str, ctx: Context | None = None, format: str | None = None) -> Any:  # noqa: A002
+    """Load a list or dict of NDArrays saved by :func:`save` or by MXNet.
+
+    Args:
+        fname: file path (str or os.PathLike).
+        ctx: where the arrays go (default ``cpu(0)``); the device recorded in the file is ignored.
+        format: as in :func:`save`; default by extension.
+
+    Returns:
+        A list of NDArray (files saved from a list, a single NDArray or an empty dict) or a dict
+        str -> NDArray. Legacy NDArrays even in numpy mode, as in MXNet (see :func:`npx_load`).
+
+    Raises:
+        TypeError: ``fname`` is not a path.
+        ParamFileNotFoundError: no such file.
+        ParamFileError: damaged/hostile file, or V2/V3 arrays in the wrong numpy-shape mode.
+    """
+    NDArray, _ = _nd_classes()
+    raw = load_arrays(fname, format, np_shape=util.is_np_shape())
+    return _wrap(raw, ctx, NDArray)
+
+
+def npx_load(file: str, ctx: Context | None = None, format: str | None = None) -> Any:  # noqa: A002
+    """``mx.npx.load``: like :func:`load` but returns ``mx.np.ndarray`` (numpy semantics on).
+
+    Raises:
+        ValueError: numpy semantics are off.
+    """
+    _, np_ndarray = _nd_classes()
+    if not (util.is_np_shape() and util.is_np_array()):
+        raise ValueError(_MSG_NPX_MODE.format(verb="load"))
+    raw = load_arrays(_fname_str(file, "file"), format, np_shape=True)
+    return _wrap(raw, ctx, np_ndarray)
+
+
+def load_frombuffer(buf: Any, ctx: Context | None = None) -> Any:
+    """Load NDArrays from the bytes of a saved file (format sniffed: .params, .npz, safetensors).
+
+    Raises:
+        TypeError: ``buf`` is not bytes-like.
+        ParamFileError: the bytes are not a valid file.
+    """
+    NDArray, _ = _nd_classes()
+    if not isinstance(buf, (bytes, bytearray, memoryview)):
+        raise TypeError("buf required to be a string or bytes")
+    data = bytes(buf)
+    fmt = params_format.sniff_format(data[:16])
+    raw = _read(data, "<buffer>", fmt, util.is_np_shape() if fmt == "params" else None)
+    return _wrap(raw, ctx, NDArray)
