@@ -1,0 +1,1 @@
+"""mxlite's throughput harness: init, zero_grad, save/load, replica reduce and optimizer steps."""

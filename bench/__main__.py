@@ -1,0 +1,107 @@
+"""``python -m bench``: run the parameter-set benchmarks on every available context.
+
+Examples:
+    python -m bench --size tiny            # smoke run (CI)
+    python -m bench --size full --out bench/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+import mxlite as mx
+from bench import cases, peer_mxnet, report, sets
+from bench.timing import gpu_canary
+
+
+def _header(notes: list[str]) -> str:
+    import numpy
+
+    parts = [
+        f"python {platform.python_version()}",
+        f"numpy {numpy.__version__}",
+        f"mxlite {mx.__version__}",
+    ]
+    try:
+        import torch
+
+        parts.append(f"torch {torch.__version__}")
+    except ImportError:
+        pass
+    gpu = ""
+    if mx.num_gpus():
+        import cupy
+
+        gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+        parts.append(f"cupy {cupy.__version__}")
+    machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores" + (
+        f", {gpu}" if gpu else ""
+    )
+    text = f"## Benchmark ({time.strftime('%Y-%m-%d %H:%M')}; {machine}; {', '.join(parts)})"
+    for note in notes:
+        text += f"\n\nNote: {note}"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=["tiny", "full"], default="tiny")
+    parser.add_argument("--out", default="bench/results")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-mxnet", action="store_true", help="skip the real-MXNet peer")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument("--cpu-only", action="store_true")
+    args = parser.parse_args(argv)
+
+    notes: list[str] = []
+    contexts = [mx.cpu(0)]
+    if mx.num_gpus() and not args.cpu_only:
+        healthy, tbps = gpu_canary()
+        notes.append(
+            f"canary: 1 GiB device copy {tbps:.2f} TB/s ({'ok' if healthy else 'DEGRADED card'})"
+        )
+        if not healthy:
+            print(
+                f"GPU canary failed ({tbps:.2f} TB/s < 2.7): GPU results would be discarded",
+                file=sys.stderr,
+            )
+        else:
+            contexts.append(mx.gpu(0))
+    if args.size == "tiny":
+        param_sets = sets.tiny()
+    else:
+        free = None
+        if mx.gpu(0) in contexts:
+            free = mx.gpu_memory_info(0)[0]
+        param_sets, more = sets.full(free)
+        notes += more
+    cpu_sets = [p for p in param_sets if args.size == "tiny" or p.name in ("S1", "S2")]
+    jobs = [(p, c) for c in contexts for p in (cpu_sets if c.device_type == "cpu" else param_sets)]
+    rows = []
+    for pset, ctx in tqdm(jobs, desc="bench", unit="set"):
+        rows += cases.mxlite_cases(pset, ctx, args.repeat)
+        if not args.no_torch:
+            rows += cases.torch_cases(
+                pset, "cuda:0" if ctx.device_type == "gpu" else "cpu", args.repeat
+            )
+        if ctx.device_type == "cpu":
+            rows += cases.numpy_limits(pset, args.repeat)
+            if pset.name == "S2" or args.size == "tiny":
+                rows += cases.reset_ctx_case(pset, args.repeat)
+            if not args.no_mxnet:
+                rows += peer_mxnet.mxnet_cases(pset, args.repeat)
+    rows = report.add_ratios(rows)
+    written = report.write_all(rows, Path(args.out), _header(notes))
+    print(report.markdown(rows, _header(notes)))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
