@@ -1,0 +1,455 @@
+"""Gradient rules of the recorded ops, on raw numpy/cupy arrays.
+
+A rule is ``rule(g, ins, out, attrs) -> sequence`` with one entry per input: the gradient of the
+loss with respect to that input (a raw array, or None when it gets none). ``g`` is the gradient
+with respect to ``out``; ``ins`` are the op's raw inputs (scalars for constant inputs) and
+``attrs`` what the op recorded. Rules may return a gradient still in the broadcast shape or in a
+wider dtype; :func:`fit_to_input` sums it back to the input's shape and casts it.
+
+Conventions follow MXNet 1.9.1 (settled with the oracle): ``maximum`` sends the gradient of a tie
+to the left operand, ``max``/``min`` reductions give every tied element the full gradient,
+``clip`` passes the gradient on the closed interval ``[a_min, a_max]``, ``abs``/``relu`` have zero
+gradient at 0. One deliberate difference: ``prod``'s gradient is the product of the other elements
+(exact at zeros), where MXNet divides the output by the input and returns NaN.
+
+Register a rule for a new op with ``@register_grad("name")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mxlite import backend
+
+__all__ = ["GRAD_RULES", "register_grad", "fit_to_input", "unbroadcast"]
+
+Rule = Callable[[Any, tuple[Any, ...], Any, dict[str, Any]], Sequence[Any]]
+GRAD_RULES: dict[str, Rule] = {}
+
+
+def register_grad(*names: str) -> Callable[[Rule], Rule]:
+    """Decorator registering a gradient rule under one or more op names."""
+
+    def deco(fn: Rule) -> Rule:
+        for name in names:
+            GRAD_RULES[name] = fn
+        return fn
+
+    return deco
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` over the axes broadcasting added or stretched, giving an array of ``shape``."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead > 0:
+        g = g.sum(axis=tuple(range(lead)))
+    elif lead < 0:  # a legacy (1,) result for a 0-d input, or similar size-preserving cases
+        return g.reshape(shape)
+    stretched = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g.reshape(shape)
+
+
+def fit_to_input(g: Any, inp: Any) -> Any:
+    """``g`` reduced to the shape and cast to the dtype of the input it belongs to."""
+    shape = tuple(np.shape(inp))
+    g = unbroadcast(g, shape)
+    dtype = getattr(inp, "dtype", None)
+    if dtype is not None and g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def _xp(arr: Any) -> Any:
+    return backend.xp_of(arr)
+
+
+# ---------------------------------------------------------------------- binary, array-array
+@register_grad("add")
+def _add(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return g, g
+
+
+@register_grad("sub")
+def _sub(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return g, -g
+
+
+@register_grad("mul")
+def _mul(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a, b = ins
+    return g * b, g * a
+
+
+@register_grad("div")
+def _div(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a, b = ins
+    return g / b, -g * a / (b * b)
+
+
+@register_grad("mod")
+def _mod(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a, b = ins
+    return g, -g * _xp(g).floor(a / b)
+
+
+@register_grad("pow")
+def _pow(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a, b = ins
+    xp = _xp(g)
+    return g * b * a ** (b - 1), g * out * xp.log(a)
+
+
+@register_grad("maximum")
+def _maximum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a, b = ins
+    left = a >= b
+    return g * left, g * ~left
+
+
+@register_grad("minimum")
+def _minimum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a, b = ins
+    left = a <= b
+    return g * left, g * ~left
+
+
+@register_grad(
+    "equal",
+    "not_equal",
+    "greater",
+    "greater_equal",
+    "lesser",
+    "lesser_equal",
+    "equal_scalar",
+    "not_equal_scalar",
+    "greater_scalar",
+    "greater_equal_scalar",
+    "lesser_scalar",
+    "lesser_equal_scalar",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "rint",
+    "fix",
+    "trunc",
+)
+def _zero(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return tuple(_xp(g).zeros_like(x) if hasattr(x, "shape") else None for x in ins)
+
+
+# ---------------------------------------------------------------------- binary, array-scalar
+@register_grad("add_scalar")
+def _add_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return (g,)
+
+
+@register_grad("sub_scalar")
+def _sub_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return (-g if attrs["reverse"] else g,)
+
+
+@register_grad("mul_scalar")
+def _mul_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return (g * attrs["scalar"],)
+
+
+@register_grad("div_scalar")
+def _div_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    (a,) = ins
+    s = attrs["scalar"]
+    if attrs["reverse"]:  # s / a
+        return (-g * s / (a * a),)
+    return (g / s,)
+
+
+@register_grad("mod_scalar")
+def _mod_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    (a,) = ins
+    if attrs["reverse"]:  # s % a
+        return (-g * _xp(g).floor(attrs["scalar"] / a),)
+    return (g,)
+
+
+@register_grad("pow_scalar")
+def _pow_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    (a,) = ins
+    s = attrs["scalar"]
+    if attrs["reverse"]:  # s ** a
+        return (g * out * float(np.log(s)),)
+    return (g * s * a ** (s - 1),)
+
+
+@register_grad("maximum_scalar")
+def _maximum_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return (g * (ins[0] >= attrs["scalar"]),)
+
+
+@register_grad("minimum_scalar")
+def _minimum_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return (g * (ins[0] <= attrs["scalar"]),)
+
+
+# ---------------------------------------------------------------------- unary math
+def _unary(name: str, fn: Callable[[Any, Any, Any, Any], Any]) -> None:
+    def rule(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+        return (fn(_xp(g), g, ins[0], out),)
+
+    rule.__name__ = f"_grad_{name}"
+    GRAD_RULES[name] = rule
+
+
+_unary("abs", lambda xp, g, a, y: g * xp.sign(a))
+_unary("negative", lambda xp, g, a, y: -g)
+_unary("sqrt", lambda xp, g, a, y: g * 0.5 / y)
+_unary("rsqrt", lambda xp, g, a, y: g * -0.5 * y * y * y)
+_unary("square", lambda xp, g, a, y: g * 2 * a)
+_unary("exp", lambda xp, g, a, y: g * y)
+_unary("log", lambda xp, g, a, y: g / a)
+_unary("reciprocal", lambda xp, g, a, y: -g * y * y)
+_unary("relu", lambda xp, g, a, y: g * (a > 0))
+_unary("sigmoid", lambda xp, g, a, y: g * y * (1 - y))
+_unary("tanh", lambda xp, g, a, y: g * (1 - y * y))
+_unary("softrelu", lambda xp, g, a, y: g * -xp.expm1(-y))
+_unary("softsign", lambda xp, g, a, y: g / xp.square(1 + xp.abs(a)))
+_unary("sin", lambda xp, g, a, y: g * xp.cos(a))
+_unary("cos", lambda xp, g, a, y: -g * xp.sin(a))
+_unary("log1p", lambda xp, g, a, y: g / (1 + a))
+_unary("expm1", lambda xp, g, a, y: g * (y + 1))
+_unary("cast", lambda xp, g, a, y: g.astype(a.dtype))
+_unary("identity", lambda xp, g, a, y: g)
+
+
+@register_grad("clip")
+def _clip(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    return (g * ((a >= attrs["a_min"]) & (a <= attrs["a_max"])),)
+
+
+@register_grad("copyto")
+def _copyto(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    """A copy across contexts: the gradient goes back to the source array's device."""
+    return (backend.to_ctx(g, attrs["src_ctx"]),)
+
+
+# ---------------------------------------------------------------------- reductions
+def _expand(g: Any, in_shape: tuple[int, ...], axes: tuple[int, ...] | None) -> Any:
+    """``g`` of a reduction reshaped to keepdims form and broadcast back to ``in_shape``."""
+    xp = _xp(g)
+    kept = tuple(1 if axes is None or i in axes else d for i, d in enumerate(in_shape))
+    return xp.broadcast_to(g.reshape(kept), in_shape)
+
+
+def _reduced_count(in_shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
+    dims = in_shape if axes is None else [in_shape[i] for i in axes]
+    return int(np.prod(dims, dtype=np.int64))
+
+
+@register_grad("sum")
+def _sum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    return (_expand(g, a.shape, attrs.get("axis")),)
+
+
+@register_grad("mean")
+def _mean(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    axes = attrs.get("axis")
+    n = max(_reduced_count(a.shape, axes), 1)
+    return (_expand(g, a.shape, axes) / n,)
+
+
+@register_grad("nansum")
+def _nansum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    return (_expand(g, a.shape, attrs.get("axis")) * ~_xp(g).isnan(a),)
+
+
+@register_grad("max", "min")
+def _extremum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    axes = attrs.get("axis")
+    hit = a == _expand(out, a.shape, axes)
+    return (_expand(g, a.shape, axes) * hit,)
+
+
+@register_grad("prod")
+def _prod(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    xp = _xp(g)
+    axes = attrs.get("axis")
+    red = tuple(range(a.ndim)) if axes is None else tuple(axes)
+    keep = tuple(i for i in range(a.ndim) if i not in red)
+    perm = keep + red
+    t = xp.transpose(a, perm)
+    flat = t.reshape(t.shape[: len(keep)] + (-1,))
+    ones = xp.ones(flat.shape[:-1] + (1,), dtype=a.dtype)
+    left = xp.concatenate([ones, xp.cumprod(flat[..., :-1], axis=-1)], axis=-1)
+    rev = flat[..., ::-1]
+    right = xp.concatenate([ones, xp.cumprod(rev[..., :-1], axis=-1)], axis=-1)[..., ::-1]
+    others = (left * right).reshape(t.shape)
+    others = xp.transpose(others, tuple(np.argsort(perm)))
+    return (_expand(g, a.shape, axes) * others,)
+
+
+@register_grad("norm")
+def _norm(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    xp = _xp(g)
+    axes = attrs.get("axis")
+    ge = _expand(g, a.shape, axes)
+    if attrs.get("ord", 2) == 1:
+        return (ge * xp.sign(a),)
+    return (ge * a / _expand(out, a.shape, axes),)
+
+
+# ---------------------------------------------------------------------- linear algebra
+def _rev(x: Any) -> Any:
+    return x.T if x.ndim > 1 else x
+
+
+@register_grad("dot")
+def _dot(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a, b = ins
+    xp = _xp(g)
+    ta, tb = attrs.get("transpose_a", False), attrs.get("transpose_b", False)
+    lhs = _rev(a) if ta else a
+    rhs = _rev(b) if tb else b
+    if lhs.ndim == 0 or rhs.ndim == 0:
+        return g * rhs, g * lhs
+    g = g.reshape(lhs.shape[:-1] + rhs.shape[1:])
+    g_lhs = xp.tensordot(g, rhs, axes=(list(range(lhs.ndim - 1, g.ndim)), list(range(1, rhs.ndim))))
+    g_rhs = xp.tensordot(lhs, g, axes=(list(range(lhs.ndim - 1)), list(range(lhs.ndim - 1))))
+    return (_rev(g_lhs) if ta else g_lhs), (_rev(g_rhs) if tb else g_rhs)
+
+
+@register_grad("batch_dot")
+def _batch_dot(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a, b = ins
+    xp = _xp(g)
+    ta, tb = attrs.get("transpose_a", False), attrs.get("transpose_b", False)
+    lhs = a.swapaxes(-1, -2) if ta else a
+    rhs = b.swapaxes(-1, -2) if tb else b
+    g_lhs = xp.matmul(g, rhs.swapaxes(-1, -2))
+    g_rhs = xp.matmul(lhs.swapaxes(-1, -2), g)
+    return (
+        g_lhs.swapaxes(-1, -2) if ta else g_lhs,
+        g_rhs.swapaxes(-1, -2) if tb else g_rhs,
+    )
+
+
+@register_grad("softmax")
+def _softmax(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    axis = attrs.get("axis", -1)
+    temp = attrs.get("temperature") or 1.0
+    dot = (g * out).sum(axis=axis, keepdims=True)
+    return (out * (g - dot) / temp,)
+
+
+@register_grad("log_softmax")
+def _log_softmax(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    axis = attrs.get("axis", -1)
+    temp = attrs.get("temperature") or 1.0
+    xp = _xp(g)
+    return ((g - xp.exp(out) * g.sum(axis=axis, keepdims=True)) / temp,)
+
+
+# ---------------------------------------------------------------------- indexing and shape
+@register_grad("pick")
+def _pick(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    xp = _xp(g)
+    ax = attrs["axis"]
+    idx = xp.expand_dims(attrs["index"], ax)
+    if not attrs.get("keepdims", False):
+        g = xp.expand_dims(g.reshape(idx.shape[:ax] + idx.shape[ax + 1 :]), ax)
+    classes = xp.arange(a.shape[ax]).reshape((-1,) + (1,) * (a.ndim - ax - 1))
+    return (xp.where(classes == idx, g, xp.zeros((), dtype=g.dtype)),)
+
+
+@register_grad("transpose")
+def _transpose(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    axes = attrs.get("axes")
+    xp = _xp(g)
+    if not axes:
+        return (xp.transpose(g),)
+    return (xp.transpose(g, tuple(int(i) for i in np.argsort(axes))),)
+
+
+@register_grad("reshape")
+def _reshape(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return (g.reshape(ins[0].shape),)
+
+
+@register_grad("broadcast_to", "broadcast_like")
+def _broadcast_to(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return (unbroadcast(g, ins[0].shape),) + (None,) * (len(ins) - 1)
+
+
+@register_grad("concat")
+def _concat(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    xp = _xp(g)
+    dim = attrs.get("dim", 1) % g.ndim
+    bounds = np.cumsum([x.shape[dim] for x in ins])[:-1]
+    return tuple(xp.split(g, [int(b) for b in bounds], axis=dim))
+
+
+@register_grad("stack")
+def _stack(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    xp = _xp(g)
+    moved = xp.moveaxis(g, attrs.get("axis", 0), 0)
+    return tuple(moved[i] for i in range(len(ins)))
+
+
+@register_grad("add_n")
+def _add_n(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    return (g,) * len(ins)
+
+
+@register_grad("where")
+def _where(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    xp = _xp(g)
+    cond = attrs["condition"]
+    zero = xp.zeros((), dtype=g.dtype)
+    return xp.where(cond, g, zero), xp.where(cond, zero, g)
+
+
+def _scatter_into(arr: Any, key: Any, g: Any) -> Any:
+    """``arr[key] += g``, adding repeated advanced indices once per occurrence."""
+    xp = _xp(arr)
+    g = g.reshape(arr[key].shape)
+    keys = key if isinstance(key, tuple) else (key,)
+    advanced = any(hasattr(k, "shape") and k.dtype != bool for k in keys) or any(
+        isinstance(k, list) for k in keys
+    )
+    if not advanced:
+        arr[key] += g
+    elif backend.is_gpu_array(arr):
+        import cupyx  # noqa: PLC0415 - GPU only
+
+        cupyx.scatter_add(arr, key, g)
+    else:
+        xp.add.at(arr, key, g)
+    return arr
+
+
+@register_grad("getitem")
+def _getitem(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    return (_scatter_into(_xp(g).zeros(a.shape, dtype=g.dtype), attrs["key"], g),)
+
+
+@register_grad("slice_axis")
+def _slice_axis(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    a = ins[0]
+    key: list[Any] = [slice(None)] * a.ndim
+    key[attrs["axis"]] = slice(attrs["begin"], attrs["end"])
+    return (_scatter_into(_xp(g).zeros(a.shape, dtype=g.dtype), tuple(key), g),)
