@@ -1,0 +1,62 @@
+"""Weight initializers: ``mx.init`` and ``mx.initializer`` (MXNet 1.9.1's API).
+
+``InitDesc``, ``Initializer`` (name-suffix dispatch), ``register``/``alias``/``create``, and the
+built-ins ``Uniform``, ``Normal``, ``Load``, ``Mixed``, ``Zero``, ``One``, ``Constant``,
+``Orthogonal``, ``Xavier``, ``MSRAPrelu``, ``Bilinear``, ``LSTMBias``, ``FusedRNN``, with MXNet's
+defaults and formulas. Random built-ins fill arrays in place on their own device from counter-based
+streams keyed by (seed, name, shape, dtype, initializer). ``init_many`` initializes many arrays
+with one multi-tensor fill per context; ``replica_safe`` tells whether per-replica initialization
+gives identical replicas.
+"""
+
+from __future__ import annotations
+
+from mxlite.initializers.base import (
+    InitDesc,
+    Initializer,
+    InitShapeError,
+    alias,
+    create,
+    get_registry,
+    register,
+)
+from mxlite.initializers.batched import init_many, replica_safe
+from mxlite.initializers.composite import FusedRNN, Load, Mixed, fused_rnn_layout
+from mxlite.initializers.random_inits import (
+    MSRAPrelu,
+    Normal,
+    Orthogonal,
+    Uniform,
+    Xavier,
+    compute_fans,
+    variance_scale,
+)
+from mxlite.initializers.special import Bilinear, Constant, LSTMBias, One, Zero
+
+__all__ = [
+    "InitDesc",
+    "Initializer",
+    "InitShapeError",
+    "register",
+    "alias",
+    "create",
+    "get_registry",
+    "init_many",
+    "replica_safe",
+    "Load",
+    "Mixed",
+    "Zero",
+    "One",
+    "Constant",
+    "Uniform",
+    "Normal",
+    "Orthogonal",
+    "Xavier",
+    "MSRAPrelu",
+    "Bilinear",
+    "LSTMBias",
+    "FusedRNN",
+    "fused_rnn_layout",
+    "compute_fans",
+    "variance_scale",
+]
