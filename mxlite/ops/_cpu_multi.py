@@ -1,0 +1,99 @@
+"""Numba twins of the multi-tensor kernels in kernels/multi_tensor.cu (zero, replica average).
+
+Element loops are written out: slice assignment on a ``carray`` inside ``prange`` is dropped by
+Numba's parfor pass (seen with numba 0.6x), so no kernel here uses it.
+
+They walk the same chunk table as the CUDA kernels: chunk c belongs to buffer ``chunk_buf[c]``
+and starts at ``chunk_begin[c]``; ``prange`` runs the chunks on all cores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+from numba import carray, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from mxlite.ops._cpu import _pointer_intrinsic
+
+_f32_ptr = _pointer_intrinsic(types.float32)
+_f64_ptr = _pointer_intrinsic(types.float64)
+
+
+@intrinsic
+def _memset0(typingctx: Any, address: Any, nbytes: Any) -> Any:
+    """``memset(address, 0, nbytes)`` as an LLVM intrinsic call."""
+    if not (isinstance(address, types.Integer) and isinstance(nbytes, types.Integer)):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ptr = builder.inttoptr(args[0], ir.IntType(8).as_pointer())
+        cgutils.memset(builder, ptr, args[1], 0)
+        return context.get_dummy_value()
+
+    return types.void(address, nbytes), codegen
+
+
+@njit(cache=True, parallel=True)
+def zero_chunks(
+    addrs: Any, nbytes: Any, chunk_buf: Any, chunk_begin: Any, chunk_bytes: int
+) -> None:
+    """Zero every chunk of the table (bytes)."""
+    for c in prange(chunk_buf.shape[0]):
+        b = chunk_buf[c]
+        begin = chunk_begin[c]
+        end = min(begin + chunk_bytes, nbytes[b])
+        _memset0(addrs[b] + begin, end - begin)
+
+
+@njit(cache=True, parallel=True)
+def average_chunks_f32(
+    in_addrs: Any,
+    out_addrs: Any,
+    numel: Any,
+    chunk_buf: Any,
+    chunk_begin: Any,
+    chunk_elems: int,
+    k: int,
+) -> None:
+    """out = (in_0 + ... + in_{k-1}) / k per element, summed in replica order in float32."""
+    denom = np.float32(k)
+    for c in prange(chunk_buf.shape[0]):
+        b = chunk_buf[c]
+        begin = chunk_begin[c]
+        n = min(begin + chunk_elems, numel[b]) - begin
+        out = carray(_f32_ptr(out_addrs[b] + 4 * begin), (n,))
+        first = carray(_f32_ptr(in_addrs[b * k] + 4 * begin), (n,))
+        for i in range(n):
+            acc = first[i]
+            for r in range(1, k):
+                acc += carray(_f32_ptr(in_addrs[b * k + r] + 4 * begin), (n,))[i]
+            out[i] = acc / denom
+
+
+@njit(cache=True, parallel=True)
+def average_chunks_f64(
+    in_addrs: Any,
+    out_addrs: Any,
+    numel: Any,
+    chunk_buf: Any,
+    chunk_begin: Any,
+    chunk_elems: int,
+    k: int,
+) -> None:
+    """float64 twin of :func:`average_chunks_f32`."""
+    denom = np.float64(k)
+    for c in prange(chunk_buf.shape[0]):
+        b = chunk_buf[c]
+        begin = chunk_begin[c]
+        n = min(begin + chunk_elems, numel[b]) - begin
+        out = carray(_f64_ptr(out_addrs[b] + 8 * begin), (n,))
+        first = carray(_f64_ptr(in_addrs[b * k] + 8 * begin), (n,))
+        for i in range(n):
+            acc = first[i]
+            for r in range(1, k):
+                acc += carray(_f64_ptr(in_addrs[b * k + r] + 8 * begin), (n,))[i]
+            out[i] = acc / denom

@@ -1,0 +1,220 @@
+"""Multi-tensor zero and replica average: one launch per (device) over a cached chunk table.
+
+A *plan* is built once for a fixed list of buffers: it records their addresses and sizes and
+splits them into chunks (the table the kernels walk). Running a plan is one kernel launch (one
+parallel Numba loop on the CPU), whatever the number of buffers. Callers that zero the same
+buffers again and again (``ParameterDict.zero_grad``) keep the plan and rebuild it only when the
+set of buffers changes; a plan holds references to its buffers, so their addresses stay valid.
+
+NumPy reference semantics (what the tests trust): zero sets every element to 0; average writes
+``(in_0 + ... + in_{k-1}) / k``, summed in replica order in the buffer's dtype (float32 for
+float16 on the GPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mxlite import backend
+
+__all__ = ["ZeroPlan", "AveragePlan", "multi_zero", "multi_average", "chunk_table"]
+
+CPU_CHUNK_BYTES = 1 << 20
+GPU_CHUNK_BYTES = 1 << 18
+# Below this many buffers, a device memset per buffer beats building a table.
+_GPU_MEMSET_MAX_BUFFERS = 4
+_CPU_FILL_MAX_BYTES = 1 << 16
+
+
+def chunk_table(sizes: Sequence[int], chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split buffers of ``sizes`` units into chunks of at most ``chunk`` units.
+
+    Returns ``(chunk_buf, chunk_begin)``: the buffer index and first unit of every chunk.
+    """
+    sizes_arr = np.asarray(sizes, dtype=np.int64)
+    counts = (sizes_arr + chunk - 1) // chunk
+    chunk_buf = np.repeat(np.arange(len(sizes_arr), dtype=np.int32), counts)
+    starts = np.zeros(len(sizes_arr), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    chunk_begin = (np.arange(len(chunk_buf), dtype=np.int64) - np.repeat(starts, counts)) * chunk
+    return chunk_buf, chunk_begin
+
+
+def _address(arr: Any) -> int:
+    return int(arr.data.ptr) if backend.is_gpu_array(arr) else int(arr.ctypes.data)
+
+
+def _contiguous(arr: Any) -> bool:
+    return bool(arr.flags.c_contiguous)
+
+
+class ZeroPlan:
+    """Zero a fixed list of buffers that live on one device, in one launch.
+
+    Args:
+        arrays: raw numpy arrays (all on the host) or cupy arrays (all on one GPU).
+    """
+
+    def __init__(self, arrays: Sequence[Any]) -> None:
+        self._arrays = [a for a in arrays if a.size]
+        self._strided = [a for a in self._arrays if not _contiguous(a)]
+        dense = [a for a in self._arrays if _contiguous(a)]
+        self._gpu = bool(dense) and backend.is_gpu_array(dense[0])
+        self._dense = dense
+        self._table: tuple[Any, ...] | None = None
+        if not dense:
+            return
+        if self._gpu and len(dense) <= _GPU_MEMSET_MAX_BUFFERS:
+            return
+        if not self._gpu and sum(a.nbytes for a in dense) <= _CPU_FILL_MAX_BYTES:
+            return
+        chunk = GPU_CHUNK_BYTES if self._gpu else CPU_CHUNK_BYTES
+        nbytes = np.array([a.nbytes for a in dense], dtype=np.int64)
+        addrs = np.array([_address(a) for a in dense], dtype=np.uint64 if self._gpu else np.int64)
+        chunk_buf, chunk_begin = chunk_table(nbytes, chunk)
+        if self._gpu:
+            cp = backend.xp_of(dense[0])
+            with cp.cuda.Device(dense[0].device.id):
+                self._table = (
+                    cp.asarray(addrs),
+                    cp.asarray(nbytes),
+                    cp.asarray(chunk_buf),
+                    cp.asarray(chunk_begin),
+                    chunk,
+                )
+        else:
+            self._table = (addrs, nbytes, chunk_buf, chunk_begin, chunk)
+
+    def __call__(self) -> None:
+        for arr in self._strided:
+            arr[...] = 0
+        if not self._dense:
+            return
+        if self._table is None:
+            self._zero_each()
+            return
+        if self._gpu:
+            from mxlite.ops import _cuda
+
+            addrs, nbytes, chunk_buf, chunk_begin, chunk = self._table
+            with backend.xp_of(self._dense[0]).cuda.Device(self._dense[0].device.id):
+                _cuda.multi_zero_bytes(addrs, nbytes, chunk_buf, chunk_begin, chunk)
+        else:
+            from mxlite.ops import _cpu_multi
+
+            _cpu_multi.zero_chunks(*self._table)
+
+    def _zero_each(self) -> None:
+        if self._gpu:
+            cp = backend.xp_of(self._dense[0])
+            with cp.cuda.Device(self._dense[0].device.id):
+                stream = cp.cuda.get_current_stream().ptr
+                for arr in self._dense:
+                    cp.cuda.runtime.memsetAsync(arr.data.ptr, 0, arr.nbytes, stream)
+        else:
+            for arr in self._dense:
+                arr.fill(0)
+
+
+def _by_device(arrays: Sequence[Any]) -> dict[Any, list[Any]]:
+    groups: dict[Any, list[Any]] = {}
+    for arr in arrays:
+        dev = ("gpu", int(arr.device.id)) if backend.is_gpu_array(arr) else ("cpu", 0)
+        groups.setdefault(dev, []).append(arr)
+    return groups
+
+
+def multi_zero(arrays: Sequence[Any]) -> None:
+    """Zero every array: one launch per device (plans are not cached here)."""
+    for group in _by_device(arrays).values():
+        ZeroPlan(group)()
+
+
+class AveragePlan:
+    """``out[t] = mean(replicas[t])`` for many buffers at once, all on one device.
+
+    Args:
+        replicas: per buffer, the list of its k replica arrays (same shape and dtype, same
+            device as ``outs``; move them there first).
+        outs: per buffer, the array to write (may be one of its replicas).
+    """
+
+    def __init__(self, replicas: Sequence[Sequence[Any]], outs: Sequence[Any]) -> None:
+        if len(replicas) != len(outs):
+            raise ValueError(f"{len(replicas)} replica lists but {len(outs)} outputs")
+        ks = {len(r) for r in replicas}
+        if len(ks) > 1:
+            raise ValueError(f"every buffer needs the same number of replicas, got {sorted(ks)}")
+        self._k = ks.pop() if ks else 0
+        self._replicas = [list(r) for r in replicas]
+        self._outs = list(outs)
+        self._groups: dict[str, list[int]] = {}
+        for i, out in enumerate(self._outs):
+            if out.size == 0:
+                continue
+            fast = _contiguous(out) and all(_contiguous(r) for r in self._replicas[i])
+            family = (
+                out.dtype.name
+                if fast and out.dtype.name in ("float32", "float64", "float16")
+                else "slow"
+            )
+            self._groups.setdefault(family, []).append(i)
+
+    def __call__(self) -> None:
+        for family, idxs in self._groups.items():
+            if family == "slow" or (family == "float16" and not self._gpu(idxs)):
+                for i in idxs:
+                    self._average_one(i)
+                continue
+            self._launch(family, idxs)
+
+    def _gpu(self, idxs: list[int]) -> bool:
+        return backend.is_gpu_array(self._outs[idxs[0]])
+
+    def _average_one(self, i: int) -> None:
+        reps = self._replicas[i]
+        acc = reps[0].copy()
+        for rep in reps[1:]:
+            acc += rep
+        self._outs[i][...] = acc / acc.dtype.type(self._k)
+
+    def _launch(self, family: str, idxs: list[int]) -> None:
+        k = self._k
+        itemsize = np.dtype(family).itemsize
+        numel = np.array([self._outs[i].size for i in idxs], dtype=np.int64)
+        in_addrs = np.array([_address(r) for i in idxs for r in self._replicas[i]], dtype=np.int64)
+        out_addrs = np.array([_address(self._outs[i]) for i in idxs], dtype=np.int64)
+        if self._gpu(idxs):
+            from mxlite.ops import _cuda
+
+            chunk = GPU_CHUNK_BYTES // itemsize
+            chunk_buf, chunk_begin = chunk_table(numel, chunk)
+            cp = backend.xp_of(self._outs[idxs[0]])
+            with cp.cuda.Device(self._outs[idxs[0]].device.id):
+                _cuda.multi_average(
+                    family,
+                    cp.asarray(in_addrs.astype(np.uint64)),
+                    cp.asarray(out_addrs.astype(np.uint64)),
+                    cp.asarray(numel),
+                    cp.asarray(chunk_buf),
+                    cp.asarray(chunk_begin),
+                    chunk,
+                    k,
+                )
+            return
+        from mxlite.ops import _cpu_multi
+
+        chunk = CPU_CHUNK_BYTES // itemsize
+        chunk_buf, chunk_begin = chunk_table(numel, chunk)
+        kernel = (
+            _cpu_multi.average_chunks_f32 if family == "float32" else _cpu_multi.average_chunks_f64
+        )
+        kernel(in_addrs, out_addrs, numel, chunk_buf, chunk_begin, chunk, k)
+
+
+def multi_average(replicas: Sequence[Sequence[Any]], outs: Sequence[Any]) -> None:
+    """Average replicas into ``outs`` (see :class:`AveragePlan`); arrays must share one device."""
+    AveragePlan(replicas, outs)()
