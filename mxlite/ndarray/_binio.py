@@ -23,6 +23,7 @@ __all__ = ["BoundedReader", "Source", "open_source", "as_little_endian", "to_nat
 #: What a reader accepts: raw bytes, or a binary file object opened for reading.
 Source = bytes | bytearray | memoryview | IO[bytes]
 
+_MAX_SPAN = np.iinfo(np.intp).max
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
@@ -141,6 +142,11 @@ class BoundedReader:
             count *= dim
         nbytes = count * file_dtype.itemsize
         self.need(nbytes, what)
+        span = file_dtype.itemsize
+        for dim in shape:
+            span *= max(dim, 1)
+        if span > _MAX_SPAN:  # NumPy refuses such shapes even when one dimension is 0
+            raise self.error(f"{what}: shape {shape} is too large for NumPy")
         arr = np.empty(shape, dtype=file_dtype)
         if nbytes:
             view = memoryview(arr.reshape(-1).view(np.uint8))
@@ -159,7 +165,9 @@ class BoundedReader:
 
 def as_little_endian(dtype: np.dtype) -> np.dtype:
     """The little-endian twin of ``dtype`` (the dtype itself on little-endian hosts)."""
-    if sys.byteorder == "little" or dtype.itemsize == 1:
+    if dtype.itemsize == 1 or dtype.byteorder in ("<", "|"):
+        return dtype
+    if dtype.byteorder == "=" and sys.byteorder == "little":
         return dtype
     return dtype.newbyteorder("<")
 
