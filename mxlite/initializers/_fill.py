@@ -109,15 +109,21 @@ def ctx_of(arr: Any) -> Context:
     return ctx_of_raw(raw_of(arr))
 
 
-def stream_key(desc: Any, target: Any, arr: Any) -> tuple[tuple[int, int], int]:
+def stream_key(desc: Any, target: Any, arr: Any, check: bool = True) -> tuple[tuple[int, int], int]:
     """``(key, offset)`` of the stream that initializes ``arr`` for ``desc`` with ``target``.
 
     The key is a pure function of (seed, name, shape, dtype, initializer); an empty name means an
     ad-hoc draw from the global counter.
+
+    Raises:
+        MXNetError: ``check`` and ``arr`` is not of a floating-point dtype (checked before any
+            counter moves).
     """
+    raw = raw_of(arr)
+    if check:
+        _check_float(raw, desc)
     from mxlite import random
 
-    raw = raw_of(arr)
     name = getattr(desc, "_stream_name", None) or str(desc)
     if not name:
         key, offset = random.next_adhoc(int(raw.size))
