@@ -149,7 +149,7 @@ class BoundedReader:
             raise self.error(f"{what}: shape {shape} is too large for NumPy")
         arr = np.empty(shape, dtype=file_dtype)
         if nbytes:
-            view = memoryview(arr.reshape(-1).view(np.uint8))
+            view = arr.reshape(-1).view(np.uint8).data
             got = 0
             while got < nbytes:
                 n = self._stream.readinto(view[got:])  # type: ignore[attr-defined]

@@ -43,7 +43,7 @@ def write_npz(f: IO[bytes], arrays: Sequence[np.ndarray] | Mapping[str, np.ndarr
             if not isinstance(name, str):
                 raise TypeError(f"array names must be str, got {type(name).__name__} {name!r}")
             named[name] = _checked(np.asarray(value), name)
-        np.savez(f, **named)
+        np.savez(f, **named)  # type: ignore[arg-type]
     else:
         np.savez(f, *[_checked(np.asarray(v), f"arr_{i}") for i, v in enumerate(arrays)])
 

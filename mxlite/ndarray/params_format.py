@@ -327,7 +327,7 @@ def write_params(
         f.write(struct.pack("<iii", int(dev_type), int(dev_id), flag))
         if arr.size:
             data = np.ascontiguousarray(arr, dtype=as_little_endian(arr.dtype))
-            f.write(memoryview(data.reshape(-1).view(np.uint8)))
+            f.write(data.reshape(-1).view(np.uint8).data)
     f.write(struct.pack("<Q", len(names)))
     for name in names:
         raw = name.encode("utf-8")

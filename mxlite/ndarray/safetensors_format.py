@@ -105,10 +105,10 @@ def write_safetensors(
     else:
         items = [(f"{_LIST_PREFIX}{i}", arr) for i, arr in enumerate(arrays)]
         meta[LIST_KEY] = "list"
-    for key, value in (metadata or {}).items():
-        if not isinstance(key, str) or not isinstance(value, str):
+    for key, text in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(text, str):
             raise TypeError("safetensors metadata must map str to str")
-        meta[key] = value
+        meta[key] = text
     prepared = []
     for name, value in items:
         if not isinstance(name, str):
@@ -135,7 +135,7 @@ def write_safetensors(
     for _, _, arr in prepared:
         if arr.size:
             data = np.ascontiguousarray(arr, dtype=as_little_endian(arr.dtype))
-            f.write(memoryview(data.reshape(-1).view(np.uint8)))
+            f.write(data.reshape(-1).view(np.uint8).data)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
