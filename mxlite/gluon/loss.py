@@ -1,0 +1,393 @@
+"""Losses for training (``gluon.loss``), with MXNet 1.9.1's formulas, arguments and weighting.
+
+Every loss takes ``(pred, label, sample_weight=None)`` (the binary cross-entropy also
+``pos_weight``), multiplies the elementwise loss by ``sample_weight`` (broadcast) and by the
+scalar ``weight``, then averages over every axis except ``batch_axis``, giving shape
+``(batch_size,)``. In numpy mode (``npx.set_np()``) the average runs over every axis but the
+first, as in MXNet. Losses are built from recorded ops, so ``autograd`` differentiates them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mxlite.base import numeric_types
+from mxlite.ndarray import op
+from mxlite.ndarray.ndarray import NDArray
+from mxlite.util import is_np_array
+
+__all__ = [
+    "Loss",
+    "L2Loss",
+    "L1Loss",
+    "SigmoidBinaryCrossEntropyLoss",
+    "SigmoidBCELoss",
+    "SoftmaxCrossEntropyLoss",
+    "SoftmaxCELoss",
+    "KLDivLoss",
+    "HuberLoss",
+    "HingeLoss",
+    "SquaredHingeLoss",
+    "LogisticLoss",
+    "TripletLoss",
+]
+
+
+try:
+    from mxlite.gluon.block import HybridBlock
+except ModuleNotFoundError:  # pragma: no cover - stand-in until mxlite.gluon.block lands
+
+    class HybridBlock:  # type: ignore[no-redef]
+        """Stand-in: ``loss(pred, label, ...)`` calls ``hybrid_forward(nd, pred, label, ...)``."""
+
+        def __init__(self, prefix: str | None = None, params: Any = None) -> None:
+            self._prefix = prefix or ""
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return self.forward(*args, **kwargs)
+
+        def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+            from mxlite import ndarray as nd_module
+
+            return self.hybrid_forward(nd_module, x, *args, **kwargs)  # type: ignore[attr-defined]
+
+        def hybridize(self, active: bool = True, **kwargs: Any) -> None:
+            """No-op: mxlite runs imperatively."""
+
+
+class _WeightTypeError(TypeError, AssertionError):
+    """A non-numeric ``weight`` (MXNet raises AssertionError; this is also a TypeError)."""
+
+
+def _apply_weighting(loss: NDArray, weight: Any = None, sample_weight: Any = None) -> NDArray:
+    """``loss * sample_weight`` (broadcast) ``* weight``; either may be None."""
+    if sample_weight is not None:
+        loss = op.multiply(loss, sample_weight)
+    if weight is not None:
+        if not isinstance(weight, numeric_types):
+            raise _WeightTypeError(
+                f"weight must be a number, got {type(weight).__name__}; pass a float such as "
+                "weight=1.0 (use sample_weight for per-sample weights)."
+            )
+        loss = loss * weight
+    return loss
+
+
+def _reshape_like(x: Any, like: NDArray) -> Any:
+    """``x`` reshaped to ``like``'s shape (labels may come flat or with extra unit axes)."""
+    if not isinstance(x, NDArray) or x.shape == like.shape:
+        return x
+    return x.reshape(like.shape)
+
+
+def _batch_mean(loss: NDArray, batch_axis: int) -> NDArray:
+    """Average over every axis but the batch axis (numpy mode: every axis but the first)."""
+    if is_np_array():
+        if loss.ndim <= 1:
+            return loss
+        return op.mean(loss, axis=tuple(range(1, loss.ndim)))
+    return op.mean(loss, axis=batch_axis, exclude=True)
+
+
+class Loss(HybridBlock):
+    """Base class for losses.
+
+    Args:
+        weight: global scalar weight for the loss (None for no weighting).
+        batch_axis: the axis that indexes the mini-batch; every other axis is averaged out.
+    """
+
+    def __init__(self, weight: float | None, batch_axis: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._weight = weight
+        self._batch_axis = batch_axis
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(batch_axis={self._batch_axis}, w={self._weight})"
+
+    def hybrid_forward(self, F: Any, x: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N803
+        """Compute the loss (override in subclasses)."""
+        raise NotImplementedError
+
+
+class L2Loss(Loss):
+    r"""Half the mean squared error: :math:`L = \frac{w}{2} \operatorname{mean}(|label - pred|^2)`.
+
+    ``label`` may have any shape with ``pred``'s number of elements. Default ``weight=1``.
+    """
+
+    def __init__(self, weight: float = 1.0, batch_axis: int = 0, **kwargs: Any) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,  # noqa: N803
+    ) -> NDArray:
+        label = _reshape_like(label, pred)
+        loss = op.square(label - pred)
+        loss = _apply_weighting(loss, self._weight / 2, sample_weight)
+        return _batch_mean(loss, self._batch_axis)
+
+
+class L1Loss(Loss):
+    r"""Mean absolute error: :math:`L = \operatorname{mean}(|label - pred|)`."""
+
+    def __init__(self, weight: float | None = None, batch_axis: int = 0, **kwargs: Any) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,  # noqa: N803
+    ) -> NDArray:
+        label = _reshape_like(label, pred)
+        loss = op.abs(label - pred)
+        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return _batch_mean(loss, self._batch_axis)
+
+
+class SigmoidBinaryCrossEntropyLoss(Loss):
+    r"""Binary cross-entropy on logits (default) or on probabilities (``from_sigmoid=True``).
+
+    On logits it uses the stable form :math:`\max(x, 0) - x z + \log(1 + e^{-|x|})`; with
+    ``pos_weight`` (broadcast against the label, e.g. shape ``(1, classes)``) the positive term is
+    scaled: :math:`x - x z + (1 + (p - 1) z)(\log(1 + e^{-|x|}) + \max(-x, 0))`. On probabilities:
+    :math:`-(z \log(x + \epsilon) p + (1 - z) \log(1 - x + \epsilon))` with
+    :math:`\epsilon = 10^{-12}`.
+    """
+
+    def __init__(
+        self,
+        from_sigmoid: bool = False,
+        weight: float | None = None,
+        batch_axis: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        self._from_sigmoid = from_sigmoid
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,  # noqa: N803
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,
+        pos_weight: Any = None,
+    ) -> NDArray:
+        label = _reshape_like(label, pred)
+        if not self._from_sigmoid:
+            log_term = op.softrelu(-op.abs(pred))
+            if pos_weight is None:
+                loss = op.relu(pred) - pred * label + log_term
+            else:
+                log_weight = op.multiply(pos_weight - 1, label) + 1
+                loss = pred - pred * label + log_weight * (log_term + op.relu(-pred))
+        else:
+            eps = 1e-12
+            pos_term = op.log(pred + eps) * label
+            if pos_weight is not None:
+                pos_term = op.multiply(pos_term, pos_weight)
+            loss = -(pos_term + op.log(1.0 - pred + eps) * (1.0 - label))
+        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return _batch_mean(loss, self._batch_axis)
+
+
+SigmoidBCELoss = SigmoidBinaryCrossEntropyLoss
+
+
+class SoftmaxCrossEntropyLoss(Loss):
+    r"""Softmax cross-entropy: :math:`L = -\sum_j label_j \log \operatorname{softmax}(pred)_j`.
+
+    With ``sparse_label`` (default) ``label`` holds class indices and has ``pred``'s shape
+    without ``axis``; otherwise it holds a distribution of ``pred``'s shape. ``from_logits=True``
+    means ``pred`` already is a log-probability (from ``log_softmax``).
+    """
+
+    def __init__(
+        self,
+        axis: int = -1,
+        sparse_label: bool = True,
+        from_logits: bool = False,
+        weight: float | None = None,
+        batch_axis: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        self._axis = axis
+        self._sparse_label = sparse_label
+        self._from_logits = from_logits
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,  # noqa: N803
+    ) -> NDArray:
+        if not self._from_logits:
+            pred = op.log_softmax(pred, axis=self._axis)
+        if self._sparse_label:
+            loss = -op.pick(pred, label, axis=self._axis, keepdims=True)
+        else:
+            label = _reshape_like(label, pred)
+            loss = -op.sum(pred * label, axis=self._axis, keepdims=True)
+        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return _batch_mean(loss, self._batch_axis)
+
+
+SoftmaxCELoss = SoftmaxCrossEntropyLoss
+
+
+class KLDivLoss(Loss):
+    r"""Kullback-Leibler divergence :math:`L = \sum label (\log(label + 10^{-12}) - pred)`.
+
+    ``pred`` is a log-probability when ``from_logits`` (default), else logits turned into one
+    with ``log_softmax`` along ``axis``. Unlike the other losses it *sums* over the non-batch
+    axes, as in MXNet 1.9.1.
+    """
+
+    def __init__(
+        self,
+        from_logits: bool = True,
+        axis: int = -1,
+        weight: float | None = None,
+        batch_axis: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        self._from_logits = from_logits
+        self._axis = axis
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,  # noqa: N803
+    ) -> NDArray:
+        if not self._from_logits:
+            pred = op.log_softmax(pred, axis=self._axis)
+        loss = label * (op.log(label + 1e-12) - pred)
+        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return op.sum(loss, axis=self._batch_axis, exclude=True)
+
+
+class HuberLoss(Loss):
+    r"""Smoothed L1: :math:`|d| - \rho/2` where :math:`|d| > \rho`, else :math:`d^2 / (2\rho)`."""
+
+    def __init__(
+        self, rho: float = 1, weight: float | None = None, batch_axis: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        self._rho = rho
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,  # noqa: N803
+    ) -> NDArray:
+        label = _reshape_like(label, pred)
+        dist = op.abs(label - pred)
+        loss = op.where(
+            dist > self._rho, dist - 0.5 * self._rho, op.square(dist) * (0.5 / self._rho)
+        )
+        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return op.mean(loss, axis=self._batch_axis, exclude=True)
+
+
+class HingeLoss(Loss):
+    r"""Hinge loss for labels in {-1, 1}: :math:`\max(0, margin - pred \cdot label)`."""
+
+    def __init__(
+        self, margin: float = 1, weight: float | None = None, batch_axis: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,  # noqa: N803
+    ) -> NDArray:
+        label = _reshape_like(label, pred)
+        loss = op.relu(self._margin - pred * label)
+        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return op.mean(loss, axis=self._batch_axis, exclude=True)
+
+
+class SquaredHingeLoss(HingeLoss):
+    r"""Squared hinge loss: :math:`\max(0, margin - pred \cdot label)^2`."""
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,  # noqa: N803
+    ) -> NDArray:
+        label = _reshape_like(label, pred)
+        loss = op.square(op.relu(self._margin - pred * label))
+        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return op.mean(loss, axis=self._batch_axis, exclude=True)
+
+
+class LogisticLoss(Loss):
+    r"""Logistic loss on logits; labels in {-1, 1} (``label_format='signed'``) or {0, 1}."""
+
+    def __init__(
+        self,
+        weight: float | None = None,
+        batch_axis: int = 0,
+        label_format: str = "signed",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        if label_format not in ("signed", "binary"):
+            raise ValueError(f"label_format can only be signed or binary, recieved {label_format}.")
+        self._label_format = label_format
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,  # noqa: N803
+    ) -> NDArray:
+        label = _reshape_like(label, pred)
+        if self._label_format == "signed":
+            label = (label + 1.0) / 2.0
+        loss = op.relu(pred) - pred * label + op.softrelu(-op.abs(pred))
+        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return op.mean(loss, axis=self._batch_axis, exclude=True)
+
+
+class TripletLoss(Loss):
+    r"""Triplet loss: :math:`\max(0, \sum (pos - pred)^2 - \sum (neg - pred)^2 + margin)`."""
+
+    def __init__(
+        self, margin: float = 1, weight: float | None = None, batch_axis: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,
+        pred: NDArray,
+        positive: NDArray,
+        negative: NDArray,  # noqa: N803
+    ) -> NDArray:
+        positive = _reshape_like(positive, pred)
+        negative = _reshape_like(negative, pred)
+        dist = op.square(positive - pred) - op.square(negative - pred)
+        loss = op.relu(op.sum(dist, axis=self._batch_axis, exclude=True) + self._margin)
+        return _apply_weighting(loss, self._weight, None)
