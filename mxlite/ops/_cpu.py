@@ -1,0 +1,592 @@
+"""Numba twins of the counter-based fills (same names and arguments as :mod:`mxlite.ops._reference`).
+
+Every kernel is ``@njit(cache=True)``: the machine code lands in ``__pycache__`` on the first run, and
+a later process loads it instead of compiling (about a tenth of a second for the first call).
+
+Work is split into chunks of ``_CHUNK`` Philox blocks (4 elements each); ``prange`` runs the chunks
+in parallel. The multi-tensor kernels walk a table of ``(address, size, offset, key, params)`` rows,
+exactly like the CUDA kernel walks its device-side table: one parallel loop over the chunks of all
+tensors, each chunk finding its tensor by binary search. Both paths call the same block writers, so
+a tensor gets the same bits whichever path fills it.
+
+Stream layout and formulas: see :mod:`mxlite.ops._reference`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+from numba import carray, njit, prange, types
+from numba.extending import intrinsic
+
+__all__ = [
+    "philox4x32",
+    "fill_uniform",
+    "fill_normal",
+    "fill_constant",
+    "multi_fill_uniform",
+    "multi_fill_normal",
+    "multi_fill_constant",
+]
+
+UNIFORM = 0
+NORMAL = 1
+_HALF = 0  # kinds of 16-bit storage
+_BFLOAT16 = 1
+_CHUNK = 1024  # Philox blocks per work item: 4096 elements
+_SERIAL_BELOW = 1 << 15  # elements: smaller fills skip the thread pool
+
+_M0 = np.uint64(0xD2511F53)
+_M1 = np.uint64(0xCD9E8D57)
+_W0 = np.uint64(0x9E3779B9)
+_W1 = np.uint64(0xBB67AE85)
+_MASK32 = np.uint64(0xFFFFFFFF)
+_ZERO = np.uint64(0)
+_S5 = np.uint64(5)
+_S6 = np.uint64(6)
+_S8 = np.uint64(8)
+_S32 = np.uint64(32)
+
+
+# --------------------------------------------------------------------------------------- intrinsics
+@intrinsic
+def _f32_bits(typingctx: Any, x: Any) -> Any:
+    """The IEEE bits of a float32 as uint32 (a register bitcast)."""
+    if not (isinstance(x, types.Float) and x.bitwidth == 32):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(x), codegen
+
+
+def _pointer_intrinsic(nbtype: Any) -> Any:
+    """An intrinsic turning an integer address into a ``CPointer(nbtype)`` for ``numba.carray``."""
+
+    @intrinsic
+    def as_pointer(typingctx: Any, address: Any) -> Any:
+        if not isinstance(address, types.Integer):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+        return types.CPointer(nbtype)(address), codegen
+
+    return as_pointer
+
+
+_f32_ptr = _pointer_intrinsic(types.float32)
+_f64_ptr = _pointer_intrinsic(types.float64)
+_u16_ptr = _pointer_intrinsic(types.uint16)
+
+
+# ------------------------------------------------------------------------------------------- philox
+@njit(cache=True)
+def _philox(c0: Any, c1: Any, c2: Any, c3: Any, k0: Any, k1: Any) -> Any:
+    """Philox4x32-10 on uint64 lanes that hold 32-bit values."""
+    for _ in range(10):
+        p0 = _M0 * c0
+        p1 = _M1 * c2
+        c0, c1, c2, c3 = (p1 >> _S32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _S32) ^ c3 ^ k1, p0 & _MASK32
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+    return c0, c1, c2, c3
+
+
+@njit(cache=True)
+def _philox_rows(ctr: np.ndarray, key: np.ndarray, out: np.ndarray) -> None:
+    for i in range(ctr.shape[0]):
+        r0, r1, r2, r3 = _philox(
+            np.uint64(ctr[i, 0]),
+            np.uint64(ctr[i, 1]),
+            np.uint64(ctr[i, 2]),
+            np.uint64(ctr[i, 3]),
+            np.uint64(key[i, 0]),
+            np.uint64(key[i, 1]),
+        )
+        out[i, 0] = r0
+        out[i, 1] = r1
+        out[i, 2] = r2
+        out[i, 3] = r3
+
+
+def philox4x32(counter: Any, key: Any) -> np.ndarray:
+    """Philox4x32-10 of ``uint32[..., 4]`` counters under broadcastable ``uint32[..., 2]`` keys."""
+    ctr = np.asarray(counter, dtype=np.uint32)
+    k = np.asarray(key, dtype=np.uint32)
+    lead = np.broadcast_shapes(ctr.shape[:-1], k.shape[:-1])
+    ctr2 = np.ascontiguousarray(np.broadcast_to(ctr, (*lead, 4))).reshape(-1, 4)
+    k2 = np.ascontiguousarray(np.broadcast_to(k, (*lead, 2))).reshape(-1, 2)
+    out = np.empty_like(ctr2)
+    _philox_rows(ctr2, k2, out)
+    return out.reshape((*lead, 4))
+
+
+# ------------------------------------------------------------------------------------ conversions
+@njit(cache=True)
+def _m53(hi: Any, lo: Any) -> float:
+    """A 53-bit integer (as float64) from 27 bits of ``hi`` and 26 bits of ``lo``."""
+    return np.float64(hi >> _S5) * 67108864.0 + np.float64(lo >> _S6)
+
+
+@njit(cache=True)
+def _box_muller(u1: float, u2: float) -> tuple[float, float]:
+    r = math.sqrt(-2.0 * math.log(u1))
+    t = 6.283185307179586 * u2
+    return r * math.cos(t), r * math.sin(t)
+
+
+@njit(cache=True)
+def _f32_to_f16_bits(x: Any) -> Any:
+    """IEEE binary16 bits of float32 ``x``, rounded to nearest even (as NumPy's astype)."""
+    f = np.int64(_f32_bits(x))
+    sign = (f >> 16) & 0x8000
+    a = f & 0x7FFFFFFF
+    if a >= 0x7F800000:  # inf or nan
+        return np.uint16(sign | (0x7E00 if a > 0x7F800000 else 0x7C00))
+    if a >= 0x477FF000:  # rounds past 65504
+        return np.uint16(sign | 0x7C00)
+    if a >= 0x38800000:  # normal half
+        v = a - 0x38000000
+        h = v >> 13
+        rem = v & 0x1FFF
+        if rem > 0x1000 or (rem == 0x1000 and (h & 1) == 1):
+            h += 1
+        return np.uint16(sign | h)
+    if a <= 0x33000000:  # at most half the smallest subnormal: rounds to zero
+        return np.uint16(sign)
+    shift = 126 - (a >> 23)
+    mant = (a & 0x7FFFFF) | 0x800000
+    h = mant >> shift
+    rem = mant & ((1 << shift) - 1)
+    halfway = 1 << (shift - 1)
+    if rem > halfway or (rem == halfway and (h & 1) == 1):
+        h += 1
+    return np.uint16(sign | h)
+
+
+@njit(cache=True)
+def _f32_to_bf16_bits(x: Any) -> Any:
+    """bfloat16 bits of float32 ``x``, rounded to nearest even (as ml_dtypes' astype)."""
+    f = np.int64(_f32_bits(x))
+    if (f & 0x7FFFFFFF) > 0x7F800000:
+        return np.uint16((f >> 16) | 0x40)
+    return np.uint16((f + 0x7FFF + ((f >> 16) & 1)) >> 16)
+
+
+# ------------------------------------------------------------------------------ chunk generation
+@njit(cache=True)
+def _philox_chunk(b0: int, nb: int, plane: int, k0: Any, k1: Any, w: np.ndarray) -> None:
+    """``w[l, j]`` = lane ``l`` of Philox block ``b0 + j`` on ``plane``, for ``j < nb``.
+
+    Structure-of-arrays so that LLVM vectorizes the rounds across blocks (AVX2 ``vpmuludq``).
+    """
+    c0 = w[0]
+    c1 = w[1]
+    c2 = w[2]
+    c3 = w[3]
+    for j in range(nb):
+        ub = np.uint64(b0 + j)
+        c0[j] = np.uint32(ub & _MASK32)
+        c1[j] = np.uint32(ub >> _S32)
+        c2[j] = np.uint32(plane)
+        c3[j] = np.uint32(0)
+    ka = np.uint64(k0)
+    kb = np.uint64(k1)
+    ka32 = np.uint32(ka)
+    kb32 = np.uint32(kb)
+    for _ in range(10):
+        for j in range(nb):
+            p0 = np.uint64(c0[j]) * _M0
+            p1 = np.uint64(c2[j]) * _M1
+            n0 = np.uint32(p1 >> _S32) ^ c1[j] ^ ka32
+            n2 = np.uint32(p0 >> _S32) ^ c3[j] ^ kb32
+            c1[j] = np.uint32(p1 & _MASK32)
+            c3[j] = np.uint32(p0 & _MASK32)
+            c0[j] = n0
+            c2[j] = n2
+        ka = (ka + _W0) & _MASK32
+        kb = (kb + _W1) & _MASK32
+        ka32 = np.uint32(ka)
+        kb32 = np.uint32(kb)
+
+
+@njit(cache=True)
+def _values_f32(
+    dist: int, b0: int, nb: int, k0: Any, k1: Any, p0: float, p1: float, v: np.ndarray
+) -> None:
+    """``v[4 * j + l]``: float32 value of lane ``l`` of block ``b0 + j`` (element order).
+
+    Uniform: ``p0`` = low, ``p1`` = high - low. Normal: ``p0`` = loc, ``p1`` = scale.
+    """
+    w = np.empty((4, _CHUNK), dtype=np.uint32)
+    _philox_chunk(b0, nb, 0, k0, k1, w)
+    w0 = w[0]
+    w1 = w[1]
+    w2 = w[2]
+    w3 = w[3]
+    if dist == UNIFORM:
+        lo = np.float32(p0)
+        sp = np.float32(p1)
+        s24 = np.float32(5.9604644775390625e-08)
+        e8 = np.uint32(8)
+        for j in range(nb):
+            v[4 * j] = lo + sp * (np.float32(w0[j] >> e8) * s24)
+            v[4 * j + 1] = lo + sp * (np.float32(w1[j] >> e8) * s24)
+            v[4 * j + 2] = lo + sp * (np.float32(w2[j] >> e8) * s24)
+            v[4 * j + 3] = lo + sp * (np.float32(w3[j] >> e8) * s24)
+        return
+    for j in range(nb):
+        z0, z1 = _box_muller(
+            (np.float64(w0[j]) + 1.0) * 2.3283064365386963e-10,
+            np.float64(w1[j]) * 2.3283064365386963e-10,
+        )
+        z2, z3 = _box_muller(
+            (np.float64(w2[j]) + 1.0) * 2.3283064365386963e-10,
+            np.float64(w3[j]) * 2.3283064365386963e-10,
+        )
+        v[4 * j] = np.float32(p0 + p1 * z0)
+        v[4 * j + 1] = np.float32(p0 + p1 * z1)
+        v[4 * j + 2] = np.float32(p0 + p1 * z2)
+        v[4 * j + 3] = np.float32(p0 + p1 * z3)
+
+
+@njit(cache=True)
+def _values_f64(
+    dist: int, b0: int, nb: int, k0: Any, k1: Any, p0: float, p1: float, v: np.ndarray
+) -> None:
+    """``v[4 * j + l]``: float64 value of lane ``l`` of block ``b0 + j`` (53 bits from planes 0 and 1)."""
+    wh = np.empty((4, _CHUNK), dtype=np.uint32)
+    wl = np.empty((4, _CHUNK), dtype=np.uint32)
+    _philox_chunk(b0, nb, 0, k0, k1, wh)
+    _philox_chunk(b0, nb, 1, k0, k1, wl)
+    s53 = 1.1102230246251565e-16
+    if dist == UNIFORM:
+        for lane in range(4):
+            hi = wh[lane]
+            lo = wl[lane]
+            for j in range(nb):
+                v[4 * j + lane] = p0 + p1 * (_m53(hi[j], lo[j]) * s53)
+        return
+    for pair in range(2):
+        he = wh[2 * pair]
+        le = wl[2 * pair]
+        ho = wh[2 * pair + 1]
+        lo_ = wl[2 * pair + 1]
+        for j in range(nb):
+            z0, z1 = _box_muller((_m53(he[j], le[j]) + 1.0) * s53, _m53(ho[j], lo_[j]) * s53)
+            v[4 * j + 2 * pair] = p0 + p1 * z0
+            v[4 * j + 2 * pair + 1] = p0 + p1 * z1
+
+
+@njit(cache=True)
+def _store(out: np.ndarray, offset: int, b0: int, nb: int, v: np.ndarray) -> None:
+    """Copy chunk values ``v`` (element order, same dtype as ``out``) to the elements they belong to."""
+    start = 4 * b0 - offset  # array index of v[0]; negative only in the stream's first block
+    lo = max(start, 0)
+    hi = min(start + 4 * nb, out.size)
+    for i in range(lo, hi):
+        out[i] = v[i - start]
+
+
+@njit(cache=True)
+def _store16(out: np.ndarray, kind: int, offset: int, b0: int, nb: int, v: np.ndarray) -> None:
+    """Write float32 chunk values ``v`` as float16 (kind 0) or bfloat16 (kind 1) bits into ``out``."""
+    start = 4 * b0 - offset
+    lo = max(start, 0)
+    hi = min(start + 4 * nb, out.size)
+    if kind == _HALF:
+        for i in range(lo, hi):
+            out[i] = _f32_to_f16_bits(v[i - start])
+    else:
+        for i in range(lo, hi):
+            out[i] = _f32_to_bf16_bits(v[i - start])
+
+
+@njit(cache=True)
+def _write_f32(
+    out: np.ndarray,
+    offset: int,
+    b0: int,
+    b1: int,
+    dist: int,
+    k0: Any,
+    k1: Any,
+    p0: float,
+    p1: float,
+) -> None:
+    v = np.empty(4 * _CHUNK, dtype=np.float32)
+    for c0 in range(b0, b1, _CHUNK):
+        nb = min(_CHUNK, b1 - c0)
+        _values_f32(dist, c0, nb, k0, k1, p0, p1, v)
+        _store(out, offset, c0, nb, v)
+
+
+@njit(cache=True)
+def _write_f64(
+    out: np.ndarray,
+    offset: int,
+    b0: int,
+    b1: int,
+    dist: int,
+    k0: Any,
+    k1: Any,
+    p0: float,
+    p1: float,
+) -> None:
+    v = np.empty(4 * _CHUNK, dtype=np.float64)
+    for c0 in range(b0, b1, _CHUNK):
+        nb = min(_CHUNK, b1 - c0)
+        _values_f64(dist, c0, nb, k0, k1, p0, p1, v)
+        _store(out, offset, c0, nb, v)
+
+
+@njit(cache=True)
+def _write_u16(
+    out: np.ndarray,
+    kind: int,
+    offset: int,
+    b0: int,
+    b1: int,
+    dist: int,
+    k0: Any,
+    k1: Any,
+    p0: float,
+    p1: float,
+) -> None:
+    v = np.empty(4 * _CHUNK, dtype=np.float32)
+    for c0 in range(b0, b1, _CHUNK):
+        nb = min(_CHUNK, b1 - c0)
+        _values_f32(dist, c0, nb, k0, k1, p0, p1, v)
+        _store16(out, kind, offset, c0, nb, v)
+
+
+# ------------------------------------------------------------------------- single-tensor kernels
+@njit(cache=True)
+def _span(offset: int, n: int) -> tuple[int, int, int]:
+    first = offset >> 2
+    last = (offset + n + 3) >> 2
+    return first, last, (last - first + _CHUNK - 1) // _CHUNK
+
+
+@njit(cache=True, parallel=True)
+def _fill_f32_par(
+    out: np.ndarray, dist: int, p0: float, p1: float, k0: Any, k1: Any, offset: int
+) -> None:
+    first, last, nchunks = _span(offset, out.size)
+    for c in prange(nchunks):
+        b0 = first + c * _CHUNK
+        _write_f32(out, offset, b0, min(b0 + _CHUNK, last), dist, k0, k1, p0, p1)
+
+
+@njit(cache=True)
+def _fill_f32_ser(
+    out: np.ndarray, dist: int, p0: float, p1: float, k0: Any, k1: Any, offset: int
+) -> None:
+    first, last, _ = _span(offset, out.size)
+    _write_f32(out, offset, first, last, dist, k0, k1, p0, p1)
+
+
+@njit(cache=True, parallel=True)
+def _fill_f64_par(
+    out: np.ndarray, dist: int, p0: float, p1: float, k0: Any, k1: Any, offset: int
+) -> None:
+    first, last, nchunks = _span(offset, out.size)
+    for c in prange(nchunks):
+        b0 = first + c * _CHUNK
+        _write_f64(out, offset, b0, min(b0 + _CHUNK, last), dist, k0, k1, p0, p1)
+
+
+@njit(cache=True)
+def _fill_f64_ser(
+    out: np.ndarray, dist: int, p0: float, p1: float, k0: Any, k1: Any, offset: int
+) -> None:
+    first, last, _ = _span(offset, out.size)
+    _write_f64(out, offset, first, last, dist, k0, k1, p0, p1)
+
+
+@njit(cache=True, parallel=True)
+def _fill_u16_par(
+    out: np.ndarray, kind: int, dist: int, p0: float, p1: float, k0: Any, k1: Any, offset: int
+) -> None:
+    first, last, nchunks = _span(offset, out.size)
+    for c in prange(nchunks):
+        b0 = first + c * _CHUNK
+        _write_u16(out, kind, offset, b0, min(b0 + _CHUNK, last), dist, k0, k1, p0, p1)
+
+
+@njit(cache=True)
+def _fill_u16_ser(
+    out: np.ndarray, kind: int, dist: int, p0: float, p1: float, k0: Any, k1: Any, offset: int
+) -> None:
+    first, last, _ = _span(offset, out.size)
+    _write_u16(out, kind, offset, first, last, dist, k0, k1, p0, p1)
+
+
+# -------------------------------------------------------------------------- multi-tensor kernels
+@njit(cache=True, parallel=True)
+def _multi_f32(addrs, sizes, offsets, k0s, k1s, p0s, p1s, chunk_starts, dist):  # type: ignore[no-untyped-def]
+    for c in prange(chunk_starts[-1]):
+        t = np.searchsorted(chunk_starts, c, side="right") - 1
+        out = carray(_f32_ptr(addrs[t]), (sizes[t],))
+        first, last, _ = _span(offsets[t], sizes[t])
+        b0 = first + (c - chunk_starts[t]) * _CHUNK
+        _write_f32(
+            out, offsets[t], b0, min(b0 + _CHUNK, last), dist, k0s[t], k1s[t], p0s[t], p1s[t]
+        )
+
+
+@njit(cache=True, parallel=True)
+def _multi_f64(addrs, sizes, offsets, k0s, k1s, p0s, p1s, chunk_starts, dist):  # type: ignore[no-untyped-def]
+    for c in prange(chunk_starts[-1]):
+        t = np.searchsorted(chunk_starts, c, side="right") - 1
+        out = carray(_f64_ptr(addrs[t]), (sizes[t],))
+        first, last, _ = _span(offsets[t], sizes[t])
+        b0 = first + (c - chunk_starts[t]) * _CHUNK
+        _write_f64(
+            out, offsets[t], b0, min(b0 + _CHUNK, last), dist, k0s[t], k1s[t], p0s[t], p1s[t]
+        )
+
+
+@njit(cache=True, parallel=True)
+def _multi_u16(addrs, sizes, offsets, k0s, k1s, p0s, p1s, chunk_starts, dist, kind):  # type: ignore[no-untyped-def]
+    for c in prange(chunk_starts[-1]):
+        t = np.searchsorted(chunk_starts, c, side="right") - 1
+        out = carray(_u16_ptr(addrs[t]), (sizes[t],))
+        first, last, _ = _span(offsets[t], sizes[t])
+        b0 = first + (c - chunk_starts[t]) * _CHUNK
+        _write_u16(
+            out, kind, offsets[t], b0, min(b0 + _CHUNK, last), dist, k0s[t], k1s[t], p0s[t], p1s[t]
+        )
+
+
+# ------------------------------------------------------------------------------- Python wrappers
+def _storage(arr: np.ndarray) -> tuple[str, int]:
+    """Which kernel family writes ``arr``: ('f32' | 'f64' | 'u16', 16-bit kind)."""
+    name = arr.dtype.name
+    if name == "float32":
+        return "f32", 0
+    if name == "float64":
+        return "f64", 0
+    if name == "float16":
+        return "u16", _HALF
+    return "u16", _BFLOAT16  # bfloat16: the only other dtype the ops layer lets through
+
+
+def _fill(
+    arr: np.ndarray, dist: int, p0: float, p1: float, key: tuple[int, int], offset: int
+) -> np.ndarray:
+    if arr.size == 0:
+        return arr
+    target = arr if arr.flags.c_contiguous else np.empty(arr.shape, arr.dtype)
+    flat = target.reshape(-1)
+    family, kind = _storage(arr)
+    k0, k1 = np.uint64(key[0]), np.uint64(key[1])
+    parallel = flat.size >= _SERIAL_BELOW
+    off = int(offset)
+    if family == "f32":
+        (_fill_f32_par if parallel else _fill_f32_ser)(
+            flat, dist, float(p0), float(p1), k0, k1, off
+        )
+    elif family == "f64":
+        (_fill_f64_par if parallel else _fill_f64_ser)(
+            flat, dist, float(p0), float(p1), k0, k1, off
+        )
+    else:
+        bits = flat.view(np.uint16)
+        (_fill_u16_par if parallel else _fill_u16_ser)(
+            bits, kind, dist, float(p0), float(p1), k0, k1, off
+        )
+    if target is not arr:
+        arr[...] = target
+    return arr
+
+
+def _multi(
+    arrs: Sequence[np.ndarray],
+    dist: int,
+    p0s: Sequence[float],
+    p1s: Sequence[float],
+    keys: Sequence[tuple[int, int]],
+    offsets: Sequence[int],
+) -> None:
+    groups: dict[tuple[str, int], list[int]] = {}
+    for idx, arr in enumerate(arrs):
+        if arr.size == 0:
+            continue
+        if not arr.flags.c_contiguous:  # rare: the single-tensor path copies through a buffer
+            _fill(arr, dist, p0s[idx], p1s[idx], keys[idx], offsets[idx])
+            continue
+        groups.setdefault(_storage(arr), []).append(idx)
+    for (family, kind), idxs in groups.items():
+        addrs = np.array([arrs[i].ctypes.data for i in idxs], dtype=np.int64)
+        sizes = np.array([arrs[i].size for i in idxs], dtype=np.int64)
+        offs = np.array([offsets[i] for i in idxs], dtype=np.int64)
+        k0s = np.array([keys[i][0] for i in idxs], dtype=np.uint64)
+        k1s = np.array([keys[i][1] for i in idxs], dtype=np.uint64)
+        a0 = np.array([p0s[i] for i in idxs], dtype=np.float64)
+        a1 = np.array([p1s[i] for i in idxs], dtype=np.float64)
+        nblocks = ((offs + sizes + 3) >> 2) - (offs >> 2)
+        chunk_starts = np.zeros(len(idxs) + 1, dtype=np.int64)
+        np.cumsum((nblocks + _CHUNK - 1) // _CHUNK, out=chunk_starts[1:])
+        if family == "f32":
+            _multi_f32(addrs, sizes, offs, k0s, k1s, a0, a1, chunk_starts, dist)
+        elif family == "f64":
+            _multi_f64(addrs, sizes, offs, k0s, k1s, a0, a1, chunk_starts, dist)
+        else:
+            _multi_u16(addrs, sizes, offs, k0s, k1s, a0, a1, chunk_starts, dist, kind)
+
+
+def fill_uniform(
+    arr: np.ndarray, low: float, high: float, key: tuple[int, int], offset: int = 0
+) -> np.ndarray:
+    """Uniform draws in ``[low, high)`` into ``arr`` from stream ``key`` at ``offset``; returns ``arr``."""
+    return _fill(arr, UNIFORM, float(low), float(high) - float(low), key, offset)
+
+
+def fill_normal(
+    arr: np.ndarray, loc: float, scale: float, key: tuple[int, int], offset: int = 0
+) -> np.ndarray:
+    """Normal draws ``N(loc, scale**2)`` into ``arr`` from stream ``key`` at ``offset``; returns ``arr``."""
+    return _fill(arr, NORMAL, float(loc), float(scale), key, offset)
+
+
+def fill_constant(arr: np.ndarray, value: Any) -> np.ndarray:
+    """Every element of ``arr`` set to ``value`` (``np.array(value, dtype=arr.dtype)``); returns ``arr``."""
+    arr.fill(np.array(value, dtype=arr.dtype))
+    return arr
+
+
+def multi_fill_uniform(
+    arrs: Sequence[np.ndarray],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    keys: Sequence[tuple[int, int]],
+    offsets: Sequence[int],
+) -> None:
+    """:func:`fill_uniform` over many arrays: one parallel kernel per storage dtype."""
+    spans = [float(h) - float(lo) for lo, h in zip(lows, highs)]
+    _multi(arrs, UNIFORM, [float(lo) for lo in lows], spans, keys, offsets)
+
+
+def multi_fill_normal(
+    arrs: Sequence[np.ndarray],
+    locs: Sequence[float],
+    scales: Sequence[float],
+    keys: Sequence[tuple[int, int]],
+    offsets: Sequence[int],
+) -> None:
+    """:func:`fill_normal` over many arrays: one parallel kernel per storage dtype."""
+    _multi(arrs, NORMAL, [float(v) for v in locs], [float(v) for v in scales], keys, offsets)
+
+
+def multi_fill_constant(arrs: Sequence[np.ndarray], values: Sequence[Any]) -> None:
+    """:func:`fill_constant` over many arrays."""
+    for arr, value in zip(arrs, values):
+        fill_constant(arr, value)
