@@ -35,6 +35,8 @@ ARRS: dict[str, np.ndarray] = {
     "prob": _RNG.uniform(0.05, 0.95, size=(4, 3)).astype(np.float32),
     "sw": _RNG.uniform(0.5, 2.0, size=(4, 1)).astype(np.float32),
     "sw_full": _RNG.uniform(0.5, 2.0, size=(4, 3)).astype(np.float32),
+    "vec": _arr(4),
+    "vec_label": _arr(4),
     "pw": np.array([[0.5, 2.0, 3.0]], dtype=np.float32),
     "logp": np.log(
         np.array([[0.3, 0.3, 0.4], [0.5, 0.25, 0.25], [0.1, 0.1, 0.8], [0.2, 0.6, 0.2]])
@@ -47,6 +49,9 @@ CASES: dict[str, tuple[str, str, str]] = {
     "l2_weighted": ("gloss.L2Loss(weight=3.0)", "logits", "A('reg'), A('sw')"),
     "l2_flat_label": ("gloss.L2Loss()", "logits", "A('reg_flat')"),
     "l2_batch_axis1": ("gloss.L2Loss(batch_axis=1)", "logits", "A('reg'), A('sw_full')"),
+    "l2_1d": ("gloss.L2Loss()", "vec", "A('vec_label')"),
+    "l1_1d_sw": ("gloss.L1Loss()", "vec", "A('vec_label'), A('vec_label')"),
+    "bce_1d": ("gloss.SigmoidBCELoss()", "vec", "A('cls') * 0.5"),
     "l1": ("gloss.L1Loss()", "logits", "A('reg')"),
     "l1_weighted": ("gloss.L1Loss(weight=0.5)", "logits", "A('reg'), A('sw_full')"),
     "sce": ("gloss.SoftmaxCrossEntropyLoss()", "logits", "A('cls')"),
