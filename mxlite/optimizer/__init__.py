@@ -1,0 +1,39 @@
+"""``mx.optimizer``: weight-update rules, their registry, and the Updater.
+
+One module per optimizer family (``sgd``, ``adam``, ``rmsprop``, ``adagrad``, ``ftrl``, ``test``);
+the base class and registry live in :mod:`mxlite.optimizer.optimizer`. Trainers call
+:class:`Updater` (``updater(indices, grads, weights)`` per context), which hands whole lists to
+:meth:`Optimizer.update_multi`.
+"""
+
+from __future__ import annotations
+
+from mxlite.optimizer.adagrad import AdaDelta, AdaGrad
+from mxlite.optimizer.adam import Adam, Adamax, Nadam
+from mxlite.optimizer.ftrl import Ftrl
+from mxlite.optimizer.optimizer import Optimizer, create, register
+from mxlite.optimizer.rmsprop import RMSProp
+from mxlite.optimizer.sgd import DCASGD, NAG, SGD, SGLD, ccSGD
+from mxlite.optimizer.test import Test
+from mxlite.optimizer.updater import Updater, get_updater
+
+__all__ = [
+    "AdaDelta",
+    "AdaGrad",
+    "Adam",
+    "Adamax",
+    "DCASGD",
+    "Ftrl",
+    "NAG",
+    "Nadam",
+    "Optimizer",
+    "RMSProp",
+    "SGD",
+    "SGLD",
+    "Test",
+    "Updater",
+    "ccSGD",
+    "create",
+    "get_updater",
+    "register",
+]

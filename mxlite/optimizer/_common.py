@@ -1,0 +1,87 @@
+"""Helpers shared by the optimizer families: raw-array access, scalar casts, clipping, states.
+
+Update rules run on the raw NumPy/CuPy arrays behind NDArrays (``x._data``), in place, on the
+weight's device. Scalars are cast to the array's dtype before they meet an array, as MXNet's
+kernels do (``static_cast<DType>(param.lr)``), so float32 math stays float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mxlite import backend
+from mxlite.lr_scheduler import ArgumentTypeError
+from mxlite.ndarray.ndarray import NDArray
+
+__all__ = [
+    "kernel_clip",
+    "scalar",
+    "clip_inplace",
+    "py_clip",
+    "check_arrays",
+    "zeros_state",
+    "group_by_dtype",
+]
+
+Raw = Any  # a numpy.ndarray or cupy.ndarray
+
+
+def kernel_clip(clip_gradient: float | None) -> float:
+    """The ``clip_gradient`` an MXNet kernel receives: MXNet's Python passes it only when truthy,
+    and the kernel clips only when it is ``>= 0`` (so ``None`` and ``0`` both mean no clipping)."""
+    return float(clip_gradient) if clip_gradient else -1.0
+
+
+def scalar(arr: Raw, value: float) -> Any:
+    """``value`` as a scalar of ``arr``'s dtype (MXNet casts kernel parameters to DType)."""
+    return arr.dtype.type(value)
+
+
+def clip_inplace(xp: Any, arr: Raw, bound: float) -> None:
+    """Clip ``arr`` into ``[-bound, bound]`` in place when ``bound >= 0`` (NaN stays NaN)."""
+    if bound >= 0:
+        b = scalar(arr, bound)
+        xp.clip(arr, -b, b, out=arr)
+
+
+def py_clip(xp: Any, arr: Raw, a_min: float, a_max: float) -> Raw:
+    """``mx.nd.clip(arr, a_min, a_max)`` as MXNet's Python optimizers call it (a new array).
+
+    MXNet's clip tests ``x > a_max`` first, then ``x < a_min``; NumPy's clip agrees whenever
+    ``a_min <= a_max``, and the explicit form covers a negative ``clip_gradient``.
+    """
+    lo, hi = scalar(arr, a_min), scalar(arr, a_max)
+    if lo <= hi:
+        return xp.clip(arr, lo, hi)
+    return xp.where(arr > hi, hi, xp.where(arr < lo, lo, arr)).astype(arr.dtype)
+
+
+def check_arrays(where: str, weight: Any, grad: Any) -> None:
+    """Raise when ``weight`` or ``grad`` is not an NDArray (MXNet asserts this)."""
+    for name, value in (("weight", weight), ("grad", grad)):
+        if not isinstance(value, NDArray):
+            raise ArgumentTypeError(
+                f"{where}: {name} must be an NDArray, got {type(value).__name__}. "
+                "Wrap raw arrays with mx.nd.array(...) first."
+            )
+
+
+def zeros_state(weight: NDArray, dtype: Any = None) -> NDArray:
+    """A zero NDArray shaped like ``weight`` on its context (``dtype`` None -> float32, as
+    MXNet's ``zeros(shape, ctx)`` without a dtype)."""
+    xp = backend.xp_of(weight._data)
+    target = np.dtype(np.float32) if dtype is None else np.dtype(dtype)
+    with backend.device_guard(weight.context):
+        arr = xp.zeros(weight._data.shape, dtype=target)
+    return NDArray(arr, weight.context)
+
+
+def group_by_dtype(weights: Sequence[NDArray]) -> list[tuple[Any, list[int]]]:
+    """Positions of ``weights`` grouped by dtype, groups in order of first appearance."""
+    groups: dict[Any, list[int]] = {}
+    for pos, weight in enumerate(weights):
+        groups.setdefault(weight._data.dtype, []).append(pos)
+    return list(groups.items())

@@ -1,0 +1,310 @@
+"""Adam family: Adam, Adamax, Nadam (MXNet 1.9.1 update rules).
+
+* Adam (``adam_update`` kernel; weight decay enters *before* clipping)::
+
+      g = clip(rescale_grad * grad + wd * w)
+      mean = beta1 * mean + (1 - beta1) * g
+      var = beta2 * var + (1 - beta2) * g * g
+      w = w - lr_t * mean / (sqrt(var) + epsilon)
+
+  with the bias correction folded into the rate in Python (float64):
+  ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``, ``t`` the index's update count.
+  Multi-precision (float16 weights) runs on a float32 master copy; state ``(weight32, (mean, var))``.
+* Adamax: ``g = clip(rescale_grad * grad + wd * w)``, ``m = beta1 * m + (1 - beta1) * g``,
+  ``u = max(beta2 * u, |g|)``, ``w -= lr / (1 - beta1**t) * m / u``.
+* Nadam: MXNet's momentum-schedule variant; note that its ``m_schedule`` advances once per
+  *parameter* update (not per step), exactly as in MXNet.
+
+Adam has a single-tensor function and a multi-tensor function over lists with per-tensor rates,
+the signature a fused kernel takes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mxlite import backend
+from mxlite.ndarray.ndarray import NDArray
+from mxlite.optimizer._common import (
+    Raw,
+    check_arrays,
+    clip_inplace,
+    group_by_dtype,
+    kernel_clip,
+    py_clip,
+    scalar,
+    zeros_state,
+)
+from mxlite.optimizer.optimizer import Optimizer, register
+
+__all__ = ["Adam", "Adamax", "Nadam"]
+
+
+def _single_tensor_adam(
+    weight: Raw,
+    grad: Raw,
+    mean: Raw,
+    var: Raw,
+    weight32: Raw | None,
+    lr: float,
+    wd: float,
+    *,
+    beta1: float,
+    beta2: float,
+    epsilon: float,
+    rescale_grad: float,
+    clip_gradient: float,
+) -> None:
+    """One Adam step in place (``lr`` already bias-corrected); ``clip_gradient < 0`` disables it."""
+    xp = backend.xp_of(weight)
+    master = weight32 if weight32 is not None else weight
+    g = grad if grad.dtype == master.dtype else grad.astype(master.dtype)
+    one = master.dtype.type(1.0)
+    b1, b2 = scalar(master, beta1), scalar(master, beta2)
+    g = xp.multiply(g, scalar(master, rescale_grad))
+    g += xp.multiply(master, scalar(master, wd))
+    clip_inplace(xp, g, clip_gradient)
+    mean *= b1
+    mean += xp.multiply(g, one - b1)
+    sq = xp.multiply(g, one - b2)
+    sq *= g
+    var *= b2
+    var += sq
+    denom = xp.sqrt(var)
+    denom += scalar(master, epsilon)
+    step = xp.multiply(mean, scalar(master, lr))
+    step /= denom
+    master -= step
+    if weight32 is not None:
+        weight[...] = weight32.astype(weight.dtype)
+
+
+def _multi_tensor_adam(
+    weights: Sequence[Raw],
+    grads: Sequence[Raw],
+    means: Sequence[Raw],
+    variances: Sequence[Raw],
+    weights32: Sequence[Raw | None],
+    lrs: Sequence[float],
+    wds: Sequence[float],
+    *,
+    beta1: float,
+    beta2: float,
+    epsilon: float,
+    rescale_grad: float,
+    clip_gradient: float,
+) -> None:
+    """Adam over a list of same-dtype tensors on one device; numerics equal the single path."""
+    for w, g, m, v, w32, lr, wd in zip(weights, grads, means, variances, weights32, lrs, wds):
+        _single_tensor_adam(
+            w,
+            g,
+            m,
+            v,
+            w32,
+            lr,
+            wd,
+            beta1=beta1,
+            beta2=beta2,
+            epsilon=epsilon,
+            rescale_grad=rescale_grad,
+            clip_gradient=clip_gradient,
+        )
+
+
+@register
+class Adam(Optimizer):
+    """The Adam optimizer (arXiv:1412.6980) with MXNet's update rule (see module docstring).
+
+    Args:
+        learning_rate: the initial rate (default 0.001).
+        beta1, beta2: decay rates of the first and second moment estimates.
+        epsilon: added to ``sqrt(var)`` to avoid division by zero.
+        lazy_update: accepted; mxlite gradients are dense, so updates are always standard.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        lazy_update: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lazy_update = lazy_update
+
+    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray, NDArray]:
+        return (zeros_state(weight, weight.dtype), zeros_state(weight, weight.dtype))
+
+    def _step_scalars(self, index: Any) -> tuple[float, float]:
+        self._update_count(index)
+        lr = self._get_lr(index)
+        wd = self._get_wd(index)
+        t = self._index_update_count[index]
+        lr *= math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+        return lr, wd
+
+    def _kernel_kwargs(self) -> dict[str, float]:
+        return {
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "epsilon": self.epsilon,
+            "rescale_grad": self.rescale_grad,
+            "clip_gradient": kernel_clip(self.clip_gradient),
+        }
+
+    def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
+        """Update one weight and its ``(mean, var)`` state in place."""
+        check_arrays("Adam.update", weight, grad)
+        lr, wd = self._step_scalars(index)
+        mean, var = state
+        _single_tensor_adam(
+            weight._data, grad._data, mean._data, var._data, None, lr, wd, **self._kernel_kwargs()
+        )
+
+    def update_multi(
+        self,
+        indices: Sequence[Any],
+        weights: Sequence[NDArray],
+        grads: Sequence[NDArray],
+        states: Sequence[Any],
+    ) -> None:
+        """All parameters of one context: per-index scalars in order, one call per dtype group."""
+        for weight, grad in zip(weights, grads):
+            check_arrays("Adam.update_multi", weight, grad)
+        lrs, wds = self._plan_scalars(indices, weights)
+        for dtype, positions in group_by_dtype(weights):
+            use_mp = bool(self.multi_precision and dtype == np.float16)
+            group = [states[p] for p in positions]
+            if use_mp:
+                masters: list[Raw | None] = [s[0]._data for s in group]
+                inner = [s[1] for s in group]
+            else:
+                masters = [None] * len(group)
+                inner = group
+            _multi_tensor_adam(
+                [weights[p]._data for p in positions],
+                [grads[p]._data for p in positions],
+                [s[0]._data for s in inner],
+                [s[1]._data for s in inner],
+                masters,
+                [lrs[p] for p in positions],
+                [wds[p] for p in positions],
+                **self._kernel_kwargs(),
+            )
+
+
+def _rescaled_decayed(xp: Any, opt: Optimizer, weight: Raw, grad: Raw, wd: float) -> Raw:
+    """``clip(grad * rescale_grad + wd * weight)`` as MXNet's Python optimizers compute it."""
+    g = xp.multiply(grad, scalar(weight, opt.rescale_grad))
+    g += xp.multiply(weight, scalar(weight, wd))
+    if opt.clip_gradient is not None:
+        g = py_clip(xp, g, -opt.clip_gradient, opt.clip_gradient)
+    return g
+
+
+@register
+class Adamax(Optimizer):
+    """AdaMax, Adam with the infinity norm (arXiv:1412.6980 section 7); see module docstring.
+
+    Args:
+        learning_rate: the initial rate (default 0.002).
+        beta1, beta2: decay rates of the moment estimates.
+    """
+
+    def __init__(
+        self, learning_rate: float = 0.002, beta1: float = 0.9, beta2: float = 0.999, **kwargs: Any
+    ) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+
+    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray, NDArray]:
+        return (zeros_state(weight, weight.dtype), zeros_state(weight, weight.dtype))
+
+    def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
+        """Update one weight and its ``(m, u)`` state in place."""
+        check_arrays("Adamax.update", weight, grad)
+        lr, wd = self._step_scalars(index)
+        t = self._index_update_count[index]
+        lr /= 1.0 - self.beta1**t
+        xp = backend.xp_of(weight._data)
+        w = weight._data
+        g = _rescaled_decayed(xp, self, w, grad._data, wd)
+        m, u = state[0]._data, state[1]._data
+        m *= scalar(m, self.beta1)
+        m += xp.multiply(g, scalar(m, 1.0 - self.beta1))
+        u[...] = xp.maximum(xp.multiply(u, scalar(u, self.beta2)), xp.abs(g))
+        step = xp.multiply(m, scalar(w, lr))
+        step /= u
+        w -= step
+
+
+@register
+class Nadam(Optimizer):
+    """Nesterov Adam (Dozat, CS229 2015) with MXNet's momentum schedule.
+
+    Args:
+        learning_rate: the initial rate (default 0.001).
+        beta1, beta2: decay rates of the moment estimates.
+        epsilon: added to the root of the second moment.
+        schedule_decay: decay rate of the momentum schedule.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        schedule_decay: float = 0.004,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.schedule_decay = schedule_decay
+        self.m_schedule = 1.0
+
+    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray, NDArray]:
+        return (zeros_state(weight, weight.dtype), zeros_state(weight, weight.dtype))
+
+    def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
+        """Update one weight and its ``(m, v)`` state in place; advances ``m_schedule``."""
+        check_arrays("Nadam.update", weight, grad)
+        lr, wd = self._step_scalars(index)
+        t = self._index_update_count[index]
+        xp = backend.xp_of(weight._data)
+        w = weight._data
+        g = _rescaled_decayed(xp, self, w, grad._data, wd)
+        momentum_t = self.beta1 * (1.0 - 0.5 * (pow(0.96, t * self.schedule_decay)))
+        momentum_t_1 = self.beta1 * (1.0 - 0.5 * (pow(0.96, (t + 1) * self.schedule_decay)))
+        self.m_schedule = self.m_schedule * momentum_t
+        m_schedule_next = self.m_schedule * momentum_t_1
+        m, v = state[0]._data, state[1]._data
+        m *= scalar(m, self.beta1)
+        m += xp.multiply(g, scalar(m, 1.0 - self.beta1))
+        sq = xp.multiply(g, scalar(v, 1.0 - self.beta2))
+        sq *= g
+        v *= scalar(v, self.beta2)
+        v += sq
+        g_prime = xp.divide(g, scalar(w, 1.0 - self.m_schedule))
+        m_prime = xp.divide(m, scalar(m, 1.0 - m_schedule_next))
+        v_prime = xp.divide(v, scalar(v, 1.0 - pow(self.beta2, t)))
+        m_bar = xp.multiply(g_prime, scalar(w, 1.0 - momentum_t))
+        m_bar += xp.multiply(m_prime, scalar(m, momentum_t_1))
+        m_bar *= scalar(w, lr)
+        denom = xp.sqrt(v_prime)
+        denom += scalar(v, self.epsilon)
+        m_bar /= denom
+        w -= m_bar
