@@ -135,7 +135,7 @@ def test_loss_and_gradient_match_mxnet(
 
 # ---------------------------------------------------------------------- local behaviour
 def test_losses_are_hybrid_blocks() -> None:
-    from mxlite.gluon.loss import HybridBlock
+    from mxlite.gluon.block import HybridBlock
 
     for cls in (gloss.L2Loss, gloss.L1Loss, gloss.SoftmaxCELoss, gloss.SigmoidBCELoss):
         assert issubclass(cls, gloss.Loss) and issubclass(cls, HybridBlock)
@@ -184,6 +184,17 @@ def test_non_numeric_weight_is_rejected(ctx: mx.Context) -> None:
         loss(pred, pred)
     with pytest.raises(AssertionError, match="weight must be a number"):
         loss(pred, pred)
+
+
+def test_l2_loss_needs_a_numeric_weight(ctx: mx.Context) -> None:
+    pred = nd.ones((2, 2), ctx=ctx)
+    with pytest.raises(TypeError, match="weight must be a number"):
+        gloss.L2Loss(weight=None)(pred, pred)
+
+
+def test_gluon_facade_exports_loss() -> None:
+    assert mx.gluon.loss is gloss
+    assert isinstance(mx.gluon.loss.L2Loss(), mx.gluon.HybridBlock)
 
 
 def test_logistic_label_format_is_checked() -> None:

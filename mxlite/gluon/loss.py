@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mxlite.base import numeric_types
+from mxlite.gluon.block import HybridBlock
 from mxlite.ndarray import op
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_array
@@ -31,28 +32,6 @@ __all__ = [
     "LogisticLoss",
     "TripletLoss",
 ]
-
-
-try:
-    from mxlite.gluon.block import HybridBlock
-except ModuleNotFoundError:  # pragma: no cover - stand-in until mxlite.gluon.block lands
-
-    class HybridBlock:  # type: ignore[no-redef]
-        """Stand-in: ``loss(pred, label, ...)`` calls ``hybrid_forward(nd, pred, label, ...)``."""
-
-        def __init__(self, prefix: str | None = None, params: Any = None) -> None:
-            self._prefix = prefix or ""
-
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            return self.forward(*args, **kwargs)
-
-        def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
-            from mxlite import ndarray as nd_module
-
-            return self.hybrid_forward(nd_module, x, *args, **kwargs)  # type: ignore[attr-defined]
-
-        def hybridize(self, active: bool = True, **kwargs: Any) -> None:
-            """No-op: mxlite runs imperatively."""
 
 
 class _WeightTypeError(TypeError, AssertionError):
@@ -126,6 +105,11 @@ class L2Loss(Loss):
         label: NDArray,
         sample_weight: Any = None,  # noqa: N803
     ) -> NDArray:
+        if not isinstance(self._weight, numeric_types):
+            raise _WeightTypeError(
+                f"L2Loss: weight must be a number, got {self._weight!r}; the loss is scaled by "
+                "weight / 2 (default weight=1.0)."
+            )
         label = _reshape_like(label, pred)
         loss = op.square(label - pred)
         loss = _apply_weighting(loss, self._weight / 2, sample_weight)
