@@ -105,15 +105,15 @@ class L2Loss(Loss):
         label: NDArray,
         sample_weight: Any = None,  # noqa: N803
     ) -> NDArray:
-        weight: Any = self._weight
-        if not isinstance(weight, numeric_types):
+        if not isinstance(self._weight, numeric_types):
             raise _WeightTypeError(
-                f"L2Loss: weight must be a number, got {weight!r}; the loss is scaled by "
+                f"L2Loss: weight must be a number, got {self._weight!r}; the loss is scaled by "
                 "weight / 2 (default weight=1.0)."
             )
+        half: Any = self._weight
         label = _reshape_like(label, pred)
         loss = op.square(label - pred)
-        loss = _apply_weighting(loss, weight / 2, sample_weight)
+        loss = _apply_weighting(loss, half / 2, sample_weight)
         return _batch_mean(loss, self._batch_axis)
 
 
