@@ -110,10 +110,10 @@ class L2Loss(Loss):
                 f"L2Loss: weight must be a number, got {self._weight!r}; the loss is scaled by "
                 "weight / 2 (default weight=1.0)."
             )
-        half: Any = self._weight
+        scale: Any = self._weight
         label = _reshape_like(label, pred)
         loss = op.square(label - pred)
-        loss = _apply_weighting(loss, half / 2, sample_weight)
+        loss = _apply_weighting(loss, scale / 2, sample_weight)
         return _batch_mean(loss, self._batch_axis)
 
 
