@@ -17,6 +17,7 @@ function object) and is called normally.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "ctx_of",
     "write",
     "constant",
+    "is_real_scalar",
     "random_fill",
     "bilinear_weights",
     "random_int8",
@@ -158,12 +160,7 @@ def random_fill(
         return
     fill = ops.fill_uniform if kind == "uniform" else ops.fill_normal
     with backend.device_guard(ctx_of(arr)):
-        if raw.flags.c_contiguous:
-            fill(raw, p0, p1, key, offset)
-        else:
-            tmp = backend.xp_of(raw).empty(raw.shape, dtype=raw.dtype)
-            fill(tmp, p0, p1, key, offset)
-            raw[...] = tmp
+        fill(raw, p0, p1, key, offset)  # any strides: views are written in place
 
 
 def execute(plan: FillPlan, arr: Any, desc: Any = "") -> None:
@@ -176,6 +173,13 @@ def execute(plan: FillPlan, arr: Any, desc: Any = "") -> None:
     random_fill(arr, plan.kind, plan.params[0], plan.params[1], plan.key, plan.offset, desc)
 
 
+def is_real_scalar(value: Any) -> bool:
+    """True for int/float/bool scalars (Python or NumPy), which ``ops.fill_constant`` takes."""
+    return isinstance(value, (numbers.Real, np.generic)) and not isinstance(
+        value, (complex, np.complexfloating)
+    )
+
+
 def constant(arr: Any, value: Any) -> None:
     """Set every element of ``arr`` to the scalar ``value`` (converted to its dtype)."""
     from mxlite import ops
@@ -184,7 +188,7 @@ def constant(arr: Any, value: Any) -> None:
     if raw.size == 0:
         return
     with backend.device_guard(ctx_of(arr)):
-        if raw.flags.c_contiguous and hasattr(ops, "fill_constant"):
+        if is_real_scalar(value):
             ops.fill_constant(raw, value)
         else:
             raw[...] = value

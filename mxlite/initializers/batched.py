@@ -42,27 +42,32 @@ class _Queue:
 
         groups, self.groups, self.ids = self.groups, {}, set()
         for (ctx, kind), items in groups.items():
-            multi = getattr(ops, f"multi_fill_{kind}", None) if kind != "constant" else None
+            multi = getattr(ops, f"multi_fill_{kind}", None)
             if multi is None or len(items) == 1:
                 for plan, arr in items:
                     _fill.execute(plan, arr)
                 continue
             raws = [_fill.raw_of(arr) for _, arr in items]
             with backend.device_guard(ctx):
-                multi(
-                    raws,
-                    [plan.params[0] for plan, _ in items],
-                    [plan.params[1] for plan, _ in items],
-                    [plan.key for plan, _ in items],
-                    [plan.offset for plan, _ in items],
-                )
+                if kind == "constant":
+                    multi(raws, [plan.params[0] for plan, _ in items])
+                else:
+                    multi(
+                        raws,
+                        [plan.params[0] for plan, _ in items],
+                        [plan.params[1] for plan, _ in items],
+                        [plan.key for plan, _ in items],
+                        [plan.offset for plan, _ in items],
+                    )
 
 
 def _batchable(plan: _fill.FillPlan, arr: Any) -> bool:
     raw = _fill.raw_of(arr)
+    if raw.size == 0 or not raw.flags.c_contiguous:
+        return False
     if plan.kind == "constant":
-        return True
-    return bool(raw.flags.c_contiguous) and raw.size > 0 and raw.dtype.name in _fill.FILL_DTYPES
+        return _fill.is_real_scalar(plan.params[0])
+    return raw.dtype.name in _fill.FILL_DTYPES
 
 
 def init_many(initializer: Any, descs: Sequence[Any], arrays: Sequence[Any]) -> None:
