@@ -1,0 +1,142 @@
+"""How a Parameter's replicas get their first values.
+
+MXNet runs the initializer once on a CPU array and copies the result to every context. mxlite
+keeps the values and drops the host round trip where it can:
+
+* Built-in fills (``initializer.replica_safe``: Uniform, Normal, Xavier, Constant, Zero, ...)
+  are pure functions of (seed, parameter name, shape, dtype, initializer), whatever the device.
+  Each replica is allocated on its own context and filled there, in place: the replicas are
+  identical by construction and nothing crosses the host. All the fills of one ``initialize()``
+  call go through ``initializer.init_many`` in one batch (multi-tensor kernels).
+* Anything else (user-defined initializers such as the tutorials' ``MyInit``, which may draw from
+  ``mx.nd.random``'s global counter or print; Orthogonal; Constant parameters) runs once, on a
+  ``cpu(0)`` array as in MXNet, and the result is copied to every replica, so replicas stay
+  identical and the initializer runs (and prints) exactly once.
+* A verbose initializer (``set_verbosity(True)``) also runs once, so it logs once per parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mxlite import initializer
+from mxlite.context import Context, cpu
+from mxlite.ndarray import creation
+from mxlite.ndarray.ndarray import NDArray
+from mxlite.util import is_np_array
+
+__all__ = ["InitJob", "front_class", "to_front", "zeros", "run_jobs"]
+
+
+def front_class() -> type[NDArray]:
+    """The array class users see now: ``mx.np.ndarray`` under ``npx.set_np()``, else NDArray."""
+    if is_np_array():
+        from mxlite.numpy.multiarray import ndarray as np_ndarray
+
+        return np_ndarray
+    return NDArray
+
+
+def to_front(arr: NDArray) -> NDArray:
+    """``arr`` as the current front-end class (re-wrapped without copying when it differs)."""
+    cls = front_class()
+    if type(arr) is cls:
+        return arr
+    return cls(arr._data, arr.context)
+
+
+def zeros(shape: Sequence[int], dtype: Any, ctx: Context) -> NDArray:
+    """A zero array of the front-end class on ``ctx``."""
+    return to_front(creation.zeros(tuple(shape), ctx=ctx, dtype=dtype))
+
+
+@dataclass
+class InitJob:
+    """The first values of one Parameter: what to run and where the replicas go.
+
+    Attributes:
+        name: the parameter's name (the initializer dispatches on its suffix).
+        shape: the complete shape.
+        dtype: the dtype as the Parameter holds it.
+        ctx_list: one context per replica.
+        init: the parameter's own initializer (``InitDesc.attrs['__init__']``) or None.
+        default_init: the initializer called (it dispatches to ``init`` when that is set).
+        data: a value given with ``set_data`` before initialization, copied instead of running
+            any initializer.
+        arrays: the filled replicas, one per context (set by :func:`run_jobs`).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: Any
+    ctx_list: list[Context]
+    init: Any
+    default_init: Any
+    data: NDArray | None = None
+    arrays: list[NDArray] = field(default_factory=list)
+
+    def desc(self) -> Any:
+        return initializer.InitDesc(self.name, {"__init__": self.init})
+
+
+def _replica_safe(init_obj: Any, desc: Any, arr: NDArray) -> bool:
+    """Whether each replica may be filled in place on its own device (identical results)."""
+    if getattr(init_obj, "_verbose", False):
+        return False  # a verbose initializer logs once per parameter, not once per replica
+    return bool(initializer.replica_safe(init_obj, desc, arr))
+
+
+def _host_kind(ctx: Context) -> bool:
+    return ctx.device_typeid != 2
+
+
+def run_jobs(jobs: Sequence[InitJob]) -> None:
+    """Fill ``job.arrays`` for every job; nothing is assigned to any Parameter here.
+
+    Replicas on the device type of the first context are filled in place (in one
+    ``init_many`` batch for all jobs); replicas on the other device type (a mixed
+    ``[gpu(0), cpu(0)]`` list) are copies of the first replica, because normal draws may differ
+    in the last bits between CPU and GPU kernels while replicas must be identical.
+
+    Raises:
+        whatever the initializer raises; the jobs' arrays are then incomplete and must be
+        dropped by the caller.
+    """
+    descs: dict[int, tuple[Any, list[Any], list[NDArray]]] = {}
+    pending: list[tuple[InitJob, list[NDArray | None]]] = []
+    for job in jobs:
+        if job.data is not None:
+            job.arrays = [
+                to_front(job.data.copyto(ctx).astype(job.dtype, copy=False)) for ctx in job.ctx_list
+            ]
+            continue
+        init_obj = initializer.create(job.default_init)
+        first_kind = _host_kind(job.ctx_list[0])
+        first = zeros(job.shape, job.dtype, job.ctx_list[0])
+        if _replica_safe(init_obj, job.desc(), first):
+            slots: list[NDArray | None] = [
+                (first if i == 0 else zeros(job.shape, job.dtype, ctx))
+                if _host_kind(ctx) == first_kind
+                else None
+                for i, ctx in enumerate(job.ctx_list)
+            ]
+            group = descs.setdefault(id(init_obj), (init_obj, [], []))
+            for arr in slots:
+                if arr is not None:
+                    group[1].append(job.desc())
+                    group[2].append(arr)
+            pending.append((job, slots))
+        else:
+            host = zeros(job.shape, job.dtype, cpu())
+            init_obj(job.desc(), host)
+            job.arrays = [host.copyto(ctx) for ctx in job.ctx_list]
+    for init_obj, group_descs, arrays in descs.values():
+        initializer.init_many(init_obj, group_descs, arrays)
+    for job, slots in pending:
+        source = slots[0]
+        assert source is not None
+        job.arrays = [
+            arr if arr is not None else source.copyto(ctx) for arr, ctx in zip(slots, job.ctx_list)
+        ]

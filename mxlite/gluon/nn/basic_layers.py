@@ -1,0 +1,197 @@
+"""Basic layers: ``Sequential``, ``HybridSequential`` and ``Dense``."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from mxlite.gluon.block import Block, HybridBlock
+from mxlite.gluon.nn.activations import Activation
+from mxlite.gluon.utils import _indent
+from mxlite.ndarray import op
+
+__all__ = ["Sequential", "HybridSequential", "Dense"]
+
+
+def _children_repr(block: Block) -> str:
+    modstr = "\n".join(
+        f"  ({key}): {_indent(repr(child), 2)}" for key, child in block._children.items()
+    )
+    return f"{block.__class__.__name__}(\n{modstr}\n)"
+
+
+def _slice(block: Any, key: int | slice) -> Any:
+    layers = list(block._children.values())[key]
+    if not isinstance(layers, list):
+        return layers
+    net = type(block)(prefix=block._prefix)
+    with net.name_scope():
+        net.add(*layers)
+    return net
+
+
+class Sequential(Block):
+    """Stacks Blocks sequentially::
+
+        net = nn.Sequential()
+        net.add(nn.Dense(10, activation='relu'), nn.Dense(20))
+
+    ``net[i]`` is the i-th block, ``net[i:j]`` a new Sequential (same prefix) of those blocks,
+    ``len(net)`` the number of blocks.
+    """
+
+    def __init__(self, prefix: str | None = None, params: Any = None) -> None:
+        super().__init__(prefix=prefix, params=params)
+
+    def add(self, *blocks: Block) -> None:
+        """Append ``blocks`` to the stack."""
+        for block in blocks:
+            self.register_child(block)
+
+    def forward(self, x: Any) -> Any:
+        for block in self._children.values():
+            x = block(x)
+        return x
+
+    def __repr__(self) -> str:
+        return _children_repr(self)
+
+    def __getitem__(self, key: int | slice) -> Any:
+        return _slice(self, key)
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+    def hybridize(self, active: bool = True, **kwargs: Any) -> None:
+        """Hybridize the HybridBlock children (a flag only in mxlite).
+
+        Warns:
+            UserWarning: every child is a HybridBlock (HybridSequential would fit), as MXNet.
+        """
+        if self._children and all(isinstance(c, HybridBlock) for c in self._children.values()):
+            warnings.warn(
+                f"All children of this Sequential layer '{self.prefix}' are HybridBlocks. "
+                "Consider using HybridSequential for the best performance.",
+                stacklevel=2,
+            )
+        super().hybridize(active, **kwargs)
+
+
+class HybridSequential(HybridBlock):
+    """Stacks HybridBlocks sequentially (indexing and ``len`` as :class:`Sequential`)."""
+
+    def __init__(self, prefix: str | None = None, params: Any = None) -> None:
+        super().__init__(prefix=prefix, params=params)
+
+    def add(self, *blocks: HybridBlock) -> None:
+        """Append ``blocks`` to the stack."""
+        for block in blocks:
+            self.register_child(block)
+
+    def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 - MXNet's signature
+        for block in self._children.values():
+            x = block(x)
+        return x
+
+    def __repr__(self) -> str:
+        return _children_repr(self)
+
+    def __getitem__(self, key: int | slice) -> Any:
+        return _slice(self, key)
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+
+class Dense(HybridBlock):
+    """A densely-connected layer: ``output = activation(dot(input, weight.T) + bias)``.
+
+    Args:
+        units: dimensionality of the output space.
+        activation: activation applied to the output (see :class:`Activation`); None is linear.
+        use_bias: whether the layer has a bias vector.
+        flatten: collapse all input axes but the first (True) or apply the layer on the last
+            axis and keep the others (False).
+        dtype: data type of the parameters.
+        weight_initializer: initializer of the weight (the global one when None).
+        bias_initializer: initializer of the bias.
+        in_units: size of the input; 0 defers initialization to the first forward pass, which
+            infers it from the input's shape.
+        prefix: see :class:`~mxlite.gluon.Block`.
+        params: see :class:`~mxlite.gluon.Block`.
+
+    Inputs:
+        data: ``(batch_size, x1, ..., xn)`` with ``x1 * ... * xn == in_units`` when flattening,
+            else ``(x1, ..., xn, in_units)``.
+
+    Outputs:
+        ``(batch_size, units)`` when flattening, else ``(x1, ..., xn, units)``.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        use_bias: bool = True,
+        flatten: bool = True,
+        dtype: Any = "float32",
+        weight_initializer: Any = None,
+        bias_initializer: Any = "zeros",
+        in_units: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._flatten = flatten
+        with self.name_scope():
+            self._units = units
+            self._in_units = in_units
+            self.weight = self.params.get(
+                "weight",
+                shape=(units, in_units),
+                init=weight_initializer,
+                dtype=dtype,
+                allow_deferred_init=True,
+            )
+            if use_bias:
+                self.bias = self.params.get(
+                    "bias",
+                    shape=(units,),
+                    init=bias_initializer,
+                    dtype=dtype,
+                    allow_deferred_init=True,
+                )
+            else:
+                self.bias = None
+            if activation is not None:
+                self.act = Activation(activation, prefix=activation + "_")
+            else:
+                self.act = None
+
+    def infer_shape(self, x: Any, *args: Any) -> None:
+        """Set the weight's input dimension from ``x``.
+
+        Raises:
+            CheckError: the weight already has another input dimension.
+        """
+        in_units = int(np.prod(x.shape[1:])) if self._flatten else int(x.shape[-1])
+        self.weight.shape = (self._units, in_units)
+
+    def hybrid_forward(self, F: Any, x: Any, weight: Any, bias: Any = None) -> Any:  # noqa: N803
+        out = op.FullyConnected(
+            x,
+            weight,
+            bias,
+            no_bias=bias is None,
+            num_hidden=self._units,
+            flatten=self._flatten,
+        )
+        if self.act is not None:
+            out = self.act(out)
+        return out
+
+    def __repr__(self) -> str:
+        shape = self.weight.shape
+        layout = f"{shape[1] if shape[1] else None} -> {shape[0]}"
+        return f"{self.__class__.__name__}({layout}, {self.act if self.act else 'linear'})"

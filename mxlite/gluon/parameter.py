@@ -1,0 +1,751 @@
+"""``gluon.Parameter`` and ``gluon.Constant``: a named tensor with one replica per context.
+
+A Parameter holds, once initialized, one data array per context (``ctx=[cpu(0), cpu(1)]``,
+``[gpu(0), cpu(0)]``, ...) and, unless ``grad_req='null'``, one gradient buffer per context. The
+replicas start identical (see :mod:`mxlite.gluon._param_init` for how they are filled in place)
+and are independent arrays afterwards; ``reset_ctx`` and saving reduce them to their average.
+
+Semantics, defaults and messages follow MXNet 1.9.1. Where MXNet uses ``assert`` for a caller's
+mistake, mxlite raises :class:`~mxlite.base.CheckError` (an AssertionError and an MXNetError) with
+the same message, and it checks before changing anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mxlite import autograd, context, initializer
+from mxlite.base import CheckError, MXNetError, dtype_np, mx_real_t
+from mxlite.context import Context, cpu
+from mxlite.gluon import _param_init
+from mxlite.gluon.utils import shape_is_known
+from mxlite.ndarray import creation, op
+from mxlite.ndarray.ndarray import NDArray
+from mxlite.util import is_np_shape
+
+__all__ = [
+    "DeferredInitializationError",
+    "Parameter",
+    "Constant",
+    "ParameterDict",  # noqa: F822 - provided by __getattr__ below
+    "tensor_types",
+]
+
+tensor_types = (NDArray,)
+
+# The default ``default_init``: one shared instance, as MXNet's default argument is.
+DEFAULT_INIT = initializer.Uniform()
+
+_VALID_STYPES = ("default", "row_sparse", "csr")
+_VALID_GRAD_REQS = ("write", "add", "null")
+
+_MSG_DEFERRED = (
+    "Parameter '{name}' has not been initialized yet because initialization was deferred. "
+    "Actual initialization happens during the first forward pass. Please pass one batch of data "
+    "through the network before accessing Parameters. You can also avoid deferred initialization "
+    "by specifying in_units, num_features, etc., for network layers."
+)
+_MSG_NOT_INITIALIZED = (
+    "Parameter '{name}' has not been initialized. Note that you should initialize parameters and "
+    "create Trainer with Block.collect_params() instead of Block.params because the later does "
+    "not include Parameters of nested child Blocks"
+)
+_MSG_WRONG_CTX = (
+    "Parameter '{name}' was not initialized on context {ctx}. It was only initialized on {ctxs}."
+)
+_MSG_NO_GRAD = "Cannot get gradient array for Parameter '{name}' because grad_req='null'"
+_MSG_SHAPE = "Expected shape {new} is incompatible with given shape {old}."
+_MSG_INVALID_SHAPE = "Cannot initialize Parameter '{name}' because it has invalid shape: {shape}."
+_MSG_INVALID_SHAPE_DEFERRED = (
+    "Cannot initialize Parameter '{name}' because it has invalid shape: {shape}. Please specify "
+    "in_units, in_channels, etc for `Block`s."
+)
+_MSG_LOAD_SHAPE = (
+    "Failed loading Parameter '{name}' from saved params: shape incompatible expected {mine} vs "
+    "saved {saved}"
+)
+_MSG_LOAD_DTYPE = (
+    "Failed loading Parameter '{name}' from saved params: dtype incompatible expected {mine} vs "
+    "saved {saved}. Set cast_dtype=True to cast the dtype of saved params."
+)
+_MSG_LOAD_CTX = (
+    "Failed to load Parameter '{name}' on {ctx} because it was previous initialized on {prev}."
+)
+_MSG_SPARSE = (
+    "Parameter '{name}' has {what}='{stype}': mxlite stores parameters densely only, so sparse "
+    "storage is not implemented yet. Create the Parameter with {what}='default'."
+)
+
+
+class DeferredInitializationError(MXNetError):
+    """Error for unfinished deferred initialization."""
+
+
+def _pause() -> Any:
+    """``autograd.pause()`` when autograd provides it (no recording while initializing)."""
+    pause = getattr(autograd, "pause", None)
+    return pause() if pause is not None else contextlib.nullcontext()
+
+
+def _as_ctx_list(ctx: Any) -> list[Context]:
+    """``ctx`` (None, a Context or a sequence of them) as a non-empty list of Contexts.
+
+    Raises:
+        TypeError: an entry is not a Context.
+        ValueError: the list is empty.
+    """
+    if ctx is None:
+        return [context.current_context()]
+    if isinstance(ctx, Context):
+        return [ctx]
+    ctx_list = list(ctx)
+    for item in ctx_list:
+        if not isinstance(item, Context):
+            raise TypeError(
+                f"ctx must be a Context or a list of Contexts (e.g. [mx.cpu(0), mx.gpu(0)]), "
+                f"got an entry of type {type(item).__name__}: {item!r}"
+            )
+    if not ctx_list:
+        raise ValueError("ctx is an empty list; give at least one Context (e.g. [mx.cpu()]).")
+    return ctx_list
+
+
+class Parameter:
+    """A container of a parameter (weights) of Blocks: one copy per context after ``initialize``.
+
+    If :attr:`grad_req` is not ``'null'``, it also holds a gradient buffer per context::
+
+        w = mx.gluon.Parameter('fc_weight', shape=(64, 100), init=mx.init.Xavier())
+        w.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+        w.data(mx.cpu(1))           # the replica on cpu(1)
+
+    Args:
+        name: name of this parameter.
+        grad_req: ``'write'`` (gradients overwrite the buffer), ``'add'`` (they accumulate; call
+            ``zero_grad()`` yourself) or ``'null'`` (no gradient buffer).
+        shape: shape; unknown dimensions are 0 (or -1 with NumPy semantics) and get filled in by
+            shape inference during the first forward pass.
+        dtype: data type, e.g. ``numpy.float32`` or ``'float32'``.
+        lr_mult: learning-rate multiplier for this parameter.
+        wd_mult: weight-decay multiplier for this parameter.
+        init: initializer of this parameter; the global initializer is used when None.
+        allow_deferred_init: whether ``initialize`` may wait for an unknown shape.
+        differentiable: when False, ``grad_req`` is always ``'null'``.
+        stype: storage type ``'default'``, ``'row_sparse'`` or ``'csr'`` (only 'default' can be
+            initialized in mxlite).
+        grad_stype: storage type of the gradient, same choices.
+
+    Raises:
+        CheckError: an invalid ``grad_req``, ``stype`` or ``grad_stype``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        grad_req: str = "write",
+        shape: int | Sequence[int] | None = None,
+        dtype: Any = mx_real_t,
+        lr_mult: float = 1.0,
+        wd_mult: float = 1.0,
+        init: Any = None,
+        allow_deferred_init: bool = False,
+        differentiable: bool = True,
+        stype: str = "default",
+        grad_stype: str = "default",
+    ) -> None:
+        for what, value in (("grad_stype", grad_stype), ("stype", stype)):
+            if value not in _VALID_STYPES:
+                raise CheckError(
+                    f"{what} for Parameter '{name}' must be one of 'default', 'row_sparse', "
+                    f"or 'csr', but got '{value}'"
+                )
+        dtype_np(dtype)  # raises TypeError for an unknown dtype
+        self._var = None
+        self._data: list[NDArray] | None = None
+        self._grad: list[NDArray] | None = None
+        self._ctx_list: list[Context] | None = None
+        self._ctx_map: list[list[int | None]] | None = None
+        self._trainer: Any = None
+        self._deferred_init: tuple[Any, ...] = ()
+        self._differentiable = differentiable
+        self._allow_deferred_init = allow_deferred_init
+        self._grad_req: str | None = None
+        self._shape = _normalize_shape(shape)
+        self.name = name
+        self._dtype = dtype
+        self.lr_mult = lr_mult
+        self.wd_mult = wd_mult
+        self.grad_req = grad_req
+        self.init = init
+        self._grad_stype = grad_stype
+        self._stype = stype
+
+    def __repr__(self) -> str:
+        return f"Parameter {self.name} (shape={self.shape}, dtype={self.dtype})"
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def grad_req(self) -> str:
+        """``'write'``, ``'add'`` or ``'null'``; settable before and after initialization.
+
+        Setting ``'null'`` drops the gradient buffers; setting another value on an initialized
+        parameter allocates fresh zero buffers.
+        """
+        return self._grad_req  # type: ignore[return-value]
+
+    @grad_req.setter
+    def grad_req(self, req: str) -> None:
+        if req not in _VALID_GRAD_REQS:
+            raise CheckError(f"grad_req must be one of 'write', 'add', or 'null', but got '{req}'")
+        if not self._differentiable:
+            req = "null"
+        if self._grad_req == req:
+            return
+        self._grad_req = req
+        if req == "null" and self._grad is not None:
+            self._grad = None
+            self._data = [arr.detach() for arr in self._data or []]
+        elif self._data is not None:
+            self._init_grad()
+
+    @property
+    def dtype(self) -> Any:
+        """The data type as given; assigning it casts data and gradients (see :meth:`cast`)."""
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, dtype: Any) -> None:
+        self.cast(dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """The shape; unknown dimensions read as 0, or as -1 under NumPy shape semantics."""
+        if self._shape is None:
+            return None
+        if is_np_shape():
+            return tuple(d if d != 0 else -1 for d in self._shape)
+        return self._shape
+
+    @shape.setter
+    def shape(self, new_shape: int | Sequence[int] | None) -> None:
+        new = _normalize_shape(new_shape)
+        if self._shape is None or new is None:
+            self._shape = new if new is not None else self._shape
+            return
+        self._check_shape_compatible(new)
+        self._shape = new
+
+    def _check_shape_compatible(self, new: tuple[int, ...]) -> None:
+        old = self._shape
+        if old is None:
+            return
+        if len(old) != len(new) or not all(o in (-1, 0, n) for n, o in zip(new, old)):
+            raise CheckError(_MSG_SHAPE.format(new=str(new), old=str(old)))
+
+    def _set_trainer(self, trainer: Any) -> None:
+        """Set the trainer this parameter is associated with.
+
+        Raises:
+            RuntimeError: a sparse parameter already has another trainer.
+        """
+        if self._stype != "default" and self._trainer and trainer and self._trainer is not trainer:
+            raise RuntimeError(
+                f"Failed to set the trainer for Parameter '{self.name}' because it was already "
+                f"set. More than one trainers for a {self._stype} Parameter is not supported."
+            )
+        self._trainer = trainer
+
+    def _check_dense(self) -> None:
+        for what, stype in (("stype", self._stype), ("grad_stype", self._grad_stype)):
+            if stype != "default":
+                raise NotImplementedError(
+                    _MSG_SPARSE.format(name=self.name, what=what, stype=stype)
+                )
+
+    # ------------------------------------------------------------------ replica lookup
+    def _check_and_get(self, arr_list: list[NDArray] | None, ctx: Any) -> Any:
+        """The replica of ``arr_list`` for ``ctx`` (all of them for ``ctx is list``).
+
+        With ``ctx=None`` a single replica is returned as is; with several, the one on the
+        current context. The lookup goes through ``_ctx_map[device_typeid & 1][device_id]``.
+
+        Raises:
+            RuntimeError: no replica on ``ctx``, or the parameter is not initialized.
+            DeferredInitializationError: initialization waits for the first forward pass.
+        """
+        if arr_list is not None:
+            if ctx is list:
+                return arr_list
+            if ctx is None:
+                if len(arr_list) == 1:
+                    return arr_list[0]
+                ctx = context.current_context()
+            assert self._ctx_map is not None  # set together with arr_list
+            ctx_list = self._ctx_map[ctx.device_typeid & 1]
+            if ctx.device_id < len(ctx_list):
+                idx = ctx_list[ctx.device_id]
+                if idx is not None:
+                    return arr_list[idx]
+            raise RuntimeError(
+                _MSG_WRONG_CTX.format(name=self.name, ctx=str(ctx), ctxs=str(self._ctx_list))
+            )
+        if self._deferred_init:
+            raise DeferredInitializationError(_MSG_DEFERRED.format(name=self.name))
+        raise RuntimeError(_MSG_NOT_INITIALIZED.format(name=self.name))
+
+    def data(self, ctx: Context | None = None) -> NDArray:
+        """The replica on ``ctx`` (the only one, or the current context's, when None).
+
+        Raises:
+            RuntimeError: not initialized, or not on ``ctx``; sparse storage.
+            DeferredInitializationError: initialization waits for the first forward pass.
+        """
+        if self._stype != "default":
+            raise RuntimeError(
+                f"Cannot return a copy of Parameter '{self.name}' on ctx {ctx} via data() "
+                f"because its storage type is {self._stype}. Please use row_sparse_data() "
+                "instead."
+            )
+        return self._check_and_get(self._data, ctx)
+
+    def list_data(self) -> list[NDArray]:
+        """All replicas, in the order of the contexts given at initialization."""
+        if self._stype != "default":
+            raise RuntimeError(
+                f"Cannot return copies of Parameter '{self.name}' on all contexts via "
+                f"list_data() because its storage type is {self._stype}. Please use "
+                "row_sparse_data() instead."
+            )
+        return self._check_and_get(self._data, list)
+
+    def row_sparse_data(self, row_id: NDArray) -> NDArray:
+        """Rows of a 'row_sparse' parameter (sparse storage is not implemented in mxlite)."""
+        if self._stype != "row_sparse":
+            raise RuntimeError(
+                f"Cannot return a copy of Parameter {self.name} via row_sparse_data() because "
+                f"its storage type is {self._stype}. Please use data() instead."
+            )
+        raise NotImplementedError(
+            _MSG_SPARSE.format(name=self.name, what="stype", stype=self._stype)
+        )
+
+    def list_row_sparse_data(self, row_id: NDArray) -> list[NDArray]:
+        """Rows of a 'row_sparse' parameter on every context (not implemented in mxlite)."""
+        if self._stype != "row_sparse":
+            raise RuntimeError(
+                f"Cannot return copies of Parameter '{self.name}' on all contexts via "
+                f"list_row_sparse_data() because its storage type is {self._stype}. Please use "
+                "data() instead."
+            )
+        raise NotImplementedError(
+            _MSG_SPARSE.format(name=self.name, what="stype", stype=self._stype)
+        )
+
+    def grad(self, ctx: Context | None = None) -> NDArray:
+        """The gradient buffer on ``ctx`` (looked up like :meth:`data`).
+
+        Raises:
+            RuntimeError: ``grad_req='null'``, not initialized, or not on ``ctx``.
+        """
+        if self._data is not None and self._grad is None:
+            raise RuntimeError(_MSG_NO_GRAD.format(name=self.name))
+        return self._check_and_get(self._grad, ctx)
+
+    def list_grad(self) -> list[NDArray]:
+        """All gradient buffers, in the same order as :meth:`list_data`."""
+        if self._data is not None and self._grad is None:
+            raise RuntimeError(_MSG_NO_GRAD.format(name=self.name))
+        return self._check_and_get(self._grad, list)
+
+    def list_ctx(self) -> list[Context]:
+        """The contexts this parameter lives on (or will, once deferred initialization ends).
+
+        Raises:
+            RuntimeError: the parameter has not been initialized.
+        """
+        if self._data is None:
+            if self._deferred_init:
+                return self._deferred_init[1]
+            raise RuntimeError(f"Parameter '{self.name}' has not been initialized")
+        assert self._ctx_list is not None
+        return self._ctx_list
+
+    # ------------------------------------------------------------------ initialization
+    def initialize(
+        self,
+        init: Any = None,
+        ctx: Context | Sequence[Context] | None = None,
+        default_init: Any = DEFAULT_INIT,
+        force_reinit: bool = False,
+    ) -> None:
+        """Initialize data and gradient arrays, one replica per context.
+
+        Args:
+            init: initializer to use; overrides :attr:`init` and ``default_init``.
+            ctx: a Context or a list of them (default: the current context). Replicas are
+                independent arrays with identical starting values.
+            default_init: used when both ``init`` and :attr:`init` are None.
+            force_reinit: re-initialize an already initialized parameter.
+
+        Warns:
+            UserWarning: already initialized and ``force_reinit`` is False (nothing happens).
+
+        Raises:
+            ValueError: the shape is unknown and deferred initialization is not allowed.
+            NotImplementedError: sparse storage.
+        """
+        job = self._start_initialize(init, ctx, default_init, force_reinit, stacklevel=3)
+        if job is not None:
+            self._run_jobs([job], [self])
+
+    def _start_initialize(
+        self, init: Any, ctx: Any, default_init: Any, force_reinit: bool, stacklevel: int = 2
+    ) -> _param_init.InitJob | None:
+        """Everything ``initialize`` does before filling arrays; the job to run, if any."""
+        if self._data is not None and not force_reinit:
+            warnings.warn(
+                f"Parameter '{self.name}' is already initialized, ignoring. Set "
+                "force_reinit=True to re-initialize.",
+                stacklevel=stacklevel,
+            )
+            return None
+        ctx_list = _as_ctx_list(ctx)
+        if init is None:
+            init = default_init if self.init is None else self.init
+        if not shape_is_known(self.shape):
+            if self._allow_deferred_init:
+                self._data = self._grad = None
+                self._deferred_init = (init, ctx_list, default_init, None)
+                return None
+            raise ValueError(_MSG_INVALID_SHAPE.format(name=self.name, shape=str(self.shape)))
+        self._check_dense()
+        return self._make_job(init, ctx_list, default_init, None)
+
+    def _make_job(self, init: Any, ctx_list: list[Context], default_init: Any, data: Any) -> Any:
+        assert self._shape is not None
+        return _param_init.InitJob(
+            self.name, tuple(self._shape), self.dtype, list(ctx_list), init, default_init, data
+        )
+
+    @staticmethod
+    def _run_jobs(jobs: Sequence[_param_init.InitJob], params: Sequence[Parameter]) -> None:
+        """Fill every job's replicas, then hand them to their parameters (all or none)."""
+        with _pause():
+            _param_init.run_jobs(jobs)
+            for job, param in zip(jobs, params):
+                param._deferred_init = ()
+                param._set_replicas(job.arrays, job.ctx_list)
+
+    def _finish_deferred_init(self) -> None:
+        """Finish a deferred initialization now that the shape is known (no-op otherwise).
+
+        Raises:
+            CheckError: the shape still has unknown dimensions.
+        """
+        if not self._deferred_init:
+            return
+        init, ctx_list, default_init, data = self._deferred_init
+        if not shape_is_known(self.shape):
+            raise CheckError(
+                _MSG_INVALID_SHAPE_DEFERRED.format(name=self.name, shape=str(self.shape))
+            )
+        self._check_dense()
+        self._run_jobs([self._make_job(init, ctx_list, default_init, data)], [self])
+
+    def _init_impl(self, data: NDArray, ctx_list: Sequence[Context]) -> None:
+        """Set the replicas to copies of ``data`` on ``ctx_list`` and make fresh gradients."""
+        ctx_list = list(ctx_list)
+        arrays = [_param_init.to_front(data.copyto(ctx)) for ctx in ctx_list]
+        self._set_replicas(arrays, ctx_list)
+
+    def _set_replicas(self, arrays: list[NDArray], ctx_list: list[Context]) -> None:
+        self._ctx_list = list(ctx_list)
+        self._ctx_map = [[], []]
+        for i, ctx in enumerate(self._ctx_list):
+            dev_list = self._ctx_map[ctx.device_typeid & 1]
+            while len(dev_list) <= ctx.device_id:
+                dev_list.append(None)
+            dev_list[ctx.device_id] = i
+        self._data = [_param_init.to_front(arr) for arr in arrays]
+        self._init_grad()
+
+    def _init_grad(self) -> None:
+        """Allocate zero gradient buffers (none for ``grad_req='null'``) and mark the replicas
+        as autograd variables with them."""
+        if self.grad_req == "null":
+            self._grad = None
+            return
+        assert self._data is not None
+        self._grad = [
+            _param_init.zeros(arr.shape, arr._data.dtype, arr.context) for arr in self._data
+        ]
+        self._attach_grads()
+
+    def _attach_grads(self) -> None:
+        assert self._data is not None and self._grad is not None
+        mark = getattr(autograd, "mark_variables", None)
+        if mark is not None:
+            mark(self._check_and_get(self._data, list), self._grad, self.grad_req)
+        if len(self._data) > 1:
+            from mxlite.gluon import data_parallel
+
+            data_parallel.register_replicas(self._data)
+            data_parallel.register_replicas(self._grad)
+
+    def _reduce(self) -> NDArray:
+        """The average of the replicas, on cpu(0).
+
+        The sum is taken on the device of the first GPU replica when there is one (replicas on
+        other devices are copied there), so the result crosses to the host once.
+        """
+        block = self.list_data()
+        host = cpu()
+        if len(block) == 1:
+            return self.data().copyto(host)
+        acc_ctx = next((a.context for a in block if a.context.device_typeid == 2), host)
+        parts = [a if _same_device(a.context, acc_ctx) else a.copyto(acc_ctx) for a in block]
+        mean = op.add_n(*parts) / len(block)
+        return mean.copyto(host) if mean.context != host else mean
+
+    def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
+        """Move the parameter to other contexts; several replicas are averaged first.
+
+        Raises:
+            ValueError: the parameter has not been initialized.
+        """
+        ctx_list = _as_ctx_list(ctx)
+        if self._data:
+            data = self._reduce()
+            with _pause():
+                self._init_impl(data, ctx_list)
+        elif self._deferred_init:
+            init, _, default_init, data = self._deferred_init
+            self._deferred_init = (init, ctx_list, default_init, data)
+        else:
+            raise ValueError(
+                f"Cannot reset context for Parameter '{self.name}' because it has not been "
+                "initialized."
+            )
+
+    def set_data(self, data: Any) -> None:
+        """Set the value on every context (kept until initialization when it is deferred).
+
+        Raises:
+            CheckError: ``data``'s shape is incompatible, or the parameter was never initialized.
+        """
+        if not isinstance(data, NDArray):
+            data = creation.array(data, ctx=cpu(), dtype=self.dtype)
+        new_shape = tuple(data.shape)
+        self._check_shape_compatible(new_shape)
+        if self._data is None:
+            if not self._deferred_init:
+                raise CheckError(f"Parameter '{self.name}' has not been initialized")
+            self.shape = new_shape
+            self._deferred_init = self._deferred_init[:3] + (data,)
+            return
+        self.shape = new_shape
+        trainer = self._trainer
+        if trainer is not None and getattr(trainer, "_kv_initialized", False):
+            if (
+                getattr(trainer, "_update_on_kvstore", False)
+                and self not in trainer._params_to_init
+            ):
+                trainer._reset_kvstore()
+        for arr in self._check_and_get(self._data, list):
+            data.copyto(arr)
+
+    def zero_grad(self) -> None:
+        """Set the gradient buffers on all contexts to 0 (no-op without gradients)."""
+        if self._grad is None:
+            return
+        creation.reset_arrays(*self._grad, num_arrays=len(self._grad))
+
+    def var(self) -> Any:
+        """A symbol for this parameter (MXNet's symbolic API, which mxlite does not provide).
+
+        Raises:
+            NotImplementedError: always.
+        """
+        raise NotImplementedError(
+            f"Parameter '{self.name}'.var() returns an MXNet Symbol; mxlite has no symbolic API. "
+            "Use data() for the NDArray value instead."
+        )
+
+    def cast(self, dtype: Any) -> None:
+        """Cast data and gradients to ``dtype`` (the new dtype is kept for later initialization).
+
+        Raises:
+            TypeError: an unknown dtype.
+        """
+        dtype_np(dtype)
+        self._dtype = dtype
+        if self._data is None:
+            return
+        with _pause():
+            self._data = [arr.astype(dtype) for arr in self._data]
+            if self._grad is None:
+                return
+            self._grad = [g.astype(dtype) for g in self._grad]
+            self._attach_grads()
+
+    # ------------------------------------------------------------------ loading
+    def _plan_load(
+        self, data: NDArray, ctx: Any, cast_dtype: bool, dtype_source: str
+    ) -> tuple[Any, ...]:
+        """Check that ``data`` can be loaded; what :meth:`_apply_load` needs. Changes nothing.
+
+        Raises:
+            CheckError: incompatible shape, dtype or contexts; a bad ``dtype_source``.
+            NotImplementedError: sparse storage.
+        """
+        if cast_dtype and dtype_source not in ("current", "saved"):
+            raise CheckError(f"dtype_source must be 'current' or 'saved', but got '{dtype_source}'")
+        self._check_dense()
+        if getattr(data, "stype", "default") != "default":
+            raise NotImplementedError(
+                f"Cannot load Parameter '{self.name}' from {data.stype} storage: mxlite stores "
+                "parameters densely only."
+            )
+        new_shape = None if self._shape is not None else tuple(data.shape)
+        if self.shape:
+            unknown = -1 if is_np_shape() else 0
+            mine = tuple(self.shape)
+            if len(mine) != len(data.shape) or not all(
+                d in (unknown, s) for d, s in zip(mine, data.shape)
+            ):
+                raise CheckError(
+                    _MSG_LOAD_SHAPE.format(name=self.name, mine=str(mine), saved=str(data.shape))
+                )
+            new_shape = tuple(s if d == unknown else d for d, s in zip(mine, data.shape))
+        new_dtype = None
+        if dtype_np(self.dtype) != np.dtype(data.dtype):
+            if not cast_dtype:
+                raise CheckError(
+                    _MSG_LOAD_DTYPE.format(
+                        name=self.name, mine=str(self.dtype), saved=str(data.dtype)
+                    )
+                )
+            if dtype_source == "current":
+                data = data.astype(self.dtype, copy=False)
+            else:
+                new_dtype = data.dtype
+        ctx_list = None if ctx is None else _as_ctx_list(ctx)
+        if self._data is None:
+            if self._deferred_init:
+                if ctx_list is not None and set(ctx_list) != set(self._deferred_init[1]):
+                    raise CheckError(
+                        _MSG_LOAD_CTX.format(
+                            name=self.name, ctx=str(ctx_list), prev=str(self.list_ctx())
+                        )
+                    )
+                ctx_list = self._deferred_init[1]
+            elif ctx_list is None:
+                ctx_list = [cpu()]
+        elif ctx_list is not None and set(ctx_list) != set(self.list_ctx()):
+            raise CheckError(
+                _MSG_LOAD_CTX.format(name=self.name, ctx=str(ctx_list), prev=str(self.list_ctx()))
+            )
+        return data, new_shape, new_dtype, ctx_list
+
+    def _apply_load(self, plan: tuple[Any, ...]) -> None:
+        data, new_shape, new_dtype, ctx_list = plan
+        if new_shape is not None:
+            self._shape = new_shape
+        if new_dtype is not None:
+            self.cast(new_dtype)
+        if self._data is None:
+            with _pause():
+                self._init_impl(data, ctx_list)
+        else:
+            self.set_data(data)
+        self._deferred_init = ()
+
+    def _load_init(
+        self, data: NDArray, ctx: Any, cast_dtype: bool = False, dtype_source: str = "current"
+    ) -> None:
+        """(Re)initialize from loaded ``data`` on ``ctx`` (checked first; nothing changes on error).
+
+        Args:
+            data: the loaded value.
+            ctx: Context(s) to initialize on; must match the current ones when initialized.
+            cast_dtype: cast between the saved and the parameter's dtype instead of failing.
+            dtype_source: ``'current'`` casts the data to the parameter's dtype, ``'saved'``
+                casts the parameter to the data's dtype.
+        """
+        self._apply_load(self._plan_load(data, ctx, cast_dtype, dtype_source))
+
+
+def _normalize_shape(shape: Any) -> tuple[int, ...] | None:
+    if shape is None:
+        return None
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) for d in shape)
+
+
+def _same_device(a: Context, b: Context) -> bool:
+    """Whether arrays on ``a`` and ``b`` share memory space (all CPU contexts share the host)."""
+    if a.device_typeid != 2 and b.device_typeid != 2:
+        return True
+    return a == b
+
+
+class Constant(Parameter):
+    """A constant parameter for holding immutable tensors.
+
+    Constants are ignored by autograd and Trainer (``grad_req`` is always ``'null'``); their
+    values change only through :meth:`set_data`::
+
+        const = mx.gluon.Constant('const', [[1, 2], [3, 4]])
+
+    Args:
+        name: name of the parameter.
+        value: initial value (an NDArray or anything ``mx.nd.array`` accepts).
+    """
+
+    def __init__(self, name: str, value: Any) -> None:
+        if not isinstance(value, NDArray):
+            value = _param_init.to_front(creation.array(value))
+        self.value = value
+
+        class Init(initializer.Initializer):
+            def _init_weight(self, _: Any, arr: NDArray) -> None:
+                value.copyto(arr)
+
+        init_name = f"Constant_{name}_{id(self)}"
+        initializer.alias(init_name)(Init)
+        super().__init__(
+            name, grad_req="null", shape=value.shape, dtype=value.dtype, init=init_name
+        )
+
+    def __repr__(self) -> str:
+        return f"Constant {self.name} (shape={self.shape}, dtype={self.dtype})"
+
+    @property  # type: ignore[override]
+    def grad_req(self) -> str:
+        """Always ``'null'``; assigning another value warns and is ignored."""
+        return "null"
+
+    @grad_req.setter
+    def grad_req(self, req: str) -> None:
+        if req != "null":
+            warnings.warn(
+                f'Constant parameter "{self.name}" does not support grad_req other than "null", '
+                f'and new value "{req}" is ignored.',
+                stacklevel=2,
+            )
+
+
+def __getattr__(name: str) -> Any:
+    # ParameterDict lives in its own module (which imports this one); MXNet users import it
+    # from here, so it is resolved on first access.
+    if name == "ParameterDict":
+        from mxlite.gluon.parameter_dict import ParameterDict
+
+        return ParameterDict
+    raise AttributeError(f"module 'mxlite.gluon.parameter' has no attribute {name!r}")

@@ -1,0 +1,407 @@
+"""``gluon.ParameterDict``: an ordered, prefixed dictionary of Parameters.
+
+Semantics, defaults and messages follow MXNet 1.9.1 (where MXNet asserts, mxlite raises
+:class:`~mxlite.base.CheckError` with the same text). Every method checks all its inputs before it
+changes anything: a failed ``get``, ``update``, ``save`` or ``load`` leaves the dictionary, its
+Parameters and the target file as they were.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from collections.abc import ItemsView, Iterator, KeysView, Sequence, ValuesView
+from typing import Any
+
+import numpy as np
+
+from mxlite import initializer
+from mxlite.base import CheckError
+from mxlite.context import Context
+from mxlite.gluon import _param_io
+from mxlite.gluon.parameter import DEFAULT_INIT, Constant, Parameter
+from mxlite.gluon.utils import _brief_print_list, _indent
+from mxlite.ndarray import creation
+from mxlite.ndarray.ndarray import NDArray
+
+__all__ = ["ParameterDict"]
+
+_NAMING_URL = "https://mxnet.io/api/python/docs/tutorials/packages/gluon/blocks/naming.html"
+_MSG_ATTR_MISMATCH = (
+    "Cannot retrieve Parameter '{name}' because desired attribute does not match with stored for "
+    "attribute '{attr}': desired '{desired}' vs stored '{stored}'."
+)
+_MSG_STRIP = (
+    "Prefix '{prefix}' is to be striped before saving, but Parameter's name '{name}' does not "
+    "start with '{prefix}'. this may be due to your Block shares parameters from other Blocks or "
+    "you forgot to use 'with name_scope()' when creating child blocks. For more info on naming, "
+    "please see " + _NAMING_URL
+)
+_MSG_RESTORE = (
+    "restore_prefix is '{prefix}' but Parameters name '{name}' does not start with '{prefix}'. "
+    "For more info on naming, please see " + _NAMING_URL
+)
+_MSG_MISSING = (
+    "Parameter '{name}' is missing in {where}, which contains parameters: {names}. Please make "
+    "sure source and target networks have the same prefix.For more info on naming, please see "
+    + _NAMING_URL
+)
+_MSG_EXTRA = (
+    "Parameter '{name}' loaded from {where} is not present in ParameterDict, choices are: "
+    "{names}. Set ignore_extra to True to ignore. Please make sure source and target networks "
+    "have the same prefix.For more info on naming, please see " + _NAMING_URL
+)
+
+
+def _merge_shapes(desired: Sequence[int], stored: Sequence[int]) -> tuple[int, ...] | None:
+    """The shape agreeing with both (unknown dims are 0 or -1), or None when they conflict."""
+    merged = []
+    for want, have in zip(desired, stored):
+        if want != have and want > 0 and have > 0:
+            return None
+        if want == have or want in (0, -1):
+            merged.append(have)
+        else:
+            merged.append(want)
+    return tuple(merged)
+
+
+class ParameterDict:
+    """A dictionary managing a set of Parameters.
+
+    Args:
+        prefix: prepended to the names of Parameters created by :meth:`get`.
+        shared: when :meth:`get` creates a Parameter it first looks here; used to share
+            parameters with another Block.
+    """
+
+    def __init__(self, prefix: str = "", shared: ParameterDict | None = None) -> None:
+        self._prefix = prefix
+        self._params: OrderedDict[str, Parameter] = OrderedDict()
+        self._shared = shared
+
+    def __repr__(self) -> str:
+        name = self._prefix + " " if self._prefix else ""
+        content = "\n".join(_indent(f"  {v}", 2) for v in self.values())
+        return f"{name}(\n{content}\n)"
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._params[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._params)
+
+    def items(self) -> ItemsView[str, Parameter]:
+        return self._params.items()
+
+    def keys(self) -> KeysView[str]:
+        return self._params.keys()
+
+    def values(self) -> ValuesView[Parameter]:
+        return self._params.values()
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of this dict, prepended to the names of Parameters created by :meth:`get`."""
+        return self._prefix
+
+    def _get_impl(self, name: str) -> Parameter | None:
+        if name in self._params:
+            return self._params[name]
+        if self._shared is not None and name in self._shared._params:
+            self._params[name] = self._shared._params[name]
+            return self._shared._params[name]
+        return None
+
+    def get(self, name: str, **kwargs: Any) -> Parameter:
+        """The Parameter ``prefix + name``: found here, else in ``shared``, else created.
+
+        For an existing Parameter every keyword must agree with the stored attribute: shapes
+        merge when their unknown (0 or -1) dimensions fill each other, dtypes compare as NumPy
+        dtypes, attributes stored as None are set.
+
+        Args:
+            name: name without this dict's prefix.
+            **kwargs: the :class:`Parameter` constructor's keyword arguments.
+
+        Raises:
+            CheckError: an attribute conflicts with the stored Parameter's.
+        """
+        name = self.prefix + name
+        param = self._get_impl(name)
+        if param is None:
+            param = Parameter(name, **kwargs)
+            self._params[name] = param
+            return param
+        updates: list[tuple[str, Any]] = []
+        for key, value in kwargs.items():
+            if hasattr(param, key) and getattr(param, key) is not None:
+                existing = getattr(param, key)
+                if key == "shape" and value is not None:
+                    value = (value,) if isinstance(value, int) else tuple(value)
+                    if len(value) == len(existing):
+                        merged = _merge_shapes(value, existing)
+                        if merged is not None:
+                            updates.append(("_shape", merged))
+                            continue
+                elif key == "dtype" and value is not None and np.dtype(value) == np.dtype(existing):
+                    continue
+                if value is not None and value != existing:
+                    raise CheckError(
+                        _MSG_ATTR_MISMATCH.format(
+                            name=name, attr=key, desired=str(value), stored=str(existing)
+                        )
+                    )
+            else:
+                updates.append((key, value))
+        for key, value in updates:
+            setattr(param, key, value)
+        return param
+
+    def get_constant(self, name: str, value: Any = None) -> Constant:
+        """The Constant ``prefix + name``: found here, else in ``shared``, else created from
+        ``value``.
+
+        Raises:
+            KeyError: no such constant and no ``value`` to create it.
+            CheckError: the name belongs to a non-constant Parameter, or ``value`` differs from
+                the stored value.
+        """
+        name = self.prefix + name
+        param = self._get_impl(name)
+        if param is None:
+            if value is None:
+                raise KeyError(
+                    f"No constant named '{name}'. Please specify value if you want to create a "
+                    "new constant."
+                )
+            param = Constant(name, value)
+            self._params[name] = param
+        elif value is not None:
+            if not isinstance(param, Constant):
+                raise CheckError(f"Parameter '{name}' already exists but it is not a constant.")
+            new = value.asnumpy() if isinstance(value, NDArray) else np.asarray(value)
+            old = param.value.asnumpy()
+            if old.shape != new.shape or not (old == new).all():
+                raise CheckError(
+                    f"Constant '{name}' already exists but it's value doesn't match new value"
+                )
+        return param  # type: ignore[return-value]
+
+    def update(self, other: Any) -> None:
+        """Copy all Parameters of ``other`` (a ParameterDict or dict) into self.
+
+        Raises:
+            CheckError: a name is bound to a different Parameter here.
+        """
+        for key, value in other.items():
+            if key in self._params and self._params[key] is not value:
+                raise CheckError(
+                    "Cannot update self with other because they have different Parameters with "
+                    f"the same name '{key}'"
+                )
+        for key, value in other.items():
+            self._params[key] = value
+
+    def initialize(
+        self,
+        init: Any = DEFAULT_INIT,
+        ctx: Context | Sequence[Context] | None = None,
+        verbose: bool = False,
+        force_reinit: bool = False,
+    ) -> None:
+        """Initialize every Parameter (deferring those whose shape is still unknown).
+
+        Args:
+            init: default initializer for Parameters whose own ``init`` is None.
+            ctx: a Context or a list of them; one replica per context.
+            verbose: log each initialization (``init.set_verbosity(True)``).
+            force_reinit: re-initialize Parameters that are initialized already.
+        """
+        if verbose:
+            if init is DEFAULT_INIT:  # never make the shared default verbose for later calls
+                init = initializer.Uniform()
+            init.set_verbosity(verbose=verbose)
+        jobs, params = [], []
+        for param in self.values():
+            job = param._start_initialize(None, ctx, init, force_reinit, stacklevel=3)
+            if job is not None:
+                jobs.append(job)
+                params.append(param)
+        if jobs:
+            Parameter._run_jobs(jobs, params)
+
+    def zero_grad(self) -> None:
+        """Set every gradient buffer to 0: one ``reset_arrays`` call per context."""
+        arrays: defaultdict[Context, list[NDArray]] = defaultdict(list)
+        for param in self.values():
+            if param.grad_req == "null" or param._grad is None:
+                continue
+            for grad in param.list_grad():
+                arrays[grad.context].append(grad)
+        for group in arrays.values():
+            creation.reset_arrays(*group, num_arrays=len(group))
+
+    def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
+        """Move every Parameter to ``ctx`` (replicas are averaged first)."""
+        for param in self.values():
+            param.reset_ctx(ctx)
+
+    def list_ctx(self) -> list[Context]:
+        """All contexts on which the Parameters are (or will be) initialized."""
+        seen: dict[Context, None] = {}
+        for param in self.values():
+            for ctx in param.list_ctx():
+                seen.setdefault(ctx, None)
+        return list(seen)
+
+    def setattr(self, name: str, value: Any) -> None:
+        """Set attribute ``name`` to ``value`` on every Parameter, e.g.
+        ``setattr('grad_req', 'null')`` or ``setattr('lr_mult', 0.5)``."""
+        for param in self.values():
+            setattr(param, name, value)
+
+    def save(self, filename: str, strip_prefix: str = "") -> None:
+        """Save the Parameters (replicas averaged) to ``filename`` (``mx.nd.save``'s format).
+
+        Args:
+            filename: path of the file.
+            strip_prefix: removed from every name before saving.
+
+        Raises:
+            ValueError: a name does not start with ``strip_prefix`` (nothing is written).
+        """
+        for param in self.values():
+            if not param.name.startswith(strip_prefix):
+                raise ValueError(_MSG_STRIP.format(prefix=strip_prefix, name=param.name))
+        arg_dict = {param.name[len(strip_prefix) :]: param._reduce() for param in self.values()}
+        _param_io.save_arrays(filename, arg_dict)
+
+    def load(
+        self,
+        filename: str,
+        ctx: Context | Sequence[Context] | None = None,
+        allow_missing: bool = False,
+        ignore_extra: bool = False,
+        restore_prefix: str = "",
+        cast_dtype: bool = False,
+        dtype_source: str = "current",
+    ) -> None:
+        """Load Parameters from a file written by :meth:`save` (or by MXNet).
+
+        Args:
+            filename: path of the file.
+            ctx: Context(s) for Parameters that are not initialized yet (default cpu(0)).
+            allow_missing: skip Parameters absent from the file instead of failing.
+            ignore_extra: skip names in the file that are not in this dict instead of failing.
+            restore_prefix: prepended to the stored names before matching.
+            cast_dtype: cast between stored and Parameter dtypes instead of failing.
+            dtype_source: ``'current'`` (cast the data) or ``'saved'`` (cast the Parameter).
+
+        Raises:
+            CheckError: a missing or extra name, a prefix mismatch, an incompatible shape or
+                dtype; nothing is loaded then.
+        """
+        self._check_restore_prefix(restore_prefix)
+        loaded = _param_io.load_arrays(filename)
+        self._load_loaded(
+            loaded,
+            filename,
+            ctx,
+            allow_missing,
+            ignore_extra,
+            restore_prefix,
+            cast_dtype,
+            dtype_source,
+        )
+
+    def _check_restore_prefix(self, restore_prefix: str) -> None:
+        if restore_prefix:
+            for name in self.keys():
+                if not name.startswith(restore_prefix):
+                    raise CheckError(_MSG_RESTORE.format(prefix=restore_prefix, name=name))
+
+    def _load_loaded(
+        self,
+        loaded: Any,
+        filename: str,
+        ctx: Any,
+        allow_missing: bool,
+        ignore_extra: bool,
+        restore_prefix: str,
+        cast_dtype: bool,
+        dtype_source: str,
+    ) -> None:
+        """:meth:`load` once the file is read (``Block.load_parameters`` reads it itself)."""
+        self._check_restore_prefix(restore_prefix)
+        if isinstance(loaded, list) and not loaded:
+            loaded = {}  # an empty dict is saved as an empty list
+        if not isinstance(loaded, dict):
+            raise ValueError(
+                f"'{filename}' holds a list of unnamed arrays; loading Parameters needs a file "
+                "saved from a dict of named arrays (e.g. by ParameterDict.save)."
+            )
+        self.load_dict(
+            loaded,
+            ctx,
+            allow_missing,
+            ignore_extra,
+            restore_prefix,
+            filename,
+            cast_dtype,
+            dtype_source,
+        )
+
+    def load_dict(
+        self,
+        param_dict: Any,
+        ctx: Context | Sequence[Context] | None = None,
+        allow_missing: bool = False,
+        ignore_extra: bool = False,
+        restore_prefix: str = "",
+        filename: str | None = None,
+        cast_dtype: bool = False,
+        dtype_source: str = "current",
+    ) -> None:
+        """Load Parameters from a dict of arrays (``arg:``/``aux:`` name prefixes are dropped).
+
+        Every entry is checked before any Parameter changes. Arguments as in :meth:`load`.
+
+        Raises:
+            CheckError: a missing or extra name, an incompatible shape or dtype.
+        """
+        lprefix = len(restore_prefix)
+        if isinstance(param_dict, dict):
+            loaded = [
+                (k[4:] if k.startswith("arg:") or k.startswith("aux:") else k, v)
+                for k, v in param_dict.items()
+            ]
+        else:
+            loaded = list(param_dict)
+        arg_dict = {restore_prefix + k: v for k, v in loaded}
+        where = f"file: {filename}" if filename else "param_dict"
+        if not allow_missing:
+            for name in self.keys():
+                if name not in arg_dict:
+                    raise CheckError(
+                        _MSG_MISSING.format(
+                            name=name[lprefix:],
+                            where=where,
+                            names=_brief_print_list(arg_dict.keys()),
+                        )
+                    )
+        plans = []
+        for name, value in arg_dict.items():
+            if name not in self._params:
+                if not ignore_extra:
+                    raise CheckError(
+                        _MSG_EXTRA.format(
+                            name=name[lprefix:],
+                            where=where,
+                            names=_brief_print_list(self._params.keys()),
+                        )
+                    )
+                continue
+            param = self._params[name]
+            plans.append((param, param._plan_load(value, ctx, cast_dtype, dtype_source)))
+        for param, plan in plans:
+            param._apply_load(plan)
