@@ -180,6 +180,13 @@ def _f32_to_bf16_bits(x: Any) -> Any:
     return np.uint16((f + 0x7FFF + ((f >> 16) & 1)) >> 16)
 
 
+@njit(cache=True)
+def half_bits(values: np.ndarray, kind: int, out: np.ndarray) -> None:
+    """``out[i]`` = float16 (``kind`` 0) or bfloat16 (``kind`` 1) bits of float32 ``values[i]``."""
+    for i in range(values.size):
+        out[i] = _f32_to_f16_bits(values[i]) if kind == _HALF else _f32_to_bf16_bits(values[i])
+
+
 # ------------------------------------------------------------------------------ chunk generation
 @njit(cache=True)
 def _philox_chunk(b0: int, nb: int, plane: int, k0: Any, k1: Any, w: np.ndarray) -> None:
