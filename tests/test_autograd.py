@@ -493,3 +493,30 @@ def test_non_differentiable_op_reports_its_name(ctx: mx.Context) -> None:
         autograd.record_op("my_custom_op", [x], out, {})
     with pytest.raises(MXNetError, match="my_custom_op is non-differentiable"):
         out.backward()
+
+
+# ---------------------------------------------------------------------- in-place writes
+def test_inplace_on_graph_array_inside_record_fails(ctx: mx.Context) -> None:
+    x = _var([1.0, 2.0], ctx)
+    with autograd.record():
+        y = x * 2
+        with pytest.raises(MXNetError, match="Assigning to NDArrays that are already in a"):
+            y += 1
+        with pytest.raises(MXNetError, match="inplace operations like"):
+            x *= 2
+    np.testing.assert_array_equal(x.asnumpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(y.asnumpy(), [2.0, 4.0])
+
+
+def test_inplace_allowed_on_plain_arrays_and_after_backward(ctx: mx.Context) -> None:
+    x = _var([1.0, 2.0], ctx)
+    z = nd.ones((2,), ctx=ctx)
+    with autograd.record():
+        z += 1
+        y = x * z
+    y.backward()
+    y += 1  # the graph is freed: y is an ordinary array again
+    np.testing.assert_array_equal(y.asnumpy(), [3.0, 5.0])
+    np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, 2.0])
+    x += 1  # outside record, even variables may be updated (an optimizer step)
+    np.testing.assert_array_equal(x.asnumpy(), [2.0, 3.0])
