@@ -46,6 +46,8 @@ __all__ = [
     "get_symbol",
     "record_op",
     "check_assignable",
+    "get_fresh_grad",
+    "set_fresh_grad",
     "Function",
 ]
 
@@ -162,15 +164,20 @@ _SEQ = itertools.count()
 
 
 class _VarNode:
-    """A variable: the leaf whose gradient lands in ``grad`` (an NDArray) per ``grad_req``."""
+    """A variable: the leaf whose gradient lands in ``grad`` (an NDArray) per ``grad_req``.
 
-    __slots__ = ("seq", "grad", "grad_req", "freed")
+    ``fresh`` is set by :func:`backward` when it writes the gradient and cleared by the Trainer
+    after an update (its stale-gradient check).
+    """
+
+    __slots__ = ("seq", "grad", "grad_req", "freed", "fresh")
 
     def __init__(self, grad: Any, grad_req: str) -> None:
         self.seq = next(_SEQ)
         self.grad = grad
         self.grad_req = grad_req
         self.freed = False
+        self.fresh = False
 
 
 class _OpNode:
@@ -306,6 +313,30 @@ def mark_variables(
         var._grad_req = req
 
 
+def get_fresh_grad(arr: Any) -> bool:
+    """Whether :func:`backward` wrote ``arr``'s gradient since the flag was last cleared.
+
+    False for arrays that are not variables (as MXNet's ``NDArray._fresh_grad``).
+    """
+    node = getattr(arr, "_ag_node", None)
+    return isinstance(node, _VarNode) and node.fresh
+
+
+def set_fresh_grad(arr: Any, state: bool) -> None:
+    """Set or clear ``arr``'s fresh-gradient flag (``NDArray._fresh_grad = state``).
+
+    Raises:
+        MXNetError: ``arr`` was not marked as a variable (no ``attach_grad``).
+    """
+    node = getattr(arr, "_ag_node", None)
+    if not isinstance(node, _VarNode):
+        raise MXNetError(
+            "NDArray has not been marked as a variable and does not have gradient state. "
+            "Call attach_grad() (or initialize the Parameter) first."
+        )
+    node.fresh = bool(state)
+
+
 # ---------------------------------------------------------------------- backward pass
 def _parse_heads(heads: Any, head_grads: Any) -> tuple[list[Any], list[Any]]:
     heads = _as_list(heads)
@@ -435,6 +466,7 @@ def backward(
     heads, head_grads = _parse_heads(heads, head_grads)
     result = _run(heads, head_grads, None, retain_graph, train_mode)
     for node, g in result.items():
+        node.fresh = True
         buf = node.grad._data
         if g is None:
             if node.grad_req == "write":

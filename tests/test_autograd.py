@@ -520,3 +520,32 @@ def test_inplace_allowed_on_plain_arrays_and_after_backward(ctx: mx.Context) -> 
     np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, 2.0])
     x += 1  # outside record, even variables may be updated (an optimizer step)
     np.testing.assert_array_equal(x.asnumpy(), [2.0, 3.0])
+
+
+# ---------------------------------------------------------------------- fresh-gradient flag
+def test_fresh_grad_flag_follows_mxnet(ctx: mx.Context) -> None:
+    a, b, d = _var([1.0, 2.0], ctx), _var([1.0, 2.0], ctx), _var([1.0, 2.0], ctx)
+    c = _var([1.0, 2.0], ctx, "null")
+    plain = nd.array([1.0, 2.0], ctx=ctx)
+    assert not a._fresh_grad and not plain._fresh_grad
+    with autograd.record():
+        y = a * b * c
+    y.backward()
+    # written (write/add) variables are fresh; 'null' and unreachable ones are not
+    assert [a._fresh_grad, b._fresh_grad, c._fresh_grad, d._fresh_grad] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    a._fresh_grad = False
+    assert not a._fresh_grad
+    with autograd.record():
+        y = a * b
+    autograd.grad(y, [a])  # grad() leaves the flags alone
+    assert not a._fresh_grad
+    b.attach_grad()
+    assert not b._fresh_grad
+    with pytest.raises(MXNetError, match="not been marked as a variable"):
+        plain._fresh_grad = True
+    assert not plain._fresh_grad

@@ -177,6 +177,16 @@ class NDArray:
         return self._grad
 
     @property
+    def _fresh_grad(self) -> bool:
+        """Whether backward wrote this variable's gradient since the flag was last cleared
+        (the Trainer's stale-gradient check); False for arrays that are not variables."""
+        return autograd.get_fresh_grad(self)
+
+    @_fresh_grad.setter
+    def _fresh_grad(self, state: bool) -> None:
+        autograd.set_fresh_grad(self, state)
+
+    @property
     def handle(self) -> Any:
         """The raw backing array (MXNet returns a C handle; here it is the numpy/cupy array)."""
         return self._data
