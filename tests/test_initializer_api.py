@@ -253,3 +253,58 @@ def test_user_subclass_from_the_tutorial(capsys: pytest.CaptureFixture[str]) -> 
     v = a.asnumpy()
     assert np.all((v == 0) | ((np.abs(v) >= 5) & (np.abs(v) <= 10)))
     assert np.any(v != 0)
+
+
+@pytest.mark.oracle
+def test_load_reads_a_params_file_written_by_mxnet(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.oracle import run_oracle
+
+    run_oracle(
+        "mx.nd.save('p.params', {'arg:fc_weight': mx.nd.array([[1, 2], [3, 4]]),"
+        " 'aux:bn_moving_mean': mx.nd.array([5, 6])})",
+        cwd=tmp_path,
+    )
+    ld = init.Load(str(tmp_path / "p.params"), default_init=init.Constant(9))
+    assert sorted(ld.param) == ["bn_moving_mean", "fc_weight"]
+    w = _zeros((2, 2))
+    ld(InitDesc("fc_weight"), w)
+    m = _zeros((2,))
+    ld(InitDesc("bn_moving_mean"), m)
+    other = _zeros((3,))
+    ld(InitDesc("fc_bias"), other)
+    assert w.asnumpy().tolist() == [[1, 2], [3, 4]]
+    assert m.asnumpy().tolist() == [5, 6]
+    assert other.asnumpy().tolist() == [0, 0, 0]  # Constant(9) only sets weights; bias -> 0
+
+
+def test_load_through_create_and_on_another_context(ctx: mx.Context) -> None:
+    ld = init.Load({"arg:w_weight": mx.nd.array([1.0, 2.0])})
+    a = _zeros((2,), ctx)
+    init.create(ld)(InitDesc("w_weight"), a)
+    assert a.asnumpy().tolist() == [1.0, 2.0] and a.context == ctx
+
+
+def test_fused_rnn_pieces_draw_from_their_own_streams() -> None:
+    mx.random.seed(21)
+    n = (3 + 2 + 2) * 2 * 4
+    fused = init.FusedRNN(init.Uniform(1.0), 2, 1, "lstm")
+    a = _zeros((n,))
+    init.Zero()(InitDesc("lstm0_parameters", {"__init__": fused}), a)
+    b = _zeros((n,))
+    init.Zero()(InitDesc("lstm0_parameters", {"__init__": fused}), b)
+    c = _zeros((n,))
+    init.Zero()(InitDesc("lstm1_parameters", {"__init__": fused}), c)
+    np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())  # reproducible
+    assert not np.array_equal(a.asnumpy()[:40], c.asnumpy()[:40])  # another parameter, other values
+    w = a.asnumpy()[:40]
+    assert len(np.unique(w)) == 40  # no two gate pieces share a stream
+    assert a.asnumpy()[40:].tolist() == [0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0]
+
+
+def test_mixed_and_load_work_as_a_per_parameter_init() -> None:
+    mixed = init.Mixed(["w_", ".*"], [init.One(), init.Constant(3)])
+    a = _zeros((2,))
+    init.Uniform()(InitDesc("w_weight", {"__init__": mixed}), a)
+    b = _zeros((2,))
+    init.Uniform()(InitDesc("v_weight", {"__init__": mixed}), b)
+    assert a.asnumpy().tolist() == [1, 1] and b.asnumpy().tolist() == [3, 3]

@@ -37,6 +37,7 @@ __all__ = [
     "alias",
     "create",
     "get_registry",
+    "invoke",
 ]
 
 _T = TypeVar("_T", bound=type)
@@ -164,7 +165,9 @@ class Initializer:
             desc.global_init = self
         init = desc.attrs.get("__init__", "")
         if init:
-            return create(init), "_init_weight", init
+            target = create(init)
+            # Load/Mixed (not Initializers) are called as a whole; MXNet cannot create them here.
+            return target, "_init_weight" if isinstance(target, Initializer) else "__call__", init
         for suffix, method in _SUFFIX_METHODS:
             if desc.endswith(suffix):
                 return self, method, suffix
@@ -181,7 +184,7 @@ class Initializer:
             self._legacy_init(desc, arr)
             return
         target, method, label = self._route(desc)
-        getattr(target, method)(desc, arr)
+        invoke(target, method, desc, arr)
         if label is not None:
             self._verbose_print(desc, label, arr)
 
@@ -253,6 +256,18 @@ class Initializer:
 
     def _plan_one(self, desc: Any, arr: Any) -> _fill.FillPlan:
         return _fill.FillPlan("constant", (1.0,))
+
+
+def invoke(target: Any, method: str, desc: InitDesc, arr: Any) -> None:
+    """Run what :meth:`Initializer._route` chose. A whole-initializer call (Load, Mixed) gets the
+    descriptor without its ``__init__`` override, so the initializers it delegates to dispatch on
+    the name instead of recursing into the override."""
+    if method == "__call__":
+        attrs = {k: v for k, v in desc.attrs.items() if k != "__init__"}
+        plain = InitDesc(str(desc), attrs, desc.global_init)
+        plain._stream_name = desc._stream_name
+        desc = plain
+    getattr(target, method)(desc, arr)
 
 
 _SUFFIX_METHODS: tuple[tuple[str, str], ...] = (

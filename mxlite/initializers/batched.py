@@ -18,7 +18,7 @@ from typing import Any
 from mxlite import backend
 from mxlite.context import Context
 from mxlite.initializers import _fill
-from mxlite.initializers.base import InitDesc, Initializer, create
+from mxlite.initializers.base import InitDesc, Initializer, create, invoke
 
 __all__ = ["init_many", "replica_safe"]
 
@@ -103,7 +103,7 @@ def init_many(initializer: Any, descs: Sequence[Any], arrays: Sequence[Any]) -> 
             if plan is not None and _batchable(plan, arr):
                 queue.add(plan, arr)
             else:
-                getattr(target, method)(desc, arr)
+                invoke(target, method, desc, arr)
     finally:
         queue.flush()
 
