@@ -248,3 +248,24 @@ def test_float16_and_float32_gradients_keep_dtype(ctx: mx.Context) -> None:
         y.backward()
         assert x.grad.dtype == np.dtype(dtype).type
         np.testing.assert_array_equal(x.grad.asnumpy(), [2.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    "op,forward,derivative",
+    [
+        ("log2", np.log2, lambda a: 1 / (a * np.log(2.0))),
+        ("log10", np.log10, lambda a: 1 / (a * np.log(10.0))),
+        ("tan", np.tan, lambda a: 1 / np.cos(a) ** 2),
+        ("cbrt", np.cbrt, lambda a: 1 / (3 * np.cbrt(a) ** 2)),
+    ],
+)
+def test_rules_of_extra_unary_ops(op: str, forward: Any, derivative: Any, ctx: mx.Context) -> None:
+    """Rules for ops that record under these names (checked through record_op directly)."""
+    a = np.array([0.3, 0.7, 1.2])
+    x = nd.array(a, ctx=ctx, dtype="float64")
+    x.attach_grad()
+    out = nd.array(forward(a), ctx=ctx, dtype="float64")
+    with autograd.record():
+        autograd.record_op(op, [x], out, {})
+    out.backward()
+    np.testing.assert_allclose(x.grad.asnumpy(), derivative(a), rtol=1e-12)
