@@ -179,6 +179,9 @@ class Adam(Optimizer):
         states: Sequence[Any],
     ) -> None:
         """All parameters of one context: per-index scalars in order, one call per dtype group."""
+        if self._has_custom_update(Adam):
+            super().update_multi(indices, weights, grads, states)
+            return
         for weight, grad in zip(weights, grads):
             check_arrays("Adam.update_multi", weight, grad)
         lrs, wds = self._plan_scalars(indices, weights)

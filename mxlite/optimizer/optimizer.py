@@ -344,6 +344,15 @@ class Optimizer:
                 self.update_multi_precision(idx, weight, grad, state)
 
     # ------------------------------------------------------------------ multi-tensor helpers
+    def _has_custom_update(self, fused_cls: type) -> bool:
+        """True when ``type(self)`` overrides ``update`` or ``update_multi_precision`` below
+        ``fused_cls``: its multi-tensor path would bypass them, so the generic loop must run."""
+        cls = type(self)
+        return any(
+            getattr(cls, name) is not getattr(fused_cls, name)
+            for name in ("update", "update_multi_precision")
+        )
+
     def _step_scalars(self, index: Any) -> tuple[float, float]:
         """Count one update of ``index`` and return its ``(lr, wd)``, as ``update`` does.
 

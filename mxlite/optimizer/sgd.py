@@ -262,6 +262,10 @@ class _MomentumFamily(Optimizer):
         states: Sequence[Any],
     ) -> None:
         """All parameters of one context: scalars in MXNet's order, one call per dtype group."""
+        family = next(c for c in type(self).__mro__ if c in (SGD, NAG))
+        if self._has_custom_update(family):
+            Optimizer.update_multi(self, indices, weights, grads, states)
+            return
         for weight, grad in zip(weights, grads):
             check_arrays(f"{type(self).__name__}.update_multi", weight, grad)
         lrs, wds = self._plan_scalars(indices, weights)
