@@ -107,7 +107,39 @@ g = autograd.grad(y, [a, b], head_grads=nd.ones((3, 2)) * 0.5)
 result["ga"], result["gb"] = g[0], g[1]
 """
 
+_GLUON = """
+nn = mx.gluon.nn
+net = nn.Sequential()
+net.add(nn.Dense(8, activation="relu", in_units=5), nn.Dense(3, in_units=8))
+net.initialize()
+vals = [arrs["w1"], arrs["b1"], arrs["w2"], arrs["b2"]]
+for p, v in zip(net.collect_params().values(), vals):
+    p.set_data(nd.array(v))
+loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+with autograd.record():
+    loss = loss_fn(net(nd.array(arrs["x"])), nd.array(arrs["label"]))
+loss.backward()
+result["loss"] = loss
+for i, p in enumerate(net.collect_params().values()):
+    result["p%d" % i] = p.grad()
+
+# tied parameters: the second layer shares the first one's weight and bias
+shared = nn.Dense(5, in_units=5, activation="tanh")
+tied = nn.Dense(5, in_units=5, params=shared.params)
+shared.initialize()
+shared.weight.set_data(nd.array(arrs["w"]))
+shared.bias.set_data(nd.array(arrs["w"][0]))
+with autograd.record():
+    out = tied(shared(nd.array(arrs["x"])))
+    l2 = mx.gluon.loss.L2Loss()(out, nd.zeros((4, 5)), nd.array(arrs["label"]).reshape((4, 1)))
+l2.backward()
+result["tied_w"] = shared.weight.grad()
+result["tied_b"] = shared.bias.grad()
+result["tied_same_buffer"] = nd.array([float(tied.weight.grad() is shared.weight.grad())])
+"""
+
 SCENARIOS = {
+    "gluon": _GLUON,
     "mlp": _MLP,
     "dot": _DOT,
     "broadcast": _BROADCAST,
