@@ -28,7 +28,7 @@ def api_facts(mod):
         facts["unknown"] = [type(err).__name__, str(err).split(".")[0]]
     defaults = {}
     for name in ("sgd", "nag", "adam", "adamax", "nadam", "rmsprop", "adagrad", "adadelta", "ftrl",
-                 "dcasgd", "sgld", "test", "ccsgd"):
+                 "dcasgd", "sgld", "test", "ccsgd", "signum", "ftml"):
         o = mod.optimizer.create(name)
         defaults[name] = [o.lr, o.learning_rate, o.wd, o.rescale_grad, o.clip_gradient,
                           o.num_update, o.begin_num_update, o.multi_precision, o.aggregate_num]
@@ -88,7 +88,8 @@ def api_facts(mod):
             st.create_state_multi_precision(0, mod.nd.zeros((2,), dtype="float16"))
         facts["fp16_warnings"] = [[r.category.__name__, str(r.message)] for r in rec]
     dtypes = {}
-    for name in ("sgd", "nag", "adam", "adamax", "nadam", "rmsprop", "adagrad", "adadelta", "ftrl", "dcasgd", "test"):
+    for name in ("sgd", "nag", "adam", "adamax", "nadam", "rmsprop", "adagrad", "adadelta", "ftrl", "dcasgd", "test",
+                 "signum", "ftml"):
         kw = {"momentum": 0.9} if name in ("sgd", "nag") else {}
         if name == "rmsprop":
             kw = {"centered": True}
@@ -250,6 +251,8 @@ _MULTI_CASES = [
     ("adagrad", {"wd": 0.01}),
     ("ftrl", {"wd": 0.01}),
     ("dcasgd", {"wd": 0.01}),
+    ("signum", {"wd": 0.01, "wd_lh": 0.01}),
+    ("ftml", {"wd": 0.01}),
 ]
 
 
@@ -388,3 +391,29 @@ def test_fp16_warning_only_without_multi_precision() -> None:
     with contextlib.redirect_stdout(out):
         mx.optimizer.Adam(learning_rate=0.5)
     assert out.getvalue() == ""
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("name", "kwargs"), _MULTI_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(_MULTI_CASES)]
+)
+def test_gpu_update_equals_cpu_bitwise(
+    name: str, kwargs: dict[str, Any], gpu_ctx: mx.Context
+) -> None:
+    """CuPy runs the same separately rounded IEEE operations, so GPU and CPU agree bit for bit."""
+    mixed = ["float32", "float16", "float32", "float16", "float32"]
+    dtypes = mixed if kwargs.get("multi_precision") else ["float32"] * 5
+    results = []
+    for ctx in (mx.cpu(0), gpu_ctx):
+        weights, grads = _params(dtypes)
+        weights = [w.copyto(ctx) for w in weights]
+        opt = mx.optimizer.create(name, learning_rate=0.05, **kwargs)
+        updater = mx.optimizer.get_updater(opt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for step in grads:
+                updater(list(range(5)), [g.copyto(ctx) for g in step], weights)
+        assert all(w.context == ctx for w in weights)
+        results.append([w.asnumpy() for w in weights])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

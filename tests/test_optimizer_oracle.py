@@ -75,6 +75,10 @@ SCENARIOS: list[dict[str, Any]] = [
     _sc("adadelta", "adadelta", dict(_COMMON, rho=0.8, epsilon=1e-4)),
     _sc("ftrl", "ftrl", dict(_COMMON, lamda1=0.05, beta=0.5, learning_rate=0.2)),
     _sc("test", "test", {"rescale_grad": 0.5}),
+    _sc("signum", "signum", dict(_COMMON, learning_rate=0.01, momentum=0.8, wd_lh=0.05)),
+    _sc("signsgd", "Signum", dict(_COMMON, learning_rate=0.01, momentum=0.0)),
+    _sc("ftml", "ftml", dict(_COMMON, learning_rate=0.05)),
+    _sc("ftml_noclip", "FTML", {"wd": 0.02, "beta1": 0.5, "beta2": 0.99, "learning_rate": 0.1}),
     # float16 weights with float32 master copies (states start at zero: masters must equal weights)
     _sc(
         "sgd_mom_mp16",

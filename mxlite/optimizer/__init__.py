@@ -1,7 +1,8 @@
 """``mx.optimizer``: weight-update rules, their registry, and the Updater.
 
-One module per optimizer family (``sgd``, ``adam``, ``rmsprop``, ``adagrad``, ``ftrl``, ``test``);
-the base class and registry live in :mod:`mxlite.optimizer.optimizer`. Trainers call
+One module per optimizer family (``sgd``, ``signum``, ``adam``, ``rmsprop``, ``adagrad``,
+``ftrl``, ``test``); the base class and registry live in :mod:`mxlite.optimizer.optimizer`. Not
+ported: MXNet's LAMB, LARS, LBSGD and contrib GroupAdaGrad. Trainers call
 :class:`Updater` (``updater(indices, grads, weights)`` per context), which hands whole lists to
 :meth:`Optimizer.update_multi`.
 """
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 from mxlite.optimizer.adagrad import AdaDelta, AdaGrad
 from mxlite.optimizer.adam import Adam, Adamax, Nadam
-from mxlite.optimizer.ftrl import Ftrl
+from mxlite.optimizer.ftrl import FTML, Ftrl
 from mxlite.optimizer.optimizer import Optimizer, create, register
 from mxlite.optimizer.rmsprop import RMSProp
 from mxlite.optimizer.sgd import DCASGD, NAG, SGD, SGLD, ccSGD
+from mxlite.optimizer.signum import Signum
 from mxlite.optimizer.test import Test
 from mxlite.optimizer.updater import Updater, get_updater
 
@@ -23,6 +25,7 @@ __all__ = [
     "Adam",
     "Adamax",
     "DCASGD",
+    "FTML",
     "Ftrl",
     "NAG",
     "Nadam",
@@ -30,6 +33,7 @@ __all__ = [
     "RMSProp",
     "SGD",
     "SGLD",
+    "Signum",
     "Test",
     "Updater",
     "ccSGD",

@@ -1,11 +1,22 @@
-"""FTRL-Proximal (McMahan et al., "Ad Click Prediction"), MXNet 1.9.1's ``ftrl_update`` kernel::
+"""Follow-the-leader optimizers, as MXNet 1.9.1's kernels.
 
-    g = clip(rescale_grad * grad)
-    z += g - (sqrt(n + g * g) - sqrt(n)) * w / lr
-    n += g * g
-    w = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd) * (|z| > lamda1)
+* Ftrl, FTRL-Proximal (McMahan et al., "Ad Click Prediction"), ``ftrl_update``::
 
-States ``(z, n)`` are float32 (MXNet creates them without a dtype).
+      g = clip(rescale_grad * grad)
+      z += g - (sqrt(n + g * g) - sqrt(n)) * w / lr
+      n += g * g
+      w = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd) * (|z| > lamda1)
+
+  States ``(z, n)`` are float32 (MXNet creates them without a dtype).
+* FTML, Follow the Moving Leader (Zheng & Kwok, ICML 2017), ``ftml_update``::
+
+      g = clip(rescale_grad * grad + wd * w)
+      v = beta2 * v + (1 - beta2) * g * g
+      d_t = (1 - beta1**t) / lr * (sqrt(v / (1 - beta2**t)) + epsilon)
+      z = beta1 * z + (1 - beta1) * g - (d_t - beta1 * d) * w
+      d = d_t;  w = -z / d_t
+
+  with ``t`` the index's update count; states ``(d, v, z)`` in the weight's dtype.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from mxlite.optimizer._common import (
 )
 from mxlite.optimizer.optimizer import Optimizer, register
 
-__all__ = ["Ftrl"]
+__all__ = ["Ftrl", "FTML"]
 
 
 def _single_tensor_ftrl(
@@ -103,6 +114,92 @@ class Ftrl(Optimizer):
             wd,
             lamda1=self.lamda1,
             beta=self.beta,
+            rescale_grad=self.rescale_grad,
+            clip_gradient=kernel_clip(self.clip_gradient),
+        )
+
+
+def _single_tensor_ftml(
+    weight: Raw,
+    grad: Raw,
+    d: Raw,
+    v: Raw,
+    z: Raw,
+    lr: float,
+    wd: float,
+    t: int,
+    *,
+    beta1: float,
+    beta2: float,
+    epsilon: float,
+    rescale_grad: float,
+    clip_gradient: float,
+) -> None:
+    """One FTML step in place; ``clip_gradient < 0`` disables clipping."""
+    xp = backend.xp_of(weight)
+    one = weight.dtype.type(1.0)
+    b1, b2 = scalar(weight, beta1), scalar(weight, beta2)
+    s_t = scalar(weight, t)
+    g = xp.multiply(grad, scalar(weight, rescale_grad))
+    g += xp.multiply(weight, scalar(weight, wd))
+    clip_inplace(xp, g, clip_gradient)
+    sq = xp.multiply(g, g)
+    sq *= one - b2
+    v *= b2
+    v += sq
+    d_t = xp.divide(v, one - xp.power(b2, s_t))
+    xp.sqrt(d_t, out=d_t)
+    d_t += scalar(weight, epsilon)
+    d_t *= (one - xp.power(b1, s_t)) / scalar(weight, lr)
+    z *= b1
+    z += xp.multiply(g, one - b1)
+    shift = d_t - xp.multiply(d, b1)
+    shift *= weight
+    z -= shift
+    d[...] = d_t
+    xp.negative(z, out=weight)
+    weight /= d_t
+
+
+@register
+class FTML(Optimizer):
+    """The FTML optimizer (see module docstring).
+
+    Args:
+        beta1: 0 < beta1 < 1, generally close to 0.5.
+        beta2: 0 < beta2 < 1, generally close to 1.
+        epsilon: small value to avoid division by 0.
+    """
+
+    def __init__(
+        self, beta1: float = 0.6, beta2: float = 0.999, epsilon: float = 1e-8, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+
+    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+        return tuple(zeros_state(weight, weight.dtype) for _ in range(3))  # type: ignore[return-value]
+
+    def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
+        """Update one weight and its ``(d, v, z)`` state in place."""
+        check_arrays("FTML.update", weight, grad)
+        lr, wd = self._step_scalars(index)
+        t = self._index_update_count[index]
+        d, v, z = state
+        _single_tensor_ftml(
+            weight._data,
+            grad._data,
+            d._data,
+            v._data,
+            z._data,
+            lr,
+            wd,
+            t,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            epsilon=self.epsilon,
             rescale_grad=self.rescale_grad,
             clip_gradient=kernel_clip(self.clip_gradient),
         )
