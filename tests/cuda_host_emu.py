@@ -74,7 +74,12 @@ _LAUNCH = r"""
   }
 """
 
-_TYPES = {"f32": "float", "f64": "double", "f16": "mxlite::half_bits", "bf16": "mxlite::bfloat16_bits"}
+_TYPES = {
+    "f32": "float",
+    "f64": "double",
+    "f16": "mxlite::half_bits",
+    "bf16": "mxlite::bfloat16_bits",
+}
 _TAGS = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16"}
 
 
@@ -124,7 +129,11 @@ def library() -> Any:
     if _LIB is not None:
         return _LIB
     source = _SHIM + '\n#include "init_fill.cu"\n' + _launchers()
-    digest = hashlib.sha256((source + (KERNELS / "init_fill.cu").read_text() + (KERNELS / "philox.cuh").read_text()).encode())
+    digest = hashlib.sha256(
+        (
+            source + (KERNELS / "init_fill.cu").read_text() + (KERNELS / "philox.cuh").read_text()
+        ).encode()
+    )
     build = Path(tempfile.gettempdir()) / f"mxlite_cuda_emu_{digest.hexdigest()[:16]}"
     lib_path = build / "emu.so"
     if not lib_path.exists():
@@ -154,7 +163,16 @@ def _u32(v: int) -> ctypes.c_uint:
     return ctypes.c_uint(int(v))
 
 
-def fill(arr: np.ndarray, dist: str, p0: float, p1: float, key: tuple[int, int], offset: int, grid: int, block: int = 64) -> None:
+def fill(
+    arr: np.ndarray,
+    dist: str,
+    p0: float,
+    p1: float,
+    key: tuple[int, int],
+    offset: int,
+    grid: int,
+    block: int = 64,
+) -> None:
     """Run ``fill_<dist><T>`` on C-contiguous ``arr`` (p0, p1 as the kernel takes them)."""
     fn = getattr(library(), f"emu_fill_{dist}_{_TAGS[arr.dtype.name]}")
     fn(
@@ -189,13 +207,20 @@ def fill_pattern(arr: np.ndarray, value: Any, grid: int, block: int = 64) -> Non
     )
 
 
-def multi_fill_pattern(arrs: Sequence[np.ndarray], values: Sequence[Any], grid: int, block: int = 64) -> None:
+def multi_fill_pattern(
+    arrs: Sequence[np.ndarray], values: Sequence[Any], grid: int, block: int = 64
+) -> None:
     """Run ``multi_fill_pattern`` over a table built by :func:`mxlite.ops._cuda.const_table`."""
     pats = [_cuda.value_pattern(v, a.dtype) for a, v in zip(arrs, values)]
     table, total = _cuda.const_table(
-        [a.ctypes.data for a in arrs], [a.nbytes for a in arrs], [p[0] for p in pats], [p[1] for p in pats]
+        [a.ctypes.data for a in arrs],
+        [a.nbytes for a in arrs],
+        [p[0] for p in pats],
+        [p[1] for p in pats],
     )
-    library().emu_multi_fill_pattern(_ptr(table), ctypes.c_int(len(arrs)), _u64(total), _u32(grid), _u32(block))
+    library().emu_multi_fill_pattern(
+        _ptr(table), ctypes.c_int(len(arrs)), _u64(total), _u32(grid), _u32(block)
+    )
 
 
 def philox(counter: np.ndarray, key: np.ndarray) -> np.ndarray:

@@ -240,7 +240,7 @@ def _fill(arr: Any, dist: int, p0: float, p1: float, key: tuple[int, int], offse
             "init_fill.cu", f"fill_{_DIST_NAMES[dist]}<{_FILL_TYPES[arr.dtype.name]}>"
         )
         n = int(arr.size)
-        nblocks = int(_nblocks(np.uint64(offset), np.uint64(n)))
+        nblocks = ((offset + n + 3) >> 2) - (offset >> 2)
         args = (
             target,
             np.uint64(n),
