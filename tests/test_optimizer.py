@@ -245,6 +245,7 @@ _MULTI_CASES = [
     ("nag", {"momentum": 0.8, "wd": 0.01, "multi_precision": True}),
     ("adam", {"clip_gradient": 0.5, "wd": 0.01}),
     ("adam", {"wd": 0.01, "multi_precision": True}),
+    ("adam", {"wd": 0.01, "aggregate_num": 2}),
     ("rmsprop", {"centered": True, "wd": 0.01}),
     ("adamax", {"wd": 0.01}),
     ("nadam", {"wd": 0.01}),

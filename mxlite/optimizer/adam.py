@@ -149,9 +149,15 @@ class Adam(Optimizer):
         self._update_count(index)
         lr = self._get_lr(index)
         wd = self._get_wd(index)
+        return self._bias_corrected(lr, index), wd
+
+    def _bias_corrected(self, lr: float, index: Any) -> float:
         t = self._index_update_count[index]
-        lr *= math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
-        return lr, wd
+        return lr * (math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t))  # MXNet's rounding
+
+    def _chunk_scalars(self, indices: list[Any]) -> tuple[list[float], list[float]]:
+        lrs = [self._bias_corrected(lr, idx) for lr, idx in zip(self._get_lrs(indices), indices)]
+        return lrs, self._get_wds(indices)
 
     def _kernel_kwargs(self) -> dict[str, float]:
         return {

@@ -361,6 +361,10 @@ class Optimizer:
         self._update_count(index)
         return self._get_lr(index), self._get_wd(index)
 
+    def _chunk_scalars(self, indices: list[Any]) -> tuple[list[float], list[float]]:
+        """``(lrs, wds)`` of an aggregated chunk whose updates were just counted."""
+        return self._get_lrs(indices), self._get_wds(indices)
+
     def _plan_scalars(
         self, indices: Sequence[Any], weights: Sequence[NDArray]
     ) -> tuple[list[float], list[float]]:
@@ -375,7 +379,7 @@ class Optimizer:
                     chunk = positions[start : start + self.aggregate_num]
                     chunk_idx = [indices[p] for p in chunk]
                     self._update_count(chunk_idx)
-                    for p, lr, wd in zip(chunk, self._get_lrs(chunk_idx), self._get_wds(chunk_idx)):
+                    for p, lr, wd in zip(chunk, *self._chunk_scalars(chunk_idx)):
                         lrs[p], wds[p] = lr, wd
         else:
             for p, index in enumerate(indices):
