@@ -29,10 +29,13 @@ demo: venv
 test: venv oracle
 	$(BIN)/python -m pytest -q -ra
 
+# Runs all three checks, then fails if any did.
 lint: venv
-	$(BIN)/ruff check mxlite tests bench examples
-	$(BIN)/ruff format --check mxlite tests bench examples
-	$(BIN)/mypy mxlite
+	@status=0; \
+	echo "ruff check"; $(BIN)/ruff check mxlite tests bench examples || status=1; \
+	echo "ruff format --check"; $(BIN)/ruff format --check mxlite tests bench examples || status=1; \
+	echo "mypy mxlite"; $(BIN)/mypy mxlite || status=1; \
+	exit $$status
 
 lint-ci: $(BIN)/.ci-tools
 	bash tools/lint_ci.sh $(BIN)
