@@ -20,6 +20,10 @@ __all__ = [
     "use_np",
     "np_shape",
     "np_array",
+    "is_np_default_dtype",
+    "shape_is_known",
+    "unknown_dim",
+    "display_shape",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +33,7 @@ class _NpState(threading.local):
     def __init__(self) -> None:
         self.np_shape = False
         self.np_array = False
+        self.np_dtype = False
 
 
 _STATE = _NpState()
@@ -51,8 +56,18 @@ def set_np_shape(active: bool) -> bool:
     return prev
 
 
+def is_np_default_dtype() -> bool:
+    """True when ``mx.np`` creation functions default to float64 (``set_np(dtype=True)``)."""
+    return _STATE.np_dtype
+
+
 def set_np(shape: bool = True, array: bool = True, dtype: bool = False) -> None:
-    """Turn on NumPy semantics, as ``mxnet.npx.set_np``.
+    """Turn on NumPy semantics, as ``mxnet.npx.set_np`` (for this thread).
+
+    Args:
+        shape: NumPy shape semantics (0 is a size, -1 marks an unknown dimension).
+        array: front-end arrays are ``mx.np.ndarray``.
+        dtype: ``mx.np`` creation functions default to float64 instead of float32.
 
     Raises:
         ValueError: ``array=True`` with ``shape=False`` (MXNet refuses that combination too).
@@ -61,11 +76,44 @@ def set_np(shape: bool = True, array: bool = True, dtype: bool = False) -> None:
         raise ValueError("NumPy Shape semantics is required in using NumPy array semantics.")
     _STATE.np_shape = bool(shape)
     _STATE.np_array = bool(array)
+    _STATE.np_dtype = bool(dtype)
 
 
 def reset_np() -> None:
     """Back to the legacy NDArray semantics."""
-    set_np(shape=False, array=False)
+    set_np(shape=False, array=False, dtype=False)
+
+
+def unknown_dim() -> int:
+    """The marker of an unknown dimension: -1 under NumPy shape semantics, else 0."""
+    return -1 if _STATE.np_shape else 0
+
+
+def shape_is_known(shape: Any) -> bool:
+    """Whether every dimension of ``shape`` is known (MXNet's ``mx.util.shape_is_known``).
+
+    ``None`` is unknown; ``()`` is known only under NumPy shape semantics (a 0-d array); a
+    dimension equal to :func:`unknown_dim` (or negative, or None) is unknown.
+    """
+    if shape is None:
+        return False
+    marker = unknown_dim()
+    if len(shape) == 0:
+        return marker == -1
+    return all(d is not None and d != marker and d >= 0 for d in shape)
+
+
+def display_shape(shape: Any) -> Any:
+    """``shape`` as MXNet shows it in the current mode: unknown dims (None, negative, or 0 in
+    legacy mode) appear as -1 under NumPy shape semantics and as 0 otherwise; None stays None."""
+    if shape is None:
+        return None
+    marker = unknown_dim()
+    out = []
+    for d in shape:
+        unknown = d is None or d < 0 or (d == 0 and marker == 0)
+        out.append(marker if unknown else int(d))
+    return tuple(out)
 
 
 class _Scope:

@@ -1,4 +1,10 @@
-"""Array creation of ``mx.nd``: array, zeros, ones, full, empty, arange; reset_arrays, waitall."""
+"""Array creation of ``mx.nd``: array, zeros, ones, full, empty, arange; reset_arrays, waitall.
+
+Defaults as MXNet 1.9.1: float32 (``array`` of an NDArray keeps its dtype), the current context,
+results of class ``mx.nd.NDArray`` even under ``npx.set_np()`` (``mx.np`` creates numpy-mode
+arrays). Under legacy shape semantics a 0 in a shape means "unknown", so ``zeros``/``ones`` refuse
+it (MXNetError) as MXNet does; ``empty``, ``full`` and ``array`` accept empty shapes.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +16,80 @@ import numpy as np
 from mxlite import backend
 from mxlite.base import MXNetError, dtype_np
 from mxlite.context import Context
+from mxlite.ndarray._dtype_rules import cast_scalar
 from mxlite.ndarray.ndarray import NDArray, default_ctx
 
-__all__ = ["array", "zeros", "ones", "full", "empty", "arange", "reset_arrays", "waitall"]
+__all__ = [
+    "array",
+    "zeros",
+    "ones",
+    "full",
+    "empty",
+    "arange",
+    "reset_arrays",
+    "waitall",
+    "make",
+    "normalize_shape",
+]
+
+_UNKNOWN_DIM_MSG = (
+    "shape : {shape}. Under legacy shape semantics a dimension of size 0 (or a 0-d shape) means "
+    "'unknown', so {fn} cannot create it. Turn on numpy shape semantics (mx.npx.set_np() or "
+    "`with mx.util.np_shape(True):`) to create empty or 0-d arrays."
+)
 
 
-def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
-    shp = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
-    for dim in shp:
-        if dim < 0:
-            raise MXNetError(f"Invalid shape {shp}: dimensions must be non-negative")
+def normalize_shape(
+    shape: int | Sequence[int], fn: str, unknown_zero: bool = False
+) -> tuple[int, ...]:
+    """``shape`` as a tuple of non-negative ints.
+
+    Args:
+        shape: an int or a sequence of ints.
+        fn: the calling function's name, for messages.
+        unknown_zero: refuse 0 sizes and 0-d shapes (legacy ``zeros``/``ones``).
+
+    Raises:
+        MXNetError: negative sizes, or (``unknown_zero``) 0 sizes under legacy shape semantics.
+    """
+    from mxlite.util import is_np_shape
+
+    try:
+        shp = (
+            (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+        )
+    except TypeError as err:
+        raise TypeError(f"{fn}: shape must be an int or a sequence of ints, got {shape!r}") from err
+    if any(d < 0 for d in shp):
+        raise MXNetError(f"shape : {shape}. {fn}: dimensions must be non-negative.")
+    if unknown_zero and not is_np_shape() and (not shp or 0 in shp):
+        raise MXNetError(_UNKNOWN_DIM_MSG.format(shape=shape, fn=fn))
     return shp
 
 
-def _make(
-    xp_fn: str, shape: Any, ctx: Context | None, dtype: Any, cls: type[NDArray], *args: Any
+def make(
+    fill: str,
+    shape: tuple[int, ...],
+    ctx: Context | None,
+    dtype: Any,
+    cls: type[NDArray],
+    value: Any = None,
 ) -> NDArray:
+    """A new ``cls`` array on ``ctx`` filled as ``fill`` ('zeros', 'ones', 'empty', 'full')."""
     ctx = default_ctx(ctx)
     xp = backend.get_xp(ctx)
+    dt = dtype_np(dtype)
     with backend.device_guard(ctx):
-        arr = getattr(xp, xp_fn)(_shape(shape), *args, dtype=dtype_np(dtype))
+        if fill == "full":
+            arr = xp.full(shape, cast_scalar(value, dt), dtype=dt)
+        else:
+            arr = getattr(xp, fill)(shape, dtype=dt)
     return cls(arr, ctx)
+
+
+def _into(out: NDArray, value: Any) -> NDArray:
+    out._data[...] = cast_scalar(value, out._data.dtype)
+    return out
 
 
 def zeros(
@@ -38,18 +97,28 @@ def zeros(
     ctx: Context | None = None,
     dtype: Any = None,
     stype: str | None = None,
+    out: NDArray | None = None,
     **kwargs: Any,
 ) -> NDArray:
-    """Array of zeros on ``ctx`` (current context by default), float32 by default."""
+    """Array of zeros on ``ctx`` (current context by default), float32 by default; written into
+    ``out`` when given."""
     _check_stype(stype)
-    return _make("zeros", shape, ctx, dtype, NDArray)
+    if out is not None:
+        return _into(out, 0)
+    return make("zeros", normalize_shape(shape, "zeros", True), ctx, dtype, NDArray)
 
 
 def ones(
-    shape: int | Sequence[int], ctx: Context | None = None, dtype: Any = None, **kwargs: Any
+    shape: int | Sequence[int],
+    ctx: Context | None = None,
+    dtype: Any = None,
+    out: NDArray | None = None,
+    **kwargs: Any,
 ) -> NDArray:
-    """Array of ones."""
-    return _make("ones", shape, ctx, dtype, NDArray)
+    """Array of ones (float32 by default); written into ``out`` when given."""
+    if out is not None:
+        return _into(out, 1)
+    return make("ones", normalize_shape(shape, "ones", True), ctx, dtype, NDArray)
 
 
 def empty(
@@ -58,9 +127,9 @@ def empty(
     dtype: Any = None,
     stype: str | None = None,
 ) -> NDArray:
-    """Uninitialized array."""
+    """Uninitialized array (float32 by default)."""
     _check_stype(stype)
-    return _make("empty", shape, ctx, dtype, NDArray)
+    return make("empty", normalize_shape(shape, "empty"), ctx, dtype, NDArray)
 
 
 def full(
@@ -70,32 +139,55 @@ def full(
     dtype: Any = None,
     out: NDArray | None = None,
 ) -> NDArray:
-    """Array filled with ``val``; written into ``out`` when given."""
+    """Array filled with ``val`` (cast to ``dtype``, float32 by default); written into ``out``
+    when given."""
     if out is not None:
-        out._data[...] = val
-        return out
-    return _make("full", shape, ctx, dtype, NDArray, val)
+        return _into(out, val)
+    return make("full", normalize_shape(shape, "full"), ctx, dtype, NDArray, val)
+
+
+def host_array(source_array: Any, dtype: Any, fn: str = "array") -> np.ndarray:
+    """``source_array`` (nested lists, NumPy or CuPy arrays, scalars) as a C-contiguous NumPy array.
+
+    Raises:
+        TypeError: the source is not array-like (strings, ragged lists, unknown dtypes).
+    """
+    if backend.is_gpu_array(source_array):
+        source_array = source_array.get()
+    try:
+        with np.errstate(all="ignore"):
+            host = np.array(source_array, dtype=dtype, order="C")
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"source_array must be array like object ({fn}: {err})") from err
+    if host.dtype.kind in "OUSV":
+        raise TypeError(
+            f"source_array must be array like object ({fn}: got {type(source_array).__name__})"
+        )
+    return host
 
 
 def array(source_array: Any, ctx: Context | None = None, dtype: Any = None) -> NDArray:
-    """Copy ``source_array`` (NDArray, NumPy array, nested lists, scalar) to a new NDArray.
+    """Copy ``source_array`` (NDArray, NumPy array, nested lists, scalar) to a new NDArray on
+    ``ctx`` (the current context by default).
 
-    The dtype defaults to the source's for an NDArray and to float32 otherwise, as in MXNet.
+    The dtype defaults to the source's for an NDArray and to float32 for everything else, NumPy
+    arrays included, as in MXNet.
+
+    Raises:
+        TypeError: ``source_array`` is not array-like.
     """
     ctx = default_ctx(ctx)
     if isinstance(source_array, NDArray):
         target = dtype_np(dtype) if dtype is not None else source_array._data.dtype
-        arr = backend.to_ctx(source_array._data, ctx, copy=True).astype(target, copy=False)
-        return NDArray(arr, ctx)
-    if backend.is_gpu_array(source_array):
-        source_array = source_array.get()
+        arr = backend.to_ctx(source_array._data, ctx, copy=True)
+        return NDArray(arr.astype(target, copy=False), ctx)
     try:
-        host = np.array(source_array, dtype=dtype_np(dtype))
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"array: cannot convert {type(source_array).__name__} to an NDArray: {err}"
-        ) from err
-    return NDArray(backend.to_ctx(host, ctx, copy=False), ctx)
+        target = dtype_np(dtype)
+    except TypeError as err:
+        raise TypeError(f"source_array must be array like object ({err})") from err
+    host = host_array(source_array, target)
+    backend.check_ctx_usable(ctx)
+    return NDArray(backend.to_ctx(host, ctx), ctx)
 
 
 def arange(
@@ -107,17 +199,40 @@ def arange(
     ctx: Context | None = None,
     dtype: Any = None,
 ) -> NDArray:
-    """Evenly spaced values in ``[start, stop)``, each repeated ``repeat`` times."""
+    """Evenly spaced values in ``[start, stop)``, each repeated ``repeat`` times (float32 default).
+
+    Raises:
+        MXNetError: an empty or reversed range (``step`` pointing away from ``stop``).
+    """
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise MXNetError("arange: step must not be 0")
+    if (step > 0 and not start < stop) or (step < 0 and not start > stop):
+        raise MXNetError(
+            f"arange: Invalid range (start, stop, step) = ({start},{stop},{step}); the range "
+            "must hold at least one value."
+        )
+    return _arange(start, stop, step, repeat, ctx, dtype, NDArray)
+
+
+def _arange(
+    start: float,
+    stop: float,
+    step: float,
+    repeat: int,
+    ctx: Context | None,
+    dtype: Any,
+    cls: type[NDArray],
+) -> NDArray:
     ctx = default_ctx(ctx)
-    host = (
-        np.arange(start, stop, step, dtype=np.float64)
-        if stop is not None
-        else np.arange(0, start, step, dtype=np.float64)
-    )
+    count = max(int(np.ceil((stop - start) / step)), 0)
+    host = start + step * np.arange(count, dtype=np.float64)
     if repeat > 1:
         host = np.repeat(host, repeat)
     host = host.astype(dtype_np(dtype))
-    return NDArray(backend.to_ctx(host, ctx), ctx)
+    backend.check_ctx_usable(ctx)
+    return cls(backend.to_ctx(host, ctx), ctx)
 
 
 def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any) -> None:
@@ -125,11 +240,15 @@ def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any)
 
     Raises:
         ValueError: ``num_arrays`` does not match the number of arrays given.
+        TypeError: an argument is not an NDArray (nothing is zeroed then).
     """
     if num_arrays is not None and num_arrays != len(arrays):
         raise ValueError(
             f"reset_arrays: num_arrays={num_arrays} but {len(arrays)} arrays were given"
         )
+    for arr in arrays:
+        if not isinstance(arr, NDArray):
+            raise TypeError(f"reset_arrays expects NDArrays, got {type(arr)}")
     from mxlite import ops
 
     raws = [a._data for a in arrays]

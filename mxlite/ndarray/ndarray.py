@@ -1,13 +1,16 @@
 """NDArray: one NumPy (CPU) or CuPy (GPU) array and the Context it lives on.
 
-Semantics follow MXNet 1.x's legacy ``mx.nd.NDArray``:
+Semantics follow MXNet 1.9.1's legacy ``mx.nd.NDArray`` (checked against it, see
+tests/test_ndarray_oracle.py):
 
-- ``x[i]`` and ``x[a:b]`` on the first axis are views that write through; any other indexing
-  (steps, several axes, arrays) returns a copy.
-- Reading one element gives shape ``(1,)`` (legacy) or ``()`` (numpy mode).
-- Binary operations with a Python scalar keep the array's dtype (the scalar is cast first);
-  two arrays of different dtypes are an error.
-- ``dtype`` is the NumPy scalar type (``numpy.float32``), as in MXNet.
+- Indexing returns a view when the selected elements are contiguous (``x[1]``, ``x[1:3]``,
+  ``x[0, 1:3]``), else a copy; one element reads as shape ``(1,)`` (``()`` in numpy mode).
+- Operators follow :mod:`mxlite.ndarray._dtype_rules`: legacy arrays need equal dtypes, a scalar is
+  cast to the array's dtype; comparisons give 0/1 in the input dtype (bool in numpy mode).
+- ``dtype`` is the NumPy scalar type (``numpy.float32``); numpy-mode arrays report ``np.dtype``.
+- Ops may mix ``cpu(i)``, ``cpu(j)``, ``cpu_pinned`` and ``cpu_shared`` arrays (all host memory);
+  the result lives on the first input's context (``cpu(k)`` for pinned/shared inputs). Mixing a
+  GPU array with a CPU one is an MXNetError, as in MXNet.
 """
 
 from __future__ import annotations
@@ -20,8 +23,21 @@ import numpy as np
 from mxlite import autograd, backend
 from mxlite.base import MXNetError, dtype_np, numeric_types
 from mxlite.context import Context, cpu, current_context
+from mxlite.ndarray import _indexing, _interop, _reshape
+from mxlite.ndarray._operators import OperatorMixin
 
-__all__ = ["NDArray", "wrap", "ctx_of_raw", "as_raw", "same_ctx", "result_class"]
+__all__ = [
+    "NDArray",
+    "wrap",
+    "ctx_of_raw",
+    "as_raw",
+    "same_ctx",
+    "out_ctx",
+    "result_class",
+    "autograd_record",
+    "default_ctx",
+    "is_scalar",
+]
 
 
 def ctx_of_raw(arr: Any) -> Context:
@@ -32,7 +48,7 @@ def ctx_of_raw(arr: Any) -> Context:
 
 
 def result_class(*arrays: Any) -> type[NDArray]:
-    """The NDArray class results of an op on ``arrays`` get: the first NDArray input's class."""
+    """The class results of an op on ``arrays`` get: the first NDArray input's class."""
     for arr in arrays:
         if isinstance(arr, NDArray):
             return type(arr)
@@ -40,7 +56,8 @@ def result_class(*arrays: Any) -> type[NDArray]:
 
 
 def wrap(arr: Any, ctx: Context | None = None, cls: type[NDArray] | None = None) -> NDArray:
-    """Wrap a raw array (no copy) in ``cls`` (NDArray, or mx.np.ndarray in numpy mode)."""
+    """Wrap a raw array (no copy) in ``cls``; by default the front-end class of the current mode
+    (``mx.np.ndarray`` under ``npx.set_np()``, else NDArray)."""
     if cls is None:
         from mxlite.util import is_np_array
 
@@ -53,60 +70,55 @@ def wrap(arr: Any, ctx: Context | None = None, cls: type[NDArray] | None = None)
     return cls(arr, ctx)
 
 
-def same_ctx(op: str, *arrays: NDArray) -> Context:
-    """The context an op on ``arrays`` runs on; all must share one device.
+def out_ctx(ctx: Context) -> Context:
+    """Where an op's result lives given its first input's context: pinned and shared host
+    contexts give ``cpu(id)``, as in MXNet."""
+    if ctx.device_typeid in (3, 5):
+        return Context("cpu", ctx.device_id)
+    return ctx
 
-    CPU contexts all share host memory, so ``cpu(0)`` and ``cpu(1)`` mix freely (as in MXNet);
-    a GPU array mixed with an array on another device is an error.
+
+def same_ctx(op: str, *arrays: NDArray) -> Context:
+    """The context an op on ``arrays`` runs on (the first one's).
+
+    Host contexts mix freely (as in MXNet, which compares device *kinds*); GPU arrays on other
+    GPUs are copied to the first one's device by :func:`as_raw`.
+
+    Raises:
+        MXNetError: a GPU array is mixed with a host array.
     """
     ctx = arrays[0].context
-    raw0 = arrays[0]._data
-    for other in arrays[1:]:
-        if other.context == ctx:
-            continue
-        gpu_a, gpu_b = backend.is_gpu_array(raw0), backend.is_gpu_array(other._data)
-        if gpu_a or gpu_b:
+    gpu0 = backend.is_gpu_array(arrays[0]._data)
+    for i, other in enumerate(arrays[1:], start=2):
+        if backend.is_gpu_array(other._data) != gpu0:
             raise MXNetError(
-                f"{op}: inputs live on different devices ({ctx} and {other.context}). "
-                "Copy them to one context first with .as_in_context(ctx) or .copyto(ctx)."
+                f"Operator {op} require all inputs live on the same context. But the first "
+                f"argument is on {ctx} while the {i}-th argument is on {other.context}. Copy them "
+                "to one context first with .as_in_context(ctx) or .copyto(ctx)."
             )
     return ctx
 
 
-def as_raw(value: Any, like: NDArray) -> Any:
-    """``value`` as a raw array or scalar usable with ``like._data`` (same device)."""
-    if isinstance(value, NDArray):
-        if backend.is_gpu_array(value._data) != backend.is_gpu_array(like._data):
+def as_raw(value: NDArray, like: NDArray) -> Any:
+    """``value``'s raw array on ``like``'s device (a peer copy for another GPU)."""
+    raw = value._data
+    if backend.is_gpu_array(raw):
+        if not backend.is_gpu_array(like._data):
             raise MXNetError(
                 f"Cannot combine an array on {value.context} with one on {like.context}. "
                 "Copy one of them with .as_in_context(ctx) first."
             )
-        return value._data
-    if isinstance(value, np.ndarray) and backend.is_gpu_array(like._data):
-        return backend.to_ctx(value, like.context)
-    return value
+        if raw.device.id != like._data.device.id:
+            raw = backend.to_ctx(raw, like.context)
+    elif backend.is_gpu_array(like._data):
+        raise MXNetError(
+            f"Cannot combine an array on {value.context} with one on {like.context}. "
+            "Copy one of them with .as_in_context(ctx) first."
+        )
+    return raw
 
 
-def _is_view_key(key: Any) -> bool:
-    """MXNet returns views only for an int or a unit-step slice on the first axis."""
-    if isinstance(key, tuple):
-        if len(key) != 1:
-            return False
-        key = key[0]
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        return True
-    return isinstance(key, slice) and key.step in (None, 1)
-
-
-def _normalize_key(key: Any, like: NDArray) -> Any:
-    if isinstance(key, NDArray):
-        return key._data.astype(np.int64) if key._data.dtype.kind == "f" else key._data
-    if isinstance(key, tuple):
-        return tuple(_normalize_key(k, like) for k in key)
-    return key
-
-
-class NDArray:
+class NDArray(OperatorMixin):
     """An n-dimensional array on one context.
 
     Args:
@@ -124,7 +136,6 @@ class NDArray:
         self._grad_req = "null"
         self._ag_node: Any = None
 
-    # ------------------------------------------------------------------ construction helpers
     def _new(self, arr: Any) -> NDArray:
         """An array of the same class and context as ``self`` wrapping ``arr``."""
         return type(self)(arr, self._ctx)
@@ -132,6 +143,10 @@ class NDArray:
     @property
     def _xp(self) -> Any:
         return backend.xp_of(self._data)
+
+    @staticmethod
+    def _numpy_semantics() -> bool:
+        return False
 
     # ------------------------------------------------------------------ properties
     @property
@@ -159,12 +174,20 @@ class NDArray:
         """The context this array lives on."""
         return self._ctx
 
-    ctx = context
+    @property
+    def ctx(self) -> Context:
+        """Alias of :attr:`context`."""
+        return self._ctx
 
     @property
     def stype(self) -> str:
         """Storage type; mxlite stores every array densely (``'default'``)."""
         return "default"
+
+    @property
+    def writable(self) -> bool:
+        """Whether the array may be written (always True in mxlite)."""
+        return True
 
     @property
     def T(self) -> NDArray:  # noqa: N802 - MXNet's name
@@ -200,7 +223,7 @@ class NDArray:
         """The one element as a NumPy scalar.
 
         Raises:
-            ValueError: the array has more (or fewer) than one element.
+            ValueError: the array does not hold exactly one element.
         """
         if self.size != 1:
             raise ValueError("The current array is not a scalar")
@@ -208,14 +231,21 @@ class NDArray:
 
     def item(self) -> Any:
         """The one element as a Python scalar."""
-        return self.asscalar().item()
+        if self.size != 1:
+            raise ValueError("can only convert an array of size 1 to a Python scalar")
+        return self.asnumpy().reshape(-1)[0].item()
+
+    def tolist(self) -> Any:
+        """Values as nested Python lists."""
+        return self.asnumpy().tolist()
 
     def astype(self, dtype: Any, copy: bool = True) -> NDArray:
         """Cast to ``dtype``; returns ``self`` when ``copy=False`` and the dtype already matches."""
         target = dtype_np(dtype)
         if not copy and self._data.dtype == target:
             return self
-        out = self._new(self._data.astype(target))
+        with np.errstate(all="ignore"):
+            out = type(self)(self._data.astype(target), out_ctx(self._ctx))
         autograd_record("cast", [self], out, dtype=target)
         return out
 
@@ -228,22 +258,26 @@ class NDArray:
 
         Raises:
             ValueError: copying into an array of another shape.
+            TypeError: ``other`` is neither a Context nor an NDArray.
+            MXLiteGPUError: ``other`` is a GPU context that cannot hold data here.
         """
         if isinstance(other, NDArray):
             if other is self:
                 return other
             if other.shape != self.shape:
                 raise ValueError(
-                    f"copyto: shape mismatch, source {self.shape} vs target {other.shape}."
+                    f"copyto: shape mismatch, source {self.shape} vs target {other.shape}. "
+                    "Reshape one of them first."
                 )
             src = backend.to_ctx(self._data, other.context)
-            other._data[...] = src.astype(other._data.dtype, copy=False)
+            with np.errstate(all="ignore"):
+                other._data[...] = src.astype(other._data.dtype, copy=False)
             return other
         if isinstance(other, Context):
             backend.check_ctx_usable(other)
             arr = backend.to_ctx(self._data, other, copy=True)
             return type(self)(arr, other)
-        raise TypeError(f"copyto does not support type {type(other).__name__}")
+        raise TypeError(f"copyto does not support type {type(other)}")
 
     def as_in_context(self, context: Context) -> NDArray:
         """``self`` if it is on ``context`` already, else a copy there."""
@@ -251,11 +285,19 @@ class NDArray:
             return self
         return self.copyto(context)
 
-    as_in_ctx = as_in_context
-
-    def to_device(self, device: Context) -> NDArray:
+    def as_in_ctx(self, ctx: Context) -> NDArray:
         """Alias of :meth:`as_in_context`."""
-        return self.as_in_context(device)
+        return self.as_in_context(ctx)
+
+    def as_np_ndarray(self) -> NDArray:
+        """The same memory as an ``mx.np.ndarray``."""
+        from mxlite.numpy.multiarray import ndarray as np_ndarray
+
+        return np_ndarray(self._data, self._ctx)
+
+    def as_nd_ndarray(self) -> NDArray:
+        """The same memory as a legacy ``mx.nd.NDArray``."""
+        return NDArray(self._data, self._ctx)
 
     def wait_to_read(self) -> None:
         """Block until pending writes to this array are done."""
@@ -265,44 +307,34 @@ class NDArray:
         """Block until pending reads and writes of this array are done."""
         self.wait_to_read()
 
-    def tolist(self) -> list[Any]:
-        """Values as nested Python lists."""
-        return self.asnumpy().tolist()
-
     # ------------------------------------------------------------------ interop
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if backend.is_gpu_array(self._data):
-            raise TypeError(
-                f"Implicit conversion of an array on {self._ctx} to a NumPy array is not allowed. "
-                "Use .asnumpy() to copy it to the host explicitly."
-            )
-        arr = self._data if dtype is None else self._data.astype(dtype, copy=False)
-        return np.array(arr, copy=True) if copy else arr
+        return _interop.to_host_array(self, dtype, copy)
 
     def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
         return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:
-        return self._data.__dlpack_device__()
+        return tuple(self._data.__dlpack_device__())  # type: ignore[return-value]
 
     def to_dlpack_for_read(self) -> Any:
         """A DLPack capsule sharing this array's memory."""
+        self.wait_to_read()
         return self._data.__dlpack__()
 
-    to_dlpack_for_write = to_dlpack_for_read
+    def to_dlpack_for_write(self) -> Any:
+        """A DLPack capsule sharing this array's memory (writes go through)."""
+        self.wait_to_write()
+        return self._data.__dlpack__()
 
     @property
     def __cuda_array_interface__(self) -> dict[str, Any]:
-        if not backend.is_gpu_array(self._data):
-            raise AttributeError(
-                f"__cuda_array_interface__ is only defined for GPU arrays; this one is on {self._ctx}"
-            )
-        return self._data.__cuda_array_interface__
+        return _interop.cuda_array_interface(self)
 
     # ------------------------------------------------------------------ python protocol
     def __len__(self) -> int:
         if self.ndim == 0:
-            raise TypeError("len() of a 0-d array")
+            raise TypeError("len() of unsized object")
         return self.shape[0]
 
     def __iter__(self) -> Iterator[NDArray]:
@@ -310,11 +342,19 @@ class NDArray:
             yield self[i]
 
     def __bool__(self) -> bool:
+        if self.size == 0:
+            return self._empty_truth()
         if self.size == 1:
             return bool(self.asnumpy().reshape(-1)[0])
-        if self.size == 0:
-            return False
-        raise ValueError("The truth value of an NDArray with multiple elements is ambiguous.")
+        raise ValueError(
+            f"The truth value of an {self._kind_name()} with multiple elements is ambiguous."
+        )
+
+    def _empty_truth(self) -> bool:
+        return False
+
+    def _kind_name(self) -> str:
+        return "NDArray"
 
     def __hash__(self) -> int:
         return id(self)
@@ -325,85 +365,86 @@ class NDArray:
             "Use mx.nd.save / mx.nd.load to store them."
         )
 
-    def _shape_str(self) -> str:
-        return "x".join(str(d) for d in self.shape)
-
     def __repr__(self) -> str:
-        return f"\n{self.asnumpy()}\n<{type(self).__name__} {self._shape_str()} @{self._ctx}>"
+        shape = "x".join(str(d) for d in self.shape)
+        return f"\n{self.asnumpy()}\n<{type(self).__name__} {shape} @{self._ctx}>"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return self.__repr__()
 
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, key: Any) -> NDArray:
-        raw_key = _normalize_key(key, self)
-        try:
-            res = self._data[raw_key]
-        except IndexError as err:
-            raise IndexError(
-                f"index {key!r} is out of bounds for an array of shape {self.shape}"
-            ) from err
-        if not _is_view_key(key):
-            res = res.copy()
-        if res.ndim == 0 and not self._numpy_semantics():
-            res = res.reshape(1)
-        out = self._new(res)
-        autograd_record("getitem", [self], out, key=raw_key)
-        return out
+        return _indexing.getitem(self, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        raw_key = _normalize_key(key, self)
-        raw_val = as_raw(value, self)
-        if isinstance(raw_val, (list, tuple)):
-            raw_val = self._xp.asarray(raw_val, dtype=self._data.dtype)
-        try:
-            self._data[raw_key] = raw_val
-        except ValueError as err:
-            raise MXNetError(
-                f"Cannot assign a value of shape {np.shape(raw_val)} to index {key!r} of an array "
-                f"of shape {self.shape}: {err}"
-            ) from err
-
-    @staticmethod
-    def _numpy_semantics() -> bool:
-        return False
+        _indexing.setitem(self, key, value)
 
     # ------------------------------------------------------------------ shape ops
     def reshape(self, *shape: Any, **kwargs: Any) -> NDArray:
-        """Reshape with MXNet's special values: 0 copies a dimension, -1 infers one.
+        """Reshape (a view) with MXNet's codes 0, -1, -2, -3, -4 (see ``_reshape``).
 
-        ``reverse=True`` matches the special values from the right.
+        ``reverse=True`` matches the codes from the right.
+
+        Raises:
+            TypeError: unknown keyword arguments.
+            MXNetError: invalid codes, or a target larger than the input.
+            ValueError: a target with fewer elements than the input.
         """
-        if "shape" in kwargs:
-            shape = kwargs.pop("shape")
-        elif len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = shape[0]
-        reverse = bool(kwargs.pop("reverse", False))
-        if kwargs:
-            raise TypeError(f"reshape got unexpected arguments {sorted(kwargs)}")
-        target = _infer_reshape(self.shape, tuple(int(s) for s in shape), reverse)
+        unknown = [k for k in kwargs if k not in ("shape", "reverse")]
+        if unknown:
+            raise TypeError(
+                f"Got unknown keywords in reshape: {', '.join(unknown)}. "
+                "Accepted keyword arguments are 'shape' and 'reverse'."
+            )
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        elif not shape:
+            shape = kwargs.get("shape")  # type: ignore[assignment]
+            if not shape:
+                raise TypeError("reshape: a shape must be provided")
+        spec = tuple(int(s) for s in shape)
+        target = _reshape.legacy_target_shape(self.shape, spec, bool(kwargs.get("reverse")))
+        return self._reshaped(target)
+
+    def _reshaped(self, target: tuple[int, ...]) -> NDArray:
         out = self._new(self._data.reshape(target))
         autograd_record("reshape", [self], out, shape=target)
         return out
 
     def reshape_like(self, other: NDArray) -> NDArray:
         """Reshape to ``other``'s shape."""
-        return self.reshape(other.shape)
+        if other.size != self.size:
+            raise ValueError(f"Cannot reshape array of size {self.size} into shape {other.shape}")
+        return self._reshaped(tuple(other.shape))
 
-    def transpose(self, axes: Sequence[int] | None = None) -> NDArray:
+    def transpose(self, *axes: Any, **kwargs: Any) -> NDArray:
         """Permute axes (reverse them by default); returns a copy."""
         from mxlite.ndarray import op
 
-        return op.transpose(self, axes=axes)
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = tuple(axes[0]) if axes[0] is not None else ()
+        ax = kwargs.get("axes", axes or None)
+        return op.transpose(self, axes=ax)
 
-    def flatten(self) -> NDArray:
-        """Collapse all axes but the first."""
-        return self.reshape((self.shape[0], -1)) if self.ndim > 0 else self.reshape((1, 1))
+    def flatten(self, inplace: bool = False) -> NDArray:
+        """Collapse all axes but the first (a 1-d input stays 1-d... as ``(n, 1)``, like MXNet)."""
+        if self.ndim == 0:
+            return self._reshaped((1, 1))
+        first = self.shape[0]
+        rest = int(np.prod(self.shape[1:], dtype=np.int64))
+        return self._reshaped((first, rest))
 
-    def expand_dims(self, axis: int) -> NDArray:
+    def expand_dims(self, axis: int, **kwargs: Any) -> NDArray:
         """Insert an axis of size 1."""
         from mxlite.ndarray import op
 
         return op.expand_dims(self, axis=axis)
+
+    def squeeze(self, axis: Any = None, **kwargs: Any) -> NDArray:
+        """Drop axes of size 1 (all of them by default)."""
+        from mxlite.ndarray import op
+
+        return op.squeeze(self, axis=axis)
 
     def broadcast_to(self, shape: Sequence[int]) -> NDArray:
         """Broadcast to ``shape`` (a copy)."""
@@ -435,169 +476,11 @@ class NDArray:
         """The same values, cut from the autograd graph (shares memory)."""
         return self._new(self._data)
 
-    # ------------------------------------------------------------------ arithmetic
-    def _binary(self, other: Any, op: str, reverse: bool = False) -> NDArray:
-        from mxlite.ndarray import op as ops
-
-        return ops.binary(op, other, self) if reverse else ops.binary(op, self, other)
-
-    def __add__(self, other: Any) -> NDArray:
-        return self._binary(other, "add")
-
-    def __radd__(self, other: Any) -> NDArray:
-        return self._binary(other, "add", reverse=True)
-
-    def __sub__(self, other: Any) -> NDArray:
-        return self._binary(other, "sub")
-
-    def __rsub__(self, other: Any) -> NDArray:
-        return self._binary(other, "sub", reverse=True)
-
-    def __mul__(self, other: Any) -> NDArray:
-        return self._binary(other, "mul")
-
-    def __rmul__(self, other: Any) -> NDArray:
-        return self._binary(other, "mul", reverse=True)
-
-    def __truediv__(self, other: Any) -> NDArray:
-        return self._binary(other, "div")
-
-    def __rtruediv__(self, other: Any) -> NDArray:
-        return self._binary(other, "div", reverse=True)
-
-    __div__ = __truediv__
-    __rdiv__ = __rtruediv__
-
-    def __mod__(self, other: Any) -> NDArray:
-        return self._binary(other, "mod")
-
-    def __rmod__(self, other: Any) -> NDArray:
-        return self._binary(other, "mod", reverse=True)
-
-    def __pow__(self, other: Any) -> NDArray:
-        return self._binary(other, "pow")
-
-    def __rpow__(self, other: Any) -> NDArray:
-        return self._binary(other, "pow", reverse=True)
-
-    def __matmul__(self, other: NDArray) -> NDArray:
-        from mxlite.ndarray import op
-
-        return op.dot(self, other)
-
-    def __neg__(self) -> NDArray:
-        from mxlite.ndarray import op
-
-        return op.negative(self)
-
-    def __pos__(self) -> NDArray:
-        return self
-
-    def __abs__(self) -> NDArray:
-        return self.abs()
-
-    def _inplace(self, other: Any, op: str) -> NDArray:
-        from mxlite.ndarray import op as ops
-
-        ops.inplace(op, self, other)
-        return self
-
-    def __iadd__(self, other: Any) -> NDArray:
-        return self._inplace(other, "add")
-
-    def __isub__(self, other: Any) -> NDArray:
-        return self._inplace(other, "sub")
-
-    def __imul__(self, other: Any) -> NDArray:
-        return self._inplace(other, "mul")
-
-    def __itruediv__(self, other: Any) -> NDArray:
-        return self._inplace(other, "div")
-
-    __idiv__ = __itruediv__
-
-    def __imod__(self, other: Any) -> NDArray:
-        return self._inplace(other, "mod")
-
-    def __ipow__(self, other: Any) -> NDArray:
-        return self._inplace(other, "pow")
-
-    def __eq__(self, other: Any) -> NDArray:  # type: ignore[override]
-        return self._binary(other, "equal")
-
-    def __ne__(self, other: Any) -> NDArray:  # type: ignore[override]
-        return self._binary(other, "not_equal")
-
-    def __gt__(self, other: Any) -> NDArray:
-        return self._binary(other, "greater")
-
-    def __ge__(self, other: Any) -> NDArray:
-        return self._binary(other, "greater_equal")
-
-    def __lt__(self, other: Any) -> NDArray:
-        return self._binary(other, "lesser")
-
-    def __le__(self, other: Any) -> NDArray:
-        return self._binary(other, "lesser_equal")
-
-    # ------------------------------------------------------------------ fluent methods
-    def __getattr__(self, name: str) -> Any:
-        # Fluent methods (x.abs(), x.sum(axis=1), x.exp(), ...) forward to mx.nd's functions.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        from mxlite.ndarray import op
-
-        fn = op.FLUENT.get(name)
-        if fn is None:
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
-
-        def method(*args: Any, **kwargs: Any) -> Any:
-            return fn(self, *args, **kwargs)
-
-        return method
-
 
 def autograd_record(op: str, inputs: list[NDArray], out: NDArray, **attrs: Any) -> None:
     """Hand one finished op to the autograd tape when recording."""
     if autograd.is_recording():
         autograd.record_op(op, inputs, out, attrs)
-
-
-def _infer_reshape(src: tuple[int, ...], shape: tuple[int, ...], reverse: bool) -> tuple[int, ...]:
-    """Resolve MXNet's reshape codes 0 (copy this dim) and -1 (infer) against ``src``."""
-    if reverse:
-        return tuple(reversed(_infer_reshape(tuple(reversed(src)), tuple(reversed(shape)), False)))
-    out: list[int] = []
-    infer_at = -1
-    for i, dim in enumerate(shape):
-        if dim == 0:
-            if i >= len(src):
-                raise MXNetError(
-                    f"reshape: code 0 at position {i} has no matching input dim in {src}"
-                )
-            out.append(src[i])
-        elif dim == -1:
-            if infer_at >= 0:
-                raise MXNetError(f"reshape: more than one -1 in target shape {shape}")
-            infer_at = len(out)
-            out.append(1)
-        elif dim < -1:
-            raise MXNetError(f"reshape: unsupported special value {dim} in {shape}")
-        else:
-            out.append(dim)
-    total = int(np.prod(src, dtype=np.int64))
-    known = int(np.prod(out, dtype=np.int64))
-    if infer_at >= 0:
-        if known == 0 or total % known:
-            raise MXNetError(
-                f"reshape: cannot infer the -1 dimension of {shape} from input shape {src}"
-            )
-        out[infer_at] = total // known
-    elif known != total:
-        raise MXNetError(
-            f"reshape: target shape {tuple(out)} has {known} elements but the input {src} has {total}"
-        )
-    return tuple(out)
 
 
 def default_ctx(ctx: Context | None) -> Context:
@@ -606,5 +489,5 @@ def default_ctx(ctx: Context | None) -> Context:
 
 
 def is_scalar(value: Any) -> bool:
-    """True for Python and NumPy scalars (not arrays)."""
-    return isinstance(value, numeric_types) and not isinstance(value, np.ndarray)
+    """True for Python and NumPy scalars (MXNet's ``numeric_types``), not arrays or strings."""
+    return isinstance(value, numeric_types) and not isinstance(value, (np.ndarray, np.str_))

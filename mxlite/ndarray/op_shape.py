@@ -1,0 +1,332 @@
+"""Shape and joining ops of ``mx.nd``: transpose, reshape, expand_dims, squeeze, broadcast_to,
+concat, stack, split, slice_axis, add_n, where, zeros_like/ones_like, cast, stop_gradient, tile,
+repeat, flip.
+
+Recorded for autograd under the function's name (``transpose``: ``axes``; ``broadcast_to``:
+``shape``; ``concat``: ``dim``; ``stack``: ``axis``; ``slice_axis``: ``axis``, ``begin``,
+``end``; ``where``: ``condition``; ``add_n``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mxlite.base import MXNetError
+from mxlite.ndarray.ndarray import (
+    NDArray,
+    as_raw,
+    autograd_record,
+    out_ctx,
+    result_class,
+    same_ctx,
+)
+from mxlite.ndarray.op_math import write_out
+
+__all__ = [
+    "transpose",
+    "reshape",
+    "reshape_like",
+    "flatten",
+    "Flatten",
+    "expand_dims",
+    "squeeze",
+    "broadcast_to",
+    "broadcast_like",
+    "concat",
+    "Concat",
+    "stack",
+    "split",
+    "SliceChannel",
+    "slice_axis",
+    "add_n",
+    "ElementWiseSum",
+    "where",
+    "zeros_like",
+    "ones_like",
+    "cast",
+    "Cast",
+    "stop_gradient",
+    "BlockGrad",
+    "identity",
+    "tile",
+    "repeat",
+    "flip",
+    "swapaxes",
+]
+
+
+def transpose(data: NDArray, axes: Sequence[int] | None = None, **kwargs: Any) -> NDArray:
+    """Permute axes (reversed by default); a copy."""
+    ax = tuple(int(a) for a in axes) if axes else None
+    if ax is not None and sorted(a % data.ndim for a in ax) != list(range(data.ndim)):
+        raise MXNetError(f"transpose: axes {ax} are not a permutation of the {data.ndim} axes")
+    xp = data._xp
+    out = type(data)(xp.ascontiguousarray(xp.transpose(data._data, ax)), out_ctx(data.context))
+    autograd_record("transpose", [data], out, axes=ax)
+    return out
+
+
+def reshape(data: NDArray, shape: Sequence[int], reverse: bool = False, **kwargs: Any) -> NDArray:
+    """Reshape with MXNet's special values (see :meth:`NDArray.reshape`)."""
+    return data.reshape(tuple(shape), reverse=reverse)
+
+
+def reshape_like(lhs: NDArray, rhs: NDArray, **kwargs: Any) -> NDArray:
+    """Reshape ``lhs`` to ``rhs``'s shape."""
+    return lhs.reshape_like(rhs)
+
+
+def flatten(data: NDArray, **kwargs: Any) -> NDArray:
+    """Collapse all axes but the first: ``(d0, d1, ..., dk) -> (d0, d1*...*dk)``."""
+    return data.flatten()
+
+
+Flatten = flatten
+
+
+def expand_dims(data: NDArray, axis: int, **kwargs: Any) -> NDArray:
+    """Insert a size-1 axis at ``axis`` (a view).
+
+    Raises:
+        MXNetError: ``axis`` outside ``[-ndim-1, ndim]``.
+    """
+    nd = data.ndim
+    if not -nd - 1 <= axis <= nd:
+        raise MXNetError(f"expand_dims: axis {axis} out of range for an array with {nd} dims")
+    shape = list(data.shape)
+    shape.insert(axis if axis >= 0 else axis + nd + 1, 1)
+    return data._reshaped(tuple(shape))
+
+
+def squeeze(data: NDArray, axis: Any = None, **kwargs: Any) -> NDArray:
+    """Remove size-1 axes (all of them, or those in ``axis``); legacy results stay at least 1-d.
+
+    Raises:
+        MXNetError: an axis in ``axis`` is not of size 1.
+    """
+    if axis is None:
+        shape = tuple(d for d in data.shape if d != 1)
+    else:
+        axes = {int(a) % data.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        for a in axes:
+            if data.shape[a] != 1:
+                raise MXNetError(f"squeeze: axis {a} of shape {data.shape} is not of size 1")
+        shape = tuple(d for i, d in enumerate(data.shape) if i not in axes)
+    if not shape and not data._numpy_semantics():
+        shape = (1,)
+    return data._reshaped(shape)
+
+
+def broadcast_to(data: NDArray, shape: Sequence[int], **kwargs: Any) -> NDArray:
+    """Broadcast to ``shape`` (a 0 in ``shape`` keeps the input's size there); a copy.
+
+    Raises:
+        MXNetError: the shapes do not broadcast.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < data.ndim:
+        raise MXNetError(f"broadcast_to: cannot broadcast shape {data.shape} to {shape}")
+    lead = len(shape) - data.ndim
+    target = tuple(data.shape[i - lead] if s == 0 and i >= lead else s for i, s in enumerate(shape))
+    try:
+        res = data._xp.broadcast_to(data._data, target).copy()
+    except ValueError as err:
+        raise MXNetError(
+            f"broadcast_to: operands could not be broadcast together: {data.shape} -> {target}"
+        ) from err
+    out = type(data)(res, out_ctx(data.context))
+    autograd_record("broadcast_to", [data], out, shape=target)
+    return out
+
+
+def broadcast_like(lhs: NDArray, rhs: NDArray, **kwargs: Any) -> NDArray:
+    """Broadcast ``lhs`` to ``rhs``'s shape."""
+    return broadcast_to(lhs, rhs.shape)
+
+
+def _check_dtypes(op: str, data: Sequence[NDArray]) -> None:
+    dts = {d._data.dtype for d in data}
+    if len(dts) > 1 and not any(d._numpy_semantics() for d in data):
+        raise MXNetError(
+            f"{op}: all inputs need one dtype, got {sorted(str(d) for d in dts)}; cast them "
+            "with .astype() first."
+        )
+
+
+def concat(*data: NDArray, dim: int = 1, **kwargs: Any) -> NDArray:
+    """Join arrays along axis ``dim`` (default 1, as in MXNet).
+
+    Raises:
+        MXNetError: no inputs, mixed dtypes, or shapes that differ off ``dim``.
+    """
+    if not data:
+        raise MXNetError("concat needs at least one input array")
+    ctx = same_ctx("concat", *data)
+    _check_dtypes("concat", data)
+    nd = data[0].ndim
+    if any(d.ndim != nd for d in data) or not -nd <= dim < nd:
+        raise MXNetError(
+            f"concat: inputs of shapes {[d.shape for d in data]} cannot join on dim {dim}"
+        )
+    ax = dim % nd
+    ref = [s for i, s in enumerate(data[0].shape) if i != ax]
+    for d in data[1:]:
+        if [s for i, s in enumerate(d.shape) if i != ax] != ref:
+            raise MXNetError(
+                f"concat: Incompatible input shape: expected {list(data[0].shape)} off dim {dim}, "
+                f"got {list(d.shape)}"
+            )
+    res = data[0]._xp.concatenate([as_raw(d, data[0]) for d in data], axis=ax)
+    out = result_class(*data)(res, out_ctx(ctx))
+    autograd_record("concat", list(data), out, dim=ax)
+    return out
+
+
+Concat = concat
+
+
+def stack(*data: NDArray, axis: int = 0, **kwargs: Any) -> NDArray:
+    """Join arrays of one shape along a new axis.
+
+    Raises:
+        MXNetError: no inputs, mixed dtypes, or different shapes.
+    """
+    if not data:
+        raise MXNetError("stack needs at least one input array")
+    ctx = same_ctx("stack", *data)
+    _check_dtypes("stack", data)
+    if any(d.shape != data[0].shape for d in data):
+        raise MXNetError(f"stack: every input needs the same shape, got {[d.shape for d in data]}")
+    nd = data[0].ndim + 1
+    if not -nd <= axis < nd:
+        raise MXNetError(f"stack: axis {axis} out of range for {nd}-d output")
+    res = data[0]._xp.stack([as_raw(d, data[0]) for d in data], axis=axis)
+    out = result_class(*data)(res, out_ctx(ctx))
+    autograd_record("stack", list(data), out, axis=axis % nd)
+    return out
+
+
+def slice_axis(data: NDArray, axis: int, begin: int, end: int | None, **kwargs: Any) -> NDArray:
+    """Slice ``[begin, end)`` along ``axis`` (a copy)."""
+    ax = axis % data.ndim
+    key = [slice(None)] * data.ndim
+    key[ax] = slice(begin, end)
+    res = data._data[tuple(key)].copy()
+    out = type(data)(res, out_ctx(data.context))
+    autograd_record("slice_axis", [data], out, axis=ax, begin=begin, end=end)
+    return out
+
+
+def split(
+    data: NDArray, num_outputs: int, axis: int = 1, squeeze_axis: bool = False, **kwargs: Any
+) -> list[NDArray] | NDArray:
+    """Split into ``num_outputs`` equal parts along ``axis`` (one part is returned bare).
+
+    Raises:
+        MXNetError: the axis size is not divisible by ``num_outputs``.
+    """
+    ax = axis % data.ndim
+    size = data.shape[ax]
+    if num_outputs <= 0 or size % num_outputs:
+        raise MXNetError(f"split: axis {axis} of size {size} is not divisible by {num_outputs}")
+    step = size // num_outputs
+    parts = [slice_axis(data, ax, i * step, (i + 1) * step) for i in range(num_outputs)]
+    if squeeze_axis and step == 1:
+        parts = [squeeze(p, axis=ax) for p in parts]
+    return parts[0] if num_outputs == 1 else parts
+
+
+SliceChannel = split
+
+
+def add_n(*args: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
+    """Elementwise sum of all inputs (same shape and dtype)."""
+    if not args:
+        raise MXNetError("add_n needs at least one input array")
+    ctx = same_ctx("add_n", *args)
+    _check_dtypes("add_n", args)
+    if any(a.shape != args[0].shape for a in args):
+        raise MXNetError(f"add_n: every input needs the same shape, got {[a.shape for a in args]}")
+    res = args[0]._data.copy()
+    for a in args[1:]:
+        res += as_raw(a, args[0])
+    result = result_class(*args)(res, out_ctx(ctx))
+    autograd_record("add_n", list(args), result)
+    return write_out(result, out)
+
+
+ElementWiseSum = add_n
+
+
+def where(condition: NDArray, x: NDArray, y: NDArray, **kwargs: Any) -> NDArray:
+    """``x`` where ``condition`` is nonzero, else ``y``."""
+    ctx = same_ctx("where", condition, x, y)
+    xp = x._xp
+    cond = as_raw(condition, x) != 0
+    res = xp.where(cond, x._data, as_raw(y, x))
+    out = result_class(x)(res, out_ctx(ctx))
+    autograd_record("where", [x, y], out, condition=cond)
+    return out
+
+
+def zeros_like(data: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
+    """Zeros of ``data``'s shape, dtype and context (written into ``out`` when given)."""
+    if out is not None:
+        out._data[...] = 0
+        return out
+    return type(data)(data._xp.zeros_like(data._data), out_ctx(data.context))
+
+
+def ones_like(data: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
+    """Ones of ``data``'s shape, dtype and context (written into ``out`` when given)."""
+    if out is not None:
+        out._data[...] = 1
+        return out
+    return type(data)(data._xp.ones_like(data._data), out_ctx(data.context))
+
+
+def cast(data: NDArray, dtype: Any, **kwargs: Any) -> NDArray:
+    """``data.astype(dtype)``."""
+    return data.astype(dtype)
+
+
+Cast = cast
+
+
+def stop_gradient(data: NDArray, **kwargs: Any) -> NDArray:
+    """The same values, cut from the autograd graph."""
+    return data.detach()
+
+
+BlockGrad = stop_gradient
+
+
+def identity(data: NDArray, **kwargs: Any) -> NDArray:
+    """A copy of ``data`` (recorded as ``identity``)."""
+    out = type(data)(data._data.copy(), out_ctx(data.context))
+    autograd_record("identity", [data], out)
+    return out
+
+
+def tile(data: NDArray, reps: Sequence[int], **kwargs: Any) -> NDArray:
+    """Repeat the whole array ``reps`` times per axis."""
+    return type(data)(data._xp.tile(data._data, tuple(reps)), out_ctx(data.context))
+
+
+def repeat(data: NDArray, repeats: int, axis: int | None = None, **kwargs: Any) -> NDArray:
+    """Repeat each element ``repeats`` times (flattened when ``axis`` is None)."""
+    return type(data)(data._xp.repeat(data._data, repeats, axis=axis), out_ctx(data.context))
+
+
+def flip(data: NDArray, axis: Any, **kwargs: Any) -> NDArray:
+    """Reverse the order of elements along ``axis``; a copy."""
+    res = data._xp.ascontiguousarray(data._xp.flip(data._data, axis=axis))
+    return type(data)(res, out_ctx(data.context))
+
+
+def swapaxes(data: NDArray, dim1: int = 0, dim2: int = 0, **kwargs: Any) -> NDArray:
+    """Exchange two axes; a copy."""
+    axes = list(range(data.ndim))
+    axes[dim1], axes[dim2] = axes[dim2], axes[dim1]
+    return transpose(data, axes=axes)
