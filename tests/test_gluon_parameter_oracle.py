@@ -33,19 +33,14 @@ def np_input(shape):
 
 
 def _mxlite_namespace() -> dict:
-    from mxlite.numpy.multiarray import ndarray as np_ndarray
-
-    def np_input(shape):
-        return np_ndarray(mxlite.nd.random.uniform(shape=shape)._data)
-
     return {
         "mx": mxlite,
         "np": np,
         "json": json,
         "warnings": warnings,
-        "set_np": mxlite.util.set_np,
-        "reset_np": mxlite.util.reset_np,
-        "np_input": np_input,
+        "set_np": mxlite.npx.set_np,
+        "reset_np": mxlite.npx.reset_np,
+        "np_input": lambda shape: mxlite.np.random.uniform(size=shape),
     }
 
 
@@ -61,7 +56,7 @@ def run_both(script: str) -> tuple[object, object]:
             warnings.simplefilter("ignore")
             exec(compile(script, "<scenario>", "exec"), _mxlite_namespace())
     finally:
-        mxlite.util.reset_np()
+        mxlite.npx.reset_np()
         block_mod._AUTO_NAMES.counter.clear()
         block_mod._AUTO_NAMES.counter.update(saved)
     ours = json.loads(out.getvalue().strip().splitlines()[-1])
