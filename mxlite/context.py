@@ -25,15 +25,35 @@ _DEVTYPE2STR = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
 _DEVSTR2TYPE = {name: typeid for typeid, name in _DEVTYPE2STR.items()}
 
 
-class _ContextStack(threading.local):
+class _ContextState(threading.local):
+    """Per thread: the default context (None: cpu(0)) and the defaults saved by ``with ctx:``."""
+
     def __init__(self) -> None:
-        self.stack: list[Context] = []
+        self.default: Context | None = None
+        self.saved: list[Context | None] = []
 
 
-_STACK = _ContextStack()
+_STATE = _ContextState()
 
 
-class Context:
+class UnknownDeviceTypeError(KeyError, ValueError):
+    """``Context('tpu')``: MXNet raises KeyError here; the ValueError base keeps older callers."""
+
+
+class _ContextMeta(type):
+    """Gives ``Context.default_ctx`` MXNet's behaviour: a per-thread value that ``with ctx:``
+    sets and restores, readable and assignable on the class."""
+
+    @property
+    def default_ctx(cls) -> Context:
+        return _STATE.default if _STATE.default is not None else Context("cpu", 0)
+
+    @default_ctx.setter
+    def default_ctx(cls, value: Context) -> None:
+        _STATE.default = value
+
+
+class Context(metaclass=_ContextMeta):
     """A device and its index, as in MXNet: ``Context('gpu', 0)`` or ``Context(mx.cpu(1))``.
 
     Args:
@@ -51,7 +71,7 @@ class Context:
             self.device_id: int = device_type.device_id
         else:
             if device_type not in _DEVSTR2TYPE:
-                raise ValueError(
+                raise UnknownDeviceTypeError(
                     f"Unknown device type {device_type!r}; expected one of {sorted(_DEVSTR2TYPE)}."
                 )
             self.device_typeid = _DEVSTR2TYPE[device_type]
@@ -84,11 +104,12 @@ class Context:
 
     def __enter__(self) -> Context:
         self._old_ctx = current_context()
-        _STACK.stack.append(self)
+        _STATE.saved.append(_STATE.default)
+        _STATE.default = self
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _STACK.stack.pop()
+        _STATE.default = _STATE.saved.pop()
 
     def empty_cache(self) -> None:
         """Release the cached device memory of a GPU context (no-op on CPU)."""
@@ -96,10 +117,6 @@ class Context:
             from mxlite import backend
 
             backend.empty_cache(self)
-
-
-# MXNet users read and assign ``Context.default_ctx``; a plain class attribute does both.
-Context.default_ctx = Context("cpu", 0)  # type: ignore[attr-defined]
 
 
 def cpu(device_id: int = 0) -> Context:
@@ -118,11 +135,9 @@ def gpu(device_id: int = 0) -> Context:
 
 
 def current_context() -> Context:
-    """The innermost ``with ctx:`` context of this thread, else ``Context.default_ctx``."""
-    if _STACK.stack:
-        return _STACK.stack[-1]
-    default = Context.__dict__.get("default_ctx")
-    return default if isinstance(default, Context) else Context("cpu", 0)
+    """This thread's ``Context.default_ctx``: the innermost ``with ctx:`` context, else the value
+    assigned to ``Context.default_ctx`` in this thread, else ``cpu(0)``."""
+    return Context.default_ctx
 
 
 def num_gpus() -> int:

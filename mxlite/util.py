@@ -18,6 +18,8 @@ __all__ = [
     "reset_np",
     "set_np_shape",
     "use_np",
+    "use_np_shape",
+    "use_np_array",
     "np_shape",
     "np_array",
     "is_np_default_dtype",
@@ -143,17 +145,31 @@ def np_array(active: bool = True) -> _Scope:
     return _Scope(None, active)
 
 
-def use_np(func: F) -> F:
-    """Decorator: run ``func`` (or every method of a class) with NumPy semantics on."""
+def _decorate(func: F, shape: bool | None, array: bool | None) -> F:
     if isinstance(func, type):
         for name, attr in list(vars(func).items()):
-            if callable(attr) and not name.startswith("__") or name in ("__init__", "__call__"):
-                setattr(func, name, use_np(attr))
+            if callable(attr) and (not name.startswith("__") or name in ("__init__", "__call__")):
+                setattr(func, name, _decorate(attr, shape, array))
         return func
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _Scope(True, True):
+        with _Scope(shape, array):
             return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def use_np(func: F) -> F:
+    """Decorator: run ``func`` (or every method of a class) with NumPy semantics on."""
+    return _decorate(func, True, True)
+
+
+def use_np_shape(func: F) -> F:
+    """Decorator: run ``func`` (or every method of a class) with NumPy shape semantics on."""
+    return _decorate(func, True, None)
+
+
+def use_np_array(func: F) -> F:
+    """Decorator: run ``func`` (or every method of a class) with NumPy array semantics on."""
+    return _decorate(func, None, True)

@@ -147,5 +147,7 @@ def unary_raw(name: str, xp: Any, a: Any) -> Any:
         fn = UNARY_FUNCS[name]
         if a.dtype.kind in "iu":
             return from_float(xp, fn(xp, a.astype(np.float64)), a.dtype)
+        if a.dtype.itemsize < 4:  # float16/bfloat16: compute in float32, round once
+            return fn(xp, a.astype(np.float32)).astype(a.dtype)
         res = fn(xp, a)
         return res if res.dtype == a.dtype else res.astype(a.dtype)

@@ -137,6 +137,10 @@ def getitem(x: NDArray, key: Any) -> NDArray:
     if basic:
         _check_bounds(nkey, x)
         _check_first_axis_slice(nkey, x)
+    if basic:
+        # A trailing Ellipsis makes NumPy return a 0-d view instead of a scalar copy.
+        parts = nkey if isinstance(nkey, tuple) else (nkey,)
+        nkey = parts if any(k is Ellipsis for k in parts) else (*parts, Ellipsis)
     try:
         res = x._data[nkey]
     except IndexError as err:

@@ -156,8 +156,11 @@ def host_array(source_array: Any, dtype: Any, fn: str = "array") -> np.ndarray:
         source_array = source_array.get()
     try:
         with np.errstate(all="ignore"):
-            host = np.array(source_array, dtype=dtype, order="C")
-    except (TypeError, ValueError) as err:
+            try:
+                host = np.array(source_array, dtype=dtype, order="C")
+            except OverflowError:  # NumPy 2 refuses -7 as uint8; MXNet (NumPy 1) wraps around
+                host = np.array(np.asarray(source_array).astype(dtype), order="C")
+    except (TypeError, ValueError, OverflowError) as err:
         raise TypeError(f"source_array must be array like object ({fn}: {err})") from err
     if host.dtype.kind in "OUSV":
         raise TypeError(
@@ -238,17 +241,31 @@ def _arange(
 def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any) -> None:
     """Set every array to zero, grouped by (device, dtype) so each group is one kernel launch.
 
+    As MXNet's operator: ``num_arrays`` is required and must equal the number of arrays; the
+    arrays may differ in shape and context but must hold floating-point values. Nothing is
+    zeroed when an argument is rejected.
+
     Raises:
-        ValueError: ``num_arrays`` does not match the number of arrays given.
-        TypeError: an argument is not an NDArray (nothing is zeroed then).
+        MXNetError: ``num_arrays`` is missing or wrong, or an array is not floating-point.
+        TypeError: an argument is not an NDArray.
     """
-    if num_arrays is not None and num_arrays != len(arrays):
-        raise ValueError(
-            f"reset_arrays: num_arrays={num_arrays} but {len(arrays)} arrays were given"
+    if num_arrays is None:
+        raise MXNetError(
+            "Required parameter num_arrays of int is not presented, in operator reset_arrays: "
+            "pass num_arrays=len(arrays)."
+        )
+    if num_arrays != len(arrays):
+        raise MXNetError(
+            f"Operator reset_arrays expects {num_arrays} inputs, but got {len(arrays)} instead."
         )
     for arr in arrays:
         if not isinstance(arr, NDArray):
             raise TypeError(f"reset_arrays expects NDArrays, got {type(arr)}")
+        if arr._data.dtype.kind != "f" and arr._data.dtype.name != "bfloat16":
+            raise MXNetError(
+                "reset_arrays: This operation only support floating point types, not "
+                f"{arr._data.dtype.name}. Zero integer arrays with arr[:] = 0."
+            )
     from mxlite import ops
 
     raws = [a._data for a in arrays]

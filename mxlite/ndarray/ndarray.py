@@ -257,7 +257,7 @@ class NDArray(OperatorMixin):
         """Copy the values to a context (new array) or into an existing NDArray (returned).
 
         Raises:
-            ValueError: copying into an array of another shape.
+            MXNetError: copying into an array of another shape.
             TypeError: ``other`` is neither a Context nor an NDArray.
             MXLiteGPUError: ``other`` is a GPU context that cannot hold data here.
         """
@@ -265,7 +265,7 @@ class NDArray(OperatorMixin):
             if other is self:
                 return other
             if other.shape != self.shape:
-                raise ValueError(
+                raise MXNetError(
                     f"copyto: shape mismatch, source {self.shape} vs target {other.shape}. "
                     "Reshape one of them first."
                 )

@@ -80,7 +80,9 @@ def dot(
     res = xp.asarray(res)
     if res.ndim == 0 and not npm:
         res = res.reshape(1)
-    result = type(lhs)(xp.ascontiguousarray(res), out_ctx(ctx))
+    if not res.flags.c_contiguous:
+        res = res.copy()
+    result = type(lhs)(res, out_ctx(ctx))
     autograd_record("dot", [lhs, rhs], result, transpose_a=transpose_a, transpose_b=transpose_b)
     return write_out(result, out)
 

@@ -249,6 +249,8 @@ def _arg(name: str, fn: Callable[..., Any]) -> Callable[..., NDArray]:
             raise MXNetError(f"{name}: axis {axis} out of range for shape {data.shape}")
         if data.size == 0:
             raise MXNetError(f"{name}: cannot reduce an empty array of shape {data.shape}")
+        if data._data.dtype == np.bool_:
+            raise MXNetError(f"{name}: bool inputs are not supported; cast with .astype() first.")
         xp = data._xp
         res = fn(xp, data._data, axis)
         if keepdims:

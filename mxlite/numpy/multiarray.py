@@ -123,6 +123,53 @@ class ndarray(NDArray):  # noqa: N801 - NumPy's name
             raise TypeError("only integer scalar arrays can be converted to a scalar index")
         return int(self._scalar())
 
+    # ------------------------------------------------------------------ logic
+    def _bitwise(self, other: Any, fn: str) -> NDArray:
+        from mxlite.ndarray._dtype_rules import cast_scalar
+        from mxlite.ndarray.ndarray import as_raw, is_scalar, same_ctx
+
+        xp, a = self._xp, self._data
+        if isinstance(other, NDArray):
+            same_ctx(fn, self, other)
+            b = as_raw(other, self)
+            dt = np.result_type(a.dtype, b.dtype)
+            a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+        elif is_scalar(other):
+            b = cast_scalar(other, a.dtype)
+        else:
+            raise TypeError(f"type {type(other)} not supported")
+        if a.dtype.kind not in "biu":
+            raise TypeError(f"{fn} is only defined for bool and integer arrays, not {a.dtype}")
+        return self._new(xp.asarray(getattr(xp, fn)(a, b)))
+
+    def __and__(self, other: Any) -> NDArray:
+        return self._bitwise(other, "bitwise_and")
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> NDArray:
+        return self._bitwise(other, "bitwise_or")
+
+    __ror__ = __or__
+
+    def __xor__(self, other: Any) -> NDArray:
+        return self._bitwise(other, "bitwise_xor")
+
+    __rxor__ = __xor__
+
+    def __invert__(self) -> NDArray:
+        if self._data.dtype.kind not in "biu":
+            raise TypeError(f"invert is only defined for bool and integer arrays, not {self.dtype}")
+        return self._new(self._xp.invert(self._data))
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> NDArray:
+        """Whether every element (along ``axis``) is true; a bool array."""
+        return self._new(self._xp.asarray(self._xp.all(self._data, axis=axis, keepdims=keepdims)))
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> NDArray:
+        """Whether some element (along ``axis``) is true; a bool array."""
+        return self._new(self._xp.asarray(self._xp.any(self._data, axis=axis, keepdims=keepdims)))
+
     # ------------------------------------------------------------------ shape ops
     def reshape(self, *shape: Any, **kwargs: Any) -> NDArray:
         """Reshape with NumPy's rules (``-1`` infers one dimension); a view.
