@@ -41,7 +41,12 @@ def print_summary(block: Any, inputs: tuple[Any, ...]) -> None:
 
     def hook(blk: Any, _: Any, outputs: Any) -> None:
         key = f"{blk.__class__.__name__}-{len(summary)}"
-        entry = {"output_shape": _shape_str(outputs), "trainable": 0, "shared": 0, "n_params": 0}
+        entry: dict[str, Any] = {
+            "output_shape": _shape_str(outputs),
+            "trainable": 0,
+            "shared": 0,
+            "n_params": 0,
+        }
         for param in blk.params.values():
             size = param.data().size
             entry["n_params"] += size

@@ -22,7 +22,7 @@ import numpy as np
 from mxlite import autograd, context, initializer
 from mxlite.base import CheckError, MXNetError, dtype_np, mx_real_t
 from mxlite.context import Context, cpu
-from mxlite.gluon import _param_init
+from mxlite.gluon import _param_init, data_parallel
 from mxlite.gluon.utils import shape_is_known
 from mxlite.ndarray import creation, op
 from mxlite.ndarray.ndarray import NDArray
@@ -472,6 +472,7 @@ class Parameter:
                 dev_list.append(None)
             dev_list[ctx.device_id] = i
         self._data = [_param_init.to_front(arr) for arr in arrays]
+        self._register_replicas(self._data)
         self._init_grad()
 
     def _init_grad(self) -> None:
@@ -491,11 +492,14 @@ class Parameter:
         mark = getattr(autograd, "mark_variables", None)
         if mark is not None:
             mark(self._check_and_get(self._data, list), self._grad, self.grad_req)
-        if len(self._data) > 1:
-            from mxlite.gluon import data_parallel
+        self._register_replicas(self._grad)
 
-            data_parallel.register_replicas(self._data)
-            data_parallel.register_replicas(self._grad)
+    @staticmethod
+    def _register_replicas(arrays: list[NDArray]) -> None:
+        """Tell the data-parallel helpers that ``arrays`` are replicas of one buffer (so that
+        ``clip_global_norm`` counts a parameter once, not once per context)."""
+        if len(arrays) > 1:
+            data_parallel.register_replicas(arrays)
 
     def _reduce(self) -> NDArray:
         """The average of the replicas, on cpu(0).
@@ -588,6 +592,7 @@ class Parameter:
             return
         with _pause():
             self._data = [arr.astype(dtype) for arr in self._data]
+            self._register_replicas(self._data)
             if self._grad is None:
                 return
             self._grad = [g.astype(dtype) for g in self._grad]

@@ -95,7 +95,7 @@ class HookHandle:
         if self._hooks_dict_ref is None:
             return
         hooks_dict = self._hooks_dict_ref()
-        if hooks_dict is not None and self._id in hooks_dict:
+        if hooks_dict is not None and self._id is not None and self._id in hooks_dict:
             del hooks_dict[self._id]
 
     def __enter__(self) -> HookHandle:

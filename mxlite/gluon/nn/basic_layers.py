@@ -9,6 +9,7 @@ import numpy as np
 
 from mxlite.gluon.block import Block, HybridBlock
 from mxlite.gluon.nn.activations import Activation
+from mxlite.gluon.parameter import Parameter
 from mxlite.gluon.utils import _indent
 from mxlite.ndarray import op
 
@@ -147,13 +148,14 @@ class Dense(HybridBlock):
         with self.name_scope():
             self._units = units
             self._in_units = in_units
-            self.weight = self.params.get(
+            self.weight: Parameter = self.params.get(
                 "weight",
                 shape=(units, in_units),
                 init=weight_initializer,
                 dtype=dtype,
                 allow_deferred_init=True,
             )
+            self.bias: Parameter | None
             if use_bias:
                 self.bias = self.params.get(
                     "bias",
@@ -164,6 +166,7 @@ class Dense(HybridBlock):
                 )
             else:
                 self.bias = None
+            self.act: Activation | None
             if activation is not None:
                 self.act = Activation(activation, prefix=activation + "_")
             else:
@@ -192,6 +195,6 @@ class Dense(HybridBlock):
         return out
 
     def __repr__(self) -> str:
-        shape = self.weight.shape
+        shape = self.weight.shape or (self._units, self._in_units)
         layout = f"{shape[1] if shape[1] else None} -> {shape[0]}"
         return f"{self.__class__.__name__}({layout}, {self.act if self.act else 'linear'})"
