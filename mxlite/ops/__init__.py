@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
+from mxlite.base import DTYPE_NAME_TO_NP
 from mxlite.ops.multi_tensor import AveragePlan, ZeroPlan, multi_average, multi_zero
 
 __all__ = [
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 RANDOM_FILL_DTYPES = ("float16", "bfloat16", "float32", "float64")
+_RANDOM_FILL_NP = frozenset(
+    np.dtype(DTYPE_NAME_TO_NP[name]) for name in RANDOM_FILL_DTYPES if name in DTYPE_NAME_TO_NP
+)
 # Stream positions stay below 2**62 so that block indices and signed element offsets fit 64 bits.
 MAX_STREAM_ELEMENTS = 1 << 62
 
@@ -91,42 +95,44 @@ def _impl(arr: Any) -> ModuleType:
 def _check_array(arr: Any, where: str, random: bool = True) -> None:
     if not (isinstance(arr, np.ndarray) or backend.is_gpu_array(arr)):
         raise TypeError(_MSG_NOT_ARRAY.format(where=where, got=type(arr).__name__))
-    if random and arr.dtype.name not in RANDOM_FILL_DTYPES:
+    if random and arr.dtype not in _RANDOM_FILL_NP:  # (dtype.name costs microseconds)
         raise TypeError(_MSG_DTYPE.format(where=where, dtype=arr.dtype.name))
     if isinstance(arr, np.ndarray) and not arr.flags.writeable:
         raise ValueError(_MSG_READONLY.format(where=where))
 
 
+def _is_int(x: Any) -> bool:
+    # fast path first: the ABC check costs microseconds, thousands of times per multi-tensor call
+    return type(x) is int or (isinstance(x, numbers.Integral) and not isinstance(x, bool))
+
+
 def _check_key(key: Any, where: str) -> tuple[int, int]:
     try:
         k0, k1 = key
-        ok = all(isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in (k0, k1))
+        ok = _is_int(k0) and _is_int(k1) and 0 <= k0 < 1 << 32 and 0 <= k1 < 1 << 32
     except (TypeError, ValueError):
         ok = False
-    if not ok or not (0 <= int(k0) < 1 << 32 and 0 <= int(k1) < 1 << 32):
+    if not ok:
         raise ValueError(_MSG_KEY.format(where=where, got=key))
     return int(k0), int(k1)
 
 
 def _check_offset(offset: Any, size: int, where: str) -> int:
-    if (
-        not isinstance(offset, numbers.Integral)
-        or isinstance(offset, bool)
-        or offset < 0
-        or int(offset) + size > MAX_STREAM_ELEMENTS
-    ):
+    if not _is_int(offset) or offset < 0 or int(offset) + size > MAX_STREAM_ELEMENTS:
         raise ValueError(_MSG_OFFSET.format(where=where, offset=offset, size=size))
     return int(offset)
 
 
 def _check_real(value: Any, name: str, where: str) -> float:
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(_MSG_REAL.format(where=where, name=name, got=value))
-    if not math.isfinite(float(value)):
+    if type(value) is not float and type(value) is not int:
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(_MSG_REAL.format(where=where, name=name, got=value))
+    result = float(value)
+    if not math.isfinite(result):
         raise ValueError(_MSG_REAL.format(where=where, name=name, got=value))
-    return float(value)
+    return result
 
 
 def _check_value(value: Any, arr: Any, where: str) -> None:

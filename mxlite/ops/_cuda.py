@@ -40,6 +40,7 @@ __all__ = [
     "multi_fill_constant",
     "multi_zero_bytes",
     "multi_average",
+    "get_kernel",
 ]
 
 _OPTIONS = ("-std=c++17", "--fmad=false")
@@ -82,6 +83,16 @@ _FILL_TYPES = {
     "float16": "mxlite::half_bits",
     "bfloat16": "mxlite::bfloat16_bits",
 }
+# The same keyed by dtype object: ``dtype.name`` costs microseconds per call, which add up.
+_FILL_TYPES_BY_DTYPE = {
+    np.dtype(name): ctype for name, ctype in _FILL_TYPES.items() if name != "bfloat16"
+}
+try:  # bfloat16 only exists with ml_dtypes (and CuPy arrays of it only where CuPy supports it)
+    import ml_dtypes as _ml_dtypes
+
+    _FILL_TYPES_BY_DTYPE[np.dtype(_ml_dtypes.bfloat16)] = _FILL_TYPES["bfloat16"]
+except ImportError:  # pragma: no cover - ml_dtypes is a dependency
+    pass
 _AVERAGE_TYPES = {"float32": "float", "float64": "double", "float16": "__half"}
 _NAME_EXPRESSIONS: dict[str, tuple[str, ...]] = {
     "init_fill.cu": tuple(
@@ -90,6 +101,16 @@ _NAME_EXPRESSIONS: dict[str, tuple[str, ...]] = {
         for kernel in ("fill_uniform", "fill_normal", "multi_fill_uniform", "multi_fill_normal")
     ),
     "multi_tensor.cu": tuple(f"multi_average<{ctype}>" for ctype in _AVERAGE_TYPES.values()),
+    # mxlite.ops.multi_optimizer.CUDA_KERNELS (a test keeps the two lists equal)
+    "multi_optimizer.cu": tuple(
+        f"multi_optimizer_step<{w}, {s}, {mp}>"
+        for w, s, mp in (
+            ("float", "float", "false"),
+            ("double", "double", "false"),
+            ("__half", "__half", "false"),
+            ("__half", "float", "true"),
+        )
+    ),
 }
 _DIST_NAMES = ("uniform", "normal")
 
@@ -140,6 +161,12 @@ def _function(filename: str, name: str) -> Any:
         fn = mod.get_function(name)
         _FUNCTIONS[fkey] = fn
     return fn
+
+
+def get_kernel(filename: str, name: str) -> Any:
+    """Kernel ``name`` (a template instance listed in ``_NAME_EXPRESSIONS``, or an ``extern "C"``
+    name) of ``kernels/<filename>``, compiled once for the current device and cached."""
+    return _function(filename, name)
 
 
 def _grid(work_items: int, per_block: int = _THREADS) -> int:
@@ -237,7 +264,7 @@ def _fill(arr: Any, dist: int, p0: float, p1: float, key: tuple[int, int], offse
     with arr.device:
         target = arr if arr.flags.c_contiguous else cp.empty(arr.shape, arr.dtype)
         kernel = _function(
-            "init_fill.cu", f"fill_{_DIST_NAMES[dist]}<{_FILL_TYPES[arr.dtype.name]}>"
+            "init_fill.cu", f"fill_{_DIST_NAMES[dist]}<{_FILL_TYPES_BY_DTYPE[arr.dtype]}>"
         )
         n = int(arr.size)
         nblocks = ((offset + n + 3) >> 2) - (offset >> 2)
@@ -265,14 +292,14 @@ def _multi(
     offsets: Sequence[int],
 ) -> None:
     cp = _cupy()
-    groups: dict[tuple[int, str], list[int]] = {}
+    groups: dict[tuple[int, Any], list[int]] = {}
     for idx, arr in enumerate(arrs):
         if arr.size == 0:
             continue
         if not arr.flags.c_contiguous:
             _fill(arr, dist, p0s[idx], p1s[idx], keys[idx], offsets[idx])
             continue
-        groups.setdefault((int(arr.device.id), arr.dtype.name), []).append(idx)
+        groups.setdefault((int(arr.device.id), arr.dtype), []).append(idx)
     for (dev, dtype), idxs in groups.items():
         table, total = fill_table(
             [arrs[i].data.ptr for i in idxs],
@@ -285,7 +312,7 @@ def _multi(
         with cp.cuda.Device(dev):
             dtable = cp.asarray(table.view(np.uint8))
             kernel = _function(
-                "init_fill.cu", f"multi_fill_{_DIST_NAMES[dist]}<{_FILL_TYPES[dtype]}>"
+                "init_fill.cu", f"multi_fill_{_DIST_NAMES[dist]}<{_FILL_TYPES_BY_DTYPE[dtype]}>"
             )
             grid = _grid(total * _THREADS)
             kernel((grid,), (_THREADS,), (dtable, np.int32(len(idxs)), np.uint64(total)))
