@@ -37,7 +37,8 @@ def make_params(pset: ParamSet, ctx: list[mx.Context], init: Any = None) -> Any:
     """A ParameterDict holding ``pset`` initialized on ``ctx``."""
     params = mx.gluon.ParameterDict()
     for name, shape in zip(pset.names(), pset.shapes, strict=True):
-        params.get(name, shape=shape)
+        # 1-d parameters (biases, norm gains) get zeros: Xavier refuses vectors, as in MXNet.
+        params.get(name, shape=shape, init="zeros" if len(shape) == 1 else None)
     params.initialize(init if init is not None else mx.init.Uniform(), ctx=ctx)
     return params
 

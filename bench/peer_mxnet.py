@@ -35,7 +35,7 @@ def median_time(fn):
 
 params = mx.gluon.ParameterDict()
 for n, s in zip(names, shapes):
-    params.get(n, shape=s)
+    params.get(n, shape=s, init="zeros" if len(s) == 1 else None)
 ctx = [mx.cpu(0)]
 params.initialize(mx.init.Uniform(), ctx=ctx)
 rows = {}

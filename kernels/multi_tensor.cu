@@ -12,10 +12,6 @@
 
 #include <cuda_fp16.h>
 
-#ifndef __CUDACC_RTC__
-#include <cstdint>
-#endif
-
 typedef unsigned long long u64;
 typedef long long i64;
 

@@ -29,7 +29,7 @@ _GPU_MEMSET_MAX_BUFFERS = 4
 _CPU_FILL_MAX_BYTES = 1 << 16
 
 
-def chunk_table(sizes: Sequence[int], chunk: int) -> tuple[np.ndarray, np.ndarray]:
+def chunk_table(sizes: Sequence[int] | np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """Split buffers of ``sizes`` units into chunks of at most ``chunk`` units.
 
     Returns ``(chunk_buf, chunk_begin)``: the buffer index and first unit of every chunk.
