@@ -110,9 +110,28 @@ def _launchers() -> str:
     )
     out.append(
         'extern "C" void emu_philox(const unsigned int* c, const unsigned int* k, unsigned int* o, '
-        "unsigned long long n) { EMU_RUN(1u, 7u, philox4x32_10_rows(c, k, o, n)) }"
+        "unsigned long long n, unsigned int grid, unsigned int block) {"
+        " EMU_RUN(grid, block, philox4x32_10_rows(c, k, o, n)) }"
     )
     return "\n".join(out)
+
+
+_P, _U64, _U32, _I32, _F64 = (
+    ctypes.c_void_p,
+    ctypes.c_ulonglong,
+    ctypes.c_uint,
+    ctypes.c_int,
+    ctypes.c_double,
+)
+_ARGTYPES: dict[str, list[Any]] = {
+    "emu_fill_pattern": [_P, _U64, _U32, _U32, _U32, _U32, _U32, _U32, _U32],
+    "emu_multi_fill_pattern": [_P, _I32, _U64, _U32, _U32],
+    "emu_philox": [_P, _P, _P, _U64, _U32, _U32],
+}
+for _tag in _TYPES:
+    for _dist in ("uniform", "normal"):
+        _ARGTYPES[f"emu_fill_{_dist}_{_tag}"] = [_P, _U64, _U64, _U32, _U32, _F64, _F64, _U32, _U32]
+        _ARGTYPES[f"emu_multi_fill_{_dist}_{_tag}"] = [_P, _I32, _U64, _U32, _U32]
 
 
 def available() -> bool:
@@ -147,7 +166,12 @@ def library() -> Any:
         ]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         tmp.replace(lib_path)
-    _LIB = ctypes.CDLL(str(lib_path))
+    lib = ctypes.CDLL(str(lib_path))
+    for name, argtypes in _ARGTYPES.items():  # so that a wrong argument count raises
+        fn = getattr(lib, name)
+        fn.argtypes = argtypes
+        fn.restype = None
+    _LIB = lib
     return _LIB
 
 
@@ -228,5 +252,144 @@ def philox(counter: np.ndarray, key: np.ndarray) -> np.ndarray:
     ctr = np.ascontiguousarray(counter, dtype=np.uint32)
     k = np.ascontiguousarray(key, dtype=np.uint32)
     out = np.empty_like(ctr)
-    library().emu_philox(_ptr(ctr), _ptr(k), _ptr(out), _u64(ctr.shape[0]))
+    library().emu_philox(_ptr(ctr), _ptr(k), _ptr(out), _u64(ctr.shape[0]), _u32(1), _u32(7))
     return out
+
+
+# ------------------------------------------------------------------------------------ fake CuPy
+# Just enough of CuPy for mxlite.ops._cuda: arrays are host memory, RawModule kernels run the
+# emulated launchers above. It lets the tests run _cuda.py's host code (tables, grids, argument
+# lists, dtype dispatch, strided/misaligned fallbacks) end to end without a GPU.
+_KERNEL_TAGS = {
+    "float": "f32",
+    "double": "f64",
+    "mxlite::half_bits": "f16",
+    "mxlite::bfloat16_bits": "bf16",
+}
+
+
+class _Memory:
+    def __init__(self, arr: np.ndarray) -> None:
+        self.ptr = int(arr.__array_interface__["data"][0])
+
+    def memset_async(self, value: int, size: int) -> None:
+        ctypes.memset(self.ptr, value, size)
+
+
+class _Device:
+    def __init__(self, device: int | None = None) -> None:
+        self.id = 0 if device is None else int(device)
+        self.attributes = {"MultiProcessorCount": 2}
+
+    def __enter__(self) -> _Device:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+class FakeArray(np.ndarray):
+    """A host array that passes for a CuPy array (``backend.is_gpu_array`` checks the module)."""
+
+    @property
+    def data(self) -> Any:  # type: ignore[override]
+        return _Memory(self)
+
+    @property
+    def device(self) -> _Device:
+        return _Device(0)
+
+
+FakeArray.__module__ = "cupy"
+
+
+def _fake(arr: Any) -> FakeArray:
+    return np.asarray(arr).view(FakeArray)
+
+
+class _Kernel:
+    def __init__(self, name: str, module: _RawModule) -> None:
+        if "<" in name and name not in module.name_expressions:
+            raise KeyError(f"{name} is not among the RawModule's name_expressions")
+        self.name = name
+        if name == "philox4x32_10_rows":
+            self.launcher = "emu_philox"
+        elif name in ("fill_pattern", "multi_fill_pattern"):
+            self.launcher = f"emu_{name}"
+        else:
+            base, ctype = name[:-1].split("<")
+            self.launcher = f"emu_{base}_{_KERNEL_TAGS[ctype]}"
+
+    def __call__(self, grid: tuple[int], block: tuple[int], args: tuple[Any, ...]) -> None:
+        converted: list[Any] = []
+        for arg in args:
+            if isinstance(arg, FakeArray):
+                converted.append(ctypes.c_void_p(int(arg.__array_interface__["data"][0])))
+            elif isinstance(arg, np.generic):
+                converted.append(arg.item())
+            else:
+                raise TypeError(
+                    f"{self.name}: pass NumPy scalars or arrays to kernels, got {type(arg).__name__}"
+                )
+        getattr(library(), self.launcher)(*converted, int(grid[0]), int(block[0]))
+
+
+class _RawModule:
+    def __init__(
+        self, code: str, options: tuple[str, ...] = (), name_expressions: Sequence[str] = ()
+    ) -> None:
+        if '#include "' in code:
+            raise ValueError(
+                "RawModule got unexpanded local #include lines: NVRTC has no include path"
+            )
+        if "--fmad=false" not in options:
+            raise ValueError("init_fill.cu must be compiled with --fmad=false")
+        self.code = code
+        self.name_expressions = tuple(name_expressions)
+
+    def get_function(self, name: str) -> _Kernel:
+        return _Kernel(name, self)
+
+
+def fake_cupy() -> Any:
+    """A module object named ``cupy`` with the pieces _cuda.py (and the GPU test bodies) use."""
+    import types
+
+    cp = types.ModuleType("cupy")
+    cp.ndarray = FakeArray  # type: ignore[attr-defined]
+    cp.RawModule = _RawModule  # type: ignore[attr-defined]
+    cp.cuda = types.SimpleNamespace(Device=_Device)  # type: ignore[attr-defined]
+    cp.nan = np.nan  # type: ignore[attr-defined]
+    for name in (
+        "uint8",
+        "uint16",
+        "uint32",
+        "int8",
+        "int32",
+        "int64",
+        "float16",
+        "float32",
+        "float64",
+    ):
+        setattr(cp, name, getattr(np, name))
+    cp.asarray = lambda a, dtype=None: _fake(np.array(a, dtype=dtype, copy=True))  # type: ignore[attr-defined]
+    cp.asnumpy = lambda a: np.array(a, copy=True).view(np.ndarray)  # type: ignore[attr-defined]
+    cp.empty = lambda shape, dtype=np.float64: _fake(np.empty(shape, dtype))  # type: ignore[attr-defined]
+    cp.zeros = lambda shape, dtype=np.float64: _fake(np.zeros(shape, dtype))  # type: ignore[attr-defined]
+    cp.full = lambda shape, value, dtype=None: _fake(np.full(shape, value, dtype))  # type: ignore[attr-defined]
+    cp.empty_like = lambda a: _fake(np.empty_like(np.asarray(a)))  # type: ignore[attr-defined]
+    cp.ascontiguousarray = lambda a: _fake(np.ascontiguousarray(a))  # type: ignore[attr-defined]
+    cp.broadcast_to = lambda a, shape: _fake(np.broadcast_to(np.asarray(a), shape))  # type: ignore[attr-defined]
+    return cp
+
+
+def install_fake_cupy(monkeypatch: Any) -> Any:
+    """Put :func:`fake_cupy` in ``sys.modules`` and empty _cuda's caches, for one test."""
+    import sys
+
+    cp = fake_cupy()
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    monkeypatch.setattr(_cuda, "_MODULES", {})
+    monkeypatch.setattr(_cuda, "_FUNCTIONS", {})
+    monkeypatch.setattr(_cuda, "_SM_COUNT", {})
+    return cp

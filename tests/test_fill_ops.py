@@ -511,7 +511,91 @@ def test_cuda_source_constant_patterns_host_emulation():
 
 
 # -------------------------------------------------------------------------------------------- GPU
+# The same bodies run on a real GPU (marked gpu) and, everywhere g++ exists, against a fake CuPy
+# whose kernels are the host-emulated CUDA source: that runs mxlite/ops/_cuda.py end to end.
 GPU_DTYPES = ["float16", "float32", "float64"]  # CuPy has no bfloat16 arrays
+
+
+def _gpu_uniform_normal_body(cp, dtype: str) -> None:
+    for shape in SHAPES:
+        for offset in (0, 3, 2**33 + 1):
+            out = cp.full(shape, cp.nan, dtype=_dt(dtype))
+            assert ops.fill_uniform(out, -0.07, 0.07, KEY, offset) is out
+            got = cp.asnumpy(out)
+            _assert_all_written(got)
+            ref = _ref("uniform", shape, dtype, -0.07, 0.07, offset=offset)
+            np.testing.assert_array_equal(_bits(got), _bits(ref))
+            cpu = _poisoned(shape, dtype)
+            ops.fill_uniform(cpu, -0.07, 0.07, KEY, offset)
+            np.testing.assert_array_equal(_bits(got), _bits(cpu))  # CPU and GPU bit-identical
+            out = cp.full(shape, cp.nan, dtype=_dt(dtype))
+            ops.fill_normal(out, 0.0, 1.0, KEY, offset)
+            got = cp.asnumpy(out)
+            _assert_all_written(got)
+            ref = _ref("normal", shape, dtype, 0.0, 1.0, offset=offset)
+            if dtype == "float64":
+                np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)
+            else:
+                _assert_close_ulps(got, ref, 2)
+
+
+def _gpu_views_multi_constant_body(cp, dtypes: list[str]) -> None:
+    base = cp.full((101, 3), cp.nan, dtype=cp.float32)
+    ops.fill_uniform(base[:, 1], 0.0, 1.0, KEY, 5)
+    host = cp.asnumpy(base)
+    assert np.isnan(host[:, [0, 2]]).all()
+    np.testing.assert_array_equal(
+        host[:, 1], _ref("uniform", (101,), "float32", 0.0, 1.0, offset=5)
+    )
+    for dtype in dtypes:
+        mis = cp.full(4099, cp.nan, dtype=_dt(dtype))
+        ops.fill_uniform(mis[1:-2], 0.0, 1.0, KEY)  # misaligned start: scalar-store branch
+        got = cp.asnumpy(mis)
+        np.testing.assert_array_equal(
+            _bits(got[1:-2]), _bits(_ref("uniform", (4096,), dtype, 0.0, 1.0))
+        )
+        assert np.isnan(got[[0, -2, -1]].astype(np.float64)).all()
+
+    arrs_cpu, offsets, keys = _mixed_arrays()
+    keep = [i for i, a in enumerate(arrs_cpu) if a.dtype.name in dtypes]
+    arrs_cpu = [arrs_cpu[i] for i in keep]
+    offsets = [offsets[i] for i in keep]
+    keys = [keys[i] for i in keep]
+    arrs_gpu = [cp.asarray(a) for a in arrs_cpu]
+    arrs_gpu[-1] = cp.full((40, 3), cp.nan, dtype=cp.float32)[:, 1]  # non-contiguous rides along
+    p0s = [0.1 * i for i in range(len(keep))]
+    p1s = [1.0 + i for i in range(len(keep))]
+    for multi in (ops.multi_fill_uniform, ops.multi_fill_normal):
+        multi(arrs_gpu, p0s, p1s, keys, offsets)
+        multi(arrs_cpu, p0s, p1s, keys, offsets)
+        for i, (a, b) in enumerate(zip(arrs_gpu, arrs_cpu)):
+            got = cp.asnumpy(a)
+            _assert_all_written(got)
+            if multi is ops.multi_fill_uniform:
+                np.testing.assert_array_equal(_bits(got), _bits(b), err_msg=f"array {i}")
+            elif b.dtype == np.float64:
+                np.testing.assert_allclose(got, b, rtol=1e-13, atol=1e-14)
+            else:
+                _assert_close_ulps(got, b, 2)
+
+    for dtype, value in [("float32", 1.0), ("float16", 0.1), ("int8", -3), ("float64", 0.0), ("int64", -1),
+                         ("float32", 2.5)]:  # fmt: skip
+        out = cp.zeros(1001, dtype=_dt(dtype))
+        assert ops.fill_constant(out[1:], value) is not None
+        got = cp.asnumpy(out)
+        np.testing.assert_array_equal(_bits(got[1:]), _bits(np.full(1000, value, _dt(dtype))))
+        assert not got[:1].any()
+    strided = cp.zeros((50, 2), dtype=cp.float32)
+    ops.fill_constant(strided[:, 0], 3.0)
+    got = cp.asnumpy(strided)
+    assert (got[:, 0] == 3.0).all() and not got[:, 1].any()
+    many = [cp.zeros(n, dtype=cp.float32) for n in (1, 4097, 70000)] + [
+        cp.zeros(9, dtype=cp.float16)[1:]
+    ]
+    ops.multi_fill_constant(many, [1.0, -2.0, 0.5, 7.0])
+    for arr, value in zip(many, (1.0, -2.0, 0.5, 7.0)):
+        host = cp.asnumpy(arr)
+        np.testing.assert_array_equal(host, np.full(host.shape, value, host.dtype))
 
 
 @pytest.mark.gpu
@@ -520,24 +604,7 @@ def test_gpu_uniform_bitwise_and_normal_2_ulps(gpu_ctx, dtype):
     import cupy as cp
 
     with cp.cuda.Device(gpu_ctx.device_id):
-        for shape in SHAPES:
-            for offset in (0, 3, 2**33 + 1):
-                out = cp.full(shape, cp.nan, dtype=dtype)
-                ops.fill_uniform(out, -0.07, 0.07, KEY, offset)
-                got = cp.asnumpy(out)
-                _assert_all_written(got)
-                np.testing.assert_array_equal(
-                    _bits(got), _bits(_ref("uniform", shape, dtype, -0.07, 0.07, offset=offset))
-                )
-                cpu = _poisoned(shape, dtype)
-                ops.fill_uniform(cpu, -0.07, 0.07, KEY, offset)
-                np.testing.assert_array_equal(_bits(got), _bits(cpu))  # CPU and GPU bit-identical
-                ops.fill_normal(out, 0.0, 1.0, KEY, offset)
-                ref = _ref("normal", shape, dtype, 0.0, 1.0, offset=offset)
-                if dtype == "float64":
-                    np.testing.assert_allclose(cp.asnumpy(out), ref, rtol=1e-13, atol=1e-14)
-                else:
-                    _assert_close_ulps(cp.asnumpy(out), ref, 2)
+        _gpu_uniform_normal_body(cp, dtype)
 
 
 @pytest.mark.gpu
@@ -545,36 +612,34 @@ def test_gpu_views_multi_and_constant(gpu_ctx):
     import cupy as cp
 
     with cp.cuda.Device(gpu_ctx.device_id):
-        base = cp.full((101, 3), cp.nan, dtype=cp.float32)
-        ops.fill_uniform(base[:, 1], 0.0, 1.0, KEY, 5)
-        host = cp.asnumpy(base)
-        assert np.isnan(host[:, [0, 2]]).all()
-        np.testing.assert_array_equal(
-            host[:, 1], _ref("uniform", (101,), "float32", 0.0, 1.0, offset=5)
-        )
-        mis = cp.full(4098, cp.nan, dtype=cp.float32)
-        ops.fill_uniform(mis[1:-1], 0.0, 1.0, KEY)
-        np.testing.assert_array_equal(
-            cp.asnumpy(mis[1:-1]), _ref("uniform", (4096,), "float32", 0.0, 1.0)
-        )
-        assert np.isnan(cp.asnumpy(mis[[0, -1]])).all()
+        _gpu_views_multi_constant_body(cp, GPU_DTYPES)
 
-        arrs_cpu, offsets, keys = _mixed_arrays()
-        arrs_cpu = [a for a in arrs_cpu if a.dtype.name != "bfloat16"]
-        keys, offsets = keys[: len(arrs_cpu)], offsets[: len(arrs_cpu)]
-        arrs_gpu = [cp.asarray(a) for a in arrs_cpu]
-        p0s, p1s = [0.0] * len(arrs_cpu), [1.0] * len(arrs_cpu)
-        ops.multi_fill_uniform(arrs_gpu, p0s, p1s, keys, offsets)
-        ops.multi_fill_uniform(arrs_cpu, p0s, p1s, keys, offsets)
-        for a, b in zip(arrs_gpu, arrs_cpu):
-            np.testing.assert_array_equal(_bits(cp.asnumpy(a)), _bits(b))
 
-        for dtype, value in [("float32", 1.0), ("float16", 0.1), ("int8", -3), ("float64", 0.0)]:
-            out = cp.zeros(1001, dtype=dtype)
-            ops.fill_constant(out[1:], value)
-            np.testing.assert_array_equal(cp.asnumpy(out[1:]), np.full(1000, value, dtype))
-            assert int(cp.asnumpy(out[:1] != 0).sum()) == 0
-        many = [cp.zeros(n, cp.float32) for n in (1, 4097, 70000)]
-        ops.multi_fill_constant(many, [1.0, -2.0, 0.5])
-        for arr, value in zip(many, (1.0, -2.0, 0.5)):
-            assert bool((arr == value).all())
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    """CuPy replaced by host memory + the emulated kernels, with _cuda's caches emptied."""
+    if not cuda_host_emu.available():
+        pytest.skip("g++ not on PATH: cannot emulate the CUDA source")
+    return cuda_host_emu.install_fake_cupy(monkeypatch)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_module_end_to_end_host_emulation(fake_cupy, dtype):
+    _gpu_uniform_normal_body(fake_cupy, dtype)
+
+
+def test_cuda_module_views_multi_constant_host_emulation(fake_cupy):
+    _gpu_views_multi_constant_body(fake_cupy, DTYPES)
+
+
+def test_cuda_module_compiles_each_file_once_per_device(fake_cupy):
+    from mxlite.ops import _cuda
+
+    for _ in range(3):
+        ops.fill_uniform(fake_cupy.zeros(10, dtype=np.float32), 0.0, 1.0, KEY)
+        ops.fill_normal(fake_cupy.zeros(10, dtype=np.float16), 0.0, 1.0, KEY)
+    assert list(_cuda._MODULES) == [(0, "init_fill.cu")]
+    assert {name for _, _, name in _cuda._FUNCTIONS} == {
+        "fill_uniform<float>",
+        "fill_normal<mxlite::half_bits>",
+    }

@@ -92,16 +92,27 @@ def test_cuda_source_known_answers_host_emulation():
     np.testing.assert_array_equal(cuda_host_emu.philox(ctr, key), _reference.philox4x32(ctr, key))
 
 
+def _device_body(cp) -> None:
+    out = ops.philox4x32(cp.asarray(KAT_CTR), cp.asarray(KAT_KEY))
+    assert type(out).__module__.startswith("cupy")
+    np.testing.assert_array_equal(cp.asnumpy(out), KAT_OUT)
+    ctr, key = _random_rows(5000, 4)
+    got = ops.philox4x32(cp.asarray(ctr.reshape(50, 100, 4)), cp.asarray(key[0]))  # broadcast key
+    assert got.shape == (50, 100, 4)
+    np.testing.assert_array_equal(
+        cp.asnumpy(got).reshape(-1, 4), _reference.philox4x32(ctr, key[0])
+    )
+
+
 @pytest.mark.gpu
 def test_known_answers_gpu(gpu_ctx):
     import cupy as cp
 
     with cp.cuda.Device(gpu_ctx.device_id):
-        out = ops.philox4x32(cp.asarray(KAT_CTR), cp.asarray(KAT_KEY))
-        assert type(out).__module__.startswith("cupy")
-        np.testing.assert_array_equal(cp.asnumpy(out), KAT_OUT)
-        ctr, key = _random_rows(5000, 4)
-        np.testing.assert_array_equal(
-            cp.asnumpy(ops.philox4x32(cp.asarray(ctr), cp.asarray(key))),
-            _reference.philox4x32(ctr, key),
-        )
+        _device_body(cp)
+
+
+@needs_gxx
+def test_known_answers_through_cuda_module_host_emulation(monkeypatch):
+    """mxlite/ops/_cuda.py's philox4x32 end to end, on a fake CuPy running the emulated kernel."""
+    _device_body(cuda_host_emu.install_fake_cupy(monkeypatch))
