@@ -7,18 +7,14 @@ import pytest
 
 import mxlite as mx
 from mxlite import gluon, nd
-from mxlite.gluon import block as block_mod
-from mxlite.gluon import nn
+from mxlite.gluon import _naming, nn
 
 
 @pytest.fixture(autouse=True)
 def fresh_names():
     """Start every test with fresh top-level name counters (dense0, sequential0, ...)."""
-    saved = dict(block_mod._AUTO_NAMES.counter)
-    block_mod._AUTO_NAMES.counter.clear()
-    yield
-    block_mod._AUTO_NAMES.counter.clear()
-    block_mod._AUTO_NAMES.counter.update(saved)
+    with _naming.fresh_names():
+        yield
 
 
 class Model(gluon.Block):

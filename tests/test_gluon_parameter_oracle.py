@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import mxlite
-from mxlite.gluon import block as block_mod
+from mxlite.gluon import _naming
 from tests.oracle import run_oracle
 
 pytestmark = pytest.mark.oracle
@@ -48,17 +48,13 @@ def run_both(script: str) -> tuple[object, object]:
     """(oracle result, mxlite result) of a script whose last output line is a JSON document."""
     script = textwrap.dedent(script)
     theirs = json.loads(run_oracle(_ORACLE_HELPERS + script).strip().splitlines()[-1])
-    saved = dict(block_mod._AUTO_NAMES.counter)
-    block_mod._AUTO_NAMES.counter.clear()
     out = io.StringIO()
     try:
-        with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        with _naming.fresh_names(), contextlib.redirect_stdout(out), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             exec(compile(script, "<scenario>", "exec"), _mxlite_namespace())
     finally:
         mxlite.npx.reset_np()
-        block_mod._AUTO_NAMES.counter.clear()
-        block_mod._AUTO_NAMES.counter.update(saved)
     ours = json.loads(out.getvalue().strip().splitlines()[-1])
     return theirs, ours
 

@@ -30,18 +30,17 @@ import numpy as np
 import pytest
 
 import mxlite as mx
-from mxlite.gluon import block as block_mod
+from mxlite.gluon import _naming
 
 
 @pytest.fixture(autouse=True)
 def fresh_state():
     """Fresh block-name counters (a new Python session), legacy array mode afterwards."""
-    saved = dict(block_mod._AUTO_NAMES.counter)
-    block_mod._AUTO_NAMES.counter.clear()
-    yield
-    mx.npx.reset_np()
-    block_mod._AUTO_NAMES.counter.clear()
-    block_mod._AUTO_NAMES.counter.update(saved)
+    with _naming.fresh_names():
+        try:
+            yield
+        finally:
+            mx.npx.reset_np()
 
 
 class Session:

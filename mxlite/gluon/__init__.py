@@ -7,7 +7,8 @@ from typing import Any
 
 from mxlite.gluon import block, nn, parameter, utils
 from mxlite.gluon.block import Block, HybridBlock
-from mxlite.gluon.parameter import Constant, DeferredInitializationError, Parameter, tensor_types
+from mxlite.gluon.constant import Constant
+from mxlite.gluon.parameter import DeferredInitializationError, Parameter, tensor_types
 from mxlite.gluon.parameter_dict import ParameterDict
 
 # Public name -> (module, attribute or None for the module itself), imported on first access.

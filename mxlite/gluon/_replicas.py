@@ -21,13 +21,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mxlite import initializer
+from mxlite import backend, initializer
 from mxlite.context import Context, cpu
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_array
 
-__all__ = ["InitJob", "front_class", "to_front", "zeros", "run_jobs"]
+__all__ = [
+    "InitJob",
+    "front_class",
+    "to_front",
+    "zeros",
+    "run_jobs",
+    "astype",
+    "same_device",
+    "reduce_mean",
+]
 
 
 def front_class() -> type[NDArray]:
@@ -140,3 +149,34 @@ def run_jobs(jobs: Sequence[InitJob]) -> None:
         job.arrays = [
             arr if arr is not None else source.copyto(ctx) for arr, ctx in zip(slots, job.ctx_list)
         ]
+
+
+def astype(arr: NDArray, dtype: Any) -> NDArray:
+    """``arr.astype(dtype)`` allocated on ``arr``'s own device."""
+    with backend.device_guard(arr.context):
+        return arr.astype(dtype)
+
+
+def same_device(a: Context, b: Context) -> bool:
+    """Whether arrays on ``a`` and ``b`` share memory (all CPU contexts share the host)."""
+    if a.device_typeid != 2 and b.device_typeid != 2:
+        return True
+    return a == b
+
+
+def reduce_mean(arrays: Sequence[NDArray]) -> NDArray:
+    """The average of replicas ``arrays``, on cpu(0).
+
+    The sum is taken on the device of the first GPU replica when there is one (replicas on other
+    devices are copied there), so the result crosses to the host once.
+    """
+    from mxlite.ndarray import op
+
+    host = cpu()
+    if len(arrays) == 1:
+        return arrays[0].copyto(host)
+    acc_ctx = next((a.context for a in arrays if a.context.device_typeid == 2), host)
+    parts = [a if same_device(a.context, acc_ctx) else a.copyto(acc_ctx) for a in arrays]
+    with backend.device_guard(acc_ctx):
+        mean = op.add_n(*parts) / len(arrays)
+    return mean.copyto(host) if mean.context != host else mean

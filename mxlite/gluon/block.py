@@ -13,9 +13,8 @@ Parameters implement (``nn.Dense`` does).
 from __future__ import annotations
 
 import re
-import threading
 import warnings
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +22,10 @@ from mxlite import ndarray as _nd_module
 from mxlite.base import CheckError
 from mxlite.context import Context
 from mxlite.gluon import _param_io
+from mxlite.gluon._naming import BlockScope
 from mxlite.gluon.parameter import DEFAULT_INIT, DeferredInitializationError, Parameter
 from mxlite.gluon.parameter_dict import ParameterDict
-from mxlite.gluon.utils import HookHandle, _brief_print_list, _indent
+from mxlite.gluon.utils import HookHandle, _indent
 from mxlite.ndarray.ndarray import NDArray
 
 __all__ = ["Block", "HybridBlock"]
@@ -35,14 +35,6 @@ _MSG_UNREGISTERED = (
     "or dict will not be registered automatically. Make sure to register them using "
     "register_child() or switching to nn.Sequential/nn.HybridSequential instead. "
 )
-_MSG_LOAD_MISSING = (
-    "Parameter '{name}' is missing in file '{filename}', which contains parameters: {names}. "
-    "Set allow_missing=True to ignore missing parameters."
-)
-_MSG_LOAD_EXTRA = (
-    "Parameter '{name}' loaded from file '{filename}' is not present in ParameterDict, which "
-    "contains parameters {names}. Set ignore_extra=True to ignore. "
-)
 _MSG_NO_NDARRAY = (
     "In HybridBlock, there must be one NDArray or one Symbol in the input. Please check the type "
     "of the args.\n"
@@ -51,67 +43,6 @@ _MSG_NO_SYMBOL = (
     "{what} needs MXNet's symbolic graph, which mxlite does not build; HybridBlocks run "
     "imperatively in mxlite. Use save_parameters/load_parameters to store the weights."
 )
-
-
-class _AutoNames(threading.local):
-    """Per-thread counters naming top-level blocks: ``dense0``, ``dense1``, ``sequential0``."""
-
-    def __init__(self) -> None:
-        self.counter: dict[str, int] = {}
-
-    def get(self, hint: str) -> str:
-        count = self.counter.get(hint, 0)
-        self.counter[hint] = count + 1
-        return f"{hint}{count}"
-
-
-_AUTO_NAMES = _AutoNames()
-
-
-class _BlockScope:
-    """The name scope of one block: children created inside it are named under its prefix."""
-
-    _current = threading.local()
-
-    def __init__(self, block: Block) -> None:
-        self._block = block
-        self._counter: dict[str, int] = {}
-        self._old_scope: _BlockScope | None = None
-
-    @staticmethod
-    def create(prefix: str | None, params: Any, hint: str) -> tuple[str, ParameterDict]:
-        """The prefix and ParameterDict of a new block with class alias ``hint``."""
-        current = getattr(_BlockScope._current, "value", None)
-        if current is None:
-            if prefix is None:
-                prefix = _AUTO_NAMES.get(hint) + "_"
-            if params is None:
-                params = ParameterDict(prefix)
-            else:
-                params = ParameterDict(params.prefix, params)
-            return prefix, params
-        if prefix is None:
-            count = current._counter.get(hint, 0)
-            prefix = f"{hint}{count}_"
-            current._counter[hint] = count + 1
-        if params is None:
-            parent = current._block.params
-            params = ParameterDict(parent.prefix + prefix, parent._shared)
-        else:
-            params = ParameterDict(params.prefix, params)
-        return current._block.prefix + prefix, params
-
-    def __enter__(self) -> _BlockScope:
-        if self._block._empty_prefix:
-            return self
-        self._old_scope = getattr(_BlockScope._current, "value", None)
-        _BlockScope._current.value = self
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._block._empty_prefix:
-            return
-        _BlockScope._current.value = self._old_scope
 
 
 def _first_ctx(args: Any) -> Context | None:
@@ -150,9 +81,9 @@ class Block:
 
     def __init__(self, prefix: str | None = None, params: ParameterDict | None = None) -> None:
         self._empty_prefix = prefix == ""
-        self._prefix, self._params = _BlockScope.create(prefix, params, self._alias())
+        self._prefix, self._params = BlockScope.create(prefix, params, self._alias())
         self._name = self._prefix[:-1] if self._prefix.endswith("_") else self._prefix
-        self._scope = _BlockScope(self)
+        self._scope = BlockScope(self)
         self._children: OrderedDict[str, Block] = OrderedDict()
         self._reg_params: dict[str, Parameter] = {}
         self._forward_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
@@ -225,7 +156,7 @@ class Block:
         """Name of this block: the prefix without its trailing ``'_'``."""
         return self._name
 
-    def name_scope(self) -> _BlockScope:
+    def name_scope(self) -> BlockScope:
         """A ``with`` scope in which new child blocks are named under this block's prefix."""
         return self._scope
 
@@ -270,11 +201,7 @@ class Block:
             filename: path of the file.
             deduplicate: save a Parameter shared by several blocks once, under one name.
         """
-        params = self._collect_params_with_prefix()
-        if deduplicate:
-            reverse = {param: name for name, param in params.items()}
-            params = {name: param for param, name in reverse.items()}
-        _param_io.save_arrays(filename, {key: val._reduce() for key, val in params.items()})
+        _param_io.save_block_parameters(self, filename, deduplicate)
 
     def save_params(self, filename: str) -> None:
         """[Deprecated] Save with prefixed names; use :meth:`save_parameters`."""
@@ -318,54 +245,9 @@ class Block:
             CheckError: a Parameter is missing from the file, or incompatible.
             ValueError: the file has a name this block does not have.
         """
-        loaded = _param_io.load_arrays(filename)
-        params = self._collect_params_with_prefix()
-        if not loaded and not params:
-            return
-        if isinstance(loaded, list) and not loaded:
-            loaded = {}  # an empty dict is saved as an empty list
-        if not isinstance(loaded, dict):
-            raise ValueError(
-                f"'{filename}' holds a list of unnamed arrays; load_parameters needs a file "
-                "saved from a dict of named arrays (e.g. by save_parameters)."
-            )
-        if not any("." in key for key in loaded):
-            self.collect_params()._load_loaded(
-                loaded,
-                filename,
-                ctx,
-                allow_missing,
-                ignore_extra,
-                self.prefix,
-                cast_dtype,
-                dtype_source,
-            )
-            return
-        if not allow_missing:
-            names_of: defaultdict[Parameter, list[str]] = defaultdict(list)
-            for key, param in params.items():
-                names_of[param].append(key)
-            for key, param in params.items():
-                if not any(alias in loaded for alias in names_of[param]):
-                    raise CheckError(
-                        _MSG_LOAD_MISSING.format(
-                            name=key, filename=filename, names=_brief_print_list(loaded.keys())
-                        )
-                    )
-        for key in loaded:
-            if not ignore_extra and key not in params:
-                raise ValueError(
-                    _MSG_LOAD_EXTRA.format(
-                        name=key, filename=filename, names=_brief_print_list(params.keys())
-                    )
-                )
-        plans = [
-            (params[key], params[key]._plan_load(value, ctx, cast_dtype, dtype_source))
-            for key, value in loaded.items()
-            if key in params
-        ]
-        for param, plan in plans:
-            param._apply_load(plan)
+        _param_io.load_block_parameters(
+            self, filename, ctx, allow_missing, ignore_extra, cast_dtype, dtype_source
+        )
 
     def load_params(
         self,

@@ -2,7 +2,7 @@
 
 A Parameter holds, once initialized, one data array per context (``ctx=[cpu(0), cpu(1)]``,
 ``[gpu(0), cpu(0)]``, ...) and, unless ``grad_req='null'``, one gradient buffer per context. The
-replicas start identical (see :mod:`mxlite.gluon._param_init` for how they are filled in place)
+replicas start identical (see :mod:`mxlite.gluon._replicas` for how they are filled in place)
 and are independent arrays afterwards; ``reset_ctx`` and saving reduce them to their average.
 
 Semantics, defaults and messages follow MXNet 1.9.1. Where MXNet uses ``assert`` for a caller's
@@ -17,21 +17,19 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from mxlite import autograd, context, initializer
 from mxlite.base import CheckError, MXNetError, dtype_np, mx_real_t
 from mxlite.context import Context, cpu
-from mxlite.gluon import _param_init, data_parallel
+from mxlite.gluon import _param_checks, _replicas, data_parallel
 from mxlite.gluon.utils import shape_is_known
-from mxlite.ndarray import creation, op
+from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_shape
 
 __all__ = [
     "DeferredInitializationError",
     "Parameter",
-    "Constant",
+    "Constant",  # noqa: F822 - provided by __getattr__ below
     "ParameterDict",  # noqa: F822 - provided by __getattr__ below
     "tensor_types",
 ]
@@ -44,43 +42,6 @@ DEFAULT_INIT = initializer.Uniform()
 _VALID_STYPES = ("default", "row_sparse", "csr")
 _VALID_GRAD_REQS = ("write", "add", "null")
 
-_MSG_DEFERRED = (
-    "Parameter '{name}' has not been initialized yet because initialization was deferred. "
-    "Actual initialization happens during the first forward pass. Please pass one batch of data "
-    "through the network before accessing Parameters. You can also avoid deferred initialization "
-    "by specifying in_units, num_features, etc., for network layers."
-)
-_MSG_NOT_INITIALIZED = (
-    "Parameter '{name}' has not been initialized. Note that you should initialize parameters and "
-    "create Trainer with Block.collect_params() instead of Block.params because the later does "
-    "not include Parameters of nested child Blocks"
-)
-_MSG_WRONG_CTX = (
-    "Parameter '{name}' was not initialized on context {ctx}. It was only initialized on {ctxs}."
-)
-_MSG_NO_GRAD = "Cannot get gradient array for Parameter '{name}' because grad_req='null'"
-_MSG_SHAPE = "Expected shape {new} is incompatible with given shape {old}."
-_MSG_INVALID_SHAPE = "Cannot initialize Parameter '{name}' because it has invalid shape: {shape}."
-_MSG_INVALID_SHAPE_DEFERRED = (
-    "Cannot initialize Parameter '{name}' because it has invalid shape: {shape}. Please specify "
-    "in_units, in_channels, etc for `Block`s."
-)
-_MSG_LOAD_SHAPE = (
-    "Failed loading Parameter '{name}' from saved params: shape incompatible expected {mine} vs "
-    "saved {saved}"
-)
-_MSG_LOAD_DTYPE = (
-    "Failed loading Parameter '{name}' from saved params: dtype incompatible expected {mine} vs "
-    "saved {saved}. Set cast_dtype=True to cast the dtype of saved params."
-)
-_MSG_LOAD_CTX = (
-    "Failed to load Parameter '{name}' on {ctx} because it was previous initialized on {prev}."
-)
-_MSG_SPARSE = (
-    "Parameter '{name}' has {what}='{stype}': mxlite stores parameters densely only, so sparse "
-    "storage is not implemented yet. Create the Parameter with {what}='default'."
-)
-
 
 class DeferredInitializationError(MXNetError):
     """Error for unfinished deferred initialization."""
@@ -90,29 +51,6 @@ def _pause() -> Any:
     """``autograd.pause()`` when autograd provides it (no recording while initializing)."""
     pause = getattr(autograd, "pause", None)
     return pause() if pause is not None else contextlib.nullcontext()
-
-
-def _as_ctx_list(ctx: Any) -> list[Context]:
-    """``ctx`` (None, a Context or a sequence of them) as a non-empty list of Contexts.
-
-    Raises:
-        TypeError: an entry is not a Context.
-        ValueError: the list is empty.
-    """
-    if ctx is None:
-        return [context.current_context()]
-    if isinstance(ctx, Context):
-        return [ctx]
-    ctx_list = list(ctx)
-    for item in ctx_list:
-        if not isinstance(item, Context):
-            raise TypeError(
-                f"ctx must be a Context or a list of Contexts (e.g. [mx.cpu(0), mx.gpu(0)]), "
-                f"got an entry of type {type(item).__name__}: {item!r}"
-            )
-    if not ctx_list:
-        raise ValueError("ctx is an empty list; give at least one Context (e.g. [mx.cpu()]).")
-    return ctx_list
 
 
 class Parameter:
@@ -175,7 +113,7 @@ class Parameter:
         self._differentiable = differentiable
         self._allow_deferred_init = allow_deferred_init
         self._grad_req: str | None = None
-        self._shape = _normalize_shape(shape)
+        self._shape = _param_checks.normalize_shape(shape)
         self.name = name
         self._dtype = dtype
         self.lr_mult = lr_mult
@@ -233,7 +171,7 @@ class Parameter:
 
     @shape.setter
     def shape(self, new_shape: int | Sequence[int] | None) -> None:
-        new = _normalize_shape(new_shape)
+        new = _param_checks.normalize_shape(new_shape)
         if self._shape is None or new is None:
             self._shape = new if new is not None else self._shape
             return
@@ -245,7 +183,7 @@ class Parameter:
         if old is None:
             return
         if len(old) != len(new) or not all(o in (-1, 0, n) for n, o in zip(new, old)):
-            raise CheckError(_MSG_SHAPE.format(new=str(new), old=str(old)))
+            raise CheckError(_param_checks.MSG_SHAPE.format(new=str(new), old=str(old)))
 
     def _set_trainer(self, trainer: Any) -> None:
         """Set the trainer this parameter is associated with.
@@ -264,7 +202,7 @@ class Parameter:
         for what, stype in (("stype", self._stype), ("grad_stype", self._grad_stype)):
             if stype != "default":
                 raise NotImplementedError(
-                    _MSG_SPARSE.format(name=self.name, what=what, stype=stype)
+                    _param_checks.MSG_SPARSE.format(name=self.name, what=what, stype=stype)
                 )
 
     # ------------------------------------------------------------------ replica lookup
@@ -292,11 +230,13 @@ class Parameter:
                 if idx is not None:
                     return arr_list[idx]
             raise RuntimeError(
-                _MSG_WRONG_CTX.format(name=self.name, ctx=str(ctx), ctxs=str(self._ctx_list))
+                _param_checks.MSG_WRONG_CTX.format(
+                    name=self.name, ctx=str(ctx), ctxs=str(self._ctx_list)
+                )
             )
         if self._deferred_init:
-            raise DeferredInitializationError(_MSG_DEFERRED.format(name=self.name))
-        raise RuntimeError(_MSG_NOT_INITIALIZED.format(name=self.name))
+            raise DeferredInitializationError(_param_checks.MSG_DEFERRED.format(name=self.name))
+        raise RuntimeError(_param_checks.MSG_NOT_INITIALIZED.format(name=self.name))
 
     def data(self, ctx: Context | None = None) -> NDArray:
         """The replica on ``ctx`` (the only one, or the current context's, when None).
@@ -331,7 +271,7 @@ class Parameter:
                 f"its storage type is {self._stype}. Please use data() instead."
             )
         raise NotImplementedError(
-            _MSG_SPARSE.format(name=self.name, what="stype", stype=self._stype)
+            _param_checks.MSG_SPARSE.format(name=self.name, what="stype", stype=self._stype)
         )
 
     def list_row_sparse_data(self, row_id: NDArray) -> list[NDArray]:
@@ -343,7 +283,7 @@ class Parameter:
                 "data() instead."
             )
         raise NotImplementedError(
-            _MSG_SPARSE.format(name=self.name, what="stype", stype=self._stype)
+            _param_checks.MSG_SPARSE.format(name=self.name, what="stype", stype=self._stype)
         )
 
     def grad(self, ctx: Context | None = None) -> NDArray:
@@ -353,13 +293,13 @@ class Parameter:
             RuntimeError: ``grad_req='null'``, not initialized, or not on ``ctx``.
         """
         if self._data is not None and self._grad is None:
-            raise RuntimeError(_MSG_NO_GRAD.format(name=self.name))
+            raise RuntimeError(_param_checks.MSG_NO_GRAD.format(name=self.name))
         return self._check_and_get(self._grad, ctx)
 
     def list_grad(self) -> list[NDArray]:
         """All gradient buffers, in the same order as :meth:`list_data`."""
         if self._data is not None and self._grad is None:
-            raise RuntimeError(_MSG_NO_GRAD.format(name=self.name))
+            raise RuntimeError(_param_checks.MSG_NO_GRAD.format(name=self.name))
         return self._check_and_get(self._grad, list)
 
     def list_ctx(self) -> list[Context]:
@@ -405,7 +345,7 @@ class Parameter:
 
     def _start_initialize(
         self, init: Any, ctx: Any, default_init: Any, force_reinit: bool, stacklevel: int = 2
-    ) -> _param_init.InitJob | None:
+    ) -> _replicas.InitJob | None:
         """Everything ``initialize`` does before filling arrays; the job to run, if any."""
         if self._data is not None and not force_reinit:
             warnings.warn(
@@ -414,7 +354,7 @@ class Parameter:
                 stacklevel=stacklevel,
             )
             return None
-        ctx_list = _as_ctx_list(ctx)
+        ctx_list = _param_checks.as_ctx_list(ctx)
         if init is None:
             init = default_init if self.init is None else self.init
         if not shape_is_known(self.shape):
@@ -422,21 +362,23 @@ class Parameter:
                 self._data = self._grad = None
                 self._deferred_init = (init, ctx_list, default_init, None)
                 return None
-            raise ValueError(_MSG_INVALID_SHAPE.format(name=self.name, shape=str(self.shape)))
+            raise ValueError(
+                _param_checks.MSG_INVALID_SHAPE.format(name=self.name, shape=str(self.shape))
+            )
         self._check_dense()
         return self._make_job(init, ctx_list, default_init, None)
 
     def _make_job(self, init: Any, ctx_list: list[Context], default_init: Any, data: Any) -> Any:
         assert self._shape is not None
-        return _param_init.InitJob(
+        return _replicas.InitJob(
             self.name, tuple(self._shape), self.dtype, list(ctx_list), init, default_init, data
         )
 
     @staticmethod
-    def _run_jobs(jobs: Sequence[_param_init.InitJob], params: Sequence[Parameter]) -> None:
+    def _run_jobs(jobs: Sequence[_replicas.InitJob], params: Sequence[Parameter]) -> None:
         """Fill every job's replicas, then hand them to their parameters (all or none)."""
         with _pause():
-            _param_init.run_jobs(jobs)
+            _replicas.run_jobs(jobs)
             for job, param in zip(jobs, params):
                 param._deferred_init = ()
                 param._set_replicas(job.arrays, job.ctx_list)
@@ -452,7 +394,9 @@ class Parameter:
         init, ctx_list, default_init, data = self._deferred_init
         if not shape_is_known(self.shape):
             raise CheckError(
-                _MSG_INVALID_SHAPE_DEFERRED.format(name=self.name, shape=str(self.shape))
+                _param_checks.MSG_INVALID_SHAPE_DEFERRED.format(
+                    name=self.name, shape=str(self.shape)
+                )
             )
         self._check_dense()
         self._run_jobs([self._make_job(init, ctx_list, default_init, data)], [self])
@@ -460,7 +404,7 @@ class Parameter:
     def _init_impl(self, data: NDArray, ctx_list: Sequence[Context]) -> None:
         """Set the replicas to copies of ``data`` on ``ctx_list`` and make fresh gradients."""
         ctx_list = list(ctx_list)
-        arrays = [_param_init.to_front(data.copyto(ctx)) for ctx in ctx_list]
+        arrays = [_replicas.to_front(data.copyto(ctx)) for ctx in ctx_list]
         self._set_replicas(arrays, ctx_list)
 
     def _set_replicas(self, arrays: list[NDArray], ctx_list: list[Context]) -> None:
@@ -471,7 +415,7 @@ class Parameter:
             while len(dev_list) <= ctx.device_id:
                 dev_list.append(None)
             dev_list[ctx.device_id] = i
-        self._data = [_param_init.to_front(arr) for arr in arrays]
+        self._data = [_replicas.to_front(arr) for arr in arrays]
         self._register_replicas(self._data)
         self._init_grad()
 
@@ -483,7 +427,7 @@ class Parameter:
             return
         assert self._data is not None
         self._grad = [
-            _param_init.zeros(arr.shape, arr._data.dtype, arr.context) for arr in self._data
+            _replicas.zeros(arr.shape, arr._data.dtype, arr.context) for arr in self._data
         ]
         self._attach_grads()
 
@@ -507,14 +451,7 @@ class Parameter:
         The sum is taken on the device of the first GPU replica when there is one (replicas on
         other devices are copied there), so the result crosses to the host once.
         """
-        block = self.list_data()
-        host = cpu()
-        if len(block) == 1:
-            return self.data().copyto(host)
-        acc_ctx = next((a.context for a in block if a.context.device_typeid == 2), host)
-        parts = [a if _same_device(a.context, acc_ctx) else a.copyto(acc_ctx) for a in block]
-        mean = op.add_n(*parts) / len(block)
-        return mean.copyto(host) if mean.context != host else mean
+        return _replicas.reduce_mean(self.list_data())
 
     def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
         """Move the parameter to other contexts; several replicas are averaged first.
@@ -522,7 +459,7 @@ class Parameter:
         Raises:
             ValueError: the parameter has not been initialized.
         """
-        ctx_list = _as_ctx_list(ctx)
+        ctx_list = _param_checks.as_ctx_list(ctx)
         if self._data:
             data = self._reduce()
             with _pause():
@@ -591,73 +528,19 @@ class Parameter:
         if self._data is None:
             return
         with _pause():
-            self._data = [arr.astype(dtype) for arr in self._data]
+            self._data = [_replicas.astype(arr, dtype) for arr in self._data]
             self._register_replicas(self._data)
             if self._grad is None:
                 return
-            self._grad = [g.astype(dtype) for g in self._grad]
+            self._grad = [_replicas.astype(g, dtype) for g in self._grad]
             self._attach_grads()
 
     # ------------------------------------------------------------------ loading
-    def _plan_load(
-        self, data: NDArray, ctx: Any, cast_dtype: bool, dtype_source: str
-    ) -> tuple[Any, ...]:
-        """Check that ``data`` can be loaded; what :meth:`_apply_load` needs. Changes nothing.
+    def _plan_load(self, data: NDArray, ctx: Any, cast_dtype: bool, dtype_source: str) -> Any:
+        """Check that ``data`` can be loaded (see :func:`_param_checks.plan_load`)."""
+        return _param_checks.plan_load(self, data, ctx, cast_dtype, dtype_source)
 
-        Raises:
-            CheckError: incompatible shape, dtype or contexts; a bad ``dtype_source``.
-            NotImplementedError: sparse storage.
-        """
-        if cast_dtype and dtype_source not in ("current", "saved"):
-            raise CheckError(f"dtype_source must be 'current' or 'saved', but got '{dtype_source}'")
-        self._check_dense()
-        if getattr(data, "stype", "default") != "default":
-            raise NotImplementedError(
-                f"Cannot load Parameter '{self.name}' from {data.stype} storage: mxlite stores "
-                "parameters densely only."
-            )
-        new_shape = None if self._shape is not None else tuple(data.shape)
-        if self.shape:
-            unknown = -1 if is_np_shape() else 0
-            mine = tuple(self.shape)
-            if len(mine) != len(data.shape) or not all(
-                d in (unknown, s) for d, s in zip(mine, data.shape)
-            ):
-                raise CheckError(
-                    _MSG_LOAD_SHAPE.format(name=self.name, mine=str(mine), saved=str(data.shape))
-                )
-            new_shape = tuple(s if d == unknown else d for d, s in zip(mine, data.shape))
-        new_dtype = None
-        if dtype_np(self.dtype) != np.dtype(data.dtype):
-            if not cast_dtype:
-                raise CheckError(
-                    _MSG_LOAD_DTYPE.format(
-                        name=self.name, mine=str(self.dtype), saved=str(data.dtype)
-                    )
-                )
-            if dtype_source == "current":
-                data = data.astype(self.dtype, copy=False)
-            else:
-                new_dtype = data.dtype
-        ctx_list = None if ctx is None else _as_ctx_list(ctx)
-        if self._data is None:
-            if self._deferred_init:
-                if ctx_list is not None and set(ctx_list) != set(self._deferred_init[1]):
-                    raise CheckError(
-                        _MSG_LOAD_CTX.format(
-                            name=self.name, ctx=str(ctx_list), prev=str(self.list_ctx())
-                        )
-                    )
-                ctx_list = self._deferred_init[1]
-            elif ctx_list is None:
-                ctx_list = [cpu()]
-        elif ctx_list is not None and set(ctx_list) != set(self.list_ctx()):
-            raise CheckError(
-                _MSG_LOAD_CTX.format(name=self.name, ctx=str(ctx_list), prev=str(self.list_ctx()))
-            )
-        return data, new_shape, new_dtype, ctx_list
-
-    def _apply_load(self, plan: tuple[Any, ...]) -> None:
+    def _apply_load(self, plan: _param_checks.LoadPlan) -> None:
         data, new_shape, new_dtype, ctx_list = plan
         if new_shape is not None:
             self._shape = new_shape
@@ -665,7 +548,7 @@ class Parameter:
             self.cast(new_dtype)
         if self._data is None:
             with _pause():
-                self._init_impl(data, ctx_list)
+                self._init_impl(data, ctx_list or [cpu()])
         else:
             self.set_data(data)
         self._deferred_init = ()
@@ -685,72 +568,15 @@ class Parameter:
         self._apply_load(self._plan_load(data, ctx, cast_dtype, dtype_source))
 
 
-def _normalize_shape(shape: Any) -> tuple[int, ...] | None:
-    if shape is None:
-        return None
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(int(d) for d in shape)
-
-
-def _same_device(a: Context, b: Context) -> bool:
-    """Whether arrays on ``a`` and ``b`` share memory space (all CPU contexts share the host)."""
-    if a.device_typeid != 2 and b.device_typeid != 2:
-        return True
-    return a == b
-
-
-class Constant(Parameter):
-    """A constant parameter for holding immutable tensors.
-
-    Constants are ignored by autograd and Trainer (``grad_req`` is always ``'null'``); their
-    values change only through :meth:`set_data`::
-
-        const = mx.gluon.Constant('const', [[1, 2], [3, 4]])
-
-    Args:
-        name: name of the parameter.
-        value: initial value (an NDArray or anything ``mx.nd.array`` accepts).
-    """
-
-    def __init__(self, name: str, value: Any) -> None:
-        if not isinstance(value, NDArray):
-            value = _param_init.to_front(creation.array(value))
-        self.value = value
-
-        class Init(initializer.Initializer):
-            def _init_weight(self, _: Any, arr: NDArray) -> None:
-                value.copyto(arr)
-
-        init_name = f"Constant_{name}_{id(self)}"
-        initializer.alias(init_name)(Init)
-        super().__init__(
-            name, grad_req="null", shape=value.shape, dtype=value.dtype, init=init_name
-        )
-
-    def __repr__(self) -> str:
-        return f"Constant {self.name} (shape={self.shape}, dtype={self.dtype})"
-
-    @property  # type: ignore[override]
-    def grad_req(self) -> str:
-        """Always ``'null'``; assigning another value warns and is ignored."""
-        return "null"
-
-    @grad_req.setter
-    def grad_req(self, req: str) -> None:
-        if req != "null":
-            warnings.warn(
-                f'Constant parameter "{self.name}" does not support grad_req other than "null", '
-                f'and new value "{req}" is ignored.',
-                stacklevel=2,
-            )
-
-
 def __getattr__(name: str) -> Any:
-    # ParameterDict lives in its own module (which imports this one); MXNet users import it
-    # from here, so it is resolved on first access.
+    # Constant and ParameterDict live in their own modules (which import this one); MXNet users
+    # import them from here, so they are resolved on first access.
     if name == "ParameterDict":
         from mxlite.gluon.parameter_dict import ParameterDict
 
         return ParameterDict
+    if name == "Constant":
+        from mxlite.gluon.constant import Constant
+
+        return Constant
     raise AttributeError(f"module 'mxlite.gluon.parameter' has no attribute {name!r}")

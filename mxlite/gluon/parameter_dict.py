@@ -18,7 +18,8 @@ from mxlite import initializer
 from mxlite.base import CheckError
 from mxlite.context import Context
 from mxlite.gluon import _param_io
-from mxlite.gluon.parameter import DEFAULT_INIT, Constant, Parameter
+from mxlite.gluon.constant import Constant
+from mxlite.gluon.parameter import DEFAULT_INIT, Parameter
 from mxlite.gluon.utils import _brief_print_list, _indent
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
