@@ -499,3 +499,19 @@ def test_numpy_mode_save_load_parameters(tmp_path):
     finally:
         mx.util.reset_np()
     legacy.load_parameters(np_file)
+
+
+def test_hook_handle_attaches_once():
+    from collections import OrderedDict
+
+    from mxlite.gluon.utils import HookHandle
+
+    hooks: OrderedDict = OrderedDict()
+    handle = HookHandle()
+    handle.attach(hooks, print)
+    with pytest.raises(AssertionError, match="The same handle cannot be attached twice."):
+        handle.attach(hooks, len)
+    assert list(hooks.values()) == [print]
+    handle.detach()
+    handle.detach()  # detaching twice is harmless
+    assert not hooks

@@ -424,3 +424,31 @@ def test_constant_no_warning_for_null():
 
 def test_check_error_is_assertion_and_mxnet_error():
     assert issubclass(CheckError, AssertionError) and issubclass(CheckError, MXNetError)
+
+
+# ---------------------------------------------------------------------- gluon.utils helpers
+def test_shape_is_known_legacy_and_numpy_mode():
+    from mxlite.gluon.utils import shape_is_known
+
+    assert not shape_is_known(None)
+    assert shape_is_known((2, 3)) and not shape_is_known((2, 0))
+    assert not shape_is_known(())  # legacy: () means unknown rank
+    with pytest.raises(
+        AssertionError, match="shape dimension size cannot be less than 0, while received -1"
+    ):
+        shape_is_known((2, -1))
+    mx.npx.set_np()
+    try:
+        assert shape_is_known(()) and shape_is_known((2, 0)) and not shape_is_known((2, -1))
+    finally:
+        mx.npx.reset_np()
+
+
+def test_brief_print_list_and_indent():
+    from mxlite.gluon.utils import _brief_print_list, _indent
+
+    assert _brief_print_list(["a", "b"]) == "'a', 'b'"
+    # three from the head, four from the tail (MXNet's -limit // 2)
+    assert _brief_print_list(list("abcdefghij")) == "'a', 'b', 'c', ..., 'g', 'h', 'i', 'j'"
+    assert _indent("one", 2) == "one"
+    assert _indent("one\ntwo\nthree", 2) == "one\n  two\n  three"
