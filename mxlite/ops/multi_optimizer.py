@@ -1,0 +1,559 @@
+"""Fused multi-tensor optimizer steps: SGD (momentum), NAG and Adam over many tensors at once.
+
+Each call updates a list of tensors in place with one kernel launch per (device, dtype, state
+layout) group: ``kernels/multi_optimizer.cu`` on the GPU, the Numba twins in
+:mod:`mxlite.ops._cpu_optimizer` on the CPU. Both walk the chunk table of
+:mod:`mxlite.ops.multi_tensor` (``chunk_buf``/``chunk_begin``), with 5 addresses and 3
+per-tensor coefficients per buffer.
+
+Numerics are those of the NumPy single-tensor paths in ``mxlite.optimizer`` (``sgd.py``,
+``adam.py``), bit for bit: the per-tensor scalars (``lr``, ``lr * rescale_grad``, ``lr * wd``,
+...) are computed here with NumPy in the master dtype exactly as that path computes them, and the
+kernels apply the same IEEE operations in the same order (no FMA contraction). Per-tensor ``lrs``
+and ``wds`` carry ``lr_mult``/``wd_mult``, schedules and Adam's bias correction.
+
+Plans (the address table and the chunk table, on the device for the GPU) are cached, keyed by the
+identity of the arrays of a call, and dropped as soon as one of those arrays is garbage
+collected; a repeated call with the same buffers only converts the scalars and launches.
+
+Arrays: NumPy or CuPy, C-contiguous; weights float16, float32 or float64; gradients of the
+weight's dtype and shape; states (and float32 master copies ``weights32``, float16 weights only)
+of the master's dtype and the weight's shape; everything of one tensor on one device. Everything
+is checked before anything is written (for a cached plan, when the plan was built).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mxlite import backend
+from mxlite.ops.multi_tensor import chunk_table
+
+__all__ = [
+    "multi_sgd_update",
+    "multi_nag_update",
+    "multi_adam_update",
+    "supported",
+    "clear_plan_cache",
+    "CUDA_KERNELS",
+]
+
+SGD, NAG, ADAM = 0, 1, 2
+_SLOTS = 5  # weight, grad, state 0, state 1, master (as in the kernels)
+CPU_CHUNK = 1 << 15  # elements per chunk (multiples of 4: the GPU's vector path needs it)
+GPU_CHUNK = 1 << 14
+_THREADS = 256
+_CACHE_SIZE = 8
+
+# Storage kinds: (master dtype, coefficient dtype, CUDA instantiation, Numba driver name).
+_KINDS: dict[str, tuple[Any, Any, str, str]] = {
+    "float32": (np.float32, np.float32, "multi_optimizer_step<float, float, false>", "step_f32"),
+    "float64": (np.float64, np.float64, "multi_optimizer_step<double, double, false>", "step_f64"),
+    "float16": (np.float16, np.float32, "multi_optimizer_step<__half, __half, false>", "step_f16"),
+    "float16mp": (
+        np.float32,
+        np.float32,
+        "multi_optimizer_step<__half, float, true>",
+        "step_f16mp",
+    ),
+}
+CUDA_KERNELS = tuple(kind[2] for kind in _KINDS.values())
+
+_MSG_LENGTHS = "{where}: got {n} weights but {m} {name}; pass one per weight."
+_MSG_ARRAY = "{where}: {name}[{i}] must be a numpy.ndarray or cupy.ndarray, got {got}."
+_MSG_DTYPE = (
+    "{where}: weights[{i}] has dtype {dtype}; the fused update supports float16, float32 and "
+    "float64. Use the single-tensor optimizer path for other dtypes."
+)
+_MSG_MATCH = (
+    "{where}: {name}[{i}] has {what} {got} but weights[{i}] needs {expected}; states and "
+    "gradients must match their weight (master dtype: float32 for multi-precision float16)."
+)
+_MSG_DEVICE = "{where}: {name}[{i}] is on {got} but weights[{i}] is on {expected}; move it first."
+_MSG_LAYOUT = (
+    "{where}: {name}[{i}] is not C-contiguous; pass contiguous arrays "
+    "(xp.ascontiguousarray) or use the single-tensor path."
+)
+_MSG_READONLY = "{where}: {name}[{i}] is read-only (writeable=False); pass a writeable array."
+_MSG_MASTER = (
+    "{where}: weights32[{i}] is given but weights[{i}] is {dtype}; float32 master copies are "
+    "for float16 weights only (pass None for the others)."
+)
+_MSG_SCALAR = "{where}: {name} must be a real number (int, float or 0-d array), got {got!r}."
+# (weights, grads, states 0, states 1, float32 master copies) of one call
+Arrays = tuple[
+    Sequence[Any], Sequence[Any], Sequence[Any] | None, Sequence[Any] | None, Sequence[Any] | None
+]
+
+_MSG_STATES = "{where}: means[{i}] and vars[{i}] must both be arrays; Adam needs both states."
+
+
+# ------------------------------------------------------------------------------------- checks
+def _device(arr: Any) -> tuple[str, int]:
+    return ("gpu", int(arr.device.id)) if backend.is_gpu_array(arr) else ("cpu", 0)
+
+
+def _problem(
+    where: str,
+    weights: Sequence[Any],
+    grads: Sequence[Any],
+    states0: Sequence[Any] | None,
+    states1: Sequence[Any] | None,
+    weights32: Sequence[Any] | None,
+    state_names: tuple[str, str] = ("states", "states"),
+) -> tuple[type[Exception], str] | None:
+    """The first error of a call's arrays as ``(exception type, message)``, or None."""
+    n = len(weights)
+    lists = (
+        ("grads", grads),
+        (state_names[0], states0),
+        (state_names[1], states1),
+        ("weights32", weights32),
+    )
+    for name, items in lists:
+        if items is not None and len(items) != n:
+            return ValueError, _MSG_LENGTHS.format(where=where, n=n, m=len(items), name=name)
+    for i, w in enumerate(weights):
+        problem = _tensor_problem(where, i, w, grads[i], states0, states1, weights32, state_names)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _tensor_problem(
+    where: str,
+    i: int,
+    w: Any,
+    g: Any,
+    states0: Sequence[Any] | None,
+    states1: Sequence[Any] | None,
+    weights32: Sequence[Any] | None,
+    state_names: tuple[str, str],
+) -> tuple[type[Exception], str] | None:
+    if not (isinstance(w, np.ndarray) or backend.is_gpu_array(w)):
+        return TypeError, _MSG_ARRAY.format(where=where, name="weights", i=i, got=type(w).__name__)
+    if w.dtype.name not in ("float16", "float32", "float64"):
+        return TypeError, _MSG_DTYPE.format(where=where, i=i, dtype=w.dtype.name)
+    master = None if weights32 is None else weights32[i]
+    if master is not None and w.dtype != np.float16:
+        return TypeError, _MSG_MASTER.format(where=where, i=i, dtype=w.dtype.name)
+    state_dtype = np.dtype(np.float32) if master is not None else w.dtype
+    arrays = [("weights", w, w.dtype), ("grads", g, w.dtype), ("weights32", master, state_dtype)]
+    for name, states in zip(state_names, (states0, states1)):
+        if states is not None:
+            arrays.append((name, states[i], state_dtype))
+    dev = _device(w)
+    for name, arr, dtype in arrays:
+        if arr is None:
+            continue
+        if not (isinstance(arr, np.ndarray) or backend.is_gpu_array(arr)):
+            return TypeError, _MSG_ARRAY.format(where=where, name=name, i=i, got=type(arr).__name__)
+        if arr.dtype != dtype:
+            msg = _MSG_MATCH.format(
+                where=where,
+                name=name,
+                i=i,
+                what="dtype",
+                got=arr.dtype.name,
+                expected=np.dtype(dtype).name,
+            )
+            return TypeError, msg
+        if arr.shape != w.shape:
+            msg = _MSG_MATCH.format(
+                where=where, name=name, i=i, what="shape", got=arr.shape, expected=w.shape
+            )
+            return ValueError, msg
+        if _device(arr) != dev:
+            return ValueError, _MSG_DEVICE.format(
+                where=where, name=name, i=i, got=_device(arr), expected=dev
+            )
+        if not arr.flags.c_contiguous:
+            return ValueError, _MSG_LAYOUT.format(where=where, name=name, i=i)
+        if name != "grads" and isinstance(arr, np.ndarray) and not arr.flags.writeable:
+            return ValueError, _MSG_READONLY.format(where=where, name=name, i=i)
+    return None
+
+
+def _real(where: str, name: str, value: Any) -> float:
+    """``value`` as a float (any real scalar: the single-tensor path accepts inf and NaN too)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(_MSG_SCALAR.format(where=where, name=name, got=value))
+    return float(value)
+
+
+def _reals(where: str, name: str, values: Sequence[Any], n: int) -> np.ndarray:
+    if len(values) != n:
+        raise ValueError(_MSG_LENGTHS.format(where=where, n=n, m=len(values), name=name))
+    for v in values:
+        _real(where, name, v)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _clip_value(where: str, clip_gradient: Any) -> float:
+    """The clipping bound, or -1.0 for none: None, negative or NaN (the single-tensor path
+    clips only when the bound is ``>= 0``), or infinite (clipping to +-inf changes nothing)."""
+    if clip_gradient is None:
+        return -1.0
+    bound = _real(where, "clip_gradient", clip_gradient)
+    return bound if bound >= 0 and math.isfinite(bound) else -1.0
+
+
+# -------------------------------------------------------------------------------------- plans
+class _Launch:
+    """One kernel launch: the tensors of one (device, storage kind, state count) group."""
+
+    def __init__(
+        self,
+        kind: str,
+        device: tuple[str, int],
+        positions: list[int],
+        rows: np.ndarray,
+        sizes: np.ndarray,
+    ) -> None:
+        self.kind = kind
+        self.device = device
+        self.positions = np.asarray(positions, dtype=np.intp)
+        self.nbufs = len(positions)
+        gpu = device[0] == "gpu"
+        self.chunk = GPU_CHUNK if gpu else CPU_CHUNK
+        chunk_buf, chunk_begin = chunk_table(sizes, self.chunk)
+        self.nchunks = int(chunk_buf.size)
+        self.vec = int(bool(np.all(rows % 16 == 0)))
+        self._coef_host: np.ndarray | None = None
+        self._coef_dev: Any = None
+        if gpu:
+            cp: Any = backend.cupy_or_none()
+            with cp.cuda.Device(device[1]):
+                self.tables = (
+                    cp.asarray(rows.astype(np.uint64).ravel()),
+                    cp.asarray(sizes),
+                    cp.asarray(chunk_buf),
+                    cp.asarray(chunk_begin),
+                )
+        else:
+            self.tables = (rows.astype(np.int64).ravel(), sizes, chunk_buf, chunk_begin)
+
+    def run(
+        self, family: int, nstate: int, coef: np.ndarray, glob: np.ndarray, clipping: bool
+    ) -> None:
+        if self.nchunks == 0:
+            return
+        if self.device[0] == "cpu":
+            from mxlite.ops import _cpu_optimizer  # noqa: PLC0415 - defer Numba to the first step
+
+            driver = getattr(_cpu_optimizer, _KINDS[self.kind][3])
+            driver(*self.tables, self.chunk, coef, glob, family, nstate, clipping)
+            return
+        from mxlite.ops import _cuda  # noqa: PLC0415
+
+        cp: Any = backend.cupy_or_none()
+        with cp.cuda.Device(self.device[1]):
+            if self._coef_host is None or not np.array_equal(self._coef_host, coef):
+                self._coef_dev = cp.asarray(coef)
+                self._coef_host = coef
+            kernel = _cuda.get_kernel("multi_optimizer.cu", _KINDS[self.kind][2])
+            ctype = _KINDS[self.kind][1]
+            args = (
+                *self.tables[:4],
+                np.int64(self.chunk),
+                self._coef_dev,
+                *(ctype(v) for v in glob),
+                np.int32(family),
+                np.int32(nstate),
+                np.int32(clipping),
+                np.int32(self.vec),
+            )
+            kernel((self.nchunks,), (_THREADS,), args)
+
+
+class _Plan:
+    """Address and chunk tables of one list of buffers, split into launches."""
+
+    def __init__(self, arrays: Arrays) -> None:
+        weights, grads, states0, states1, masters = arrays
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, w in enumerate(weights):
+            if w.size == 0:
+                continue
+            mp = masters is not None and masters[i] is not None
+            kind = "float16mp" if mp else w.dtype.name
+            nstate = int(states0 is not None and states0[i] is not None) + int(
+                states1 is not None and states1[i] is not None
+            )
+            groups.setdefault((_device(w), kind, nstate), []).append(i)
+        self.launches: list[tuple[int, _Launch]] = []
+        self.refs: list[Any] = []  # weak references whose callbacks drop this plan from the cache
+        for (device, kind, nstate), positions in groups.items():
+            rows = np.empty((len(positions), _SLOTS), dtype=np.int64)
+            for r, i in enumerate(positions):
+                addr = [_address(weights[i]), _address(grads[i])]
+                copy = None if masters is None else masters[i]
+                master = addr[0] if copy is None else _address(copy)
+                for states in (states0, states1):  # absent states point at the master buffer
+                    s = None if states is None else states[i]
+                    addr.append(master if s is None else _address(s))
+                addr.append(master)
+                rows[r] = addr
+            sizes = np.array([weights[i].size for i in positions], dtype=np.int64)
+            self.launches.append((nstate, _Launch(kind, device, positions, rows, sizes)))
+
+
+def _address(arr: Any) -> int:
+    return int(arr.data.ptr) if backend.is_gpu_array(arr) else int(arr.ctypes.data)
+
+
+_LOCK = threading.Lock()
+_PLANS: OrderedDict[tuple[Any, ...], _Plan] = OrderedDict()
+
+
+def _drop(key: tuple[Any, ...]) -> Any:
+    def callback(_: Any) -> None:
+        with _LOCK:
+            _PLANS.pop(key, None)
+
+    return callback
+
+
+def _plan(where: str, arrays: Arrays, state_names: tuple[str, str]) -> _Plan:
+    """The cached plan for these arrays, or a new one after every check has passed."""
+    key = tuple(None if items is None else tuple(map(id, items)) for items in arrays)
+    with _LOCK:
+        plan = _PLANS.get(key)
+        if plan is not None:
+            _PLANS.move_to_end(key)
+            return plan
+    problem = _problem(where, *arrays, state_names=state_names)
+    if problem is not None:
+        raise problem[0](problem[1])
+    plan = _Plan(arrays)
+    callback = _drop(key)
+    refs = [
+        weakref.ref(a, callback)
+        for items in arrays
+        if items is not None
+        for a in items
+        if a is not None
+    ]
+    plan.refs = refs
+    with _LOCK:
+        _PLANS[key] = plan
+        while len(_PLANS) > _CACHE_SIZE:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+def clear_plan_cache() -> None:
+    """Forget every cached plan (they are rebuilt on the next call)."""
+    with _LOCK:
+        _PLANS.clear()
+
+
+def supported(
+    weights: Sequence[Any],
+    grads: Sequence[Any],
+    states: Sequence[Sequence[Any] | None] = (),
+    weights32: Sequence[Any] | None = None,
+) -> bool:
+    """Whether the fused functions accept these arrays (no exception would be raised for them).
+
+    Args:
+        weights, grads: one per tensor.
+        states: up to two lists of states (momentum; or Adam's means and variances), entries may
+            be None for tensors without that state.
+        weights32: float32 master copies (None entries for non-multi-precision tensors).
+    """
+    lists = [*list(states), None, None][:2]
+    return _problem("supported", weights, grads, lists[0], lists[1], weights32) is None
+
+
+# ------------------------------------------------------------------------------ coefficients
+def _run(
+    where: str,
+    family: int,
+    arrays: Arrays,
+    lrs: Sequence[float],
+    wds: Sequence[float],
+    rescale_grad: float,
+    clip_gradient: float | None,
+    params: tuple[float, ...],
+    state_names: tuple[str, str] = ("moms", "states"),
+) -> None:
+    n = len(arrays[0])
+    lr_all = _reals(where, "lrs", lrs, n)
+    wd_all = _reals(where, "wds", wds, n)
+    rescale = _real(where, "rescale_grad", rescale_grad)
+    clip = _clip_value(where, clip_gradient)
+    plan = _plan(where, arrays, state_names)
+    for nstate, launch in plan.launches:
+        pos = launch.positions
+        coef, glob = launch_scalars(
+            family, nstate, launch.kind, lr_all[pos], wd_all[pos], rescale, clip, params
+        )
+        launch.run(family, nstate, coef, glob, clip >= 0)
+
+
+def launch_scalars(
+    family: int,
+    nstate: int,
+    kind: str,
+    lrs: np.ndarray,
+    wds: np.ndarray,
+    rescale: float,
+    clip: float,
+    params: tuple[float, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(coef, glob)`` of one launch: the scalars of the single-tensor path, computed with NumPy
+    in the master dtype ``t`` exactly as it computes them (``t(lr) * t(rescale)``, ...), stored
+    in the kernel's compute type.
+
+    Args:
+        family: SGD, NAG or ADAM; nstate: states per tensor; kind: a key of ``_KINDS``.
+        lrs, wds: float64 per tensor; rescale, clip: launch values (clip < 0: no clipping).
+        params: (momentum,) or (beta1, beta2, epsilon).
+    """
+    t, ctype = _KINDS[kind][0], _KINDS[kind][1]
+    one = t(1.0)
+    lr = lrs.astype(t)
+    wd = wds.astype(t)
+    r = t(rescale)
+    if family == SGD or (family == NAG and nstate == 0):
+        cols = (lr, lr * r, one - lr * wd if family == NAG else lr * wd)
+    else:
+        cols = (lr, wd, np.zeros_like(lr))
+    coef = np.ascontiguousarray(np.stack(cols, axis=1).astype(ctype).ravel())
+    glob = np.zeros(7, dtype=ctype)
+    glob[0] = r
+    glob[1] = t(clip) if clip >= 0 else t(0)
+    if family == ADAM:
+        b1, b2 = t(params[0]), t(params[1])
+        glob[2:] = (b1, one - b1, b2, one - b2, t(params[2]))
+    else:
+        glob[2] = t(params[0])
+        glob[3] = t(params[0]) + one
+    return coef, glob
+
+
+# ---------------------------------------------------------------------------------- public API
+def multi_sgd_update(
+    weights: Sequence[Any],
+    grads: Sequence[Any],
+    moms: Sequence[Any] | None,
+    lrs: Sequence[float],
+    wds: Sequence[float],
+    momentum: float,
+    rescale_grad: float,
+    clip_gradient: float | None,
+    weights32: Sequence[Any] | None = None,
+) -> None:
+    """SGD on many tensors in place (MXNet's multi-SGD rule; numerics of ``_single_tensor_sgd``)::
+
+        step = lr * clip(rescale_grad * g)        (or (lr * rescale_grad) * g unclipped)
+        mom = momentum * mom - (lr * wd) * w - step;   w = w + mom      (with a momentum buffer)
+        w = w + (-(lr * wd) * w - step)                                   (without)
+
+    Args:
+        weights, grads: arrays, one per tensor (see the module docstring for what is accepted).
+        moms: momentum buffers (None, or None entries: no momentum for those tensors).
+        lrs, wds: per-tensor learning rates and weight decays (multipliers applied).
+        momentum, rescale_grad: the optimizer's values.
+        clip_gradient: clip bound; None or negative: no clipping.
+        weights32: float32 master copies for multi-precision float16 weights (None entries
+            elsewhere); the math runs on them and the weights receive their rounded values.
+
+    Raises:
+        TypeError: an argument is not an array or has the wrong dtype, or a scalar is not real.
+        ValueError: lengths, shapes or devices disagree, an array is strided or read-only, or a
+            scalar is not finite. Nothing is written in these cases.
+    """
+    where = "multi_sgd_update"
+    mom = _real(where, "momentum", momentum)
+    _run(
+        where,
+        SGD,
+        (weights, grads, moms, None, weights32),
+        lrs,
+        wds,
+        rescale_grad,
+        clip_gradient,
+        (mom,),
+    )
+
+
+def multi_nag_update(
+    weights: Sequence[Any],
+    grads: Sequence[Any],
+    moms: Sequence[Any] | None,
+    lrs: Sequence[float],
+    wds: Sequence[float],
+    momentum: float,
+    rescale_grad: float,
+    clip_gradient: float | None,
+    weights32: Sequence[Any] | None = None,
+) -> None:
+    """NAG on many tensors in place (numerics of ``_single_tensor_nag``). With ``term =
+    clip(rescale_grad * g)`` and a momentum buffer::
+
+        mom = momentum * mom
+        w' = (w - mom) + (momentum + 1) * (mom - lr * (term + wd * w))
+        mom = mom - lr * (term + wd * w')
+
+    without one: ``w = (1 - lr * wd) * w - lr * clip(rescale_grad * g)``. Arguments and errors as
+    :func:`multi_sgd_update`.
+    """
+    where = "multi_nag_update"
+    mom = _real(where, "momentum", momentum)
+    _run(
+        where,
+        NAG,
+        (weights, grads, moms, None, weights32),
+        lrs,
+        wds,
+        rescale_grad,
+        clip_gradient,
+        (mom,),
+    )
+
+
+def multi_adam_update(
+    weights: Sequence[Any],
+    grads: Sequence[Any],
+    means: Sequence[Any],
+    vars: Sequence[Any],  # noqa: A002 - MXNet's name
+    lrs: Sequence[float],
+    wds: Sequence[float],
+    beta1: float,
+    beta2: float,
+    epsilon: float,
+    rescale_grad: float,
+    clip_gradient: float | None,
+    weights32: Sequence[Any] | None = None,
+) -> None:
+    """Adam on many tensors in place (MXNet's ``adam_update``; numerics of ``_single_tensor_adam``)::
+
+        g = clip(rescale_grad * grad + wd * w)
+        mean = beta1 * mean + (1 - beta1) * g;   var = beta2 * var + (1 - beta2) * g * g
+        w = w - lr * mean / (sqrt(var) + epsilon)
+
+    ``lrs`` are the bias-corrected rates ``lr * sqrt(1 - beta2**t) / (1 - beta1**t)``. Arguments
+    and errors as :func:`multi_sgd_update`; ``means`` and ``vars`` are required for every tensor.
+    """
+    where = "multi_adam_update"
+    params = tuple(
+        _real(where, name, v)
+        for name, v in (("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
+    )
+    for i, (m, v) in enumerate(zip(means, vars)):
+        if m is None or v is None:
+            raise ValueError(_MSG_STATES.format(where=where, i=i))
+    arrays = (weights, grads, means, vars, weights32)
+    _run(where, ADAM, arrays, lrs, wds, rescale_grad, clip_gradient, params, ("means", "vars"))
