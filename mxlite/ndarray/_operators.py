@@ -126,6 +126,11 @@ class OperatorMixin:
     # ------------------------------------------------------------------ fluent methods
     def __getattr__(self, name: str) -> Any:
         # Fluent methods (x.abs(), x.sum(axis=1), x.exp(), ...) forward to mx.nd's functions.
+        if name == "__cuda_array_interface__":  # the property raised: a host array
+            raise AttributeError(
+                "__cuda_array_interface__ is only defined for GPU arrays; this one is on "
+                f"{self.context}"  # type: ignore[attr-defined]
+            )
         if name.startswith("_"):
             raise AttributeError(name)
         from mxlite.ndarray import op
