@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mxlite import backend
+from mxlite import autograd, backend
 from mxlite.base import MXNetError
 from mxlite.ndarray import _dtype_rules
 
@@ -197,6 +197,9 @@ def _trim_leading_ones(raw: Any, ndim: int) -> Any:
 
 def setitem(x: NDArray, key: Any, value: Any) -> None:
     """``x[key] = value``: writes into ``x``'s memory (and every view of it)."""
+    check = getattr(autograd, "check_assignable", None)
+    if check is not None:
+        check(x)
     nkey, basic = _normalize(key, x)
     if basic:
         _check_bounds(nkey, x)

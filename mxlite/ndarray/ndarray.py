@@ -276,7 +276,9 @@ class NDArray(OperatorMixin):
         if isinstance(other, Context):
             backend.check_ctx_usable(other)
             arr = backend.to_ctx(self._data, other, copy=True)
-            return type(self)(arr, other)
+            out = type(self)(arr, other)
+            autograd_record("copyto", [self], out, src_ctx=self._ctx)
+            return out
         raise TypeError(f"copyto does not support type {type(other)}")
 
     def as_in_context(self, context: Context) -> NDArray:
