@@ -263,6 +263,7 @@ def test_plan_is_cached_and_dropped_with_its_arrays():
     plan = next(iter(mo._PLANS.values()))
     _fused("sgd", d, [0.2, 0.1], [0.0, 0.0], None)
     assert len(mo._PLANS) == 1 and next(iter(mo._PLANS.values())) is plan
+    assert mo.supported(d["w"], d["g"], [d["s0"]])  # answered from the cache
     other = {**d, "s0": [a.copy() for a in d["s0"]]}
     _fused("sgd", other, [0.1, 0.1], [0.0, 0.0], None)
     assert len(mo._PLANS) == 2  # other momentum buffers: another plan

@@ -24,8 +24,6 @@ is checked before anything is written (for a cached plan, when the plan was buil
 
 from __future__ import annotations
 
-import math
-import numbers
 import threading
 import weakref
 from collections import OrderedDict
@@ -35,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
+from mxlite.ops import _optimizer_checks as checks
+from mxlite.ops._optimizer_checks import Arrays
 from mxlite.ops.multi_tensor import chunk_table
 
 __all__ = [
@@ -66,146 +66,6 @@ _KINDS: dict[str, tuple[Any, Any, str, str]] = {
     ),
 }
 CUDA_KERNELS = tuple(kind[2] for kind in _KINDS.values())
-
-_MSG_LENGTHS = "{where}: got {n} weights but {m} {name}; pass one per weight."
-_MSG_ARRAY = "{where}: {name}[{i}] must be a numpy.ndarray or cupy.ndarray, got {got}."
-_MSG_DTYPE = (
-    "{where}: weights[{i}] has dtype {dtype}; the fused update supports float16, float32 and "
-    "float64. Use the single-tensor optimizer path for other dtypes."
-)
-_MSG_MATCH = (
-    "{where}: {name}[{i}] has {what} {got} but weights[{i}] needs {expected}; states and "
-    "gradients must match their weight (master dtype: float32 for multi-precision float16)."
-)
-_MSG_DEVICE = "{where}: {name}[{i}] is on {got} but weights[{i}] is on {expected}; move it first."
-_MSG_LAYOUT = (
-    "{where}: {name}[{i}] is not C-contiguous; pass contiguous arrays "
-    "(xp.ascontiguousarray) or use the single-tensor path."
-)
-_MSG_READONLY = "{where}: {name}[{i}] is read-only (writeable=False); pass a writeable array."
-_MSG_MASTER = (
-    "{where}: weights32[{i}] is given but weights[{i}] is {dtype}; float32 master copies are "
-    "for float16 weights only (pass None for the others)."
-)
-_MSG_SCALAR = "{where}: {name} must be a real number (int, float or 0-d array), got {got!r}."
-# (weights, grads, states 0, states 1, float32 master copies) of one call
-Arrays = tuple[
-    Sequence[Any], Sequence[Any], Sequence[Any] | None, Sequence[Any] | None, Sequence[Any] | None
-]
-
-_MSG_STATES = "{where}: means[{i}] and vars[{i}] must both be arrays; Adam needs both states."
-
-
-# ------------------------------------------------------------------------------------- checks
-def _device(arr: Any) -> tuple[str, int]:
-    return ("gpu", int(arr.device.id)) if backend.is_gpu_array(arr) else ("cpu", 0)
-
-
-def _problem(
-    where: str,
-    weights: Sequence[Any],
-    grads: Sequence[Any],
-    states0: Sequence[Any] | None,
-    states1: Sequence[Any] | None,
-    weights32: Sequence[Any] | None,
-    state_names: tuple[str, str] = ("states", "states"),
-) -> tuple[type[Exception], str] | None:
-    """The first error of a call's arrays as ``(exception type, message)``, or None."""
-    n = len(weights)
-    lists = (
-        ("grads", grads),
-        (state_names[0], states0),
-        (state_names[1], states1),
-        ("weights32", weights32),
-    )
-    for name, items in lists:
-        if items is not None and len(items) != n:
-            return ValueError, _MSG_LENGTHS.format(where=where, n=n, m=len(items), name=name)
-    for i, w in enumerate(weights):
-        problem = _tensor_problem(where, i, w, grads[i], states0, states1, weights32, state_names)
-        if problem is not None:
-            return problem
-    return None
-
-
-def _tensor_problem(
-    where: str,
-    i: int,
-    w: Any,
-    g: Any,
-    states0: Sequence[Any] | None,
-    states1: Sequence[Any] | None,
-    weights32: Sequence[Any] | None,
-    state_names: tuple[str, str],
-) -> tuple[type[Exception], str] | None:
-    if not (isinstance(w, np.ndarray) or backend.is_gpu_array(w)):
-        return TypeError, _MSG_ARRAY.format(where=where, name="weights", i=i, got=type(w).__name__)
-    if w.dtype.name not in ("float16", "float32", "float64"):
-        return TypeError, _MSG_DTYPE.format(where=where, i=i, dtype=w.dtype.name)
-    master = None if weights32 is None else weights32[i]
-    if master is not None and w.dtype != np.float16:
-        return TypeError, _MSG_MASTER.format(where=where, i=i, dtype=w.dtype.name)
-    state_dtype = np.dtype(np.float32) if master is not None else w.dtype
-    arrays = [("weights", w, w.dtype), ("grads", g, w.dtype), ("weights32", master, state_dtype)]
-    for name, states in zip(state_names, (states0, states1)):
-        if states is not None:
-            arrays.append((name, states[i], state_dtype))
-    dev = _device(w)
-    for name, arr, dtype in arrays:
-        if arr is None:
-            continue
-        if not (isinstance(arr, np.ndarray) or backend.is_gpu_array(arr)):
-            return TypeError, _MSG_ARRAY.format(where=where, name=name, i=i, got=type(arr).__name__)
-        if arr.dtype != dtype:
-            msg = _MSG_MATCH.format(
-                where=where,
-                name=name,
-                i=i,
-                what="dtype",
-                got=arr.dtype.name,
-                expected=np.dtype(dtype).name,
-            )
-            return TypeError, msg
-        if arr.shape != w.shape:
-            msg = _MSG_MATCH.format(
-                where=where, name=name, i=i, what="shape", got=arr.shape, expected=w.shape
-            )
-            return ValueError, msg
-        if _device(arr) != dev:
-            return ValueError, _MSG_DEVICE.format(
-                where=where, name=name, i=i, got=_device(arr), expected=dev
-            )
-        if not arr.flags.c_contiguous:
-            return ValueError, _MSG_LAYOUT.format(where=where, name=name, i=i)
-        if name != "grads" and isinstance(arr, np.ndarray) and not arr.flags.writeable:
-            return ValueError, _MSG_READONLY.format(where=where, name=name, i=i)
-    return None
-
-
-def _real(where: str, name: str, value: Any) -> float:
-    """``value`` as a float (any real scalar: the single-tensor path accepts inf and NaN too)."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(_MSG_SCALAR.format(where=where, name=name, got=value))
-    return float(value)
-
-
-def _reals(where: str, name: str, values: Sequence[Any], n: int) -> np.ndarray:
-    if len(values) != n:
-        raise ValueError(_MSG_LENGTHS.format(where=where, n=n, m=len(values), name=name))
-    for v in values:
-        _real(where, name, v)
-    return np.asarray(values, dtype=np.float64)
-
-
-def _clip_value(where: str, clip_gradient: Any) -> float:
-    """The clipping bound, or -1.0 for none: None, negative or NaN (the single-tensor path
-    clips only when the bound is ``>= 0``), or infinite (clipping to +-inf changes nothing)."""
-    if clip_gradient is None:
-        return -1.0
-    bound = _real(where, "clip_gradient", clip_gradient)
-    return bound if bound >= 0 and math.isfinite(bound) else -1.0
 
 
 # -------------------------------------------------------------------------------------- plans
@@ -290,7 +150,7 @@ class _Plan:
             nstate = int(states0 is not None and states0[i] is not None) + int(
                 states1 is not None and states1[i] is not None
             )
-            groups.setdefault((_device(w), kind, nstate), []).append(i)
+            groups.setdefault((checks.device(w), kind, nstate), []).append(i)
         self.launches: list[tuple[int, _Launch]] = []
         self.refs: list[Any] = []  # weak references whose callbacks drop this plan from the cache
         for (device, kind, nstate), positions in groups.items():
@@ -326,13 +186,13 @@ def _drop(key: tuple[Any, ...]) -> Any:
 
 def _plan(where: str, arrays: Arrays, state_names: tuple[str, str]) -> _Plan:
     """The cached plan for these arrays, or a new one after every check has passed."""
-    key = tuple(None if items is None else tuple(map(id, items)) for items in arrays)
+    key = _key(arrays)
     with _LOCK:
         plan = _PLANS.get(key)
         if plan is not None:
             _PLANS.move_to_end(key)
             return plan
-    problem = _problem(where, *arrays, state_names=state_names)
+    problem = checks.problem(where, *arrays, state_names=state_names)
     if problem is not None:
         raise problem[0](problem[1])
     plan = _Plan(arrays)
@@ -352,6 +212,11 @@ def _plan(where: str, arrays: Arrays, state_names: tuple[str, str]) -> _Plan:
     return plan
 
 
+def _key(arrays: Arrays) -> tuple[Any, ...]:
+    """Cache key: the identities of every array (a plan's weak references keep them unique)."""
+    return tuple(None if items is None else tuple(map(id, items)) for items in arrays)
+
+
 def clear_plan_cache() -> None:
     """Forget every cached plan (they are rebuilt on the next call)."""
     with _LOCK:
@@ -366,6 +231,8 @@ def supported(
 ) -> bool:
     """Whether the fused functions accept these arrays (no exception would be raised for them).
 
+    Cheap when the same arrays were updated before (their plan is cached).
+
     Args:
         weights, grads: one per tensor.
         states: up to two lists of states (momentum; or Adam's means and variances), entries may
@@ -373,7 +240,10 @@ def supported(
         weights32: float32 master copies (None entries for non-multi-precision tensors).
     """
     lists = [*list(states), None, None][:2]
-    return _problem("supported", weights, grads, lists[0], lists[1], weights32) is None
+    arrays: Arrays = (weights, grads, lists[0], lists[1], weights32)
+    if _key(arrays) in _PLANS:  # checked when that plan was built
+        return True
+    return checks.problem("supported", *arrays) is None
 
 
 # ------------------------------------------------------------------------------ coefficients
@@ -389,10 +259,10 @@ def _run(
     state_names: tuple[str, str] = ("moms", "states"),
 ) -> None:
     n = len(arrays[0])
-    lr_all = _reals(where, "lrs", lrs, n)
-    wd_all = _reals(where, "wds", wds, n)
-    rescale = _real(where, "rescale_grad", rescale_grad)
-    clip = _clip_value(where, clip_gradient)
+    lr_all = checks.reals(where, "lrs", lrs, n)
+    wd_all = checks.reals(where, "wds", wds, n)
+    rescale = checks.real(where, "rescale_grad", rescale_grad)
+    clip = checks.clip_value(where, clip_gradient)
     plan = _plan(where, arrays, state_names)
     for nstate, launch in plan.launches:
         pos = launch.positions
@@ -476,7 +346,7 @@ def multi_sgd_update(
             scalar is not finite. Nothing is written in these cases.
     """
     where = "multi_sgd_update"
-    mom = _real(where, "momentum", momentum)
+    mom = checks.real(where, "momentum", momentum)
     _run(
         where,
         SGD,
@@ -511,7 +381,7 @@ def multi_nag_update(
     :func:`multi_sgd_update`.
     """
     where = "multi_nag_update"
-    mom = _real(where, "momentum", momentum)
+    mom = checks.real(where, "momentum", momentum)
     _run(
         where,
         NAG,
@@ -549,11 +419,11 @@ def multi_adam_update(
     """
     where = "multi_adam_update"
     params = tuple(
-        _real(where, name, v)
+        checks.real(where, name, v)
         for name, v in (("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
     )
     for i, (m, v) in enumerate(zip(means, vars)):
         if m is None or v is None:
-            raise ValueError(_MSG_STATES.format(where=where, i=i))
+            raise ValueError(checks.MSG_STATES.format(where=where, i=i))
     arrays = (weights, grads, means, vars, weights32)
     _run(where, ADAM, arrays, lrs, wds, rescale_grad, clip_gradient, params, ("means", "vars"))
