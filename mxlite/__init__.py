@@ -28,6 +28,7 @@ _LAZY_MODULES = {
     "kv": "mxlite.kvstore",
     "kvstore": "mxlite.kvstore",
     "lr_scheduler": "mxlite.lr_scheduler",
+    "name": "mxlite.name",
     "np": "mxlite.numpy",
     "numpy": "mxlite.numpy",
     "npx": "mxlite.numpy_extension",

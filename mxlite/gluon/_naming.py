@@ -22,16 +22,15 @@ if TYPE_CHECKING:
 __all__ = ["AutoNames", "AUTO_NAMES", "BlockScope", "fresh_names"]
 
 
-class AutoNames(threading.local):
-    """Per-thread counters naming top-level blocks: ``dense0``, ``dense1``, ``sequential0``."""
-
-    def __init__(self) -> None:
-        self.counter: dict[str, int] = {}
+class AutoNames:
+    """Names top-level blocks (``dense0``, ``dense1``, ``sequential0``) through the thread's
+    current ``mx.name.NameManager``, so ``with mx.name.NameManager():`` and ``mx.name.Prefix``
+    work as in MXNet."""
 
     def get(self, hint: str) -> str:
-        count = self.counter.get(hint, 0)
-        self.counter[hint] = count + 1
-        return f"{hint}{count}"
+        from mxlite import name
+
+        return name.current().get(None, hint)
 
 
 AUTO_NAMES = AutoNames()
@@ -86,10 +85,7 @@ class BlockScope:
 @contextlib.contextmanager
 def fresh_names() -> Iterator[None]:
     """Within the block, top-level names count from 0 again; the old counters come back after."""
-    saved = dict(AUTO_NAMES.counter)
-    AUTO_NAMES.counter.clear()
-    try:
+    from mxlite import name
+
+    with name.NameManager():
         yield
-    finally:
-        AUTO_NAMES.counter.clear()
-        AUTO_NAMES.counter.update(saved)
