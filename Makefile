@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ORACLE_VENV ?= $(or $(MXLITE_ORACLE_VENV),/tmp/mxref)
 export MXLITE_ORACLE_VENV := $(ORACLE_VENV)
 
-.PHONY: demo test venv oracle lint lint-ci kernels-check wheel-check bench-smoke clean
+.PHONY: demo tour test venv oracle lint lint-ci kernels-check wheel-check bench-smoke clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ $(BIN)/.ci-tools: $(BIN)/.installed
 oracle:
 	bash tools/ensure_oracle.sh "$(ORACLE_VENV)"
 
+# The main job: data-parallel MLP training on every available context (GPUs, else cpu(0), cpu(1)).
 demo: venv
+	$(BIN)/python examples/train_mlp.py
+
+# A short tour of contexts, NDArray, parameters and save/load that checks what it prints.
+tour: venv
 	$(BIN)/python examples/demo.py
 
 test: venv oracle
