@@ -33,10 +33,11 @@ def uniform(
     **kwargs: Any,
 ) -> NDArray:
     """Draw from U[low, high) on ``ctx`` (or into ``out``); advances the global counter."""
-    from mxlite import ops, random
+    import mxlite.random as counter_rng
+    from mxlite import ops
 
     res = _target(shape, dtype, ctx, out)
-    key, offset = random.next_adhoc(res.size)
+    key, offset = counter_rng.next_adhoc(res.size)
     ops.fill_uniform(res._data, low, high, key, offset)
     return res
 
@@ -51,10 +52,11 @@ def normal(
     **kwargs: Any,
 ) -> NDArray:
     """Draw from N(loc, scale**2) on ``ctx`` (or into ``out``); advances the global counter."""
-    from mxlite import ops, random
+    import mxlite.random as counter_rng
+    from mxlite import ops
 
     res = _target(shape, dtype, ctx, out)
-    key, offset = random.next_adhoc(res.size)
+    key, offset = counter_rng.next_adhoc(res.size)
     ops.fill_normal(res._data, loc, scale, key, offset)
     return res
 
