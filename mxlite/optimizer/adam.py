@@ -29,6 +29,7 @@ import numpy as np
 
 from mxlite import backend
 from mxlite.ndarray.ndarray import NDArray
+from mxlite.ops import multi_optimizer
 from mxlite.optimizer._common import (
     Raw,
     check_arrays,
@@ -98,7 +99,19 @@ def _multi_tensor_adam(
     rescale_grad: float,
     clip_gradient: float,
 ) -> None:
-    """Adam over a list of same-dtype tensors on one device; numerics equal the single path."""
+    """Adam over a list of same-dtype tensors on one device; numerics equal the single path.
+
+    More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_adam_update`)
+    when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
+    """
+    if len(weights) > 1 and multi_optimizer.supported(
+        weights, grads, [means, variances], weights32
+    ):
+        multi_optimizer.multi_adam_update(
+            weights, grads, means, variances, lrs, wds, beta1, beta2, epsilon,
+            rescale_grad, clip_gradient, weights32,
+        )  # fmt: skip
+        return
     for w, g, m, v, w32, lr, wd in zip(weights, grads, means, variances, weights32, lrs, wds):
         _single_tensor_adam(
             w,

@@ -39,6 +39,7 @@ import numpy as np
 
 from mxlite import backend
 from mxlite.ndarray.ndarray import NDArray
+from mxlite.ops import multi_optimizer
 from mxlite.optimizer._common import (
     Raw,
     check_arrays,
@@ -112,7 +113,16 @@ def _multi_tensor_sgd(
     rescale_grad: float,
     clip_gradient: float,
 ) -> None:
-    """SGD over a list of same-dtype tensors on one device; numerics equal the single path."""
+    """SGD over a list of same-dtype tensors on one device; numerics equal the single path.
+
+    More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_sgd_update`)
+    when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
+    """
+    if len(weights) > 1 and multi_optimizer.supported(weights, grads, [moms], weights32):
+        multi_optimizer.multi_sgd_update(
+            weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient, weights32
+        )
+        return
     for w, g, m, w32, lr, wd in zip(weights, grads, moms, weights32, lrs, wds):
         _single_tensor_sgd(
             w,
@@ -183,7 +193,16 @@ def _multi_tensor_nag(
     rescale_grad: float,
     clip_gradient: float,
 ) -> None:
-    """NAG over a list of same-dtype tensors on one device; numerics equal the single path."""
+    """NAG over a list of same-dtype tensors on one device; numerics equal the single path.
+
+    More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_nag_update`)
+    when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
+    """
+    if len(weights) > 1 and multi_optimizer.supported(weights, grads, [moms], weights32):
+        multi_optimizer.multi_nag_update(
+            weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient, weights32
+        )
+        return
     for w, g, m, w32, lr, wd in zip(weights, grads, moms, weights32, lrs, wds):
         _single_tensor_nag(
             w,
