@@ -17,7 +17,9 @@ def _ctx_params() -> list:
     params = [pytest.param(mx.cpu(0), id="cpu0"), pytest.param(mx.cpu(1), id="cpu1")]
     params.append(
         pytest.param(
-            mx.gpu(0), id="gpu0", marks=[pytest.mark.gpu, pytest.mark.skipif(not HAS_GPU, reason=GPU_SKIP_REASON)]
+            mx.gpu(0),
+            id="gpu0",
+            marks=[pytest.mark.gpu, pytest.mark.skipif(not HAS_GPU, reason=GPU_SKIP_REASON)],
         )
     )
     return params
