@@ -124,10 +124,12 @@ def _schedule(step: int, n: int, rng: np.random.Generator) -> tuple[list, list]:
 
 
 # ---------------------------------------------------------------------------------- Numba twins
+@pytest.mark.parametrize("driver", ["parallel", "serial"])
 @pytest.mark.parametrize("clip", [None, 0.3])
 @pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_numba_twin_matches_single_path_bitwise(kind, rule, clip):
+def test_numba_twin_matches_single_path_bitwise(kind, rule, clip, driver, monkeypatch):
+    monkeypatch.setattr(mo, "CPU_SERIAL_BELOW", 0 if driver == "parallel" else 1 << 62)
     rng = np.random.default_rng(zlib.crc32(repr((kind, rule, clip)).encode()))
     ref = _make(kind, SHAPES, rng)
     got = _copy(ref)

@@ -27,7 +27,11 @@ from numba.extending import intrinsic, overload
 
 from mxlite.ops._cpu import _f32_to_f16_bits, _pointer_intrinsic
 
-__all__ = ["SGD", "NAG", "ADAM", "SLOTS", "step_f32", "step_f64", "step_f16", "step_f16mp"]
+__all__ = [
+    "SGD", "NAG", "ADAM", "SLOTS",
+    "step_f32", "step_f64", "step_f16", "step_f16mp",
+    "step_f32_serial", "step_f64_serial", "step_f16_serial", "step_f16mp_serial",
+]  # fmt: skip
 
 SGD = 0
 NAG = 1
@@ -230,21 +234,66 @@ def _extent(chunk_buf: Any, chunk_begin: Any, numel: Any, chunk: int, c: int) ->
 # -------------------------------------------------------------------------------- drivers
 # Arguments: ptrs int64[5 * buffers], numel int64[buffers], chunk_buf int32[chunks],
 # chunk_begin int64[chunks], chunk, coef C[3 * buffers], glob C[7], family, nstate, clipping.
+# step_<kind> runs the chunks in parallel, step_<kind>_serial one after another (small launches:
+# no thread wake-up).
+
+
+@njit(cache=True, error_model="numpy")
+def _run_f32(
+    ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
+    family: int, nstate: int, clipping: bool, c: int,
+) -> None:  # fmt: skip
+    """Chunk ``c``: float32 weights, gradients and states."""
+    b, begin, n = _extent(chunk_buf, chunk_begin, numel, chunk, c)
+    base = SLOTS * b
+    _chunk(
+        family, nstate, clipping,
+        carray(_f32_ptr(ptrs[base] + 4 * begin), (n,)),
+        carray(_f32_ptr(ptrs[base + 1] + 4 * begin), (n,)),
+        carray(_f32_ptr(ptrs[base + 2] + 4 * begin), (n,)),
+        carray(_f32_ptr(ptrs[base + 3] + 4 * begin), (n,)),
+        None, coef[3 * b : 3 * b + 3], glob,
+    )  # fmt: skip
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def step_f32(
     ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
     family: int, nstate: int, clipping: bool,
 ) -> None:  # fmt: skip
-    """float32 weights, gradients and states."""
     for c in prange(chunk_buf.shape[0]):
-        b, begin, n = _extent(chunk_buf, chunk_begin, numel, chunk, c)
-        p = ptrs[SLOTS * b : SLOTS * b + SLOTS] + 4 * begin
-        _chunk(
-            family, nstate, clipping,
-            carray(_f32_ptr(p[0]), (n,)), carray(_f32_ptr(p[1]), (n,)),
-            carray(_f32_ptr(p[2]), (n,)), carray(_f32_ptr(p[3]), (n,)), None,
-            coef[3 * b : 3 * b + 3], glob,
-        )  # fmt: skip
+        _run_f32(
+            ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def step_f32_serial(
+    ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
+    family: int, nstate: int, clipping: bool,
+) -> None:  # fmt: skip
+    for c in range(chunk_buf.shape[0]):
+        _run_f32(
+            ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def _run_f64(
+    ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
+    family: int, nstate: int, clipping: bool, c: int,
+) -> None:  # fmt: skip
+    """Chunk ``c``: float64 weights, gradients and states."""
+    b, begin, n = _extent(chunk_buf, chunk_begin, numel, chunk, c)
+    base = SLOTS * b
+    _chunk(
+        family, nstate, clipping,
+        carray(_f64_ptr(ptrs[base] + 8 * begin), (n,)),
+        carray(_f64_ptr(ptrs[base + 1] + 8 * begin), (n,)),
+        carray(_f64_ptr(ptrs[base + 2] + 8 * begin), (n,)),
+        carray(_f64_ptr(ptrs[base + 3] + 8 * begin), (n,)),
+        None, coef[3 * b : 3 * b + 3], glob,
+    )  # fmt: skip
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -252,16 +301,39 @@ def step_f64(
     ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
     family: int, nstate: int, clipping: bool,
 ) -> None:  # fmt: skip
-    """float64 weights, gradients and states."""
     for c in prange(chunk_buf.shape[0]):
-        b, begin, n = _extent(chunk_buf, chunk_begin, numel, chunk, c)
-        p = ptrs[SLOTS * b : SLOTS * b + SLOTS] + 8 * begin
-        _chunk(
-            family, nstate, clipping,
-            carray(_f64_ptr(p[0]), (n,)), carray(_f64_ptr(p[1]), (n,)),
-            carray(_f64_ptr(p[2]), (n,)), carray(_f64_ptr(p[3]), (n,)), None,
-            coef[3 * b : 3 * b + 3], glob,
-        )  # fmt: skip
+        _run_f64(
+            ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def step_f64_serial(
+    ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
+    family: int, nstate: int, clipping: bool,
+) -> None:  # fmt: skip
+    for c in range(chunk_buf.shape[0]):
+        _run_f64(
+            ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def _run_f16(
+    ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
+    family: int, nstate: int, clipping: bool, c: int,
+) -> None:  # fmt: skip
+    """Chunk ``c``: float16 weights, gradients and states (raw bits), float32 math rounded to float16."""
+    b, begin, n = _extent(chunk_buf, chunk_begin, numel, chunk, c)
+    base = SLOTS * b
+    _chunk(
+        family, nstate, clipping,
+        carray(_u16_ptr(ptrs[base] + 2 * begin), (n,)),
+        carray(_u16_ptr(ptrs[base + 1] + 2 * begin), (n,)),
+        carray(_u16_ptr(ptrs[base + 2] + 2 * begin), (n,)),
+        carray(_u16_ptr(ptrs[base + 3] + 2 * begin), (n,)),
+        None, coef[3 * b : 3 * b + 3], glob,
+    )  # fmt: skip
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -269,16 +341,41 @@ def step_f16(
     ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
     family: int, nstate: int, clipping: bool,
 ) -> None:  # fmt: skip
-    """float16 weights, gradients and states (raw bits), float32 math rounded to float16."""
     for c in prange(chunk_buf.shape[0]):
-        b, begin, n = _extent(chunk_buf, chunk_begin, numel, chunk, c)
-        p = ptrs[SLOTS * b : SLOTS * b + SLOTS] + 2 * begin
-        _chunk(
-            family, nstate, clipping,
-            carray(_u16_ptr(p[0]), (n,)), carray(_u16_ptr(p[1]), (n,)),
-            carray(_u16_ptr(p[2]), (n,)), carray(_u16_ptr(p[3]), (n,)), None,
-            coef[3 * b : 3 * b + 3], glob,
-        )  # fmt: skip
+        _run_f16(
+            ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def step_f16_serial(
+    ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
+    family: int, nstate: int, clipping: bool,
+) -> None:  # fmt: skip
+    for c in range(chunk_buf.shape[0]):
+        _run_f16(
+            ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def _run_f16mp(
+    ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
+    family: int, nstate: int, clipping: bool, c: int,
+) -> None:  # fmt: skip
+    """Chunk ``c``: float16 weights and gradients (raw bits), float32 master weights and states; the
+    weight receives the master's value rounded to float16."""
+    b, begin, n = _extent(chunk_buf, chunk_begin, numel, chunk, c)
+    base = SLOTS * b
+    _chunk(
+        family, nstate, clipping,
+        carray(_f32_ptr(ptrs[base + 4] + 4 * begin), (n,)),
+        carray(_u16_ptr(ptrs[base + 1] + 2 * begin), (n,)),
+        carray(_f32_ptr(ptrs[base + 2] + 4 * begin), (n,)),
+        carray(_f32_ptr(ptrs[base + 3] + 4 * begin), (n,)),
+        carray(_u16_ptr(ptrs[base] + 2 * begin), (n,)),
+        coef[3 * b : 3 * b + 3], glob,
+    )  # fmt: skip
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -286,17 +383,18 @@ def step_f16mp(
     ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
     family: int, nstate: int, clipping: bool,
 ) -> None:  # fmt: skip
-    """float16 weights and gradients (raw bits) with float32 master weights and states; the
-    weight receives the master's value rounded to float16."""
     for c in prange(chunk_buf.shape[0]):
-        b, begin, n = _extent(chunk_buf, chunk_begin, numel, chunk, c)
-        base = SLOTS * b
-        _chunk(
-            family, nstate, clipping,
-            carray(_f32_ptr(ptrs[base + 4] + 4 * begin), (n,)),
-            carray(_u16_ptr(ptrs[base + 1] + 2 * begin), (n,)),
-            carray(_f32_ptr(ptrs[base + 2] + 4 * begin), (n,)),
-            carray(_f32_ptr(ptrs[base + 3] + 4 * begin), (n,)),
-            carray(_u16_ptr(ptrs[base] + 2 * begin), (n,)),
-            coef[3 * b : 3 * b + 3], glob,
-        )  # fmt: skip
+        _run_f16mp(
+            ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
+        )
+
+
+@njit(cache=True, error_model="numpy")
+def step_f16mp_serial(
+    ptrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any, chunk: int, coef: Any, glob: Any,
+    family: int, nstate: int, clipping: bool,
+) -> None:  # fmt: skip
+    for c in range(chunk_buf.shape[0]):
+        _run_f16mp(
+            ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
+        )

@@ -142,12 +142,17 @@ def real(where: str, name: str, value: Any) -> float:
     return float(value)
 
 
+# Scalar types converted without a per-element check (bool is excluded: type(True) is bool).
+_PLAIN_REALS = frozenset({float, int, np.float64, np.float32, np.float16, np.int64, np.int32})
+
+
 def reals(where: str, name: str, values: Sequence[Any], n: int) -> np.ndarray:
+    """``values`` (one real per tensor) as float64; a list of plain floats costs one conversion."""
     if len(values) != n:
         raise ValueError(_MSG_LENGTHS.format(where=where, n=n, m=len(values), name=name))
-    for v in values:
-        real(where, name, v)
-    return np.asarray(values, dtype=np.float64)
+    if set(map(type, values)) <= _PLAIN_REALS:
+        return np.asarray(values, dtype=np.float64)
+    return np.array([real(where, name, v) for v in values], dtype=np.float64)
 
 
 def clip_value(where: str, clip_gradient: Any) -> float:

@@ -49,6 +49,7 @@ __all__ = [
 SGD, NAG, ADAM = 0, 1, 2
 _SLOTS = 5  # weight, grad, state 0, state 1, master (as in the kernels)
 CPU_CHUNK = 1 << 15  # elements per chunk (multiples of 4: the GPU's vector path needs it)
+CPU_SERIAL_BELOW = 1 << 16  # elements: smaller CPU launches skip the thread pool
 GPU_CHUNK = 1 << 14
 _THREADS = 256
 _CACHE_SIZE = 8
@@ -88,6 +89,7 @@ class _Launch:
         self.chunk = GPU_CHUNK if gpu else CPU_CHUNK
         chunk_buf, chunk_begin = chunk_table(sizes, self.chunk)
         self.nchunks = int(chunk_buf.size)
+        self.total = int(sizes.sum())
         self.vec = int(bool(np.all(rows % 16 == 0)))
         self._coef_host: np.ndarray | None = None
         self._coef_dev: Any = None
@@ -111,7 +113,8 @@ class _Launch:
         if self.device[0] == "cpu":
             from mxlite.ops import _cpu_optimizer  # noqa: PLC0415 - defer Numba to the first step
 
-            driver = getattr(_cpu_optimizer, _KINDS[self.kind][3])
+            name = _KINDS[self.kind][3] + ("_serial" if self.total < CPU_SERIAL_BELOW else "")
+            driver = getattr(_cpu_optimizer, name)
             driver(*self.tables, self.chunk, coef, glob, family, nstate, clipping)
             return
         from mxlite.ops import _cuda  # noqa: PLC0415
