@@ -256,25 +256,42 @@ def test_cuda_kernel_names_are_registered_with_the_loader():
 
 
 # ----------------------------------------------------------------------------------- plan cache
+def _cached_plans() -> list:
+    mo._lookup(("no such key",))  # purges plans whose arrays were collected
+    return list(mo._PLANS.values())
+
+
 def test_plan_is_cached_and_dropped_with_its_arrays():
     mo.clear_plan_cache()
     rng = np.random.default_rng(1)
     d = _make("float32", [(10,), (20,)], rng)
     _fused("sgd", d, [0.1, 0.1], [0.0, 0.0], None)
-    assert len(mo._PLANS) == 1
-    plan = next(iter(mo._PLANS.values()))
+    (plan,) = _cached_plans()
     _fused("sgd", d, [0.2, 0.1], [0.0, 0.0], None)
-    assert len(mo._PLANS) == 1 and next(iter(mo._PLANS.values())) is plan
+    assert _cached_plans() == [plan]
     assert mo.supported(d["w"], d["g"], [d["s0"]])  # answered from the cache
     other = {**d, "s0": [a.copy() for a in d["s0"]]}
     _fused("sgd", other, [0.1, 0.1], [0.0, 0.0], None)
-    assert len(mo._PLANS) == 2  # other momentum buffers: another plan
+    assert len(_cached_plans()) == 2  # other momentum buffers: another plan
     del other
     gc.collect()
-    assert list(mo._PLANS.values()) == [plan]  # its momentum buffers are gone: plan dropped
+    assert _cached_plans() == [plan]  # its momentum buffers are gone: plan dropped
     del d, plan
     gc.collect()
-    assert len(mo._PLANS) == 0  # every plan referred to a collected array
+    assert _cached_plans() == []  # every plan referred to a collected array
+
+
+def test_recycled_array_ids_never_reach_a_stale_plan():
+    rng = np.random.default_rng(2)
+    for _ in range(30):  # fresh arrays each round: CPython reuses the ids of the collected ones
+        shapes = [(int(rng.integers(1, 300)),) for _ in range(3)]
+        ref = _make("float32", shapes, rng)
+        got = _copy(ref)
+        lrs, wds = _schedule(0, 3, rng)
+        _single("adam", ref, lrs, wds, None)
+        _fused("adam", got, lrs, wds, None)
+        _assert_same(ref, got)
+    assert len(_cached_plans()) <= 1
 
 
 # ------------------------------------------------------------------------------------ bad input

@@ -177,37 +177,47 @@ def _address(arr: Any) -> int:
 
 _LOCK = threading.Lock()
 _PLANS: OrderedDict[tuple[Any, ...], _Plan] = OrderedDict()
+# Keys whose arrays were collected. Weak-reference callbacks only append here (they may run in
+# the middle of anything, even while _LOCK is held); every lookup purges first, so an id reused
+# by a new array can never match a stale plan.
+_DEAD: list[tuple[Any, ...]] = []
 
 
 def _drop(key: tuple[Any, ...]) -> Any:
     def callback(_: Any) -> None:
-        with _LOCK:
-            _PLANS.pop(key, None)
+        _DEAD.append(key)
 
     return callback
+
+
+def _lookup(key: tuple[Any, ...]) -> _Plan | None:
+    with _LOCK:
+        while _DEAD:
+            _PLANS.pop(_DEAD.pop(), None)
+        plan = _PLANS.get(key)
+        if plan is not None:
+            _PLANS.move_to_end(key)
+        return plan
 
 
 def _plan(where: str, arrays: Arrays, state_names: tuple[str, str]) -> _Plan:
     """The cached plan for these arrays, or a new one after every check has passed."""
     key = _key(arrays)
-    with _LOCK:
-        plan = _PLANS.get(key)
-        if plan is not None:
-            _PLANS.move_to_end(key)
-            return plan
+    plan = _lookup(key)
+    if plan is not None:
+        return plan
     problem = checks.problem(where, *arrays, state_names=state_names)
     if problem is not None:
         raise problem[0](problem[1])
     plan = _Plan(arrays)
     callback = _drop(key)
-    refs = [
+    plan.refs = [
         weakref.ref(a, callback)
         for items in arrays
         if items is not None
         for a in items
         if a is not None
     ]
-    plan.refs = refs
     with _LOCK:
         _PLANS[key] = plan
         while len(_PLANS) > _CACHE_SIZE:
@@ -244,7 +254,7 @@ def supported(
     """
     lists = [*list(states), None, None][:2]
     arrays: Arrays = (weights, grads, lists[0], lists[1], weights32)
-    if _key(arrays) in _PLANS:  # checked when that plan was built
+    if _lookup(_key(arrays)) is not None:  # checked when that plan was built
         return True
     return checks.problem("supported", *arrays) is None
 
