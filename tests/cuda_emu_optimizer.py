@@ -163,3 +163,48 @@ def run(
             ctypes.c_int(int(clip >= 0)), ctypes.c_int(use_vec), ctypes.c_uint(chunk_buf.size),
             ctypes.c_uint(block),
         )  # fmt: skip
+
+
+def fake_kernel(name: str) -> Any:
+    """A stand-in for the CuPy kernel ``name`` (a ``CUDA_KERNELS`` entry) that checks the argument
+    types a real launch would pass and runs the emulated kernel on host pointers."""
+    kind = next(k for k, spec in mo._KINDS.items() if spec[2] == name)
+    ctype = mo._KINDS[kind][1]
+
+    def launch(grid: tuple[int], block: tuple[int], args: tuple[Any, ...]) -> None:
+        assert len(args) == 17, f"the kernel takes 17 arguments, got {len(args)}"
+        ptrs, numel, chunk_buf, chunk_begin, chunk, coef = args[:6]
+        glob, ints = args[6:13], args[13:]
+        assert ptrs.dtype == np.uint64 and numel.dtype == np.int64
+        assert chunk_buf.dtype == np.int32 and chunk_begin.dtype == np.int64
+        assert isinstance(chunk, np.int64) and coef.dtype == ctype and coef.flags.c_contiguous
+        assert all(type(v) is ctype for v in glob), [type(v) for v in glob]
+        assert all(type(v) is np.int32 for v in ints)
+        assert grid[0] == chunk_buf.size
+        host_glob = np.array(glob, dtype=ctype)
+        getattr(library(), f"emu_{kind}")(
+            _p(ptrs), _p(numel), _p(chunk_buf), _p(chunk_begin), ctypes.c_longlong(int(chunk)),
+            _p(coef), _p(host_glob), *(ctypes.c_int(int(v)) for v in ints),
+            ctypes.c_uint(grid[0]), ctypes.c_uint(block[0]),
+        )  # fmt: skip
+
+    return launch
+
+
+class FakeCupy:
+    """Just enough of CuPy for :class:`mxlite.ops.multi_optimizer._Launch` on host memory."""
+
+    @staticmethod
+    def asarray(x: Any) -> np.ndarray:
+        return np.array(x)  # a copy, as an upload would be
+
+    class cuda:  # noqa: N801 - CuPy's name
+        class Device:
+            def __init__(self, device_id: int) -> None:
+                self.id = device_id
+
+            def __enter__(self) -> Any:
+                return self
+
+            def __exit__(self, *exc: Any) -> None:
+                return None

@@ -239,6 +239,43 @@ def test_cuda_source_matches_single_path_bitwise(kind, rule, vec):
         _assert_same(ref, got)
 
 
+@needs_gxx
+@pytest.mark.parametrize("rule", ["sgd", "nag_plain", "adam"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_gpu_launch_passes_what_the_kernel_expects(kind, rule, monkeypatch):
+    """The GPU branch of a launch (tables, coefficient upload, argument list) driving the CUDA
+    source on the host through a stand-in for CuPy."""
+    from mxlite import backend
+
+    monkeypatch.setattr(backend, "cupy_or_none", lambda: emu.FakeCupy)
+    monkeypatch.setattr(_cuda, "get_kernel", lambda filename, name: emu.fake_kernel(name))
+    rng = np.random.default_rng(zlib.crc32(repr((kind, rule)).encode()))
+    shapes = [(3,), (mo.GPU_CHUNK + 5,), (40, 2)]
+    ref = _make(kind, shapes, rng)
+    got = _copy(ref)
+    family = {"sgd": mo.SGD, "nag_plain": mo.NAG, "adam": mo.ADAM}[rule]
+    s0 = None if rule == "nag_plain" else got["s0"]
+    arrays = (got["w"], got["g"], s0, got["s1"] if rule == "adam" else None, got["w32"])
+    params = (BETA1, BETA2, EPS) if rule == "adam" else (MOMENTUM,)
+    launches = []
+    for nstate, cpu_launch in mo._Plan(arrays).launches:
+        rows, sizes = cpu_launch.tables[0].reshape(-1, 5), cpu_launch.tables[1]
+        launch = mo._Launch(cpu_launch.kind, ("gpu", 0), list(cpu_launch.positions), rows, sizes)
+        assert launch.vec == 1 and launch.chunk == mo.GPU_CHUNK
+        launches.append((nstate, launch))
+    lrs, wds = _schedule(0, len(shapes), rng)
+    for step_lrs in (lrs, lrs, [2 * x for x in lrs]):  # step 2 reuses the uploaded coefficients
+        _single(rule, ref, step_lrs, wds, 0.3)
+        for nstate, launch in launches:
+            lr = np.asarray(step_lrs)[launch.positions]
+            wd = np.asarray(wds)[launch.positions]
+            coef, glob = mo.launch_scalars(
+                family, nstate, launch.kind, lr, wd, RESCALE, 0.3, params
+            )
+            launch.run(family, nstate, coef, glob, True)
+        _assert_same(ref, got)
+
+
 def test_vector_path_only_for_aligned_buffers():
     buf = np.zeros(80, np.float32)
     aligned = [buf[:32], buf[32:64]]

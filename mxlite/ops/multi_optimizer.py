@@ -121,7 +121,7 @@ class _Launch:
 
         cp: Any = backend.cupy_or_none()
         with cp.cuda.Device(self.device[1]):
-            if self._coef_host is None or not np.array_equal(self._coef_host, coef):
+            if self._coef_host is None or self._coef_host.tobytes() != coef.tobytes():
                 self._coef_dev = cp.asarray(coef)
                 self._coef_host = coef
             kernel = _cuda.get_kernel("multi_optimizer.cu", _KINDS[self.kind][2])
