@@ -21,9 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from mxlite import backend, initializer
+from mxlite.base import dtype_np
 from mxlite.context import Context, cpu
-from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_array
 
@@ -32,6 +34,8 @@ __all__ = [
     "front_class",
     "to_front",
     "zeros",
+    "empty",
+    "zeros_like_each",
     "run_jobs",
     "astype",
     "same_device",
@@ -56,9 +60,37 @@ def to_front(arr: NDArray) -> NDArray:
     return cls(arr._data, arr.context)
 
 
+def _alloc(fill: str, shape: Sequence[int], dtype: Any, ctx: Context) -> NDArray:
+    """A new array of the front-end class on ``ctx``, made by ``xp.zeros`` or ``xp.empty``."""
+    dt = dtype if isinstance(dtype, np.dtype) else dtype_np(dtype)
+    if ctx.device_typeid != 2:
+        return front_class()(getattr(np, fill)(shape, dt), ctx)
+    with backend.device_guard(ctx):
+        return front_class()(getattr(backend.get_xp(ctx), fill)(shape, dt), ctx)
+
+
 def zeros(shape: Sequence[int], dtype: Any, ctx: Context) -> NDArray:
-    """A zero array of the front-end class on ``ctx``."""
-    return to_front(creation.zeros(tuple(shape), ctx=ctx, dtype=dtype))
+    """A zero array of the front-end class on ``ctx`` (0-sized dimensions allowed)."""
+    return _alloc("zeros", tuple(shape), dtype, ctx)
+
+
+def empty(shape: Sequence[int], dtype: Any, ctx: Context) -> NDArray:
+    """An uninitialized array of the front-end class on ``ctx``, for a fill that writes it all."""
+    return _alloc("empty", tuple(shape), dtype, ctx)
+
+
+def zeros_like_each(arrays: Sequence[NDArray]) -> list[NDArray]:
+    """A zero array of the same shape, dtype and context for each of ``arrays`` (gradients)."""
+    cls = front_class()
+    out = []
+    for arr in arrays:
+        raw, ctx = arr._data, arr.context
+        if ctx.device_typeid != 2:
+            out.append(cls(np.zeros(raw.shape, raw.dtype), ctx))
+        else:
+            with backend.device_guard(ctx):
+                out.append(cls(backend.xp_of(raw).zeros(raw.shape, raw.dtype), ctx))
+    return out
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 from mxlite import autograd, context, initializer
 from mxlite.base import CheckError, MXNetError, dtype_np, mx_real_t
 from mxlite.context import Context, cpu
-from mxlite.gluon import _param_checks, _replicas, data_parallel
+from mxlite.gluon import _grad_cache, _param_checks, _replicas, data_parallel
 from mxlite.gluon.utils import shape_is_known
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
@@ -146,7 +146,7 @@ class Parameter:
             return
         self._grad_req = req
         if req == "null" and self._grad is not None:
-            self._grad = None
+            self._set_grads(None)
             self._data = [arr.detach() for arr in self._data or []]
         elif self._data is not None:
             self._init_grad()
@@ -359,7 +359,8 @@ class Parameter:
             init = default_init if self.init is None else self.init
         if not shape_is_known(self.shape):
             if self._allow_deferred_init:
-                self._data = self._grad = None
+                self._data = None
+                self._set_grads(None)
                 self._deferred_init = (init, ctx_list, default_init, None)
                 return None
             raise ValueError(
@@ -423,13 +424,17 @@ class Parameter:
         """Allocate zero gradient buffers (none for ``grad_req='null'``) and mark the replicas
         as autograd variables with them."""
         if self.grad_req == "null":
-            self._grad = None
+            self._set_grads(None)
             return
         assert self._data is not None
-        self._grad = [
-            _replicas.zeros(arr.shape, arr._data.dtype, arr.context) for arr in self._data
-        ]
+        self._set_grads(_replicas.zeros_like_each(self._data))
         self._attach_grads()
+
+    def _set_grads(self, grads: list[NDArray] | None) -> None:
+        """Replace the gradient buffers; cached zero_grad plans go stale."""
+        if grads is not None or self._grad is not None:
+            _grad_cache.grad_buffers_changed()
+        self._grad = grads
 
     def _attach_grads(self) -> None:
         assert self._data is not None and self._grad is not None
@@ -532,7 +537,7 @@ class Parameter:
             self._register_replicas(self._data)
             if self._grad is None:
                 return
-            self._grad = [_replicas.astype(g, dtype) for g in self._grad]
+            self._set_grads([_replicas.astype(g, dtype) for g in self._grad])
             self._attach_grads()
 
     # ------------------------------------------------------------------ loading

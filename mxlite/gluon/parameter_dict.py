@@ -8,7 +8,7 @@ Parameters and the target file as they were.
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import ItemsView, Iterator, KeysView, Sequence, ValuesView
 from typing import Any
 
@@ -17,11 +17,10 @@ import numpy as np
 from mxlite import initializer
 from mxlite.base import CheckError
 from mxlite.context import Context
-from mxlite.gluon import _param_io
+from mxlite.gluon import _grad_cache, _param_io
 from mxlite.gluon.constant import Constant
 from mxlite.gluon.parameter import DEFAULT_INIT, Parameter
 from mxlite.gluon.utils import _brief_print_list, _indent
-from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
 
 __all__ = ["ParameterDict"]
@@ -79,6 +78,10 @@ class ParameterDict:
         self._prefix = prefix
         self._params: OrderedDict[str, Parameter] = OrderedDict()
         self._shared = shared
+        # Bumped whenever a Parameter is added: with len() and the global generation it tells
+        # whether the cached zero_grad plans still cover exactly this dict's gradients.
+        self._version = 0
+        self._zero_cache: tuple[_grad_cache.ZeroGradCache, int, int] | None = None
 
     def __repr__(self) -> str:
         name = self._prefix + " " if self._prefix else ""
@@ -110,6 +113,7 @@ class ParameterDict:
             return self._params[name]
         if self._shared is not None and name in self._shared._params:
             self._params[name] = self._shared._params[name]
+            self._version += 1
             return self._shared._params[name]
         return None
 
@@ -132,6 +136,7 @@ class ParameterDict:
         if param is None:
             param = Parameter(name, **kwargs)
             self._params[name] = param
+            self._version += 1
             return param
         updates: list[tuple[str, Any]] = []
         for key, value in kwargs.items():
@@ -177,6 +182,7 @@ class ParameterDict:
                 )
             param = Constant(name, value)
             self._params[name] = param
+            self._version += 1
         elif value is not None:
             if not isinstance(param, Constant):
                 raise CheckError(f"Parameter '{name}' already exists but it is not a constant.")
@@ -202,6 +208,7 @@ class ParameterDict:
                 )
         for key, value in other.items():
             self._params[key] = value
+        self._version += 1
 
     def initialize(
         self,
@@ -232,15 +239,27 @@ class ParameterDict:
             Parameter._run_jobs(jobs, params)
 
     def zero_grad(self) -> None:
-        """Set every gradient buffer to 0: one ``reset_arrays`` call per context."""
-        arrays: defaultdict[Context, list[NDArray]] = defaultdict(list)
-        for param in self.values():
-            if param.grad_req == "null" or param._grad is None:
-                continue
-            for grad in param.list_grad():
-                arrays[grad.context].append(grad)
-        for group in arrays.values():
-            creation.reset_arrays(*group, num_arrays=len(group))
+        """Set every gradient buffer to 0: one kernel launch per device, whatever the dtypes.
+
+        The launch tables are built on the first call and reused until a gradient buffer is
+        (re)allocated (``initialize``, ``reset_ctx``, ``grad_req`` changes, ``cast``, ...) or a
+        Parameter is added: an unchanged dict costs a few comparisons plus the launches (see
+        :mod:`mxlite.gluon._grad_cache`). Buffers are zeroed in place, never released.
+
+        Raises:
+            MXNetError: a gradient is not floating-point (as MXNet's ``reset_arrays``) and numpy
+                mode is off; nothing is zeroed then.
+        """
+        held = self._zero_cache
+        if (
+            held is None
+            or held[1] != self._version
+            or held[2] != len(self._params)
+            or not held[0].current
+        ):
+            cache = _grad_cache.lookup(tuple(self._params.values()))
+            held = self._zero_cache = (cache, self._version, len(self._params))
+        held[0].run()
 
     def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
         """Move every Parameter to ``ctx`` (replicas are averaged first)."""

@@ -5,6 +5,12 @@ Numba's parfor pass (seen with numba 0.6x), so no kernel here uses it.
 
 They walk the same chunk table as the CUDA kernels: chunk c belongs to buffer ``chunk_buf[c]``
 and starts at ``chunk_begin[c]``; ``prange`` runs the chunks on all cores.
+
+Each kernel also comes in a ``*_serial`` form (one thread, same loop). Zeroing and averaging are
+memory-bound: one core already runs near the memory bandwidth, and a parallel region waits for
+its slowest thread, which on a shared machine costs a scheduler time slice (measured: 32 MB
+zeroed in 2 ms on one thread, 8 ms on two threads when another process keeps a core busy).
+``mxlite.ops.multi_tensor`` uses the serial forms below ``PARALLEL_MIN_BYTES``.
 """
 
 from __future__ import annotations
@@ -49,6 +55,18 @@ def zero_chunks(
         _memset0(addrs[b] + begin, end - begin)
 
 
+@njit(cache=True)
+def zero_chunks_serial(
+    addrs: Any, nbytes: Any, chunk_buf: Any, chunk_begin: Any, chunk_bytes: int
+) -> None:
+    """:func:`zero_chunks` on one thread."""
+    for c in range(chunk_buf.shape[0]):
+        b = chunk_buf[c]
+        begin = chunk_begin[c]
+        end = min(begin + chunk_bytes, nbytes[b])
+        _memset0(addrs[b] + begin, end - begin)
+
+
 @njit(cache=True, parallel=True)
 def average_chunks_f32(
     in_addrs: Any,
@@ -87,6 +105,56 @@ def average_chunks_f64(
     """float64 twin of :func:`average_chunks_f32`."""
     denom = np.float64(k)
     for c in prange(chunk_buf.shape[0]):
+        b = chunk_buf[c]
+        begin = chunk_begin[c]
+        n = min(begin + chunk_elems, numel[b]) - begin
+        out = carray(_f64_ptr(out_addrs[b] + 8 * begin), (n,))
+        first = carray(_f64_ptr(in_addrs[b * k] + 8 * begin), (n,))
+        for i in range(n):
+            acc = first[i]
+            for r in range(1, k):
+                acc += carray(_f64_ptr(in_addrs[b * k + r] + 8 * begin), (n,))[i]
+            out[i] = acc / denom
+
+
+@njit(cache=True)
+def average_chunks_f32_serial(
+    in_addrs: Any,
+    out_addrs: Any,
+    numel: Any,
+    chunk_buf: Any,
+    chunk_begin: Any,
+    chunk_elems: int,
+    k: int,
+) -> None:
+    """:func:`average_chunks_f32` on one thread."""
+    denom = np.float32(k)
+    for c in range(chunk_buf.shape[0]):
+        b = chunk_buf[c]
+        begin = chunk_begin[c]
+        n = min(begin + chunk_elems, numel[b]) - begin
+        out = carray(_f32_ptr(out_addrs[b] + 4 * begin), (n,))
+        first = carray(_f32_ptr(in_addrs[b * k] + 4 * begin), (n,))
+        for i in range(n):
+            acc = first[i]
+            for r in range(1, k):
+                acc += carray(_f32_ptr(in_addrs[b * k + r] + 4 * begin), (n,))[i]
+            out[i] = acc / denom
+
+
+@njit(cache=True)
+def average_chunks_f64_serial(
+    in_addrs: Any,
+    out_addrs: Any,
+    numel: Any,
+    chunk_buf: Any,
+    chunk_begin: Any,
+    chunk_elems: int,
+    k: int,
+) -> None:
+    """:func:`average_chunks_f64` on one thread."""
+    denom = np.float64(k)
+    for c in range(chunk_buf.shape[0]):
         b = chunk_buf[c]
         begin = chunk_begin[c]
         n = min(begin + chunk_elems, numel[b]) - begin

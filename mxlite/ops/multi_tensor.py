@@ -20,10 +20,20 @@ import numpy as np
 
 from mxlite import backend
 
-__all__ = ["ZeroPlan", "AveragePlan", "multi_zero", "multi_average", "chunk_table"]
+__all__ = [
+    "ZeroPlan",
+    "AveragePlan",
+    "multi_zero",
+    "multi_average",
+    "chunk_table",
+    "device_tables",
+]
 
 CPU_CHUNK_BYTES = 1 << 20
 GPU_CHUNK_BYTES = 1 << 18
+# Host plans touching fewer bytes than this run on one thread (see mxlite.ops._cpu_multi: these
+# kernels are memory-bound, and a parallel region waits for its slowest thread).
+PARALLEL_MIN_BYTES = 1 << 27
 # Below this many buffers, a device memset per buffer beats building a table.
 _GPU_MEMSET_MAX_BUFFERS = 4
 _CPU_FILL_MAX_BYTES = 1 << 16
@@ -44,7 +54,36 @@ def chunk_table(sizes: Sequence[int] | np.ndarray, chunk: int) -> tuple[np.ndarr
 
 
 def _address(arr: Any) -> int:
-    return int(arr.data.ptr) if backend.is_gpu_array(arr) else int(arr.ctypes.data)
+    if backend.is_gpu_array(arr):
+        return int(arr.data.ptr)
+    return int(arr.__array_interface__["data"][0])
+
+
+def _host_addresses(arrays: Sequence[Any]) -> np.ndarray:
+    """``int64`` addresses of host arrays (Numba's accessor: a tenth of ``arr.ctypes.data``)."""
+    from mxlite.ops._cpu import data_address
+
+    try:
+        return np.array([data_address(a) for a in arrays], dtype=np.int64)
+    except Exception:  # dtypes Numba cannot type (float16, bfloat16): the interface dict
+        return np.array([_address(a) for a in arrays], dtype=np.int64)
+
+
+def device_tables(cp: Any, parts: Sequence[np.ndarray]) -> list[Any]:
+    """Copy host tables to the current GPU in one transfer; returns a device view of each.
+
+    Every part starts on an 8-byte boundary of one packed buffer, so views of any 1-, 4- or
+    8-byte dtype are aligned.
+    """
+    offsets, total = [], 0
+    for part in parts:
+        offsets.append(total)
+        total += -(-part.nbytes // 8) * 8
+    packed = np.zeros(max(total, 8), dtype=np.uint8)
+    for part, off in zip(parts, offsets):
+        packed[off : off + part.nbytes] = np.ascontiguousarray(part).view(np.uint8).reshape(-1)
+    dev = cp.asarray(packed)
+    return [dev[off : off + part.nbytes].view(part.dtype) for part, off in zip(parts, offsets)]
 
 
 def _contiguous(arr: Any) -> bool:
@@ -65,6 +104,7 @@ class ZeroPlan:
         self._gpu = bool(dense) and backend.is_gpu_array(dense[0])
         self._dense = dense
         self._table: tuple[Any, ...] | None = None
+        self._serial = True
         if not dense:
             return
         if self._gpu and len(dense) <= _GPU_MEMSET_MAX_BUFFERS:
@@ -73,20 +113,18 @@ class ZeroPlan:
             return
         chunk = GPU_CHUNK_BYTES if self._gpu else CPU_CHUNK_BYTES
         nbytes = np.array([a.nbytes for a in dense], dtype=np.int64)
-        addrs = np.array([_address(a) for a in dense], dtype=np.uint64 if self._gpu else np.int64)
+        if self._gpu:
+            addrs = np.array([_address(a) for a in dense], dtype=np.uint64)
+        else:
+            addrs = _host_addresses(dense)
         chunk_buf, chunk_begin = chunk_table(nbytes, chunk)
         if self._gpu:
             cp = backend.xp_of(dense[0])
             with cp.cuda.Device(dense[0].device.id):
-                self._table = (
-                    cp.asarray(addrs),
-                    cp.asarray(nbytes),
-                    cp.asarray(chunk_buf),
-                    cp.asarray(chunk_begin),
-                    chunk,
-                )
+                self._table = (*device_tables(cp, [addrs, nbytes, chunk_buf, chunk_begin]), chunk)
         else:
             self._table = (addrs, nbytes, chunk_buf, chunk_begin, chunk)
+            self._serial = int(nbytes.sum()) < PARALLEL_MIN_BYTES
 
     def __call__(self) -> None:
         for arr in self._strided:
@@ -105,7 +143,8 @@ class ZeroPlan:
         else:
             from mxlite.ops import _cpu_multi
 
-            _cpu_multi.zero_chunks(*self._table)
+            kernel = _cpu_multi.zero_chunks_serial if self._serial else _cpu_multi.zero_chunks
+            kernel(*self._table)
 
     def _zero_each(self) -> None:
         if self._gpu:
@@ -185,8 +224,13 @@ class AveragePlan:
         k = self._k
         itemsize = np.dtype(family).itemsize
         numel = np.array([self._outs[i].size for i in idxs], dtype=np.int64)
-        in_addrs = np.array([_address(r) for i in idxs for r in self._replicas[i]], dtype=np.int64)
-        out_addrs = np.array([_address(self._outs[i]) for i in idxs], dtype=np.int64)
+        ins = [r for i in idxs for r in self._replicas[i]]
+        outs = [self._outs[i] for i in idxs]
+        if self._gpu(idxs):
+            in_addrs = np.array([_address(r) for r in ins], dtype=np.int64)
+            out_addrs = np.array([_address(o) for o in outs], dtype=np.int64)
+        else:
+            in_addrs, out_addrs = _host_addresses(ins), _host_addresses(outs)
         if self._gpu(idxs):
             from mxlite.ops import _cuda
 
@@ -194,24 +238,26 @@ class AveragePlan:
             chunk_buf, chunk_begin = chunk_table(numel, chunk)
             cp = backend.xp_of(self._outs[idxs[0]])
             with cp.cuda.Device(self._outs[idxs[0]].device.id):
-                _cuda.multi_average(
-                    family,
-                    cp.asarray(in_addrs.astype(np.uint64)),
-                    cp.asarray(out_addrs.astype(np.uint64)),
-                    cp.asarray(numel),
-                    cp.asarray(chunk_buf),
-                    cp.asarray(chunk_begin),
-                    chunk,
-                    k,
+                tables = device_tables(
+                    cp,
+                    [
+                        in_addrs.astype(np.uint64),
+                        out_addrs.astype(np.uint64),
+                        numel,
+                        chunk_buf,
+                        chunk_begin,
+                    ],
                 )
+                ins_d, outs_d, numel_d, buf_d, begin_d = tables
+                _cuda.multi_average(family, ins_d, outs_d, numel_d, buf_d, begin_d, chunk, k)
             return
         from mxlite.ops import _cpu_multi
 
         chunk = CPU_CHUNK_BYTES // itemsize
         chunk_buf, chunk_begin = chunk_table(numel, chunk)
-        kernel = (
-            _cpu_multi.average_chunks_f32 if family == "float32" else _cpu_multi.average_chunks_f64
-        )
+        serial = int(numel.sum()) * itemsize * (k + 1) < PARALLEL_MIN_BYTES
+        name = f"average_chunks_{'f32' if family == 'float32' else 'f64'}"
+        kernel = getattr(_cpu_multi, name + ("_serial" if serial else ""))
         kernel(in_addrs, out_addrs, numel, chunk_buf, chunk_begin, chunk, k)
 
 

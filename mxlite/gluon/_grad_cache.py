@@ -1,0 +1,147 @@
+"""Cached zero plans for ``ParameterDict.zero_grad``: one launch per device, O(1) when unchanged.
+
+``zero_grad`` is called once per training step over the same gradient buffers. Building the
+table of their addresses costs microseconds per buffer; running it is one kernel launch (one
+parallel Numba loop on the host) per device. So the table is built once and reused:
+
+* Every gradient (re)allocation anywhere (``initialize``, deferred init, ``reset_ctx``,
+  ``grad_req`` changes, ``cast``, ``load`` of an uninitialized Parameter) calls
+  :func:`grad_buffers_changed`, which bumps one global generation counter and drops every cached
+  plan at once (a plan holds references to its buffers; dropping it frees old buffers now rather
+  than at the next ``zero_grad``).
+* A ``ParameterDict`` keeps its :class:`ZeroGradCache` with its own version (bumped when a
+  Parameter is added) and length at the time: checking them and the generation is a handful of
+  comparisons, whatever the number of Parameters.
+* ``Block.collect_params()`` returns a new dict each time (as in MXNet), so
+  ``net.collect_params().zero_grad()`` would never hit a per-dict cache. Fresh dicts therefore
+  look their Parameters up in a small module-level cache keyed by the tuple of Parameter objects
+  (built and hashed at C speed).
+
+Buffers of all dtypes on one device share one plan: the kernel zeroes bytes. All host contexts
+(``cpu(0)``, ``cpu(1)``, ...) share the host, so they share one plan too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+from mxlite import backend
+from mxlite.base import MXNetError
+
+__all__ = ["ZeroGradCache", "grad_buffers_changed", "generation", "lookup", "build"]
+
+_MSG_NOT_FLOAT = (
+    "reset_arrays: This operation only support floating point types, not {dtype} (gradient of "
+    "Parameter '{name}'). Zero integer gradients with grad[:] = 0, or use numpy mode "
+    "(mx.npx.set_np()), where zero_grad zeroes every dtype."
+)
+_SHARED_SLOTS = 8
+
+
+class _State:
+    """The generation counter and every cache that currently holds plans."""
+
+    def __init__(self) -> None:
+        self.counter = itertools.count(1)
+        self.generation = 0
+        self.live: weakref.WeakSet[ZeroGradCache] = weakref.WeakSet()
+        self.shared: OrderedDict[tuple[Any, ...], ZeroGradCache] = OrderedDict()
+
+
+_STATE = _State()
+
+
+def generation() -> int:
+    """The current generation: it changes whenever any gradient buffer is (re)allocated."""
+    return _STATE.generation
+
+
+def grad_buffers_changed() -> None:
+    """Record that some Parameter replaced its gradient buffers; every cached plan goes stale.
+
+    O(1) when no plan is cached (e.g. during an ``initialize`` of thousands of Parameters).
+    """
+    _STATE.generation = next(_STATE.counter)
+    if _STATE.live:
+        for cache in list(_STATE.live):
+            cache.plans = ()
+        _STATE.live.clear()
+        _STATE.shared.clear()
+
+
+class ZeroGradCache:
+    """The zero plans of one set of Parameters, valid for one generation.
+
+    Attributes:
+        generation: the generation the plans were built in; the plans are stale (and dropped)
+            once :func:`generation` moves on.
+        plans: one ``ops.ZeroPlan`` per device.
+        not_float: ``(dtype name, parameter name)`` of the first non-floating gradient, which
+            legacy mode refuses (as MXNet's ``reset_arrays`` does); None when all are floats.
+    """
+
+    __slots__ = ("generation", "plans", "not_float", "__weakref__")
+
+    def __init__(self) -> None:
+        self.generation = _STATE.generation
+        self.plans: tuple[Any, ...] = ()
+        self.not_float: tuple[str, str] | None = None
+
+    @property
+    def current(self) -> bool:
+        """Whether no gradient buffer has been (re)allocated since the plans were built."""
+        return self.generation == _STATE.generation
+
+    def run(self) -> None:
+        """Zero every gradient buffer: one launch per device.
+
+        Raises:
+            MXNetError: a gradient is not floating-point and numpy mode is off (nothing is
+                zeroed then).
+        """
+        if self.not_float is not None:
+            from mxlite.util import is_np_array
+
+            if not is_np_array():
+                dtype, name = self.not_float
+                raise MXNetError(_MSG_NOT_FLOAT.format(dtype=dtype, name=name))
+        for plan in self.plans:
+            plan()
+
+
+def build(params: Any) -> ZeroGradCache:
+    """A fresh cache over the gradient buffers of ``params`` (Parameters, in order)."""
+    from mxlite.ops import ZeroPlan
+
+    cache = ZeroGradCache()
+    groups: dict[int, list[Any]] = {}
+    for param in params:
+        grads = param._grad
+        if grads is None or param.grad_req == "null":
+            continue
+        for grad in grads:
+            raw = grad._data
+            if cache.not_float is None and raw.dtype.kind != "f" and raw.dtype.name != "bfloat16":
+                cache.not_float = (raw.dtype.name, param.name)
+            dev = int(raw.device.id) if backend.is_gpu_array(raw) else -1
+            groups.setdefault(dev, []).append(raw)
+    cache.plans = tuple(ZeroPlan(arrays) for arrays in groups.values())
+    _STATE.live.add(cache)
+    return cache
+
+
+def lookup(params: tuple[Any, ...]) -> ZeroGradCache:
+    """The current cache for the Parameters ``params``: from the shared slots, or built now."""
+    shared = _STATE.shared
+    cache = shared.get(params)
+    if cache is not None and cache.current:
+        shared.move_to_end(params)
+        return cache
+    cache = build(params)
+    shared[params] = cache
+    while len(shared) > _SHARED_SLOTS:
+        shared.popitem(last=False)
+    return cache
