@@ -2,79 +2,271 @@
 
 A store keeps one array per key. ``push`` sums the values pushed for a key (one per device) and
 either stores the sum or, once an optimizer is set, applies one update to the stored weight with
-that sum as the gradient; ``pull`` copies the stored array to every output. 'local' reduces on
-the CPU; 'device' reduces on the device of the pushed arrays (the first GPU among them), so GPU
-gradients never cross to the host.
+that sum as the gradient; ``pull`` copies the stored array into every output. 'local' reduces on
+the CPU; 'device' reduces on a GPU of the pushed arrays when there is one (keys are spread over
+the GPUs by size, as MXNet's device communicator does), so GPU gradients never cross to the host.
+
+Sums run in the order the values were given, so results are deterministic. Unlike MXNet, bad
+input is refused before anything is stored: a failing ``init`` leaves the store as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import builtins
+import warnings
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from mxlite import backend
-from mxlite.base import MXNetError
+from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context, cpu
 from mxlite.ndarray.ndarray import NDArray
 
-__all__ = ["KVStore", "KVStoreBase", "create"]
+__all__ = ["KVStore", "KVStoreBase", "TestStore", "create"]
 
-_KNOWN_TYPES = ("local", "device", "local_allreduce_cpu", "local_allreduce_device", "nccl")
-
-_MSG_NOT_INITED = "key {key} has not been inited; call kv.init({key!r}, value) first"
+_MSG_NOT_INITED = (
+    "key {key!r} has not been inited. Did you init? Call kv.init({key!r}, value) (or "
+    "kv.broadcast) before push/pull."
+)
 _MSG_DUPLICATE_INIT = (
-    "duplicate init of key {key}. Please double check if you called kv.init or kv.broadcast "
+    "duplicate init of key {key!r}. Please double check if you called kv.init or kv.broadcast "
     "with this key multiple times"
 )
+_MSG_MIXED_KEYS = (
+    "Mixed key types are not allowed: this store uses {have} keys, but got key {key!r}. Use "
+    "either int or str keys throughout one store."
+)
+_MSG_NO_UPDATER = (
+    "Cannot {what} optimizer states: no optimizer was set on this kvstore. Call "
+    "kv.set_optimizer(optimizer) first."
+)
+_MSG_DIST = (
+    "kvstore type {name!r} needs a multi-process (parameter server) setup, which mxlite does not "
+    "provide; use 'local' or 'device' for training on several devices of one machine."
+)
+_MSG_NO_COMPRESSION = (
+    "Gradient compression is not supported for this type of kvstore ({type!r}); it applies to "
+    "'device' and distributed stores. Use kvstore='device' or drop compression_params."
+)
+# MXNet's native store: Comm on the devices when the type names them, else on the CPU.
+_GPU_TYPEID = 2
 
 
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+def _key_kind(key: Any) -> type:
+    if isinstance(key, str):
+        return str
+    if isinstance(key, int):
+        return int
+    raise CheckError(f"unexpected type for keys: {type(key)}; keys must be int or str")
 
 
-def _pairs(key: Any, value: Any) -> list[tuple[Any, list[NDArray]]]:
-    """Normalize MXNet's key/value forms: one key with one array or a list of per-device arrays,
-    or a list of keys with a matching list of values."""
-    if isinstance(key, (list, tuple)):
-        values = list(value) if value is not None else [None] * len(key)
-        if len(values) != len(key):
-            raise ValueError(f"{len(key)} keys but {len(values)} values were given")
-        return [(k, _as_list(v)) for k, v in zip(key, values, strict=True)]
-    return [(key, _as_list(value))]
+def _flatten(keys: Any, vals: Any, what: str) -> list[tuple[Any, NDArray]]:
+    """MXNet's key/value forms as flat (key, array) pairs: one key with one array or a list of
+    arrays (one per device, the key repeated), or a list of keys with a matching list of values.
+
+    Raises:
+        CheckError: a key is neither int nor str, key kinds differ within the list, the numbers of
+            keys and values differ, or a value is not an NDArray.
+    """
+    if isinstance(keys, (tuple, list)):
+        if not isinstance(vals, (tuple, list)) or len(keys) != len(vals):
+            got = f"{len(vals)} values" if isinstance(vals, (tuple, list)) else "a single value"
+            raise CheckError(
+                f"{what}: {len(keys)} keys but {got} were given; pass one value (or one list of "
+                "per-device values) per key."
+            )
+        pairs: list[tuple[Any, NDArray]] = []
+        kind = None
+        for key, val in zip(keys, vals, strict=True):
+            if kind is not None and _key_kind(key) is not kind:
+                raise CheckError("inconsistent types of keys detected.")
+            kind = _key_kind(key)
+            pairs.extend(_flatten(key, val, what))
+        return pairs
+    _key_kind(keys)
+    items = [vals] if isinstance(vals, NDArray) else vals
+    if not isinstance(items, (tuple, list)):
+        raise CheckError(
+            f"{what}: the value of key {keys!r} must be an NDArray or a list of NDArrays, got "
+            f"{type(vals).__name__}"
+        )
+    for item in items:
+        if not isinstance(item, NDArray):
+            raise CheckError(
+                f"{what}: the values of key {keys!r} must be NDArrays, got {type(item).__name__}"
+            )
+    return [(keys, item) for item in items]
 
 
-def sum_arrays(arrays: Sequence[NDArray], ctx: Context) -> Any:
-    """Sum raw arrays of several devices on ``ctx`` (in fixed order, so the result is
-    deterministic); returns a raw array on ``ctx``."""
+def _group(pairs: list[tuple[Any, NDArray]]) -> dict[Any, list[NDArray]]:
+    """Pairs grouped by key, keys in first-seen order, values in the order given."""
+    grouped: dict[Any, list[NDArray]] = {}
+    for key, val in pairs:
+        grouped.setdefault(key, []).append(val)
+    return grouped
+
+
+def sum_arrays(arrays: list[NDArray], ctx: Context) -> Any:
+    """Sum NDArrays of several devices on ``ctx`` in the order given; a fresh raw array there."""
     total = backend.to_ctx(arrays[0]._data, ctx, copy=True)
     for arr in arrays[1:]:
         total += backend.to_ctx(arr._data, ctx)
     return total
 
 
+def _copy_into(dst: NDArray, src: Any, what: str) -> None:
+    if tuple(dst.shape) != tuple(src.shape):
+        raise MXNetError(
+            f"{what}: cannot copy a stored value of shape {tuple(src.shape)} into an output of "
+            f"shape {tuple(dst.shape)}; pull into arrays shaped like the value given to init."
+        )
+    dst._data[...] = backend.to_ctx(src, dst.context)
+
+
 class KVStoreBase:
-    """Capabilities MXNet's stores advertise."""
+    """The interface of a key-value store for data-parallel training, and the store registry.
+
+    Subclasses registered with :meth:`register` are created by name with :func:`create`.
+    """
 
     OPTIMIZER = "optimizer"
+    kv_registry: dict[str, builtins.type] = {}
+
+    def broadcast(self, key: Any, value: Any, out: Any, priority: int = 0) -> None:
+        """Initialize ``key`` with ``value`` and copy it into every array of ``out``."""
+        raise NotImplementedError()
+
+    def pushpull(self, key: Any, value: Any, out: Any = None, priority: int = 0) -> None:
+        """Sum ``value`` over devices and write the result to ``out`` (or back to ``value``)."""
+        raise NotImplementedError()
+
+    def set_optimizer(self, optimizer: Any) -> None:
+        """Apply ``optimizer`` on push (the stored value is then the weight)."""
+        raise NotImplementedError()
+
+    def is_capable(self, capability: str) -> bool:
+        """Whether the store supports ``capability`` (``KVStoreBase.OPTIMIZER``)."""
+        raise NotImplementedError()
+
+    def save_optimizer_states(self, fname: str, dump_optimizer: bool = False) -> None:
+        """Save the optimizer states to ``fname``."""
+        raise NotImplementedError()
+
+    def load_optimizer_states(self, fname: str) -> None:
+        """Load optimizer states from ``fname``."""
+        raise NotImplementedError()
+
+    @property
+    def type(self) -> str:
+        """The store's type string."""
+        raise NotImplementedError()
+
+    @property
+    def rank(self) -> int:
+        """This worker's rank."""
+        raise NotImplementedError()
+
+    @property
+    def num_workers(self) -> int:
+        """The number of workers."""
+        raise NotImplementedError()
+
+    @staticmethod
+    def register(klass: builtins.type) -> builtins.type:
+        """Register a store class under its lower-cased class name (usable as a decorator).
+
+        Raises:
+            CheckError: ``klass`` is not a class.
+        """
+        if not isinstance(klass, type):
+            raise CheckError(f"KVStoreBase.register expects a class, got {type(klass).__name__}")
+        name = klass.__name__.lower()
+        previous = KVStoreBase.kv_registry.get(name)
+        if previous is not None:
+            warnings.warn(
+                f"WARNING: New kvstore {klass.__module__}.{klass.__name__} is overriding existing "
+                f"kvstore {previous.__module__}.{previous.__name__}",
+                stacklevel=2,
+            )
+        KVStoreBase.kv_registry[name] = klass
+        return klass
+
+
+@KVStoreBase.register
+class TestStore(KVStoreBase):
+    """A store for tests: ``pushpull`` sums on the first value's context; no optimizer."""
+
+    __test__ = False  # not a pytest test class
+
+    def broadcast(self, key: Any, value: Any, out: Any, priority: int = 0) -> None:
+        """Copy ``value`` into every array of ``out``."""
+        for dst in out if isinstance(out, list) else [out]:
+            dst[:] = value
+
+    def pushpull(self, key: Any, value: Any, out: Any = None, priority: int = 0) -> None:
+        """Sum the list ``value`` into ``out`` (or into every array of ``value``)."""
+        if isinstance(value, NDArray):
+            if out is not None:
+                for dst in out if isinstance(out, list) else [out]:
+                    dst[:] = value
+            return
+        ctx = value[0].context
+        reduced = NDArray(sum_arrays(list(value), ctx), ctx)
+        for dst in value if out is None else (out if isinstance(out, list) else [out]):
+            dst[:] = reduced
+
+    @staticmethod
+    def is_capable(capability: str) -> bool:  # type: ignore[override]
+        """Only 'optimizer' is known, and this store does not support it.
+
+        Raises:
+            ValueError: an unknown capability.
+        """
+        if capability.lower() == KVStoreBase.OPTIMIZER:
+            return False
+        raise ValueError(f"Unknown capability: {capability}")
+
+    @property
+    def type(self) -> str:
+        """``'teststore'``."""
+        return "teststore"
+
+    @property
+    def rank(self) -> int:
+        """Always 0."""
+        return 0
+
+    @property
+    def num_workers(self) -> int:
+        """Always 1."""
+        return 1
 
 
 class KVStore(KVStoreBase):
-    """A single-process store ('local' or 'device').
+    """A single-process store (``'local'``, ``'device'``, ...): one array per key.
 
     Args:
-        kv_type: 'local' (reduce on the CPU) or 'device' (reduce on the arrays' device).
+        kv_type: the type string; one containing 'device' or 'nccl' reduces on the GPUs of the
+            pushed arrays, any other on the CPU.
     """
 
     def __init__(self, kv_type: str = "local") -> None:
         self._type = kv_type
+        self._on_device = "device" in kv_type or "nccl" in kv_type
         self._store: dict[Any, NDArray] = {}
+        self._key_type: builtins.type | None = None
+        self._merge_ctx: dict[Any, Context] = {}
+        self._merge_load: dict[Context, int] = {}
         self._updater: Any = None
-        self._compression: dict[str, Any] | None = None
+        self._threshold: float | None = None
+        self._residuals: dict[tuple[Any, int], Any] = {}
 
     # ------------------------------------------------------------------ properties
     @property
     def type(self) -> str:
-        """The store's type string."""
+        """The store's type string (lower case)."""
         return self._type
 
     @property
@@ -88,18 +280,21 @@ class KVStore(KVStoreBase):
         return 1
 
     def is_capable(self, capability: str) -> bool:
-        """Whether the store supports ``capability`` (only 'optimizer' is known)."""
+        """Whether the store supports ``capability``; 'optimizer' is supported.
+
+        Raises:
+            ValueError: an unknown capability.
+        """
         if capability.lower() == KVStoreBase.OPTIMIZER:
             return True
         raise ValueError(f"Unknown capability: {capability}")
 
-    # ------------------------------------------------------------------ core operations
-    def _reduce_ctx(self, arrays: Sequence[NDArray]) -> Context:
-        if self._type in ("device", "local_allreduce_device", "nccl"):
-            for arr in arrays:
-                if arr.context.device_typeid == 2:
-                    return arr.context
-        return arrays[0].context if arrays[0].context.device_typeid != 2 else cpu(0)
+    # ------------------------------------------------------------------ helpers
+    def _check_key_types(self, keys: Any) -> None:
+        for key in keys:
+            kind = _key_kind(key)
+            if self._key_type is not None and kind is not self._key_type:
+                raise MXNetError(_MSG_MIXED_KEYS.format(have=self._key_type.__name__, key=key))
 
     def _stored(self, key: Any) -> NDArray:
         stored = self._store.get(key)
@@ -107,115 +302,245 @@ class KVStore(KVStoreBase):
             raise MXNetError(_MSG_NOT_INITED.format(key=key))
         return stored
 
+    def _merge_context(self, key: Any, values: list[NDArray]) -> Context:
+        """Where the values of ``key`` are summed: CPU for CPU stores or CPU values; for device
+        stores the GPU (among the values' GPUs) with the fewest bytes assigned, fixed per key."""
+        gpus = [v.context for v in values if v.context.device_typeid == _GPU_TYPEID]
+        if not self._on_device or not gpus:
+            return cpu(0)
+        ctx = self._merge_ctx.get(key)
+        if ctx is None or ctx not in gpus:
+            ctx = min(dict.fromkeys(gpus), key=lambda c: self._merge_load.get(c, 0))
+            self._merge_ctx[key] = ctx
+            nbytes = int(values[0]._data.nbytes)
+            self._merge_load[ctx] = self._merge_load.get(ctx, 0) + nbytes
+        return ctx
+
+    def _quantize(self, key: Any, index: int, value: NDArray) -> Any:
+        """2-bit compression of one pushed value: residual += value; emit +-threshold where the
+        residual reaches it (0 elsewhere) and keep the rest as the new residual."""
+        raw = value._data
+        if raw.dtype != np.float32:
+            raise MXNetError(
+                f"2bit gradient compression supports float32 gradients only; key {key!r} got "
+                f"{raw.dtype}."
+            )
+        xp = backend.xp_of(raw)
+        residual = self._residuals.get((key, index))
+        if residual is None or residual.shape != raw.shape or backend.xp_of(residual) is not xp:
+            residual = xp.zeros_like(raw)
+        residual += raw
+        thr = np.float32(self._threshold)
+        quant = xp.where(residual >= thr, thr, xp.where(residual <= -thr, -thr, np.float32(0)))
+        quant = quant.astype(np.float32)
+        residual -= quant
+        self._residuals[(key, index)] = residual
+        return quant
+
+    def _reduce(self, key: Any, values: list[NDArray]) -> NDArray:
+        ctx = self._merge_context(key, values)
+        shapes = {tuple(v.shape) for v in values}
+        if len(shapes) > 1:
+            raise MXNetError(
+                f"push: the values pushed for key {key!r} have different shapes {sorted(shapes)}; "
+                "every device must push an array of the same shape."
+            )
+        if self._threshold is not None:
+            quants = [NDArray(self._quantize(key, i, v), v.context) for i, v in enumerate(values)]
+            return NDArray(sum_arrays(quants, ctx), ctx)
+        return NDArray(sum_arrays(values, ctx), ctx)
+
+    # ------------------------------------------------------------------ core operations
     def init(self, key: Any, value: Any) -> None:
-        """Store the initial value of each key (the first array when several are given).
+        """Store the initial value of each key (a copy, on the CPU).
 
         Raises:
-            MXNetError: a key was initialized before.
+            MXNetError: a key was initialized before (nothing is stored then), or int and str keys
+                are mixed.
+            CheckError: malformed keys or values.
         """
-        for k, vals in _pairs(key, value):
-            if k in self._store:
+        pairs = _flatten(key, value, "init")
+        keys = [k for k, _ in pairs]
+        self._check_key_types(keys)
+        seen: set[Any] = set()
+        for k in keys:
+            if k in self._store or k in seen:
                 raise MXNetError(_MSG_DUPLICATE_INIT.format(key=k))
-            first = vals[0]
-            self._store[k] = first.copyto(self._reduce_ctx([first]))
+            seen.add(k)
+        for k, val in pairs:
+            self._store[k] = val.copyto(cpu(0))
+        if pairs:
+            self._key_type = _key_kind(pairs[0][0])
 
     def push(self, key: Any, value: Any, priority: int = 0) -> None:
-        """Sum the values of each key and store the sum, or update the stored weight with it."""
-        for k, vals in _pairs(key, value):
-            stored = self._stored(k)
-            ctx = stored.context
-            merged = NDArray(sum_arrays(vals, ctx), ctx)
-            if self._updater is not None:
-                self._updater(_updater_key(k), merged, stored)
-            else:
-                stored._data[...] = merged._data
+        """Sum the values of each key; store the sum, or update the stored weight with it.
+
+        Raises:
+            MXNetError: a key was not initialized, mixed key types, or shapes differ.
+            CheckError: malformed keys or values.
+        """
+        grouped = _group(_flatten(key, value, "push"))
+        self._check_key_types(grouped)
+        for k in grouped:
+            self._stored(k)
+        for k, vals in grouped.items():
+            merged = self._reduce(k, vals)
+            if self._updater is None:
+                self._store[k] = merged
+                continue
+            stored = self._store[k]
+            if tuple(stored.shape) != tuple(merged.shape):
+                raise MXNetError(
+                    f"push: key {k!r} holds a weight of shape {tuple(stored.shape)} but the "
+                    f"pushed gradient has shape {tuple(merged.shape)}."
+                )
+            if merged.context.device_typeid == _GPU_TYPEID and stored.context != merged.context:
+                stored = stored.copyto(merged.context)
+                self._store[k] = stored
+            self._updater(k, merged, stored)
 
     def pull(
         self, key: Any, out: Any = None, priority: int = 0, ignore_sparse: bool = True
     ) -> None:
-        """Copy each key's stored array into every array of ``out``."""
+        """Copy each key's stored array into every array of ``out`` (casting to its dtype).
+
+        Raises:
+            CheckError: ``out`` is None or malformed.
+            MXNetError: a key was not initialized, mixed key types, or shapes differ.
+        """
         if out is None:
-            raise ValueError("pull needs out= (the arrays to copy the stored value into)")
-        for k, outs in _pairs(key, out):
-            stored = self._stored(k)
+            raise CheckError("pull needs out=: the array(s) to copy the stored value into")
+        grouped = _group(_flatten(key, out, "pull"))
+        self._check_key_types(grouped)
+        for k in grouped:
+            self._stored(k)
+        for k, outs in grouped.items():
+            stored = self._store[k]
             for dst in outs:
-                dst._data[...] = backend.to_ctx(stored._data, dst.context)
+                _copy_into(dst, stored._data, f"pull of key {k!r}")
 
     def pushpull(self, key: Any, value: Any, out: Any = None, priority: int = 0) -> None:
         """``push`` then ``pull``; with ``out=None`` the result goes back into ``value``.
 
         Without an optimizer this is an all-reduce: every array ends up holding the sum.
         """
+        if out is not None:
+            _flatten(key, out, "pushpull")
         self.push(key, value, priority)
         self.pull(key, out if out is not None else value, priority)
 
     def broadcast(self, key: Any, value: Any, out: Any, priority: int = 0) -> None:
-        """``init`` the key with ``value`` then ``pull`` it into ``out``."""
+        """``init`` the key with ``value``, then ``pull`` it into ``out``."""
+        _flatten(key, out, "broadcast")
         self.init(key, value)
         self.pull(key, out, priority)
 
     def row_sparse_pull(
         self, key: Any, out: Any = None, priority: int = 0, row_ids: Any = None
     ) -> None:
-        """Sparse pull; mxlite stores arrays densely, so this is not supported."""
-        raise NotImplementedError("row_sparse_pull: mxlite has dense storage only; use pull().")
+        """Pull rows of a row_sparse value; mxlite stores every array densely.
+
+        Raises:
+            CheckError: ``out`` or ``row_ids`` is None.
+            MXNetError: always otherwise (the stored values are dense; use pull()).
+        """
+        if out is None or row_ids is None:
+            raise CheckError("row_sparse_pull needs out= and row_ids=")
+        raise MXNetError(
+            "Expected row_sparse storage type for row_sparse_pull values, but detected storage "
+            "type default: mxlite stores arrays densely; use pull() instead."
+        )
 
     def set_gradient_compression(self, compression_params: dict[str, Any]) -> None:
-        """Gradient compression is for multi-machine stores; single-process stores refuse it."""
-        raise MXNetError(
-            "Gradient compression is not supported for this type of kvstore "
-            f"({self._type}); it only applies to distributed stores."
-        )
+        """Compress pushed gradients: ``{'type': '2bit', 'threshold': 0.5}``.
+
+        Each pushed value is added to a residual kept per (key, device); the store receives
+        ``+threshold`` where the residual is >= threshold, ``-threshold`` where it is <=
+        -threshold and 0 elsewhere, and that amount is taken off the residual.
+
+        Raises:
+            CheckError: ``compression_params`` is not a dict.
+            MXNetError: the store type does not support compression, or bad parameters.
+        """
+        if not isinstance(compression_params, dict):
+            raise CheckError(f"unexpected type for param_dict: {type(compression_params)}")
+        if "device" not in self._type and "dist" not in self._type:
+            raise MXNetError(_MSG_NO_COMPRESSION.format(type=self._type))
+        if "type" not in compression_params:
+            raise MXNetError("Required parameter type of string is not presented")
+        kind = str(compression_params["type"])
+        if kind != "2bit":
+            raise MXNetError(f"Unknown type for gradient compression {kind}")
+        raw = compression_params.get("threshold", 0.5)
+        try:
+            threshold = float(str(raw))
+        except ValueError:
+            raise MXNetError(
+                f"Invalid Parameter format for threshold expect float but value='{raw}'"
+            ) from None
+        if not threshold > 0:
+            raise MXNetError(f"threshold must be greater than 0, got {threshold}")
+        self._threshold = threshold
+        self._residuals = {}
 
     # ------------------------------------------------------------------ optimizer
     def set_optimizer(self, optimizer: Any) -> None:
-        """Run ``optimizer`` on push: the stored value becomes the weight, pushes its gradient."""
+        """Run ``optimizer`` on push: the stored value is the weight, pushes bring gradients."""
         from mxlite import optimizer as opt
 
-        self._updater = opt.get_updater(optimizer)
+        self._set_updater(opt.get_updater(optimizer))
 
-    def _set_updater(self, updater: Any) -> None:
+    def _set_updater(self, updater: Callable[[Any, NDArray, NDArray], None]) -> None:
+        """Call ``updater(key, merged_gradient, stored_weight)`` on every push."""
         self._updater = updater
+
+    def _barrier(self) -> None:
+        """Synchronize workers: nothing to do in a single process."""
 
     def save_optimizer_states(self, fname: str, dump_optimizer: bool = False) -> None:
         """Write the updater's states to ``fname`` (atomically).
 
         Raises:
-            MXNetError: no optimizer was set.
+            CheckError: no optimizer was set.
         """
         if self._updater is None:
-            raise MXNetError("Cannot save optimizer states: no optimizer was set on this kvstore")
+            raise CheckError(_MSG_NO_UPDATER.format(what="save"))
         from mxlite.ndarray.atomic_file import atomic_write
 
+        states = self._updater.get_states(dump_optimizer)
         with atomic_write(fname) as f:
-            f.write(self._updater.get_states(dump_optimizer))
+            f.write(states)
 
     def load_optimizer_states(self, fname: str) -> None:
-        """Load states written by :meth:`save_optimizer_states`."""
+        """Load states written by :meth:`save_optimizer_states`.
+
+        Raises:
+            CheckError: no optimizer was set.
+            OSError: ``fname`` cannot be read.
+        """
         if self._updater is None:
-            raise MXNetError("Cannot load optimizer states: no optimizer was set on this kvstore")
+            raise CheckError(_MSG_NO_UPDATER.format(what="load"))
         with open(fname, "rb") as f:
             self._updater.set_states(f.read())
 
 
-def _updater_key(key: Any) -> Any:
-    """Updaters index states by int; string keys are kept as they are."""
-    return key
+def create(name: str = "local") -> KVStoreBase:
+    """Create a store by type name (case-insensitive).
 
-
-def create(name: str = "local") -> KVStore:
-    """Create a single-process store: 'local' or 'device'.
+    Registered classes (:meth:`KVStoreBase.register`, e.g. 'teststore') come first; any other
+    name gives a single-process :class:`KVStore` that reduces on the GPUs when the name contains
+    'device' or 'nccl' ('local', 'device', 'local_allreduce_cpu', ...), as MXNet's native store.
 
     Raises:
-        ValueError: an unknown type, or a distributed type (not available in mxlite).
+        TypeError: ``name`` is not a string.
+        MXNetError: a distributed type ('dist_sync', ...), which needs several processes.
     """
     if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {type(name).__name__}")
-    if name.startswith("dist") or name == "horovod" or name == "byteps":
-        raise ValueError(
-            f"kvstore type {name!r} needs a multi-process setup, which mxlite does not provide; "
-            "use 'local' or 'device'."
-        )
-    if name not in _KNOWN_TYPES:
-        raise ValueError(f"Unknown kvstore type {name!r}; use one of {list(_KNOWN_TYPES)}.")
+        raise TypeError("name must be a string")
+    name = name.lower()
+    klass = KVStoreBase.kv_registry.get(name)
+    if klass is not None:
+        return klass()  # type: ignore[no-any-return]
+    if "dist" in name:
+        raise MXNetError(_MSG_DIST.format(name=name))
     return KVStore(name)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
-from mxlite.base import CheckError
+from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
 
@@ -20,6 +20,10 @@ _MSG_UNEVEN = (
     "data with shape {shape} cannot be evenly split into {n} slices along axis {axis}. Use a "
     "batch size that's multiple of {n} or set even_split=False to allow uneven partitioning of "
     "data."
+)
+_MSG_TOO_SMALL = (
+    "data with shape {shape} cannot be split into {n} slices along axis {axis}: some slices "
+    "would be empty. Use a batch with at least {n} samples, or fewer contexts."
 )
 
 
@@ -33,10 +37,14 @@ def split_data(
 
     Raises:
         ValueError: ``even_split`` and the size is not a multiple of ``num_slice``.
+        MXNetError: fewer elements than slices along ``batch_axis`` (a slice would be empty).
+        ZeroDivisionError: ``num_slice`` is 0.
     """
     size = data.shape[batch_axis]
     if even_split and size % num_slice != 0:
         raise ValueError(_MSG_UNEVEN.format(shape=data.shape, n=num_slice, axis=batch_axis))
+    if size < num_slice:
+        raise MXNetError(_MSG_TOO_SMALL.format(shape=data.shape, n=num_slice, axis=batch_axis))
     each, extras = divmod(size, num_slice)
     sizes = [0] + [each + 1] * extras + [each] * (num_slice - extras)
     points = np.cumsum(sizes)
@@ -98,11 +106,12 @@ def _group_key(arr: NDArray) -> int:
     return id(arr)
 
 
-def _sq_norm(arr: NDArray) -> float:
+def _sq_norm(arr: NDArray, acc_dtype: Any) -> Any:
+    """Squared 2-norm of ``arr`` as a 0-d array on its device (no host sync)."""
     raw = arr._data
     xp = backend.xp_of(raw)
-    flat = raw.reshape(-1).astype(np.float64 if raw.dtype == np.float64 else np.float32)
-    return float(xp.dot(flat, flat))
+    flat = raw.reshape(-1).astype(acc_dtype, copy=False)
+    return xp.dot(flat, flat)
 
 
 def clip_global_norm(
@@ -110,37 +119,51 @@ def clip_global_norm(
 ) -> Any:
     """Scale ``arrays`` in place so that their joint 2-norm is at most ``max_norm``.
 
-    Replicas of one parameter on several contexts (after ``Trainer.allreduce_grads`` they hold
-    the same values) count once in the norm; every array given is scaled.
+    ``total_norm = sqrt(sum_i ||a_i||^2)``; every array is multiplied by
+    ``min(max_norm / (total_norm + 1e-8), 1)`` (NaN when the norm is NaN, as MXNet). Replicas of
+    one parameter on several contexts (registered by Parameter; after
+    ``Trainer.allreduce_grads`` they hold the same values) count once in the norm, where MXNet
+    counts every replica; every array given is scaled. Norms are accumulated in float32
+    (float64 when an array is float64), one host transfer per device.
 
     Returns:
-        The total norm before clipping: a float when ``check_isfinite``, else an NDArray of
-        shape (1,) on the first array's context (as MXNet).
+        The total norm before clipping: a NumPy float32 scalar when ``check_isfinite`` (as
+        MXNet's ``asscalar()``), else an NDArray of shape (1,) on the first array's context.
 
     Raises:
         CheckError: ``arrays`` is empty.
     """
     if len(arrays) == 0:
-        raise CheckError("clip_global_norm needs at least one array")
+        raise CheckError("clip_global_norm needs at least one array; got an empty list")
+    acc_dtype = np.float64 if any(arr.dtype == np.float64 for arr in arrays) else np.float32
     seen: set[int] = set()
-    total_sq = 0.0
+    per_device: dict[Context, Any] = {}
     for arr in arrays:
         key = _group_key(arr)
         if key in seen:
             continue
         seen.add(key)
-        total_sq += _sq_norm(arr)
-    total_norm = float(np.sqrt(np.float32(total_sq)))
-    if check_isfinite and not np.isfinite(total_norm):
-        warnings.warn(
-            UserWarning("nan or inf is detected. Clipping results will be undefined."), stacklevel=2
-        )
-    scale = min(max_norm / (total_norm + 1e-8), 1.0)
-    if scale < 1.0:
-        for arr in arrays:
-            arr._data *= arr._data.dtype.type(scale)
+        part = _sq_norm(arr, acc_dtype)
+        ctx = arr.context
+        per_device[ctx] = part if ctx not in per_device else per_device[ctx] + part
+    total_sq = acc_dtype(0)
+    for part in per_device.values():
+        total_sq = acc_dtype(total_sq + acc_dtype(backend.to_numpy(part)))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        total_norm = acc_dtype(np.sqrt(total_sq))
+        if check_isfinite and not np.isfinite(total_norm):
+            warnings.warn(
+                UserWarning("nan or inf is detected. Clipping results will be undefined."),
+                stacklevel=2,
+            )
+        scale = acc_dtype(max_norm) / (total_norm + acc_dtype(1e-8))
+        if np.isnan(scale) or scale < 1:
+            for arr in arrays:
+                arr._data *= arr._data.dtype.type(scale)
     if check_isfinite:
         return total_norm
     ctx = arrays[0].context
     xp = backend.get_xp(ctx)
-    return type(arrays[0])(xp.asarray([total_norm], dtype=np.float32), ctx)
+    with backend.device_guard(ctx):
+        raw = xp.asarray([total_norm], dtype=acc_dtype)
+    return type(arrays[0])(raw, ctx)

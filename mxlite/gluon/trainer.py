@@ -32,6 +32,15 @@ _MSG_ON_KVSTORE = (
     "{call}() when parameters are updated on kvstore is not supported. Try setting "
     "`update_on_kvstore` to False when creating trainer."
 )
+_MSG_NO_KVSTORE = (
+    "update_on_kvstore=True needs a kvstore, but this trainer has none (kvstore={kvstore!r}; a "
+    "kvstore given by name is only created for several contexts). Leave update_on_kvstore as "
+    "None or False."
+)
+_MSG_EMPTY = (
+    "Trainer got no Parameters; pass a non-empty list or dict of Parameters, e.g. "
+    "net.collect_params()."
+)
 # MXNet's 'local' store stops updating on the store above this many elements in one parameter.
 _LOCAL_UPDATE_ON_KV_MAX_SIZE = 1024 * 1024 * 16
 
@@ -51,6 +60,10 @@ class Trainer:
 
     Raises:
         ValueError: ``params`` is not a list or dict of Parameters.
+        TypeError: ``params`` is empty (MXNet fails with a TypeError too).
+        CheckError: Parameters live on different sets of contexts, or an Optimizer instance
+            comes with ``optimizer_params``.
+        RuntimeError: a Parameter was never initialized.
     """
 
     def __init__(
@@ -66,34 +79,35 @@ class Trainer:
             params = [params[key] for key in sorted(params.keys())]
         if not isinstance(params, (list, tuple)):
             raise ValueError(_MSG_NOT_LIST.format(what=type(params)))
-        self._params: list[Parameter] = []
-        self._param2idx: dict[str, int] = {}
-        for i, param in enumerate(params):
+        for param in params:
             if not isinstance(param, Parameter):
                 raise ValueError(_MSG_NOT_LIST.format(what=f"list of {type(param)}"))
-            self._param2idx[param.name] = i
-            self._params.append(param)
-            param._set_trainer(self)
             if param._stype != "default" or param._grad_stype != "default":
                 raise NotImplementedError(
                     f"Parameter {param.name!r} has sparse storage; mxlite trains dense "
                     "parameters only."
                 )
+        if not params:
+            raise TypeError(_MSG_EMPTY)
+        self._params: list[Parameter] = list(params)
+        self._param2idx: dict[str, int] = {param.name: i for i, param in enumerate(params)}
+        for param in self._params:
+            param._set_trainer(self)
         self._compression_params = compression_params
         self._contexts = self._check_contexts()
         self._init_optimizer(optimizer, optimizer_params or {})
         self._scale = self._optimizer.rescale_grad
         self._kvstore_params = {"kvstore": kvstore, "update_on_kvstore": update_on_kvstore}
         self._kv_initialized = False
-        self._kvstore: kvs.KVStore | None = None
+        self._kvstore: Any = None
         self._update_on_kvstore: bool | None = None
         self._distributed = False
         self._params_to_init: list[Parameter] = []
         self._reset_kvstore()
 
     # ------------------------------------------------------------------ set-up
-    def _check_contexts(self) -> list[Any] | None:
-        contexts = None
+    def _check_contexts(self) -> list[Any]:
+        contexts: list[Any] | None = None
         for param in self._params:
             ctx = param.list_ctx()
             if contexts is not None and contexts != ctx:
@@ -103,6 +117,7 @@ class Trainer:
                     f"are initialized on {contexts}."
                 )
             contexts = ctx
+        assert contexts is not None  # params is not empty
         return contexts
 
     def _init_optimizer(self, optimizer: Any, optimizer_params: dict[str, Any]) -> None:
@@ -117,40 +132,62 @@ class Trainer:
             self._optimizer.param_dict = param_dict
         else:
             self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
-        self._updaters = [opt.get_updater(self._optimizer) for _ in self._contexts or [None]]
+        self._updaters = [opt.get_updater(self._optimizer) for _ in self._contexts]
 
     def _reset_kvstore(self) -> None:
+        """Forget the store; it is created again (and the weights broadcast) at the next step."""
         self._kv_initialized = False
         self._kvstore = None
         self._distributed = False
         self._update_on_kvstore = None
         self._params_to_init = list(self._params)
 
-    def _init_kvstore(self) -> None:
-        config = self._kvstore_params
-        kvstore = config["kvstore"]
+    def _create_kvstore(self, kvstore: Any) -> tuple[Any, bool]:
+        """The store and the default of ``update_on_kvstore``, chosen as MXNet does.
+
+        No store for a single context (unless a store object is given); 'local' stops updating
+        on the store when one parameter has more than 16M elements; ``MXNET_UPDATE_ON_KVSTORE``
+        gives the default; a store without optimizer support never updates.
+        """
         update_on_kvstore = bool(int(os.getenv("MXNET_UPDATE_ON_KVSTORE", "1")))
-        num_device = len(self._contexts or [])
-        kv: kvs.KVStore | None
+        # MXNet reads every weight here, so a parameter still waiting for deferred
+        # initialization raises DeferredInitializationError (run a forward pass first).
+        first_ctx = (self._contexts or [None])[0]
+        shapes = [param.data(first_ctx).shape for param in self._params]
+        kv: Any
         if kvstore is None:
             kv = None
-        elif isinstance(kvstore, kvs.KVStore):
+        elif isinstance(kvstore, kvs.KVStoreBase):
             kv = kvstore
         elif isinstance(kvstore, str):
-            if num_device <= 1 and "dist" not in kvstore:
+            if len(self._contexts or []) == 1 and "dist" not in kvstore:
                 kv = None
             else:
                 kv = kvs.create(kvstore)
-                if kvstore == "local":
-                    sizes = [int(np.prod(p.shape)) for p in self._params if p.shape]
-                    if sizes and max(sizes) > _LOCAL_UPDATE_ON_KV_MAX_SIZE:
+                if kvstore == "local" and shapes:
+                    if max(int(np.prod(shape)) for shape in shapes) > _LOCAL_UPDATE_ON_KV_MAX_SIZE:
                         update_on_kvstore = False
         else:
             raise TypeError("kvstore must be KVStore, str or None")
         if kv is None:
+            return None, False
+        return kv, update_on_kvstore and bool(kv.is_capable(kvs.KVStoreBase.OPTIMIZER))
+
+    def _init_kvstore(self) -> None:
+        config = self._kvstore_params
+        kv, update_on_kvstore = self._create_kvstore(config["kvstore"])
+        self._distributed = kv is not None and "dist" in kv.type
+        requested = config["update_on_kvstore"]
+        if requested is not None:
+            update_on_kvstore = bool(requested)
+        if update_on_kvstore and kv is None:
+            raise ValueError(_MSG_NO_KVSTORE.format(kvstore=config["kvstore"]))
+        if update_on_kvstore and not kv.is_capable(kvs.KVStoreBase.OPTIMIZER):
+            if requested:
+                raise ValueError(
+                    f"Please set update_on_kvstore=False when training with {type(kv)}"
+                )
             update_on_kvstore = False
-        if config["update_on_kvstore"] is not None:
-            update_on_kvstore = bool(config["update_on_kvstore"])
         if kv is not None:
             if self._compression_params:
                 kv.set_gradient_compression(self._compression_params)
@@ -204,7 +241,8 @@ class Trainer:
     def step(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
         """One update: reduce gradients across replicas, then apply the optimizer.
 
-        Gradients are scaled by ``1 / batch_size``.
+        Gradients are scaled by ``rescale_grad / batch_size`` (the optimizer's rescale_grad at
+        construction). Call it after ``backward`` and outside ``autograd.record()``.
 
         Raises:
             UserWarning: a gradient was not refreshed by backward since the last step (unless
@@ -276,9 +314,19 @@ class Trainer:
 
     # ------------------------------------------------------------------ states
     def save_states(self, fname: str) -> None:
-        """Save the optimizer states (momentum, ...) to ``fname``, atomically, without pickle."""
+        """Save the optimizer and its states (momentum, ...) to ``fname``, atomically, in mxlite's
+        pickle-free format. ``param_dict`` (lr_mult, wd_mult) is not saved.
+
+        Raises:
+            CheckError: updating on the kvstore while some parameters are not in it yet.
+        """
         self._prepare()
         if self._update_on_kvstore and self._kvstore is not None:
+            if self._params_to_init:
+                raise CheckError(
+                    "Cannot save trainer states when some parameters are not yet initialized "
+                    "in kvstore."
+                )
             self._kvstore.save_optimizer_states(fname, dump_optimizer=True)
             return
         from mxlite.ndarray.atomic_file import atomic_write
@@ -287,7 +335,15 @@ class Trainer:
             f.write(self._updaters[0].get_states(dump_optimizer=True))
 
     def load_states(self, fname: str) -> None:
-        """Load states written by :meth:`save_states`; they follow each weight's context."""
+        """Load the optimizer and states written by :meth:`save_states`.
+
+        The states may have been saved on other contexts: each state moves to its weight's
+        context at the next update. ``param_dict`` is set from this trainer's parameters.
+
+        Raises:
+            OSError: ``fname`` cannot be read.
+            mxlite.base.ParamFileError: the file is damaged or was pickled by real MXNet.
+        """
         self._prepare()
         if self._update_on_kvstore and self._kvstore is not None:
             self._kvstore.load_optimizer_states(fname)
