@@ -91,8 +91,6 @@ class Trainer:
             raise TypeError(_MSG_EMPTY)
         self._params: list[Parameter] = list(params)
         self._param2idx: dict[str, int] = {param.name: i for i, param in enumerate(params)}
-        for param in self._params:
-            param._set_trainer(self)
         self._compression_params = compression_params
         self._contexts = self._check_contexts()
         self._init_optimizer(optimizer, optimizer_params or {})
@@ -104,6 +102,9 @@ class Trainer:
         self._distributed = False
         self._params_to_init: list[Parameter] = []
         self._reset_kvstore()
+        # Last, so that a constructor that raises leaves the Parameters untouched.
+        for param in self._params:
+            param._set_trainer(self)
 
     # ------------------------------------------------------------------ set-up
     def _check_contexts(self) -> list[Any]:
