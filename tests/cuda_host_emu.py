@@ -307,11 +307,19 @@ def _fake(arr: Any) -> FakeArray:
     return np.asarray(arr).view(FakeArray)
 
 
+# Launchers of kernels from other source files, registered by their emulation modules
+# (tests/cuda_emu_multi_tensor.py): name -> launch(grid, block, args) taking the fake arrays.
+EXTRA_LAUNCHERS: dict[str, Any] = {}
+
+
 class _Kernel:
     def __init__(self, name: str, module: _RawModule) -> None:
         if "<" in name and name not in module.name_expressions:
             raise KeyError(f"{name} is not among the RawModule's name_expressions")
         self.name = name
+        self.extra = EXTRA_LAUNCHERS.get(name)
+        if self.extra is not None:
+            return
         if name == "philox4x32_10_rows":
             self.launcher = "emu_philox"
         elif name in ("fill_pattern", "multi_fill_pattern"):
@@ -321,6 +329,9 @@ class _Kernel:
             self.launcher = f"emu_{base}_{_KERNEL_TAGS[ctype]}"
 
     def __call__(self, grid: tuple[int], block: tuple[int], args: tuple[Any, ...]) -> None:
+        if self.extra is not None:
+            self.extra(grid, block, args)
+            return
         converted: list[Any] = []
         for arg in args:
             if isinstance(arg, FakeArray):
@@ -358,7 +369,13 @@ def fake_cupy() -> Any:
     cp = types.ModuleType("cupy")
     cp.ndarray = FakeArray  # type: ignore[attr-defined]
     cp.RawModule = _RawModule  # type: ignore[attr-defined]
-    cp.cuda = types.SimpleNamespace(Device=_Device)  # type: ignore[attr-defined]
+    cp.cuda = types.SimpleNamespace(  # type: ignore[attr-defined]
+        Device=_Device,
+        runtime=types.SimpleNamespace(
+            memsetAsync=lambda ptr, value, size, stream: ctypes.memset(ptr, value, size)
+        ),
+        get_current_stream=lambda: types.SimpleNamespace(ptr=0),
+    )
     cp.nan = np.nan  # type: ignore[attr-defined]
     for name in (
         "uint8",
