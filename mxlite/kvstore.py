@@ -23,6 +23,7 @@ from mxlite import backend
 from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context, cpu
 from mxlite.ndarray.ndarray import NDArray
+from mxlite.optimizer.updater import Updater
 
 __all__ = ["KVStore", "KVStoreBase", "TestStore", "create"]
 
@@ -383,21 +384,39 @@ class KVStore(KVStoreBase):
         self._check_key_types(grouped)
         for k in grouped:
             self._stored(k)
-        for k, vals in grouped.items():
-            merged = self._reduce(k, vals)
-            if self._updater is None:
-                self._store[k] = merged
-                continue
+        merged = {k: self._reduce(k, vals) for k, vals in grouped.items()}
+        if self._updater is None:
+            self._store.update(merged)
+            return
+        for k, grad in merged.items():
             stored = self._store[k]
-            if tuple(stored.shape) != tuple(merged.shape):
+            if tuple(stored.shape) != tuple(grad.shape):
                 raise MXNetError(
                     f"push: key {k!r} holds a weight of shape {tuple(stored.shape)} but the "
-                    f"pushed gradient has shape {tuple(merged.shape)}."
+                    f"pushed gradient has shape {tuple(grad.shape)}."
                 )
-            if merged.context.device_typeid == _GPU_TYPEID and stored.context != merged.context:
-                stored = stored.copyto(merged.context)
+        self._apply_updater(merged)
+
+    def _apply_updater(self, merged: dict[Any, NDArray]) -> None:
+        """Update each stored weight with its merged gradient. MXNet calls the updater once per
+        key; an :class:`~mxlite.optimizer.Updater` gets all keys whose weights share a device
+        in one call (its multi-tensor path, bitwise equal to per-key calls)."""
+        groups: dict[Context, list[Any]] = {}
+        for k, grad in merged.items():
+            stored = self._store[k]
+            if grad.context.device_typeid == _GPU_TYPEID and stored.context != grad.context:
+                stored = stored.copyto(grad.context)
                 self._store[k] = stored
-            self._updater(k, merged, stored)
+            groups.setdefault(stored.context, []).append(k)
+        if not isinstance(self._updater, Updater):
+            for k, grad in merged.items():
+                self._updater(k, grad, self._store[k])
+            return
+        for keys in groups.values():
+            if len(keys) == 1:
+                self._updater(keys[0], merged[keys[0]], self._store[keys[0]])
+            else:
+                self._updater(keys, [merged[k] for k in keys], [self._store[k] for k in keys])
 
     def pull(
         self, key: Any, out: Any = None, priority: int = 0, ignore_sparse: bool = True

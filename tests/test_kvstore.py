@@ -377,3 +377,37 @@ def test_device_store_updates_on_the_gpu(gpu_ctx: mx.Context) -> None:
     assert kv._store[0].context == gpu_ctx
     assert kv._updater.states[0].context == gpu_ctx
     assert [o.asnumpy().tolist() for o in outs] == [[-1.0] * 3, [-1.0] * 3]
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "rmsprop"])
+def test_pushing_many_keys_at_once_equals_one_key_at_a_time(opt: str) -> None:
+    rng = np.random.default_rng(5)
+    shapes = [(3, 4), (4,), (2, 2, 2)]
+    inits = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    grads = [[rng.normal(size=s).astype(np.float32) for s in shapes] for _ in range(3)]
+    results = []
+    for batched in (True, False):
+        kv = mx.kv.create("local")
+        kv.set_optimizer(mx.optimizer.create(opt, learning_rate=0.1, wd=0.01))
+        kv.init(list(range(3)), [nd.array(a) for a in inits])
+        for step in grads:
+            values = [[nd.array(g), nd.array(g * 0.5, ctx=mx.cpu(1))] for g in step]
+            if batched:
+                kv.push(list(range(3)), values)
+            else:
+                for k, v in enumerate(values):
+                    kv.push(k, v)
+        outs = [nd.zeros(s) for s in shapes]
+        kv.pull(list(range(3)), out=outs)
+        results.append([o.asnumpy() for o in outs])
+    for a, b in zip(*results, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_custom_updater_is_called_once_per_key() -> None:
+    calls: list[Any] = []
+    kv = mx.kv.create("local")
+    kv._set_updater(lambda key, grad, weight: calls.append(key))
+    kv.init([0, 1], [nd.ones(2), nd.ones(3)])
+    kv.push([0, 1], [nd.ones(2), nd.ones(3)])
+    assert calls == [0, 1]

@@ -268,14 +268,15 @@ class Trainer:
     def _allreduce_grads(self) -> None:
         if self._kvstore is None:
             return
-        for i, param in enumerate(self._params):
-            if param.grad_req == "null":
-                continue
-            grads = param.list_grad()
-            if self._update_on_kvstore:
-                self._kvstore.pushpull(i, grads, out=param.list_data(), priority=-i)
-            else:
-                self._kvstore.pushpull(i, grads, priority=-i)
+        indices = [i for i, param in enumerate(self._params) if param.grad_req != "null"]
+        grads = [self._params[i].list_grad() for i in indices]
+        outs = [self._params[i].list_data() for i in indices] if self._update_on_kvstore else None
+        if isinstance(self._kvstore, kvs.KVStore) and indices:
+            # One call for every key: same sums and updates as MXNet's call per parameter.
+            self._kvstore.pushpull(indices, grads, out=outs)
+            return
+        for n, i in enumerate(indices):
+            self._kvstore.pushpull(i, grads[n], out=None if outs is None else outs[n], priority=-i)
 
     def update(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
         """Apply the optimizer with the gradients as they are (after ``allreduce_grads``).
