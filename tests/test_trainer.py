@@ -516,3 +516,59 @@ def test_load_states_moves_states_to_the_weights_contexts(tmp_path: Any) -> None
     # summed gradient 2: saved momentum v = -0.1 * 2; then v = 0.9 * v - 0.2 = -0.38 -> 1 - 0.38
     # (without the loaded momentum the weight would be 0.8)
     assert np.allclose(q.data(mx.cpu(5)).asnumpy(), 0.62)
+
+
+def _train_fixed(ctxs: list[mx.Context], opt: str, uok: bool | None, steps: int = 3) -> Any:
+    """A small Dense net with fixed weights trained on fixed data split over ``ctxs``."""
+    rng = np.random.default_rng(11)
+    net = gluon.nn.Sequential()
+    net.add(gluon.nn.Dense(6, in_units=4, activation="tanh"), gluon.nn.Dense(3, in_units=6))
+    net.initialize(ctx=ctxs)
+    for param in net.collect_params().values():
+        param.set_data(nd.array(rng.uniform(-0.5, 0.5, param.shape)))
+    x = nd.array(rng.normal(size=(8, 4)))
+    y = nd.array(rng.normal(size=(8, 3)))
+    trainer = gluon.Trainer(
+        net.collect_params(), opt, {"learning_rate": 0.05, "wd": 0.01}, update_on_kvstore=uok
+    )
+    loss_fn = gluon.loss.L2Loss()
+    snapshots = []
+    for _ in range(steps):
+        xs, ys = gluon.utils.split_and_load(x, ctxs), gluon.utils.split_and_load(y, ctxs)
+        with autograd.record():
+            losses = [loss_fn(net(a), b) for a, b in zip(xs, ys, strict=True)]
+        autograd.backward(losses)
+        trainer.step(8)
+        snapshots.append(
+            [[d.asnumpy().copy() for d in p.list_data()] for p in net.collect_params().values()]
+        )
+    return trainer, snapshots
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("opt", "uok"), [("sgd", True), ("sgd", False), ("adam", True), ("adam", None)]
+)
+def test_mixed_gpu_cpu_replicas_train_like_two_cpu_contexts(
+    gpu_ctx: mx.Context, opt: str, uok: bool | None
+) -> None:
+    trainer, mixed = _train_fixed([gpu_ctx, mx.cpu(0)], opt, uok)
+    _, cpus = _train_fixed([mx.cpu(0), mx.cpu(1)], opt, uok)
+    for step_mixed, step_cpu in zip(mixed, cpus, strict=True):
+        for (gpu_rep, cpu_rep), (ref, _) in zip(step_mixed, step_cpu, strict=True):
+            assert np.array_equal(gpu_rep, cpu_rep)  # every replica gets the identical update
+            np.testing.assert_allclose(gpu_rep, ref, rtol=1e-5, atol=1e-6)
+    kv = trainer._kvstore
+    assert kv is not None and kv.type == "device"
+    if trainer._update_on_kvstore:
+        # the 'device' store reduces and updates on the GPU
+        assert all(arr.context == gpu_ctx for arr in kv._store.values())
+
+
+@pytest.mark.parametrize(("opt", "uok"), [("sgd", True), ("sgd", False), ("adam", None)])
+def test_replicas_stay_identical_on_other_cpu_contexts(opt: str, uok: bool | None) -> None:
+    _, moved = _train_fixed([mx.cpu(3), mx.cpu(7)], opt, uok)
+    _, ref = _train_fixed([mx.cpu(0), mx.cpu(1)], opt, uok)
+    for step_moved, step_ref in zip(moved, ref, strict=True):
+        for (a, b), (want, _) in zip(step_moved, step_ref, strict=True):
+            assert np.array_equal(a, b) and np.array_equal(a, want)
