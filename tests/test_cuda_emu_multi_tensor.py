@@ -253,3 +253,29 @@ def test_average_plan_gpu_launch_arguments(fake_cp, monkeypatch):
          mt.GPU_CHUNK_BYTES // 4, 2, "cupy"),
     ]  # fmt: skip
     assert all((np.asarray(o) == 0.5).all() for o in outs)
+
+
+def test_average_plan_refuses_mixed_devices_and_writes_nothing(fake_cp):
+    """A host pointer in a device launch (or the reverse) would fault or read garbage: refused."""
+    dev = [fake_cp.full(4, 2.0, np.float32) for _ in range(2)]
+    host = [np.full(4, 4.0, np.float32) for _ in range(2)]
+    out_dev, out_host = fake_cp.full(4, -1.0, np.float32), np.full(4, -1.0, np.float32)
+    with pytest.raises(ValueError, match="must live on GPU 0.*move the replicas"):
+        mt.multi_average([[dev[0], host[0]]], [out_dev])
+    with pytest.raises(ValueError, match="must live on the host"):
+        mt.multi_average([[host[0], dev[0]]], [out_host])
+    assert (np.asarray(out_dev) == -1).all() and (out_host == -1).all()
+
+
+def test_average_plan_mixed_dtypes_or_shapes_take_the_numpy_path():
+    """Replicas whose dtype or shape differ from the output are never read as the output's type."""
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])  # float64 replicas
+    out = np.zeros(3, np.float32)
+    plan = mt.AveragePlan([[a, b]], [out])
+    assert list(plan._groups) == ["slow"]
+    plan()
+    np.testing.assert_array_equal(out, ((a + b) / 2).astype(np.float32))
+    row = np.array([[1.0, 3.0]], np.float32)
+    out2 = np.zeros((2, 2), np.float32)
+    mt.multi_average([[np.ones((2, 2), np.float32), row]], [out2])  # broadcast, as NumPy
+    np.testing.assert_array_equal(out2, np.array([[1.0, 2.0], [1.0, 2.0]], np.float32))

@@ -69,6 +69,22 @@ def _host_addresses(arrays: Sequence[Any]) -> np.ndarray:
         return np.array([_address(a) for a in arrays], dtype=np.int64)
 
 
+_MIXED_DEVICES = (
+    "AveragePlan: every replica and output of a launch must live on {where} (the kernel "
+    "dereferences their raw addresses there); move the replicas to the output's device first."
+)
+
+
+def _gpu_addresses(arrays: Sequence[Any], device_id: int) -> np.ndarray:
+    """``uint64`` device addresses of CuPy arrays that must all live on GPU ``device_id``."""
+    out = np.empty(len(arrays), dtype=np.uint64)
+    for j, arr in enumerate(arrays):
+        if not backend.is_gpu_array(arr) or int(arr.device.id) != device_id:
+            raise ValueError(_MIXED_DEVICES.format(where=f"GPU {device_id}"))
+        out[j] = arr.data.ptr
+    return out
+
+
 def device_tables(cp: Any, parts: Sequence[np.ndarray]) -> list[Any]:
     """Copy host tables to the current GPU in one transfer; returns a device view of each.
 
@@ -194,7 +210,12 @@ class AveragePlan:
         for i, out in enumerate(self._outs):
             if out.size == 0:
                 continue
-            fast = _contiguous(out) and all(_contiguous(r) for r in self._replicas[i])
+            # The kernels read every replica as ``out``'s dtype and size: anything else (mixed
+            # dtypes, broadcasting) takes the per-buffer path with NumPy semantics.
+            fast = _contiguous(out) and all(
+                _contiguous(r) and r.dtype == out.dtype and r.shape == out.shape
+                for r in self._replicas[i]
+            )
             family = (
                 out.dtype.name
                 if fast and out.dtype.name in ("float32", "float64", "float16")
@@ -227,9 +248,11 @@ class AveragePlan:
         ins = [r for i in idxs for r in self._replicas[i]]
         outs = [self._outs[i] for i in idxs]
         if self._gpu(idxs):
-            in_addrs = np.array([_address(r) for r in ins], dtype=np.int64)
-            out_addrs = np.array([_address(o) for o in outs], dtype=np.int64)
+            dev = int(outs[0].device.id)
+            in_addrs, out_addrs = _gpu_addresses(ins, dev), _gpu_addresses(outs, dev)
         else:
+            if any(backend.is_gpu_array(a) for a in (*ins, *outs)):
+                raise ValueError(_MIXED_DEVICES.format(where="the host"))
             in_addrs, out_addrs = _host_addresses(ins), _host_addresses(outs)
         if self._gpu(idxs):
             from mxlite.ops import _cuda
@@ -241,8 +264,8 @@ class AveragePlan:
                 tables = device_tables(
                     cp,
                     [
-                        in_addrs.astype(np.uint64),
-                        out_addrs.astype(np.uint64),
+                        in_addrs,
+                        out_addrs,
                         numel,
                         chunk_buf,
                         chunk_begin,
