@@ -67,35 +67,102 @@ def zero_chunks_serial(
         _memset0(addrs[b] + begin, end - begin)
 
 
+_SPAN = 2048  # elements summed per pass while they stay in L1
+
+
+@njit(cache=True)
+def _average_span_f32(
+    in_addrs: Any, out_addrs: Any, o0: int, o1: int, first: int, k: int, begin: int, n: int
+) -> None:
+    """out[begin:begin+n] = (in_0 + ... + in_{k-1}) / k over one chunk, summed in replica order,
+    for every output ``out_addrs[o0:o1]`` (the first is computed, the others receive copies).
+
+    The first output may alias replica 0; the others may alias any replica (each span of every
+    replica is read before they are written).
+    """
+    denom = np.float32(k)
+    for s in range(0, n, _SPAN):
+        m = min(_SPAN, n - s)
+        off = 4 * (begin + s)
+        out = carray(_f32_ptr(out_addrs[o0] + off), (m,))
+        r0 = carray(_f32_ptr(in_addrs[first] + off), (m,))
+        if k == 2:
+            r1 = carray(_f32_ptr(in_addrs[first + 1] + off), (m,))
+            for i in range(m):
+                out[i] = (r0[i] + r1[i]) / denom
+        else:
+            for i in range(m):
+                out[i] = r0[i]
+            for r in range(1, k):
+                rr = carray(_f32_ptr(in_addrs[first + r] + off), (m,))
+                for i in range(m):
+                    out[i] += rr[i]
+            for i in range(m):
+                out[i] = out[i] / denom
+        for o in range(o0 + 1, o1):
+            extra = carray(_f32_ptr(out_addrs[o] + off), (m,))
+            for i in range(m):
+                extra[i] = out[i]
+
+
+@njit(cache=True)
+def _average_span_f64(
+    in_addrs: Any, out_addrs: Any, o0: int, o1: int, first: int, k: int, begin: int, n: int
+) -> None:
+    """float64 twin of :func:`_average_span_f32`."""
+    denom = np.float64(k)
+    for s in range(0, n, _SPAN):
+        m = min(_SPAN, n - s)
+        off = 8 * (begin + s)
+        out = carray(_f64_ptr(out_addrs[o0] + off), (m,))
+        r0 = carray(_f64_ptr(in_addrs[first] + off), (m,))
+        if k == 2:
+            r1 = carray(_f64_ptr(in_addrs[first + 1] + off), (m,))
+            for i in range(m):
+                out[i] = (r0[i] + r1[i]) / denom
+        else:
+            for i in range(m):
+                out[i] = r0[i]
+            for r in range(1, k):
+                rr = carray(_f64_ptr(in_addrs[first + r] + off), (m,))
+                for i in range(m):
+                    out[i] += rr[i]
+            for i in range(m):
+                out[i] = out[i] / denom
+        for o in range(o0 + 1, o1):
+            extra = carray(_f64_ptr(out_addrs[o] + off), (m,))
+            for i in range(m):
+                extra[i] = out[i]
+
+
 @njit(cache=True, parallel=True)
 def average_chunks_f32(
     in_addrs: Any,
     out_addrs: Any,
+    out_start: Any,
     numel: Any,
     chunk_buf: Any,
     chunk_begin: Any,
     chunk_elems: int,
     k: int,
 ) -> None:
-    """out = (in_0 + ... + in_{k-1}) / k per element, summed in replica order in float32."""
-    denom = np.float32(k)
+    """out = (in_0 + ... + in_{k-1}) / k per element, summed in replica order in float32.
+
+    Buffer b has ``k`` inputs ``in_addrs[b*k:(b+1)*k]`` and the outputs
+    ``out_addrs[out_start[b]:out_start[b+1]]`` (at least one; all receive the mean).
+    """
     for c in prange(chunk_buf.shape[0]):
         b = chunk_buf[c]
         begin = chunk_begin[c]
         n = min(begin + chunk_elems, numel[b]) - begin
-        out = carray(_f32_ptr(out_addrs[b] + 4 * begin), (n,))
-        first = carray(_f32_ptr(in_addrs[b * k] + 4 * begin), (n,))
-        for i in range(n):
-            acc = first[i]
-            for r in range(1, k):
-                acc += carray(_f32_ptr(in_addrs[b * k + r] + 4 * begin), (n,))[i]
-            out[i] = acc / denom
+        _average_span_f32(in_addrs, out_addrs, out_start[b], out_start[b + 1], b * k, k, begin, n)
 
 
 @njit(cache=True, parallel=True)
 def average_chunks_f64(
     in_addrs: Any,
     out_addrs: Any,
+    out_start: Any,
     numel: Any,
     chunk_buf: Any,
     chunk_begin: Any,
@@ -103,24 +170,18 @@ def average_chunks_f64(
     k: int,
 ) -> None:
     """float64 twin of :func:`average_chunks_f32`."""
-    denom = np.float64(k)
     for c in prange(chunk_buf.shape[0]):
         b = chunk_buf[c]
         begin = chunk_begin[c]
         n = min(begin + chunk_elems, numel[b]) - begin
-        out = carray(_f64_ptr(out_addrs[b] + 8 * begin), (n,))
-        first = carray(_f64_ptr(in_addrs[b * k] + 8 * begin), (n,))
-        for i in range(n):
-            acc = first[i]
-            for r in range(1, k):
-                acc += carray(_f64_ptr(in_addrs[b * k + r] + 8 * begin), (n,))[i]
-            out[i] = acc / denom
+        _average_span_f64(in_addrs, out_addrs, out_start[b], out_start[b + 1], b * k, k, begin, n)
 
 
 @njit(cache=True)
 def average_chunks_f32_serial(
     in_addrs: Any,
     out_addrs: Any,
+    out_start: Any,
     numel: Any,
     chunk_buf: Any,
     chunk_begin: Any,
@@ -128,24 +189,18 @@ def average_chunks_f32_serial(
     k: int,
 ) -> None:
     """:func:`average_chunks_f32` on one thread."""
-    denom = np.float32(k)
     for c in range(chunk_buf.shape[0]):
         b = chunk_buf[c]
         begin = chunk_begin[c]
         n = min(begin + chunk_elems, numel[b]) - begin
-        out = carray(_f32_ptr(out_addrs[b] + 4 * begin), (n,))
-        first = carray(_f32_ptr(in_addrs[b * k] + 4 * begin), (n,))
-        for i in range(n):
-            acc = first[i]
-            for r in range(1, k):
-                acc += carray(_f32_ptr(in_addrs[b * k + r] + 4 * begin), (n,))[i]
-            out[i] = acc / denom
+        _average_span_f32(in_addrs, out_addrs, out_start[b], out_start[b + 1], b * k, k, begin, n)
 
 
 @njit(cache=True)
 def average_chunks_f64_serial(
     in_addrs: Any,
     out_addrs: Any,
+    out_start: Any,
     numel: Any,
     chunk_buf: Any,
     chunk_begin: Any,
@@ -153,15 +208,8 @@ def average_chunks_f64_serial(
     k: int,
 ) -> None:
     """:func:`average_chunks_f64` on one thread."""
-    denom = np.float64(k)
     for c in range(chunk_buf.shape[0]):
         b = chunk_buf[c]
         begin = chunk_begin[c]
         n = min(begin + chunk_elems, numel[b]) - begin
-        out = carray(_f64_ptr(out_addrs[b] + 8 * begin), (n,))
-        first = carray(_f64_ptr(in_addrs[b * k] + 8 * begin), (n,))
-        for i in range(n):
-            acc = first[i]
-            for r in range(1, k):
-                acc += carray(_f64_ptr(in_addrs[b * k + r] + 8 * begin), (n,))[i]
-            out[i] = acc / denom
+        _average_span_f64(in_addrs, out_addrs, out_start[b], out_start[b + 1], b * k, k, begin, n)

@@ -194,7 +194,10 @@ class AveragePlan:
     Args:
         replicas: per buffer, the list of its k replica arrays (same shape and dtype, same
             device as ``outs``; move them there first).
-        outs: per buffer, the array to write (may be one of its replicas).
+        outs: per buffer, the array to write, or a non-empty list of arrays that all receive
+            the mean (host replicas of several CPU contexts share memory: ``reset_ctx`` writes
+            the mean into all of them in one pass). The first output may be replica 0 of its
+            buffer; further outputs may be any of its replicas.
     """
 
     def __init__(self, replicas: Sequence[Sequence[Any]], outs: Sequence[Any]) -> None:
@@ -205,22 +208,24 @@ class AveragePlan:
             raise ValueError(f"every buffer needs the same number of replicas, got {sorted(ks)}")
         self._k = ks.pop() if ks else 0
         self._replicas = [list(r) for r in replicas]
-        self._outs = list(outs)
+        self._outs = [list(o) if isinstance(o, (list, tuple)) else [o] for o in outs]
+        if any(not o for o in self._outs):
+            raise ValueError("every buffer needs at least one output array")
         self._groups: dict[str, list[int]] = {}
         for i, out in enumerate(self._outs):
-            if out.size == 0:
+            if out[0].size == 0:
                 continue
             # The kernels read every replica as ``out``'s dtype and size: anything else (mixed
             # dtypes, broadcasting) takes the per-buffer path with NumPy semantics.
-            fast = _contiguous(out) and all(
-                _contiguous(r) and r.dtype == out.dtype and r.shape == out.shape
+            first = out[0]
+            fast = all(
+                _contiguous(o) and o.dtype == first.dtype and o.shape == first.shape for o in out
+            ) and all(
+                _contiguous(r) and r.dtype == first.dtype and r.shape == first.shape
                 for r in self._replicas[i]
             )
-            family = (
-                out.dtype.name
-                if fast and out.dtype.name in ("float32", "float64", "float16")
-                else "slow"
-            )
+            name = first.dtype.name
+            family = name if fast and name in ("float32", "float64", "float16") else "slow"
             self._groups.setdefault(family, []).append(i)
 
     def __call__(self) -> None:
@@ -232,56 +237,63 @@ class AveragePlan:
             self._launch(family, idxs)
 
     def _gpu(self, idxs: list[int]) -> bool:
-        return backend.is_gpu_array(self._outs[idxs[0]])
+        return backend.is_gpu_array(self._outs[idxs[0]][0])
 
     def _average_one(self, i: int) -> None:
         reps = self._replicas[i]
         acc = reps[0].copy()
         for rep in reps[1:]:
             acc += rep
-        self._outs[i][...] = acc / acc.dtype.type(self._k)
+        mean = acc / acc.dtype.type(self._k)
+        for out in self._outs[i]:
+            out[...] = mean
 
     def _launch(self, family: str, idxs: list[int]) -> None:
         k = self._k
         itemsize = np.dtype(family).itemsize
-        numel = np.array([self._outs[i].size for i in idxs], dtype=np.int64)
+        numel = np.array([self._outs[i][0].size for i in idxs], dtype=np.int64)
         ins = [r for i in idxs for r in self._replicas[i]]
-        outs = [self._outs[i] for i in idxs]
         if self._gpu(idxs):
-            dev = int(outs[0].device.id)
-            in_addrs, out_addrs = _gpu_addresses(ins, dev), _gpu_addresses(outs, dev)
-        else:
-            if any(backend.is_gpu_array(a) for a in (*ins, *outs)):
-                raise ValueError(_MIXED_DEVICES.format(where="the host"))
-            in_addrs, out_addrs = _host_addresses(ins), _host_addresses(outs)
-        if self._gpu(idxs):
-            from mxlite.ops import _cuda
-
-            chunk = GPU_CHUNK_BYTES // itemsize
-            chunk_buf, chunk_begin = chunk_table(numel, chunk)
-            cp = backend.xp_of(self._outs[idxs[0]])
-            with cp.cuda.Device(self._outs[idxs[0]].device.id):
-                tables = device_tables(
-                    cp,
-                    [
-                        in_addrs,
-                        out_addrs,
-                        numel,
-                        chunk_buf,
-                        chunk_begin,
-                    ],
-                )
-                ins_d, outs_d, numel_d, buf_d, begin_d = tables
-                _cuda.multi_average(family, ins_d, outs_d, numel_d, buf_d, begin_d, chunk, k)
+            self._launch_gpu(family, idxs, ins, numel, itemsize)
             return
         from mxlite.ops import _cpu_multi
 
+        outs = [o for i in idxs for o in self._outs[i]]
+        if any(backend.is_gpu_array(a) for a in (*ins, *outs)):
+            raise ValueError(_MIXED_DEVICES.format(where="the host"))
+        out_start = np.zeros(len(idxs) + 1, dtype=np.int64)
+        np.cumsum([len(self._outs[i]) for i in idxs], out=out_start[1:])
+        in_addrs, out_addrs = _host_addresses(ins), _host_addresses(outs)
         chunk = CPU_CHUNK_BYTES // itemsize
         chunk_buf, chunk_begin = chunk_table(numel, chunk)
-        serial = int(numel.sum()) * itemsize * (k + 1) < PARALLEL_MIN_BYTES
+        traffic = int(numel.sum()) * itemsize * (k + len(outs) // max(1, len(idxs)))
         name = f"average_chunks_{'f32' if family == 'float32' else 'f64'}"
-        kernel = getattr(_cpu_multi, name + ("_serial" if serial else ""))
-        kernel(in_addrs, out_addrs, numel, chunk_buf, chunk_begin, chunk, k)
+        kernel = getattr(_cpu_multi, name + ("_serial" if traffic < PARALLEL_MIN_BYTES else ""))
+        kernel(in_addrs, out_addrs, out_start, numel, chunk_buf, chunk_begin, chunk, k)
+
+    def _launch_gpu(
+        self, family: str, idxs: list[int], ins: list[Any], numel: np.ndarray, itemsize: int
+    ) -> None:
+        """One ``multi_average`` launch into each buffer's first output, then device copies
+        into the others."""
+        from mxlite.ops import _cuda
+
+        k = self._k
+        first = self._outs[idxs[0]][0]
+        dev = int(first.device.id)
+        in_addrs = _gpu_addresses(ins, dev)
+        out_addrs = _gpu_addresses([self._outs[i][0] for i in idxs], dev)
+        _gpu_addresses([o for i in idxs for o in self._outs[i][1:]], dev)  # checked, not launched
+        chunk = GPU_CHUNK_BYTES // itemsize
+        chunk_buf, chunk_begin = chunk_table(numel, chunk)
+        cp = backend.xp_of(first)
+        with cp.cuda.Device(first.device.id):
+            tables = device_tables(cp, [in_addrs, out_addrs, numel, chunk_buf, chunk_begin])
+            ins_d, outs_d, numel_d, buf_d, begin_d = tables
+            _cuda.multi_average(family, ins_d, outs_d, numel_d, buf_d, begin_d, chunk, k)
+            for i in idxs:
+                for extra in self._outs[i][1:]:
+                    cp.copyto(extra, self._outs[i][0])
 
 
 def multi_average(replicas: Sequence[Sequence[Any]], outs: Sequence[Any]) -> None:
