@@ -111,10 +111,18 @@ def _group(pairs: list[tuple[Any, NDArray]]) -> dict[Any, list[NDArray]]:
 
 def sum_arrays(arrays: list[NDArray], ctx: Context) -> Any:
     """Sum NDArrays of several devices on ``ctx`` in the order given; a fresh raw array there."""
-    total = backend.to_ctx(arrays[0]._data, ctx, copy=True)
-    for arr in arrays[1:]:
-        total += backend.to_ctx(arr._data, ctx)
+    with backend.device_guard(ctx):
+        total = backend.to_ctx(arrays[0]._data, ctx, copy=True)
+        for arr in arrays[1:]:
+            total += backend.to_ctx(arr._data, ctx)
     return total
+
+
+def _same_device(a: Any, b: Any) -> bool:
+    """Whether raw arrays ``a`` and ``b`` live on the same device (host, or one GPU)."""
+    if backend.is_gpu_array(a) != backend.is_gpu_array(b):
+        return False
+    return not backend.is_gpu_array(a) or a.device.id == b.device.id
 
 
 def _copy_into(dst: NDArray, src: Any, what: str) -> None:
@@ -123,7 +131,8 @@ def _copy_into(dst: NDArray, src: Any, what: str) -> None:
             f"{what}: cannot copy a stored value of shape {tuple(src.shape)} into an output of "
             f"shape {tuple(dst.shape)}; pull into arrays shaped like the value given to init."
         )
-    dst._data[...] = backend.to_ctx(src, dst.context)
+    with backend.device_guard(dst.context):
+        dst._data[...] = backend.to_ctx(src, dst.context)
 
 
 class KVStoreBase:
@@ -328,13 +337,15 @@ class KVStore(KVStoreBase):
             )
         xp = backend.xp_of(raw)
         residual = self._residuals.get((key, index))
-        if residual is None or residual.shape != raw.shape or backend.xp_of(residual) is not xp:
-            residual = xp.zeros_like(raw)
-        residual += raw
-        thr = np.float32(self._threshold)
-        quant = xp.where(residual >= thr, thr, xp.where(residual <= -thr, -thr, np.float32(0)))
-        quant = quant.astype(np.float32)
-        residual -= quant
+        with backend.device_guard(value.context):
+            if residual is None or residual.shape != raw.shape or not _same_device(residual, raw):
+                residual = xp.zeros_like(raw)
+            residual += raw
+            thr = np.float32(self._threshold)
+            zero = np.float32(0)
+            quant = xp.where(residual >= thr, thr, xp.where(residual <= -thr, -thr, zero))
+            quant = quant.astype(np.float32)
+            residual -= quant
         self._residuals[(key, index)] = residual
         return quant
 

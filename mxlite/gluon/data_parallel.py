@@ -110,8 +110,9 @@ def _sq_norm(arr: NDArray, acc_dtype: Any) -> Any:
     """Squared 2-norm of ``arr`` as a 0-d array on its device (no host sync)."""
     raw = arr._data
     xp = backend.xp_of(raw)
-    flat = raw.reshape(-1).astype(acc_dtype, copy=False)
-    return xp.dot(flat, flat)
+    with backend.device_guard(arr.context):
+        flat = raw.reshape(-1).astype(acc_dtype, copy=False)
+        return xp.dot(flat, flat)
 
 
 def clip_global_norm(
@@ -145,7 +146,8 @@ def clip_global_norm(
         seen.add(key)
         part = _sq_norm(arr, acc_dtype)
         ctx = arr.context
-        per_device[ctx] = part if ctx not in per_device else per_device[ctx] + part
+        with backend.device_guard(ctx):
+            per_device[ctx] = part if ctx not in per_device else per_device[ctx] + part
     total_sq = acc_dtype(0)
     for part in per_device.values():
         total_sq = acc_dtype(total_sq + acc_dtype(backend.to_numpy(part)))
@@ -159,7 +161,8 @@ def clip_global_norm(
         scale = acc_dtype(max_norm) / (total_norm + acc_dtype(1e-8))
         if np.isnan(scale) or scale < 1:
             for arr in arrays:
-                arr._data *= arr._data.dtype.type(scale)
+                with backend.device_guard(arr.context):
+                    arr._data *= arr._data.dtype.type(scale)
     if check_isfinite:
         return total_norm
     ctx = arrays[0].context
