@@ -35,8 +35,7 @@ def log(label, fn):
     try:
         value = fn()
     except Exception as e:  # noqa
-        text = str(e).replace("mxnet.kvstore.base.", "KV.").replace("mxlite.kvstore.", "KV.")
-        text = text.replace("mxnet.", "MX.").replace("mxlite.", "MX.")
+        text = str(e).replace("mxnet.", "MX.").replace("mxlite.", "MX.")
         LOG.append([label, "ERR " + category(e) + " | " + text[:70]])
         return
     LOG.append([label, value])

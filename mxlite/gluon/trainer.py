@@ -53,7 +53,8 @@ class Trainer:
         optimizer: an optimizer name (``'sgd'``) or an Optimizer instance.
         optimizer_params: keyword arguments for the optimizer when given by name.
         kvstore: 'device', 'local', a KVStore, or None (no store: single context only).
-        compression_params: gradient compression; refused by single-process stores.
+        compression_params: gradient compression, e.g. ``{'type': '2bit', 'threshold': 0.5}``;
+            applied by 'device' stores, refused by 'local' ones (as MXNet).
         update_on_kvstore: whether the update runs once on the store (then the new weight is
             copied to each replica) or on each replica with the summed gradient. None picks as
             MXNet does.
