@@ -23,6 +23,25 @@ def _target(shape: Any, dtype: Any, ctx: Context | None, out: NDArray | None) ->
         return NDArray(xp.empty(shp, dtype=dtype_np(dtype)), ctx)
 
 
+def _draw(
+    fill: str,
+    p0: float,
+    p1: float,
+    shape: Any,
+    dtype: Any,
+    ctx: Context | None,
+    out: NDArray | None,
+) -> NDArray:
+    """Fill a new array (or ``out``) with ``ops.<fill>`` from the next span of the ad-hoc stream."""
+    import mxlite.random as counter_rng
+    from mxlite import ops
+
+    res = _target(shape, dtype, ctx, out)
+    key, offset = counter_rng.next_adhoc(res.size)
+    getattr(ops, fill)(res._data, p0, p1, key, offset)
+    return res
+
+
 def uniform(
     low: float = 0.0,
     high: float = 1.0,
@@ -33,13 +52,7 @@ def uniform(
     **kwargs: Any,
 ) -> NDArray:
     """Draw from U[low, high) on ``ctx`` (or into ``out``); advances the global counter."""
-    import mxlite.random as counter_rng
-    from mxlite import ops
-
-    res = _target(shape, dtype, ctx, out)
-    key, offset = counter_rng.next_adhoc(res.size)
-    ops.fill_uniform(res._data, low, high, key, offset)
-    return res
+    return _draw("fill_uniform", low, high, shape, dtype, ctx, out)
 
 
 def normal(
@@ -52,13 +65,7 @@ def normal(
     **kwargs: Any,
 ) -> NDArray:
     """Draw from N(loc, scale**2) on ``ctx`` (or into ``out``); advances the global counter."""
-    import mxlite.random as counter_rng
-    from mxlite import ops
-
-    res = _target(shape, dtype, ctx, out)
-    key, offset = counter_rng.next_adhoc(res.size)
-    ops.fill_normal(res._data, loc, scale, key, offset)
-    return res
+    return _draw("fill_normal", loc, scale, shape, dtype, ctx, out)
 
 
 def randn(
