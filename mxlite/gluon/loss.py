@@ -9,7 +9,7 @@ first, as in MXNet. Losses are built from recorded ops, so ``autograd`` differen
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from mxlite.base import numeric_types
 from mxlite.gluon.block import HybridBlock
@@ -59,15 +59,6 @@ def _reshape_like(x: Any, like: NDArray) -> Any:
     return x.reshape(like.shape)
 
 
-def _batch_mean(loss: NDArray, batch_axis: int) -> NDArray:
-    """Average over every axis but the batch axis (numpy mode: every axis but the first)."""
-    if is_np_array():
-        if loss.ndim <= 1:
-            return loss
-        return op.mean(loss, axis=tuple(range(1, loss.ndim)))
-    return op.mean(loss, axis=batch_axis, exclude=True)
-
-
 class Loss(HybridBlock):
     """Base class for losses.
 
@@ -89,54 +80,88 @@ class Loss(HybridBlock):
         raise NotImplementedError
 
 
-class L2Loss(Loss):
+class _PointwiseLoss(Loss):
+    """A loss of ``(pred, label, sample_weight=None)``: an elementwise term, weighted, then reduced.
+
+    Subclasses define :meth:`_pointwise`; ``label`` arrives reshaped to ``pred``'s shape unless
+    ``_reshape_label`` is False. The term is multiplied by ``sample_weight`` and by
+    :meth:`_scale` (``weight``), then :meth:`_reduce` averages out every axis but ``batch_axis``.
+    """
+
+    _reshape_label: ClassVar[bool] = True
+    # In numpy mode MXNet's L1, L2 and cross-entropy losses average over every axis but the first.
+    _numpy_mode_mean: ClassVar[bool] = False
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,  # noqa: N803
+        pred: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,
+    ) -> NDArray:
+        if self._reshape_label:
+            label = _reshape_like(label, pred)
+        return self._finish(self._pointwise(pred, label), sample_weight)
+
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
+        """The elementwise loss (override in subclasses)."""
+        raise NotImplementedError
+
+    def _scale(self) -> Any:
+        """The scalar the loss is multiplied by (``weight``; None for none)."""
+        return self._weight
+
+    def _finish(self, loss: NDArray, sample_weight: Any) -> NDArray:
+        """Weight ``loss`` and reduce it to one value per sample."""
+        loss = _apply_weighting(loss, self._scale(), sample_weight)
+        return self._reduce(loss)
+
+    def _reduce(self, loss: NDArray) -> NDArray:
+        """Average over every axis but the batch axis."""
+        if self._numpy_mode_mean and is_np_array():
+            if loss.ndim <= 1:
+                return loss
+            return op.mean(loss, axis=tuple(range(1, loss.ndim)))
+        return op.mean(loss, axis=self._batch_axis, exclude=True)
+
+
+class L2Loss(_PointwiseLoss):
     r"""Half the mean squared error: :math:`L = \frac{w}{2} \operatorname{mean}(|label - pred|^2)`.
 
     ``label`` may have any shape with ``pred``'s number of elements. Default ``weight=1``.
     """
 
+    _numpy_mode_mean = True
+
     def __init__(self, weight: float = 1.0, batch_axis: int = 0, **kwargs: Any) -> None:
         super().__init__(weight, batch_axis, **kwargs)
 
-    def hybrid_forward(  # type: ignore[override]
-        self,
-        F: Any,
-        pred: NDArray,
-        label: NDArray,
-        sample_weight: Any = None,  # noqa: N803
-    ) -> NDArray:
+    def _scale(self) -> Any:
         if not isinstance(self._weight, numeric_types):
             raise _WeightTypeError(
                 f"L2Loss: weight must be a number, got {self._weight!r}; the loss is scaled by "
                 "weight / 2 (default weight=1.0)."
             )
-        scale: Any = self._weight
-        label = _reshape_like(label, pred)
-        loss = op.square(label - pred)
-        loss = _apply_weighting(loss, scale / 2, sample_weight)
-        return _batch_mean(loss, self._batch_axis)
+        weight: Any = self._weight
+        return weight / 2
+
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
+        return op.square(label - pred)
 
 
-class L1Loss(Loss):
+class L1Loss(_PointwiseLoss):
     r"""Mean absolute error: :math:`L = \operatorname{mean}(|label - pred|)`."""
+
+    _numpy_mode_mean = True
 
     def __init__(self, weight: float | None = None, batch_axis: int = 0, **kwargs: Any) -> None:
         super().__init__(weight, batch_axis, **kwargs)
 
-    def hybrid_forward(  # type: ignore[override]
-        self,
-        F: Any,
-        pred: NDArray,
-        label: NDArray,
-        sample_weight: Any = None,  # noqa: N803
-    ) -> NDArray:
-        label = _reshape_like(label, pred)
-        loss = op.abs(label - pred)
-        loss = _apply_weighting(loss, self._weight, sample_weight)
-        return _batch_mean(loss, self._batch_axis)
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
+        return op.abs(label - pred)
 
 
-class SigmoidBinaryCrossEntropyLoss(Loss):
+class SigmoidBinaryCrossEntropyLoss(_PointwiseLoss):
     r"""Binary cross-entropy on logits (default) or on probabilities (``from_sigmoid=True``).
 
     On logits it uses the stable form :math:`\max(x, 0) - x z + \log(1 + e^{-|x|})`; with
@@ -145,6 +170,8 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
     :math:`-(z \log(x + \epsilon) p + (1 - z) \log(1 - x + \epsilon))` with
     :math:`\epsilon = 10^{-12}`.
     """
+
+    _numpy_mode_mean = True
 
     def __init__(
         self,
@@ -164,34 +191,36 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
         sample_weight: Any = None,
         pos_weight: Any = None,
     ) -> NDArray:
-        label = _reshape_like(label, pred)
+        loss = self._pointwise(pred, _reshape_like(label, pred), pos_weight)
+        return self._finish(loss, sample_weight)
+
+    def _pointwise(self, pred: NDArray, label: Any, pos_weight: Any = None) -> NDArray:
         if not self._from_sigmoid:
             log_term = op.softrelu(-op.abs(pred))
             if pos_weight is None:
-                loss = op.relu(pred) - pred * label + log_term
-            else:
-                log_weight = op.multiply(pos_weight - 1, label) + 1
-                loss = pred - pred * label + log_weight * (log_term + op.relu(-pred))
-        else:
-            eps = 1e-12
-            pos_term = op.log(pred + eps) * label
-            if pos_weight is not None:
-                pos_term = op.multiply(pos_term, pos_weight)
-            loss = -(pos_term + op.log(1.0 - pred + eps) * (1.0 - label))
-        loss = _apply_weighting(loss, self._weight, sample_weight)
-        return _batch_mean(loss, self._batch_axis)
+                return op.relu(pred) - pred * label + log_term
+            log_weight = op.multiply(pos_weight - 1, label) + 1
+            return pred - pred * label + log_weight * (log_term + op.relu(-pred))
+        eps = 1e-12
+        pos_term = op.log(pred + eps) * label
+        if pos_weight is not None:
+            pos_term = op.multiply(pos_term, pos_weight)
+        return -(pos_term + op.log(1.0 - pred + eps) * (1.0 - label))
 
 
 SigmoidBCELoss = SigmoidBinaryCrossEntropyLoss
 
 
-class SoftmaxCrossEntropyLoss(Loss):
+class SoftmaxCrossEntropyLoss(_PointwiseLoss):
     r"""Softmax cross-entropy: :math:`L = -\sum_j label_j \log \operatorname{softmax}(pred)_j`.
 
     With ``sparse_label`` (default) ``label`` holds class indices and has ``pred``'s shape
     without ``axis``; otherwise it holds a distribution of ``pred``'s shape. ``from_logits=True``
     means ``pred`` already is a log-probability (from ``log_softmax``).
     """
+
+    _reshape_label = False
+    _numpy_mode_mean = True
 
     def __init__(
         self,
@@ -207,34 +236,27 @@ class SoftmaxCrossEntropyLoss(Loss):
         self._sparse_label = sparse_label
         self._from_logits = from_logits
 
-    def hybrid_forward(  # type: ignore[override]
-        self,
-        F: Any,
-        pred: NDArray,
-        label: NDArray,
-        sample_weight: Any = None,  # noqa: N803
-    ) -> NDArray:
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
         if not self._from_logits:
             pred = op.log_softmax(pred, axis=self._axis)
         if self._sparse_label:
-            loss = -op.pick(pred, label, axis=self._axis, keepdims=True)
-        else:
-            label = _reshape_like(label, pred)
-            loss = -op.sum(pred * label, axis=self._axis, keepdims=True)
-        loss = _apply_weighting(loss, self._weight, sample_weight)
-        return _batch_mean(loss, self._batch_axis)
+            return -op.pick(pred, label, axis=self._axis, keepdims=True)
+        label = _reshape_like(label, pred)
+        return -op.sum(pred * label, axis=self._axis, keepdims=True)
 
 
 SoftmaxCELoss = SoftmaxCrossEntropyLoss
 
 
-class KLDivLoss(Loss):
+class KLDivLoss(_PointwiseLoss):
     r"""Kullback-Leibler divergence :math:`L = \sum label (\log(label + 10^{-12}) - pred)`.
 
     ``pred`` is a log-probability when ``from_logits`` (default), else logits turned into one
     with ``log_softmax`` along ``axis``. Unlike the other losses it *sums* over the non-batch
     axes, as in MXNet 1.9.1.
     """
+
+    _reshape_label = False
 
     def __init__(
         self,
@@ -248,21 +270,16 @@ class KLDivLoss(Loss):
         self._from_logits = from_logits
         self._axis = axis
 
-    def hybrid_forward(  # type: ignore[override]
-        self,
-        F: Any,
-        pred: NDArray,
-        label: NDArray,
-        sample_weight: Any = None,  # noqa: N803
-    ) -> NDArray:
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
         if not self._from_logits:
             pred = op.log_softmax(pred, axis=self._axis)
-        loss = label * (op.log(label + 1e-12) - pred)
-        loss = _apply_weighting(loss, self._weight, sample_weight)
+        return label * (op.log(label + 1e-12) - pred)
+
+    def _reduce(self, loss: NDArray) -> NDArray:
         return op.sum(loss, axis=self._batch_axis, exclude=True)
 
 
-class HuberLoss(Loss):
+class HuberLoss(_PointwiseLoss):
     r"""Smoothed L1: :math:`|d| - \rho/2` where :math:`|d| > \rho`, else :math:`d^2 / (2\rho)`."""
 
     def __init__(
@@ -271,23 +288,14 @@ class HuberLoss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
         self._rho = rho
 
-    def hybrid_forward(  # type: ignore[override]
-        self,
-        F: Any,
-        pred: NDArray,
-        label: NDArray,
-        sample_weight: Any = None,  # noqa: N803
-    ) -> NDArray:
-        label = _reshape_like(label, pred)
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
         dist = op.abs(label - pred)
-        loss = op.where(
+        return op.where(
             dist > self._rho, dist - 0.5 * self._rho, op.square(dist) * (0.5 / self._rho)
         )
-        loss = _apply_weighting(loss, self._weight, sample_weight)
-        return op.mean(loss, axis=self._batch_axis, exclude=True)
 
 
-class HingeLoss(Loss):
+class HingeLoss(_PointwiseLoss):
     r"""Hinge loss for labels in {-1, 1}: :math:`\max(0, margin - pred \cdot label)`."""
 
     def __init__(
@@ -296,36 +304,18 @@ class HingeLoss(Loss):
         super().__init__(weight, batch_axis, **kwargs)
         self._margin = margin
 
-    def hybrid_forward(  # type: ignore[override]
-        self,
-        F: Any,
-        pred: NDArray,
-        label: NDArray,
-        sample_weight: Any = None,  # noqa: N803
-    ) -> NDArray:
-        label = _reshape_like(label, pred)
-        loss = op.relu(self._margin - pred * label)
-        loss = _apply_weighting(loss, self._weight, sample_weight)
-        return op.mean(loss, axis=self._batch_axis, exclude=True)
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
+        return op.relu(self._margin - pred * label)
 
 
 class SquaredHingeLoss(HingeLoss):
     r"""Squared hinge loss: :math:`\max(0, margin - pred \cdot label)^2`."""
 
-    def hybrid_forward(  # type: ignore[override]
-        self,
-        F: Any,
-        pred: NDArray,
-        label: NDArray,
-        sample_weight: Any = None,  # noqa: N803
-    ) -> NDArray:
-        label = _reshape_like(label, pred)
-        loss = op.square(op.relu(self._margin - pred * label))
-        loss = _apply_weighting(loss, self._weight, sample_weight)
-        return op.mean(loss, axis=self._batch_axis, exclude=True)
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
+        return op.square(super()._pointwise(pred, label))
 
 
-class LogisticLoss(Loss):
+class LogisticLoss(_PointwiseLoss):
     r"""Logistic loss on logits; labels in {-1, 1} (``label_format='signed'``) or {0, 1}."""
 
     def __init__(
@@ -340,19 +330,10 @@ class LogisticLoss(Loss):
             raise ValueError(f"label_format can only be signed or binary, recieved {label_format}.")
         self._label_format = label_format
 
-    def hybrid_forward(  # type: ignore[override]
-        self,
-        F: Any,
-        pred: NDArray,
-        label: NDArray,
-        sample_weight: Any = None,  # noqa: N803
-    ) -> NDArray:
-        label = _reshape_like(label, pred)
+    def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
         if self._label_format == "signed":
             label = (label + 1.0) / 2.0
-        loss = op.relu(pred) - pred * label + op.softrelu(-op.abs(pred))
-        loss = _apply_weighting(loss, self._weight, sample_weight)
-        return op.mean(loss, axis=self._batch_axis, exclude=True)
+        return op.relu(pred) - pred * label + op.softrelu(-op.abs(pred))
 
 
 class TripletLoss(Loss):
