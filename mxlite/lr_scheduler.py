@@ -59,6 +59,13 @@ def _require_int(value: Any, what: str, where: str) -> None:
         )
 
 
+def _require_factor(factor: float, where: str) -> None:
+    if factor > 1.0:
+        raise ValueError(
+            f"Factor must be no more than 1 to make lr reduce: {where} got factor={factor!r}."
+        )
+
+
 class LRScheduler:
     """Base class of a learning-rate scheduler.
 
@@ -164,10 +171,7 @@ class FactorScheduler(LRScheduler):
             raise ValueError(
                 f"Schedule step must be greater or equal than 1 round: FactorScheduler got step={step!r}."
             )
-        if factor > 1.0:
-            raise ValueError(
-                f"Factor must be no more than 1 to make lr reduce: FactorScheduler got factor={factor!r}."
-            )
+        _require_factor(factor, "FactorScheduler")
         self.step = step
         self.factor = factor
         self.stop_factor_lr = stop_factor_lr
@@ -238,11 +242,7 @@ class MultiFactorScheduler(LRScheduler):
                     f"Schedule step must be greater or equal than 1 round: MultiFactorScheduler "
                     f"got step={step!r}."
                 )
-        if factor > 1.0:
-            raise ValueError(
-                f"Factor must be no more than 1 to make lr reduce: MultiFactorScheduler got "
-                f"factor={factor!r}."
-            )
+        _require_factor(factor, "MultiFactorScheduler")
         self.step = step
         self.cur_step_ind = 0
         self.factor = factor
@@ -262,7 +262,51 @@ class MultiFactorScheduler(LRScheduler):
         return self.base_lr
 
 
-class PolyScheduler(LRScheduler):
+class _DecayScheduler(LRScheduler):
+    """A decay from ``base_lr`` to ``final_lr`` over ``max_update`` updates, after warmup.
+
+    For ``warmup_steps <= num_update <= max_update`` the rate is
+    ``final_lr + (base_lr - final_lr) * self._curve(num_update - warmup_steps)``, where the curve
+    falls from 1 to 0 over ``max_steps = max_update - warmup_steps``; later updates keep the last
+    rate.
+    """
+
+    def __init__(
+        self,
+        max_update: int,
+        base_lr: float,
+        final_lr: float,
+        warmup_steps: int,
+        warmup_begin_lr: float,
+        warmup_mode: str,
+    ) -> None:
+        super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
+        where = type(self).__name__
+        _require_int(max_update, "max_update", where)
+        if max_update < 1:
+            raise ValueError(
+                f"maximum number of updates must be strictly positive: {where} got "
+                f"max_update={max_update}."
+            )
+        self.base_lr_orig = base_lr
+        self.max_update = max_update
+        self.final_lr = final_lr
+        self.max_steps = self.max_update - self.warmup_steps
+
+    def _curve(self, done: int) -> float:
+        """The share of ``base_lr - final_lr`` left after ``done`` decay steps (1 down to 0)."""
+        raise NotImplementedError
+
+    def __call__(self, num_update: int) -> float:
+        if num_update < self.warmup_steps:
+            return self.get_warmup_lr(num_update)
+        if num_update <= self.max_update:
+            span = self.base_lr_orig - self.final_lr
+            self.base_lr = self.final_lr + span * self._curve(num_update - self.warmup_steps)
+        return self.base_lr
+
+
+class PolyScheduler(_DecayScheduler):
     """Polynomial decay from ``base_lr`` to ``final_lr`` over ``max_update`` updates.
 
     After warmup, for ``num_update <= max_update``::
@@ -293,31 +337,14 @@ class PolyScheduler(LRScheduler):
         warmup_begin_lr: float = 0,
         warmup_mode: str = "linear",
     ) -> None:
-        super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
-        _require_int(max_update, "max_update", "PolyScheduler")
-        if max_update < 1:
-            raise ValueError(
-                f"maximum number of updates must be strictly positive: PolyScheduler got "
-                f"max_update={max_update}."
-            )
+        super().__init__(max_update, base_lr, final_lr, warmup_steps, warmup_begin_lr, warmup_mode)
         self.power = pwr
-        self.base_lr_orig = self.base_lr
-        self.max_update = max_update
-        self.final_lr = final_lr
-        self.max_steps = self.max_update - self.warmup_steps
 
-    def __call__(self, num_update: int) -> float:
-        if num_update < self.warmup_steps:
-            return self.get_warmup_lr(num_update)
-        if num_update <= self.max_update:
-            frac = float(num_update - self.warmup_steps) / float(self.max_steps)
-            self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * pow(
-                1 - frac, self.power
-            )
-        return self.base_lr
+    def _curve(self, done: int) -> float:
+        return pow(1 - float(done) / float(self.max_steps), self.power)
 
 
-class CosineScheduler(LRScheduler):
+class CosineScheduler(_DecayScheduler):
     """Cosine decay from ``base_lr`` to ``final_lr`` over ``max_update`` updates.
 
     After warmup, for ``num_update <= max_update``::
@@ -346,24 +373,8 @@ class CosineScheduler(LRScheduler):
         warmup_begin_lr: float = 0,
         warmup_mode: str = "linear",
     ) -> None:
-        super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
-        _require_int(max_update, "max_update", "CosineScheduler")
-        if max_update < 1:
-            raise ValueError(
-                f"maximum number of updates must be strictly positive: CosineScheduler got "
-                f"max_update={max_update}."
-            )
-        self.base_lr_orig = base_lr
-        self.max_update = max_update
-        self.final_lr = final_lr
-        self.max_steps = self.max_update - self.warmup_steps
+        super().__init__(max_update, base_lr, final_lr, warmup_steps, warmup_begin_lr, warmup_mode)
 
-    def __call__(self, num_update: int) -> float:
-        if num_update < self.warmup_steps:
-            return self.get_warmup_lr(num_update)
-        if num_update <= self.max_update:
-            angle = pi * (num_update - self.warmup_steps) / self.max_steps
-            self.base_lr = (
-                self.final_lr + (self.base_lr_orig - self.final_lr) * (1 + cos(angle)) / 2
-            )
-        return self.base_lr
+    def _curve(self, done: int) -> float:
+        # Halving before the product (MXNet halves after it) changes no bit: halving is exact.
+        return (1 + cos(pi * done / self.max_steps)) / 2
