@@ -111,6 +111,8 @@ OPS_CASES = [
         ("sum empty axes", "r = x.sum(axis=())"),
         ("sum keepdims", "r = x.sum(axis=1, keepdims=True)"),
         ("mean", "r = x.mean()"),
+        ("prod dtype", "r = mx.np.prod(x.astype('int32') + 1, axis=(1, 2), dtype='float64')"),
+        ("mean dtype", "r = mx.np.mean(x.astype('int32'), axis=0, dtype='float64')"),
         ("max", "r = x.max()"),
         ("np.max axis", "r = mx.np.max(x, axis=0)"),
         ("argmax", "r = x.argmax()"),

@@ -15,6 +15,7 @@ or None for all) and ``keepdims``.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -84,127 +85,101 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
     return int(np.prod([shape[i] for i in dims], dtype=np.int64))
 
 
-def sum(  # noqa: A001 - MXNet's name
-    data: NDArray,
-    axis: Any = None,
-    keepdims: bool = False,
-    exclude: bool = False,
-    out: NDArray | None = None,
-    dtype: Any = None,
-    **kwargs: Any,
-) -> NDArray:
-    """Sum over ``axis`` (all axes by default)."""
-    npm = data._numpy_semantics()
-    axes = normalize_axes(axis, data.shape, exclude, npm)
-    a = data._data
-    out_dt = np.dtype(np.int64) if npm and a.dtype == _BOOL else a.dtype
-    if dtype is not None:
-        out_dt = dtype_np(dtype)
-    if npm and axes == ():
-        res = a.astype(out_dt, copy=True)
-    else:
-        res = _sum_raw(data._xp, a, axes, keepdims, out_dt)
-    return _finish(data, res, "sum", axes, keepdims, out)
+def _reduction(name: str, kernel: Callable[..., Any], doc: str) -> Callable[..., NDArray]:
+    """The public reduction ``name``: ``kernel(xp, arr, axes, keepdims, numpy_mode, dtype)``.
 
+    ``axes`` is :func:`normalize_axes`'s answer; ``dtype`` the requested result dtype (a
+    ``np.dtype``) or None for the reduction's default.
+    """
 
-def nansum(
-    data: NDArray,
-    axis: Any = None,
-    keepdims: bool = False,
-    exclude: bool = False,
-    out: NDArray | None = None,
-    **kwargs: Any,
-) -> NDArray:
-    """Sum over ``axis`` treating NaN as zero."""
-    npm = data._numpy_semantics()
-    axes = normalize_axes(axis, data.shape, exclude, npm)
-    a = data._data
-    res = (
-        data._xp.nansum(a, axis=axes, keepdims=keepdims).astype(a.dtype)
-        if a.dtype.kind == "f"
-        else _sum_raw(data._xp, a, axes, keepdims, a.dtype)
-    )
-    return _finish(data, res, "nansum", axes, keepdims, out)
-
-
-def prod(
-    data: NDArray,
-    axis: Any = None,
-    keepdims: bool = False,
-    exclude: bool = False,
-    out: NDArray | None = None,
-    **kwargs: Any,
-) -> NDArray:
-    """Product over ``axis``."""
-    npm = data._numpy_semantics()
-    axes = normalize_axes(axis, data.shape, exclude, npm)
-    a = data._data
-    out_dt = np.dtype(np.int64) if npm and a.dtype == _BOOL else a.dtype
-    with np.errstate(all="ignore"):
-        if out_dt == _BOOL:
-            res = data._xp.all(a, axis=axes, keepdims=keepdims)
-        else:
-            acc = np.dtype(np.float32) if a.dtype == np.float16 else out_dt
-            res = data._xp.prod(a, axis=axes, keepdims=keepdims, dtype=acc).astype(out_dt)
-    return _finish(data, res, "prod", axes, keepdims, out)
-
-
-def mean(
-    data: NDArray,
-    axis: Any = None,
-    keepdims: bool = False,
-    exclude: bool = False,
-    out: NDArray | None = None,
-    dtype: Any = None,
-    **kwargs: Any,
-) -> NDArray:
-    """Mean over ``axis`` (legacy integer means truncate; numpy mode gives float32 for them)."""
-    npm = data._numpy_semantics()
-    axes = normalize_axes(axis, data.shape, exclude, npm)
-    xp, a = data._xp, data._data
-    n = _count(data.shape, axes)
-    with np.errstate(all="ignore"):
-        if npm and a.dtype.kind in "iub":
-            out_dt = dtype_np(dtype) if dtype is not None else np.dtype(np.float32)
-            res = (xp.sum(a, axis=axes, keepdims=keepdims, dtype=np.float64) / n).astype(out_dt)
-        elif a.dtype == _BOOL:
-            res = _sum_raw(xp, a, axes, keepdims, _BOOL)
-        else:
-            total = _sum_raw(xp, a, axes, keepdims, a.dtype)
-            if a.dtype.kind in "iu":
-                res = (
-                    from_float(xp, xp.trunc(total.astype(np.float64) / n), a.dtype) if n else total
-                )
-            else:
-                res = (total / a.dtype.type(n)).astype(a.dtype)
-            if dtype is not None:
-                res = res.astype(dtype_np(dtype))
-    return _finish(data, res, "mean", axes, keepdims, out)
-
-
-def _extremum(name: str, fn: Callable[..., Any]) -> Callable[..., NDArray]:
     def op(
         data: NDArray,
         axis: Any = None,
         keepdims: bool = False,
         exclude: bool = False,
         out: NDArray | None = None,
+        dtype: Any = None,
         **kwargs: Any,
     ) -> NDArray:
         npm = data._numpy_semantics()
         axes = normalize_axes(axis, data.shape, exclude, npm)
-        if data.size == 0:
-            raise MXNetError(f"{name}: cannot reduce an empty array of shape {data.shape}")
-        res = fn(data._xp, data._data, axes, keepdims)
+        out_dt = None if dtype is None else dtype_np(dtype)
+        res = kernel(data._xp, data._data, axes, keepdims, npm, out_dt)
         return _finish(data, res, name, axes, keepdims, out)
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"``{name}`` over ``axis`` (all axes by default), in the input dtype."
+    op.__doc__ = doc
     return op
 
 
-max = _extremum("max", lambda xp, a, ax, k: xp.max(a, axis=ax, keepdims=k))  # noqa: A001
-min = _extremum("min", lambda xp, a, ax, k: xp.min(a, axis=ax, keepdims=k))  # noqa: A001
+def _default_dtype(a: Any, npm: bool, dtype: np.dtype | None) -> np.dtype:
+    """``dtype`` if given, else the input dtype (numpy mode: int64 for bools) of sum and prod."""
+    if dtype is not None:
+        return dtype
+    return np.dtype(np.int64) if npm and a.dtype == _BOOL else a.dtype
+
+
+def _sum(xp: Any, a: Any, axes: Any, keepdims: bool, npm: bool, dtype: np.dtype | None) -> Any:
+    out_dt = _default_dtype(a, npm, dtype)
+    if npm and axes == ():
+        return a.astype(out_dt, copy=True)
+    return _sum_raw(xp, a, axes, keepdims, out_dt)
+
+
+def _nansum(xp: Any, a: Any, axes: Any, keepdims: bool, npm: bool, dtype: np.dtype | None) -> Any:
+    if a.dtype.kind == "f":
+        return xp.nansum(a, axis=axes, keepdims=keepdims).astype(a.dtype)
+    return _sum_raw(xp, a, axes, keepdims, a.dtype)
+
+
+def _prod(xp: Any, a: Any, axes: Any, keepdims: bool, npm: bool, dtype: np.dtype | None) -> Any:
+    out_dt = _default_dtype(a, npm, dtype)
+    with np.errstate(all="ignore"):
+        if out_dt == _BOOL:
+            return xp.all(a, axis=axes, keepdims=keepdims)
+        acc = np.dtype(np.float32) if a.dtype == np.float16 else out_dt
+        return xp.prod(a, axis=axes, keepdims=keepdims, dtype=acc).astype(out_dt)
+
+
+def _mean(xp: Any, a: Any, axes: Any, keepdims: bool, npm: bool, dtype: np.dtype | None) -> Any:
+    n = _count(a.shape, axes)
+    with np.errstate(all="ignore"):
+        if npm and a.dtype.kind in "iub":
+            out_dt = dtype if dtype is not None else np.dtype(np.float32)
+            return (xp.sum(a, axis=axes, keepdims=keepdims, dtype=np.float64) / n).astype(out_dt)
+        if a.dtype == _BOOL:
+            return _sum_raw(xp, a, axes, keepdims, _BOOL)
+        total = _sum_raw(xp, a, axes, keepdims, a.dtype)
+        if a.dtype.kind in "iu":
+            res = from_float(xp, xp.trunc(total.astype(np.float64) / n), a.dtype) if n else total
+        else:
+            res = (total / a.dtype.type(n)).astype(a.dtype)
+        return res if dtype is None else res.astype(dtype)
+
+
+def _extremum(
+    xp: Any, a: Any, axes: Any, keepdims: bool, npm: bool, dtype: np.dtype | None, *, name: str
+) -> Any:
+    if a.size == 0:
+        raise MXNetError(f"{name}: cannot reduce an empty array of shape {a.shape}")
+    return getattr(xp, name)(a, axis=axes, keepdims=keepdims)
+
+
+def _extremum_op(name: str) -> Callable[..., NDArray]:
+    doc = f"``{name}`` over ``axis`` (all axes by default), in the input dtype."
+    return _reduction(name, functools.partial(_extremum, name=name), doc)
+
+
+sum = _reduction("sum", _sum, "Sum over ``axis`` (all axes by default).")  # noqa: A001
+nansum = _reduction("nansum", _nansum, "Sum over ``axis`` treating NaN as zero.")
+prod = _reduction("prod", _prod, "Product over ``axis``.")
+mean = _reduction(
+    "mean",
+    _mean,
+    "Mean over ``axis`` (legacy integer means truncate; numpy mode gives float32 for them).",
+)
+max = _extremum_op("max")  # noqa: A001
+min = _extremum_op("min")  # noqa: A001
 sum_axis = sum
 
 
