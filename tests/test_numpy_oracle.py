@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.ndarray_harness import Groups, mismatches, run_mxlite, run_reference
-from tests.test_ndarray_oracle import dtype_cases
+from tests.ndarray_harness import Groups, run_mxlite, run_reference
+from tests.test_ndarray_oracle import assert_group_matches, dtype_cases
 
 pytestmark = pytest.mark.oracle
 
@@ -193,8 +193,6 @@ GROUPS: Groups = {
     "np creation": (True, CREATION_CASES),
     "np ops": (True, OPS_CASES),
 }
-RTOL = 4e-7
-LOOSE = {"log_softmax": 1e-5}
 
 
 @pytest.fixture(scope="module")
@@ -204,13 +202,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_matches_mxnet(outcomes: tuple[dict[str, Any], dict[str, Any]], group: str) -> None:
-    ref, got = outcomes
-    cases = GROUPS[group][1]
-    loose = [(n, c) for n, c in cases if any(k in n for k in LOOSE)]
-    strict = [(n, c) for n, c in cases if (n, c) not in loose]
-    bad = mismatches(ref[group], got[group], strict, rtol=RTOL)
-    bad += mismatches(ref[group], got[group], loose, rtol=max(LOOSE.values()))
-    assert not bad, f"{len(bad)} of {len(cases)} scenarios differ:\n" + "\n".join(bad[:25])
+    assert_group_matches(outcomes, GROUPS, group)
 
 
 def test_legacy_semantics_come_back_after_reset(
