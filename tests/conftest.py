@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import mxlite as mx
 from mxlite import backend
+
+if os.environ.get("MXLITE_FAKE_CUPY") == "1":  # GPU test bodies on a strict host CuPy stand-in
+    from tests import fake_cupy
+
+    fake_cupy.install()
 
 HAS_GPU = backend.gpu_count() > 0
 GPU_SKIP_REASON = "no usable GPU: " + backend.gpu_remedy()
