@@ -268,12 +268,7 @@ def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any)
             )
     from mxlite import ops
 
-    raws = [a._data for a in arrays]
-    if hasattr(ops, "multi_zero"):
-        ops.multi_zero(raws)
-    else:
-        for raw in raws:
-            raw.fill(0)
+    ops.multi_zero([a._data for a in arrays])
 
 
 def waitall() -> None:

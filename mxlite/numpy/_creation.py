@@ -165,7 +165,18 @@ def eye(
     return ndarray(backend.to_ctx(np.eye(N, M, k, dtype=_dt(dtype)), ctx), ctx)
 
 
-def _like(fill: str, a: NDArray, dtype: Any, ctx: Context | None, value: Any = None) -> NDArray:
+def _like(
+    fill: str,
+    a: NDArray,
+    dtype: Any,
+    ctx: Context | None,
+    value: Any = None,
+    out: NDArray | None = None,
+) -> NDArray:
+    """A new array of ``a``'s shape filled as ``fill`` (``value`` written into ``out`` if given)."""
+    if out is not None:
+        out._data[...] = value
+        return out
     dt = a._data.dtype if dtype is None else dtype_np(dtype)
     return creation.make(fill, a.shape, ctx if ctx is not None else a.context, dt, ndarray, value)
 
@@ -178,10 +189,7 @@ def zeros_like(
     out: NDArray | None = None,
 ) -> NDArray:
     """Zeros of ``a``'s shape and dtype, on ``a``'s context."""
-    if out is not None:
-        out._data[...] = 0
-        return out
-    return _like("zeros", a, dtype, ctx)
+    return _like("zeros", a, dtype, ctx, 0, out)
 
 
 def ones_like(
@@ -192,10 +200,7 @@ def ones_like(
     out: NDArray | None = None,
 ) -> NDArray:
     """Ones of ``a``'s shape and dtype, on ``a``'s context."""
-    if out is not None:
-        out._data[...] = 1
-        return out
-    return _like("ones", a, dtype, ctx)
+    return _like("ones", a, dtype, ctx, 1, out)
 
 
 def full_like(
@@ -207,10 +212,7 @@ def full_like(
     out: NDArray | None = None,
 ) -> NDArray:
     """``fill_value`` in ``a``'s shape and dtype, on ``a``'s context."""
-    if out is not None:
-        out._data[...] = fill_value
-        return out
-    return _like("full", a, dtype, ctx, fill_value)
+    return _like("full", a, dtype, ctx, fill_value, out)
 
 
 def empty_like(
