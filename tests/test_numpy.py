@@ -211,6 +211,12 @@ def test_np_functions(np_mode: None) -> None:
     assert mx.np.where(x > 2, x, mx.np.zeros_like(x)).tolist() == [[0, 0, 0], [3, 4, 5]]
     assert x[x > 3].tolist() == [4, 5]
     assert ((x > 1) & (x < 4)).tolist() == [[False, False, True], [True, False, False]]
+    # NumPy's names, not the kernels' (MXNet: np.subtract.__name__ == 'subtract')
+    assert [f.__name__ for f in (mx.np.subtract, mx.np.less, mx.np.power)] == [
+        "subtract",
+        "less",
+        "power",
+    ]
 
 
 def test_npx_save_and_load(np_mode: None, tmp_path: pytest.TempPathFactory) -> None:

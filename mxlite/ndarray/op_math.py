@@ -169,9 +169,7 @@ def inplace(op: str, target: NDArray, other: Any) -> None:
     """
     if not isinstance(other, NDArray) and not is_scalar(other):
         raise _unsupported(other)
-    check = getattr(autograd, "check_assignable", None)
-    if check is not None:
-        check(target)
+    autograd.check_assignable(target)
     res = binary(op, target, other)
     if res._data.dtype != target._data.dtype:
         raise MXNetError(
@@ -268,39 +266,32 @@ def clip(
     return write_out(result, out)
 
 
-def maximum(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
-    """Elementwise maximum (arrays broadcast; either side may be a scalar)."""
-    return binary("maximum", lhs, rhs)
+def _binary_fn(name: str, op: str, doc: str) -> Callable[..., NDArray]:
+    """The public function ``name(lhs, rhs)``: :func:`binary` for ``op``."""
+
+    def fn(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
+        return binary(op, lhs, rhs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
 
 
-def minimum(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
-    """Elementwise minimum."""
-    return binary("minimum", lhs, rhs)
-
-
-def add(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
-    """``lhs + rhs`` with broadcasting."""
-    return binary("add", lhs, rhs)
-
-
-def subtract(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
-    """``lhs - rhs`` with broadcasting."""
-    return binary("sub", lhs, rhs)
-
-
-def multiply(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
-    """``lhs * rhs`` with broadcasting."""
-    return binary("mul", lhs, rhs)
-
-
-def divide(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
-    """``lhs / rhs`` with broadcasting (integers truncate toward zero in legacy mode)."""
-    return binary("div", lhs, rhs)
-
-
-def modulo(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
-    """``lhs % rhs`` with broadcasting (the result takes the divisor's sign)."""
-    return binary("mod", lhs, rhs)
+maximum = _binary_fn(
+    "maximum", "maximum", "Elementwise maximum (arrays broadcast; either side may be a scalar)."
+)
+minimum = _binary_fn("minimum", "minimum", "Elementwise minimum.")
+add = _binary_fn("add", "add", "``lhs + rhs`` with broadcasting.")
+subtract = _binary_fn("subtract", "sub", "``lhs - rhs`` with broadcasting.")
+multiply = _binary_fn("multiply", "mul", "``lhs * rhs`` with broadcasting.")
+divide = _binary_fn(
+    "divide",
+    "div",
+    "``lhs / rhs`` with broadcasting (integers truncate toward zero in legacy mode).",
+)
+modulo = _binary_fn(
+    "modulo", "mod", "``lhs % rhs`` with broadcasting (the result takes the divisor's sign)."
+)
 
 
 def power(base: Any, exp: Any, **kwargs: Any) -> NDArray:
@@ -308,19 +299,10 @@ def power(base: Any, exp: Any, **kwargs: Any) -> NDArray:
     return binary("pow", base, exp)
 
 
-def _cmp(name: str) -> Callable[..., NDArray]:
-    def op(lhs: Any, rhs: Any, **kwargs: Any) -> NDArray:
-        return binary(name, lhs, rhs)
-
-    op.__name__ = name
-    op.__qualname__ = name
-    op.__doc__ = f"Elementwise ``{name}`` comparison (1/0 in the input dtype; bool in numpy mode)."
-    return op
-
-
-equal = _cmp("equal")
-not_equal = _cmp("not_equal")
-greater = _cmp("greater")
-greater_equal = _cmp("greater_equal")
-lesser = _cmp("lesser")
-lesser_equal = _cmp("lesser_equal")
+_CMP_DOC = "Elementwise ``{}`` comparison (1/0 in the input dtype; bool in numpy mode)."
+equal = _binary_fn("equal", "equal", _CMP_DOC.format("equal"))
+not_equal = _binary_fn("not_equal", "not_equal", _CMP_DOC.format("not_equal"))
+greater = _binary_fn("greater", "greater", _CMP_DOC.format("greater"))
+greater_equal = _binary_fn("greater_equal", "greater_equal", _CMP_DOC.format("greater_equal"))
+lesser = _binary_fn("lesser", "lesser", _CMP_DOC.format("lesser"))
+lesser_equal = _binary_fn("lesser_equal", "lesser_equal", _CMP_DOC.format("lesser_equal"))

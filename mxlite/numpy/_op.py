@@ -141,30 +141,33 @@ def clip(a: Any, a_min: Any, a_max: Any, out: NDArray | None = None) -> NDArray:
     return op_math.clip(x, lo, hi, out=out)
 
 
-def _binary(name: str) -> Any:
-    def op(x1: Any, x2: Any, out: NDArray | None = None, **kwargs: Any) -> NDArray:
-        res = op_math.binary(name, _arr(x1), _arr(x2))
+def _binary(name: str, op: str | None = None) -> Any:
+    """The NumPy-named function ``name(x1, x2, out=None)``: :func:`op_math.binary` for ``op``."""
+    kernel = name if op is None else op
+
+    def fn(x1: Any, x2: Any, out: NDArray | None = None, **kwargs: Any) -> NDArray:
+        res = op_math.binary(kernel, _arr(x1), _arr(x2))
         return op_math.write_out(res, out)
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise ``{name}`` with broadcasting and MXNet's numpy dtype rules."
-    return op
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` with broadcasting and MXNet's numpy dtype rules."
+    return fn
 
 
 add = _binary("add")
-subtract = _binary("sub")
-multiply = _binary("mul")
-divide = true_divide = _binary("div")
+subtract = _binary("subtract", "sub")
+multiply = _binary("multiply", "mul")
+divide = true_divide = _binary("divide", "div")
 mod = remainder = _binary("mod")
-power = _binary("pow")
+power = _binary("power", "pow")
 maximum = _binary("maximum")
 minimum = _binary("minimum")
 equal = _binary("equal")
 not_equal = _binary("not_equal")
 greater = _binary("greater")
 greater_equal = _binary("greater_equal")
-less = _binary("lesser")
-less_equal = _binary("lesser_equal")
+less = _binary("less", "lesser")
+less_equal = _binary("less_equal", "lesser_equal")
 
 
 def _reduce(fn: Any, name: str) -> Any:
