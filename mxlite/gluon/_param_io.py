@@ -14,6 +14,7 @@ from typing import Any
 
 from mxlite.base import CheckError
 from mxlite.context import cpu
+from mxlite.gluon import _lazy_load
 from mxlite.gluon._replicas import front_class
 from mxlite.gluon.utils import _brief_print_list
 from mxlite.util import is_np_array
@@ -44,11 +45,20 @@ def save_arrays(filename: str, arrays: dict[str, Any]) -> None:
 def load_arrays(filename: str) -> Any:
     """Load a file written by :func:`save_arrays`, ``mx.nd.save``, ``mx.npx.save`` or MXNet.
 
+    A ``.params`` file is only indexed here: its entries are
+    :class:`~mxlite.gluon._lazy_load.FileArray` objects (shape and dtype, bytes still in the
+    file) that the load plans read straight into the Parameters (see
+    :mod:`mxlite.gluon._lazy_load`). Other formats are read into arrays.
+
     Returns:
         A dict name -> array (or a list, for files saved from a list) on cpu(0).
     """
     from mxlite import backend
     from mxlite.ndarray import serialization
+
+    indexed = _lazy_load.index_params(filename) if isinstance(filename, str) else None
+    if indexed is not None:
+        return indexed
 
     raw = serialization.load_arrays(filename, np_shape=None)
     cls = front_class()
@@ -68,7 +78,10 @@ def save_block_parameters(block: Any, filename: str, deduplicate: bool) -> None:
     if deduplicate:
         reverse = {param: name for name, param in params.items()}
         params = {name: param for param, name in reverse.items()}
-    save_arrays(filename, {key: val._reduce() for key, val in params.items()})
+    from mxlite.gluon import _replica_reduce
+
+    averages = _replica_reduce.host_averages(list(params.values()))
+    save_arrays(filename, dict(zip(params.keys(), averages)))
 
 
 def load_block_parameters(
@@ -82,6 +95,24 @@ def load_block_parameters(
 ) -> None:
     """``Block.load_parameters``: every entry is checked before any Parameter changes."""
     loaded = load_arrays(filename)
+    try:
+        _load_block_loaded(
+            block, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype, dtype_source
+        )
+    finally:
+        _lazy_load.close(loaded)
+
+
+def _load_block_loaded(
+    block: Any,
+    loaded: Any,
+    filename: str,
+    ctx: Any,
+    allow_missing: bool,
+    ignore_extra: bool,
+    cast_dtype: bool,
+    dtype_source: str,
+) -> None:
     params = block._collect_params_with_prefix()
     if not loaded and not params:
         return
@@ -127,5 +158,4 @@ def load_block_parameters(
         for key, value in loaded.items()
         if key in params
     ]
-    for param, plan in plans:
-        param._apply_load(plan)
+    _lazy_load.apply_loads(plans)

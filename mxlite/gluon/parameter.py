@@ -20,7 +20,7 @@ from typing import Any
 from mxlite import autograd, context, initializer
 from mxlite.base import CheckError, MXNetError, dtype_np, mx_real_t
 from mxlite.context import Context, cpu
-from mxlite.gluon import _grad_cache, _param_checks, _replicas, data_parallel
+from mxlite.gluon import _grad_cache, _param_checks, _replica_reduce, _replicas, data_parallel
 from mxlite.gluon.utils import shape_is_known
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
@@ -465,18 +465,24 @@ class Parameter:
             ValueError: the parameter has not been initialized.
         """
         ctx_list = _param_checks.as_ctx_list(ctx)
+        self._check_resettable()
         if self._data:
-            data = self._reduce()
             with _pause():
-                self._init_impl(data, ctx_list)
-        elif self._deferred_init:
-            init, _, default_init, data = self._deferred_init
-            self._deferred_init = (init, ctx_list, default_init, data)
+                _replica_reduce.reset_ctx_many([self], ctx_list)
         else:
+            self._reset_deferred_ctx(ctx_list)
+
+    def _check_resettable(self) -> None:
+        """Raise the ValueError of ``reset_ctx`` on a parameter that was never initialized."""
+        if not self._data and not self._deferred_init:
             raise ValueError(
                 f"Cannot reset context for Parameter '{self.name}' because it has not been "
                 "initialized."
             )
+
+    def _reset_deferred_ctx(self, ctx_list: list[Context]) -> None:
+        init, _, default_init, data = self._deferred_init
+        self._deferred_init = (init, ctx_list, default_init, data)
 
     def set_data(self, data: Any) -> None:
         """Set the value on every context (kept until initialization when it is deferred).

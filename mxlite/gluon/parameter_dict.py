@@ -17,9 +17,9 @@ import numpy as np
 from mxlite import initializer
 from mxlite.base import CheckError
 from mxlite.context import Context
-from mxlite.gluon import _grad_cache, _param_io
+from mxlite.gluon import _grad_cache, _lazy_load, _param_checks, _param_io, _replica_reduce
 from mxlite.gluon.constant import Constant
-from mxlite.gluon.parameter import DEFAULT_INIT, Parameter
+from mxlite.gluon.parameter import DEFAULT_INIT, Parameter, _pause
 from mxlite.gluon.utils import _brief_print_list, _indent
 from mxlite.ndarray.ndarray import NDArray
 
@@ -262,9 +262,24 @@ class ParameterDict:
         held[0].run()
 
     def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
-        """Move every Parameter to ``ctx`` (replicas are averaged first)."""
-        for param in self.values():
-            param.reset_ctx(ctx)
+        """Move every Parameter to ``ctx`` (replicas are averaged first).
+
+        All Parameters are averaged and re-placed together (one averaging launch per device,
+        one staged batch across the host boundary; see :mod:`mxlite.gluon._replica_reduce`).
+
+        Raises:
+            ValueError: a Parameter was never initialized; no Parameter is moved then.
+        """
+        ctx_list = _param_checks.as_ctx_list(ctx)
+        params = list({id(p): p for p in self.values()}.values())
+        for param in params:
+            param._check_resettable()
+        ready = [p for p in params if p._data]
+        with _pause():
+            _replica_reduce.reset_ctx_many(ready, ctx_list)
+        for param in params:
+            if not param._data:
+                param._reset_deferred_ctx(ctx_list)
 
     def list_ctx(self) -> list[Context]:
         """All contexts on which the Parameters are (or will be) initialized."""
@@ -293,7 +308,12 @@ class ParameterDict:
         for param in self.values():
             if not param.name.startswith(strip_prefix):
                 raise ValueError(_MSG_STRIP.format(prefix=strip_prefix, name=param.name))
-        arg_dict = {param.name[len(strip_prefix) :]: param._reduce() for param in self.values()}
+        arg_dict = dict(
+            zip(
+                (param.name[len(strip_prefix) :] for param in self.values()),
+                _replica_reduce.host_averages(list(self.values())),
+            )
+        )
         _param_io.save_arrays(filename, arg_dict)
 
     def load(
@@ -323,16 +343,19 @@ class ParameterDict:
         """
         self._check_restore_prefix(restore_prefix)
         loaded = _param_io.load_arrays(filename)
-        self._load_loaded(
-            loaded,
-            filename,
-            ctx,
-            allow_missing,
-            ignore_extra,
-            restore_prefix,
-            cast_dtype,
-            dtype_source,
-        )
+        try:
+            self._load_loaded(
+                loaded,
+                filename,
+                ctx,
+                allow_missing,
+                ignore_extra,
+                restore_prefix,
+                cast_dtype,
+                dtype_source,
+            )
+        finally:
+            _lazy_load.close(loaded)
 
     def _check_restore_prefix(self, restore_prefix: str) -> None:
         if restore_prefix:
@@ -423,5 +446,4 @@ class ParameterDict:
                 continue
             param = self._params[name]
             plans.append((param, param._plan_load(value, ctx, cast_dtype, dtype_source)))
-        for param, plan in plans:
-            param._apply_load(plan)
+        _lazy_load.apply_loads(plans)

@@ -10,7 +10,8 @@ Each kernel also comes in a ``*_serial`` form (one thread, same loop). Zeroing a
 memory-bound: one core already runs near the memory bandwidth, and a parallel region waits for
 its slowest thread, which on a shared machine costs a scheduler time slice (measured: 32 MB
 zeroed in 2 ms on one thread, 8 ms on two threads when another process keeps a core busy).
-``mxlite.ops.multi_tensor`` uses the serial forms below ``PARALLEL_MIN_BYTES``.
+``mxlite.ops.multi_tensor`` uses the serial forms for small plans and on machines with few
+threads (``PARALLEL_MIN_BYTES``, ``PARALLEL_MIN_THREADS``).
 """
 
 from __future__ import annotations
@@ -75,34 +76,35 @@ def _average_span_f32(
     in_addrs: Any, out_addrs: Any, o0: int, o1: int, first: int, k: int, begin: int, n: int
 ) -> None:
     """out[begin:begin+n] = (in_0 + ... + in_{k-1}) / k over one chunk, summed in replica order,
-    for every output ``out_addrs[o0:o1]`` (the first is computed, the others receive copies).
+    into every output ``out_addrs[o0:o1]``.
 
-    The first output may alias replica 0; the others may alias any replica (each span of every
-    replica is read before they are written).
+    Each span is summed into a scratch buffer before any output is written, so the loops
+    vectorize and an output may alias any replica (an output that is also an input would
+    otherwise force scalar code).
     """
     denom = np.float32(k)
+    tmp = np.empty(_SPAN, dtype=np.float32)
     for s in range(0, n, _SPAN):
         m = min(_SPAN, n - s)
         off = 4 * (begin + s)
-        out = carray(_f32_ptr(out_addrs[o0] + off), (m,))
         r0 = carray(_f32_ptr(in_addrs[first] + off), (m,))
         if k == 2:
             r1 = carray(_f32_ptr(in_addrs[first + 1] + off), (m,))
             for i in range(m):
-                out[i] = (r0[i] + r1[i]) / denom
+                tmp[i] = (r0[i] + r1[i]) / denom
         else:
             for i in range(m):
-                out[i] = r0[i]
+                tmp[i] = r0[i]
             for r in range(1, k):
                 rr = carray(_f32_ptr(in_addrs[first + r] + off), (m,))
                 for i in range(m):
-                    out[i] += rr[i]
+                    tmp[i] += rr[i]
             for i in range(m):
-                out[i] = out[i] / denom
-        for o in range(o0 + 1, o1):
-            extra = carray(_f32_ptr(out_addrs[o] + off), (m,))
+                tmp[i] = tmp[i] / denom
+        for o in range(o0, o1):
+            out = carray(_f32_ptr(out_addrs[o] + off), (m,))
             for i in range(m):
-                extra[i] = out[i]
+                out[i] = tmp[i]
 
 
 @njit(cache=True)
@@ -111,28 +113,28 @@ def _average_span_f64(
 ) -> None:
     """float64 twin of :func:`_average_span_f32`."""
     denom = np.float64(k)
+    tmp = np.empty(_SPAN, dtype=np.float64)
     for s in range(0, n, _SPAN):
         m = min(_SPAN, n - s)
         off = 8 * (begin + s)
-        out = carray(_f64_ptr(out_addrs[o0] + off), (m,))
         r0 = carray(_f64_ptr(in_addrs[first] + off), (m,))
         if k == 2:
             r1 = carray(_f64_ptr(in_addrs[first + 1] + off), (m,))
             for i in range(m):
-                out[i] = (r0[i] + r1[i]) / denom
+                tmp[i] = (r0[i] + r1[i]) / denom
         else:
             for i in range(m):
-                out[i] = r0[i]
+                tmp[i] = r0[i]
             for r in range(1, k):
                 rr = carray(_f64_ptr(in_addrs[first + r] + off), (m,))
                 for i in range(m):
-                    out[i] += rr[i]
+                    tmp[i] += rr[i]
             for i in range(m):
-                out[i] = out[i] / denom
-        for o in range(o0 + 1, o1):
-            extra = carray(_f64_ptr(out_addrs[o] + off), (m,))
+                tmp[i] = tmp[i] / denom
+        for o in range(o0, o1):
+            out = carray(_f64_ptr(out_addrs[o] + off), (m,))
             for i in range(m):
-                extra[i] = out[i]
+                out[i] = tmp[i]
 
 
 @njit(cache=True, parallel=True)
