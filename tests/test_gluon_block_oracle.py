@@ -90,12 +90,6 @@ def test_load_parameters_errors(tmp_path):
         + """
         nn, gluon, nd = mx.gluon.nn, mx.gluon, mx.nd
         out = {}
-        def catch(label, fn):
-            try:
-                fn()
-                out[label] = None
-            except Exception as e:
-                out[label] = [[c.__name__ for c in type(e).__mro__], str(e)]
         m = nn.Sequential()
         m.add(nn.Dense(3, in_units=2), nn.Dense(2, in_units=3))
         m.initialize()

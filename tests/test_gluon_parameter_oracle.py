@@ -21,38 +21,40 @@ from tests.oracle import run_oracle
 
 pytestmark = pytest.mark.oracle
 
-# Helpers both sides define: set_np() and an input maker for numpy mode.
-_ORACLE_HELPERS = """
+# Helpers both sides define before the scenario: numpy-mode switches, an input maker, and
+# catch / catch_warning, which store under out[label] the exception fn() raises (its class's MRO
+# names and message; None when it raises nothing) or the warnings it gives.
+_HELPERS = """
 def set_np():
     mx.npx.set_np()
 def reset_np():
     mx.npx.reset_np()
 def np_input(shape):
     return mx.np.random.uniform(size=shape)
+def catch(label, fn):
+    try:
+        fn()
+        out[label] = None
+    except Exception as e:
+        out[label] = [[c.__name__ for c in type(e).__mro__], str(e)]
+def catch_warning(label, fn):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        fn()
+    out[label] = [str(x.message) for x in w]
 """
-
-
-def _mxlite_namespace() -> dict:
-    return {
-        "mx": mxlite,
-        "np": np,
-        "json": json,
-        "warnings": warnings,
-        "set_np": mxlite.npx.set_np,
-        "reset_np": mxlite.npx.reset_np,
-        "np_input": lambda shape: mxlite.np.random.uniform(size=shape),
-    }
 
 
 def run_both(script: str) -> tuple[object, object]:
     """(oracle result, mxlite result) of a script whose last output line is a JSON document."""
-    script = textwrap.dedent(script)
-    theirs = json.loads(run_oracle(_ORACLE_HELPERS + script).strip().splitlines()[-1])
+    script = _HELPERS + textwrap.dedent(script)
+    theirs = json.loads(run_oracle(script).strip().splitlines()[-1])
     out = io.StringIO()
+    namespace = {"mx": mxlite, "np": np, "json": json, "warnings": warnings}
     try:
         with _naming.fresh_names(), contextlib.redirect_stdout(out), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            exec(compile(script, "<scenario>", "exec"), _mxlite_namespace())
+            exec(compile(script, "<scenario>", "exec"), namespace)
     finally:
         mxlite.npx.reset_np()
     ours = json.loads(out.getvalue().strip().splitlines()[-1])
@@ -116,18 +118,6 @@ def test_error_types_and_messages(tmp_path):
         + """
         nd, nn, gluon = mx.nd, mx.gluon.nn, mx.gluon
         out = {}
-        def catch(label, fn):
-            try:
-                fn()
-                out[label] = None
-            except Exception as e:
-                out[label] = [[c.__name__ for c in type(e).__mro__], str(e)]
-        def catch_warning(label, fn):
-            with warnings.catch_warnings(record=True) as w:
-                warnings.simplefilter('always')
-                fn()
-            out[label] = [str(x.message) for x in w]
-
         p = gluon.Parameter('w', shape=(2, 3))
         catch('data_before_init', p.data)
         catch('list_ctx_before_init', p.list_ctx)
