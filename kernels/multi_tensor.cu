@@ -47,6 +47,8 @@ extern "C" __global__ void multi_zero_bytes(const u64* __restrict__ ptrs,
 // multi_average: out[t][i] = (in[t][0][i] + ... + in[t][k-1][i]) / k, summed in fixed replica
 // order in float (double for double) and divided by k (as MXNet's add_n(...) / k), so the result does not depend on the launch layout.
 // in_ptrs holds k pointers per buffer (buffer-major). out may alias in[t][0].
+// CuPy compiles every RawModule with -ftz=true (appended after our options), so float32
+// subnormal inputs and sums flush to zero here, unlike the host path; double is unaffected.
 // ---------------------------------------------------------------------------------------------
 template <typename T> struct Acc { typedef float type; };
 template <> struct Acc<double> { typedef double type; };
