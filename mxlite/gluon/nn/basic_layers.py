@@ -16,32 +16,8 @@ from mxlite.ndarray import op
 __all__ = ["Sequential", "HybridSequential", "Dense"]
 
 
-def _children_repr(block: Block) -> str:
-    modstr = "\n".join(
-        f"  ({key}): {_indent(repr(child), 2)}" for key, child in block._children.items()
-    )
-    return f"{block.__class__.__name__}(\n{modstr}\n)"
-
-
-def _slice(block: Any, key: int | slice) -> Any:
-    layers = list(block._children.values())[key]
-    if not isinstance(layers, list):
-        return layers
-    net = type(block)(prefix=block._prefix)
-    with net.name_scope():
-        net.add(*layers)
-    return net
-
-
-class Sequential(Block):
-    """Stacks Blocks sequentially::
-
-        net = nn.Sequential()
-        net.add(nn.Dense(10, activation='relu'), nn.Dense(20))
-
-    ``net[i]`` is the i-th block, ``net[i:j]`` a new Sequential (same prefix) of those blocks,
-    ``len(net)`` the number of blocks.
-    """
+class _Stack(Block):
+    """What Sequential and HybridSequential share: ``add``, indexing, ``len`` and the repr."""
 
     def __init__(self, prefix: str | None = None, params: Any = None) -> None:
         super().__init__(prefix=prefix, params=params)
@@ -51,19 +27,39 @@ class Sequential(Block):
         for block in blocks:
             self.register_child(block)
 
+    def __repr__(self) -> str:
+        modstr = "\n".join(
+            f"  ({key}): {_indent(repr(child), 2)}" for key, child in self._children.items()
+        )
+        return f"{self.__class__.__name__}(\n{modstr}\n)"
+
+    def __getitem__(self, key: int | slice) -> Any:
+        layers = list(self._children.values())[key]
+        if not isinstance(layers, list):
+            return layers
+        net = type(self)(prefix=self._prefix)
+        with net.name_scope():
+            net.add(*layers)
+        return net
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+
+class Sequential(_Stack):
+    """Stacks Blocks sequentially::
+
+        net = nn.Sequential()
+        net.add(nn.Dense(10, activation='relu'), nn.Dense(20))
+
+    ``net[i]`` is the i-th block, ``net[i:j]`` a new Sequential (same prefix) of those blocks,
+    ``len(net)`` the number of blocks.
+    """
+
     def forward(self, x: Any) -> Any:
         for block in self._children.values():
             x = block(x)
         return x
-
-    def __repr__(self) -> str:
-        return _children_repr(self)
-
-    def __getitem__(self, key: int | slice) -> Any:
-        return _slice(self, key)
-
-    def __len__(self) -> int:
-        return len(self._children)
 
     def hybridize(self, active: bool = True, **kwargs: Any) -> None:
         """Hybridize the HybridBlock children (a flag only in mxlite).
@@ -80,30 +76,13 @@ class Sequential(Block):
         super().hybridize(active, **kwargs)
 
 
-class HybridSequential(HybridBlock):
+class HybridSequential(_Stack, HybridBlock):
     """Stacks HybridBlocks sequentially (indexing and ``len`` as :class:`Sequential`)."""
-
-    def __init__(self, prefix: str | None = None, params: Any = None) -> None:
-        super().__init__(prefix=prefix, params=params)
-
-    def add(self, *blocks: HybridBlock) -> None:
-        """Append ``blocks`` to the stack."""
-        for block in blocks:
-            self.register_child(block)
 
     def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 - MXNet's signature
         for block in self._children.values():
             x = block(x)
         return x
-
-    def __repr__(self) -> str:
-        return _children_repr(self)
-
-    def __getitem__(self, key: int | slice) -> Any:
-        return _slice(self, key)
-
-    def __len__(self) -> int:
-        return len(self._children)
 
 
 class Dense(HybridBlock):
