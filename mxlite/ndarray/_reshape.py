@@ -82,16 +82,20 @@ def _legacy_codes(src: tuple[int, ...], spec: tuple[int, ...]) -> list[int]:
     return out
 
 
-def _infer(src: tuple[int, ...], out: list[int], spec: Sequence[int]) -> tuple[int, ...]:
+def _infer(
+    src: tuple[int, ...], out: list[int], spec: tuple[int, ...], size_msg: str
+) -> tuple[int, ...]:
+    """``out`` with its one -1 (if any) set so that the sizes of ``src`` and ``out`` agree.
+
+    ``size_msg`` (fields ``total``, ``spec``) is the message when no size fits.
+    """
     if out.count(-1) > 1:
-        raise MXNetError(f"reshape: one and only one dim can be inferred, got {tuple(spec)}")
+        raise MXNetError(f"reshape: one and only one dim can be inferred, got {spec}")
     total = _size(src)
     if -1 in out:
         known = _size([d for d in out if d != -1])
         if known == 0 or total % known:
-            raise MXNetError(
-                f"reshape: cannot reshape array of size {total} into shape {tuple(spec)}"
-            )
+            raise MXNetError(size_msg.format(total=total, spec=spec))
         out[out.index(-1)] = total // known
     return tuple(out)
 
@@ -110,7 +114,9 @@ def legacy_target_shape(
         out.reverse()
     else:
         out = _legacy_codes(src, spec)
-    target = _infer(src, out, spec)
+    target = _infer(
+        src, out, spec, "reshape: cannot reshape array of size {total} into shape {spec}"
+    )
     if _size(target) > _size(src):
         raise MXNetError(
             f"NDArray.Reshape: target shape {target} has {_size(target)} elements, more than "
@@ -132,15 +138,8 @@ def numpy_target_shape(src: tuple[int, ...], spec: tuple[int, ...]) -> tuple[int
             raise MXNetError(
                 f"reshape: the shape dimension size to infer must be -1, got {dim} in {spec}"
             )
-    out = list(spec)
-    if out.count(-1) > 1:
-        raise MXNetError(f"reshape: one and only one dim can be inferred, got {spec}")
-    total = _size(src)
-    if -1 in out:
-        known = _size([d for d in out if d != -1])
-        if known == 0 or total % known:
-            raise MXNetError(f"Cannot reshape array of size {total} into shape {spec}")
-        out[out.index(-1)] = total // known
-    if _size(out) != total:
-        raise MXNetError(f"Cannot reshape array of size {total} into shape {spec}")
-    return tuple(out)
+    size_msg = "Cannot reshape array of size {total} into shape {spec}"
+    target = _infer(src, list(spec), spec, size_msg)
+    if _size(target) != _size(src):
+        raise MXNetError(size_msg.format(total=_size(src), spec=spec))
+    return target

@@ -270,29 +270,28 @@ def where(condition: NDArray, x: NDArray, y: NDArray, **kwargs: Any) -> NDArray:
     return out
 
 
-def _check_out(out: NDArray, shape: tuple[int, ...]) -> None:
+def _fill_out(out: NDArray, shape: tuple[int, ...], value: int) -> NDArray:
+    """``out`` (which must have ``shape``) set to ``value`` everywhere."""
     if out.shape != shape:
         raise MXNetError(
             f"Incompatible attr in node at 0-th output: expected {list(shape)}, got "
             f"{list(out.shape)}. Pass an out= array of the input's shape."
         )
+    out._data[...] = value
+    return out
 
 
 def zeros_like(data: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
     """Zeros of ``data``'s shape, dtype and context (written into ``out`` when given)."""
     if out is not None:
-        _check_out(out, data.shape)
-        out._data[...] = 0
-        return out
+        return _fill_out(out, data.shape, 0)
     return type(data)(data._xp.zeros_like(data._data), out_ctx(data.context))
 
 
 def ones_like(data: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
     """Ones of ``data``'s shape, dtype and context (written into ``out`` when given)."""
     if out is not None:
-        _check_out(out, data.shape)
-        out._data[...] = 1
-        return out
+        return _fill_out(out, data.shape, 1)
     return type(data)(data._xp.ones_like(data._data), out_ctx(data.context))
 
 
