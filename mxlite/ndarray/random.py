@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mxlite import backend
-from mxlite.base import dtype_np
 from mxlite.context import Context
-from mxlite.ndarray.ndarray import NDArray, default_ctx
+from mxlite.ndarray import creation
+from mxlite.ndarray.ndarray import NDArray
 
 __all__ = ["uniform", "normal", "randn"]
 
@@ -16,11 +15,8 @@ __all__ = ["uniform", "normal", "randn"]
 def _target(shape: Any, dtype: Any, ctx: Context | None, out: NDArray | None) -> NDArray:
     if out is not None:
         return out
-    ctx = default_ctx(ctx)
-    xp = backend.get_xp(ctx)
     shp = (shape,) if isinstance(shape, int) else tuple(shape or (1,))
-    with backend.device_guard(ctx):
-        return NDArray(xp.empty(shp, dtype=dtype_np(dtype)), ctx)
+    return creation.make("empty", shp, ctx, dtype, NDArray)
 
 
 def _draw(

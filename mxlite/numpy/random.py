@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import backend
 from mxlite.base import dtype_np
 from mxlite.context import Context
+from mxlite.ndarray import creation
 from mxlite.ndarray import random as nd_random
-from mxlite.ndarray.ndarray import NDArray, default_ctx
+from mxlite.ndarray.ndarray import NDArray
 from mxlite.numpy.multiarray import ndarray
 
 __all__ = ["uniform", "normal", "rand", "randn", "seed"]
@@ -53,10 +53,7 @@ def _draw(
         shape = _size(size)
         if size is None and params_are_arrays:
             shape = tuple(np.broadcast_shapes(np.shape(a_h), np.shape(b_h)))
-        ctx = default_ctx(ctx)
-        with backend.device_guard(ctx):
-            raw = backend.get_xp(ctx).empty(shape, dtype=_float_dtype(dtype))
-        target = ndarray(raw, ctx)
+        target = creation.make("empty", shape, ctx, _float_dtype(dtype), ndarray)
     fill = nd_random.uniform if kind == "uniform" else nd_random.normal
     if not params_are_arrays:
         fill(float(a_h), float(b_h), out=target)
