@@ -398,6 +398,59 @@ def test_supported_accepts_what_the_update_accepts():
     assert not mo.supported(d["w"], d["g"], [d["s0"]], None)  # float32 states for float16 weights
 
 
+@pytest.mark.parametrize("rule", ["sgd", "nag_plain", "adam"])
+def test_prepared_plan_gives_the_same_bits_as_a_plain_call(rule):
+    rng = np.random.default_rng(9)
+    data = _make("float16mp", SHAPES, rng)
+    plain, prepared = _copy(data), _copy(data)
+    if rule == "adam":
+        states = [prepared["s0"], prepared["s1"]]
+    else:
+        states = [None if rule.endswith("plain") else prepared["s0"]]
+    plan = mo.prepare(prepared["w"], prepared["g"], states, prepared["w32"])
+    assert plan.full_states == (rule == "adam")
+    for step in range(3):
+        lrs, wds = _schedule(step, len(SHAPES), rng)
+        _fused(rule, plain, lrs, wds, 0.5)
+        args = (np.asarray(lrs), np.asarray(wds))  # float64 arrays are taken as they are
+        if rule == "adam":
+            mo.multi_adam_update(
+                prepared["w"], prepared["g"], prepared["s0"], prepared["s1"], *args,
+                BETA1, BETA2, EPS, RESCALE, 0.5, prepared["w32"], plan=plan,
+            )  # fmt: skip
+        elif rule == "sgd":
+            mo.multi_sgd_update(
+                prepared["w"], prepared["g"], prepared["s0"], *args, MOMENTUM, RESCALE, 0.5,
+                prepared["w32"], plan=plan,
+            )  # fmt: skip
+        else:
+            mo.multi_nag_update(
+                prepared["w"], prepared["g"], None, *args, MOMENTUM, RESCALE, 0.5,
+                prepared["w32"], plan=plan,
+            )  # fmt: skip
+    _assert_same(plain, prepared)
+
+
+def test_prepared_plan_refuses_other_lists_and_writes_nothing():
+    d = _make("float32", [(4,), (5,)], np.random.default_rng(2))
+    plan = mo.prepare(d["w"], d["g"], [d["s0"]], None)
+    before = [a.copy() for a in d["w"] + d["s0"]]
+    with pytest.raises(ValueError, match="plan= was prepared for other array lists"):
+        mo.multi_sgd_update(
+            list(d["w"]), d["g"], d["s0"], [0.1, 0.1], [0.0, 0.0], 0.9, 1.0, None, plan=plan
+        )
+    with pytest.raises(ValueError, match="plan= was prepared for other array lists"):
+        mo.multi_sgd_update(d["w"], d["g"], None, [0.1, 0.1], [0.0, 0.0], 0.9, 1.0, None, plan=plan)
+    with pytest.raises(ValueError, match=r"means\[0\] and vars\[0\] must both be arrays"):
+        mo.multi_adam_update(
+            d["w"], d["g"], [None, None], d["s1"], [0.1] * 2, [0.0] * 2, 0.9, 0.999, 1e-8, 1.0,
+            None, plan=plan,
+        )  # fmt: skip
+    assert all(np.array_equal(b, a) for b, a in zip(before, d["w"] + d["s0"]))
+    with pytest.raises(ValueError, match=r"moms\[1\] has shape|states\[1\] has shape"):
+        mo.prepare(d["w"], d["g"], [[d["s0"][0], np.zeros(3, np.float32)]], None)
+
+
 # ------------------------------------------------------------------------------------------ GPU
 @requires_gpu
 @pytest.mark.gpu

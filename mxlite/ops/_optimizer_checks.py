@@ -146,10 +146,13 @@ def real(where: str, name: str, value: Any) -> float:
 _PLAIN_REALS = frozenset({float, int, np.float64, np.float32, np.float16, np.int64, np.int32})
 
 
-def reals(where: str, name: str, values: Sequence[Any], n: int) -> np.ndarray:
-    """``values`` (one real per tensor) as float64; a list of plain floats costs one conversion."""
+def reals(where: str, name: str, values: Sequence[Any] | np.ndarray, n: int) -> np.ndarray:
+    """``values`` (one real per tensor) as float64; a list of plain floats costs one conversion,
+    a 1-d float64 ndarray none (it is returned as is)."""
     if len(values) != n:
         raise ValueError(_MSG_LENGTHS.format(where=where, n=n, m=len(values), name=name))
+    if type(values) is np.ndarray and values.dtype == np.float64 and values.ndim == 1:
+        return values
     if set(map(type, values)) <= _PLAIN_REALS:
         return np.asarray(values, dtype=np.float64)
     return np.array([real(where, name, v) for v in values], dtype=np.float64)

@@ -14,7 +14,9 @@ and ``wds`` carry ``lr_mult``/``wd_mult``, schedules and Adam's bias correction.
 
 Plans (the address table and the chunk table, on the device for the GPU) are cached, keyed by the
 identity of the arrays of a call, and dropped as soon as one of those arrays is garbage
-collected; a repeated call with the same buffers only converts the scalars and launches.
+collected; a repeated call with the same buffers only converts the scalars and launches. A caller
+that updates the same lists every step keeps a :class:`Prepared` plan (:func:`prepare`) and passes
+it as ``plan=``: the call then skips hashing every array's identity for the cache lookup.
 
 Arrays: NumPy or CuPy, C-contiguous; weights float16, float32 or float64; gradients of the
 weight's dtype and shape; states (and float32 master copies ``weights32``, float16 weights only)
@@ -42,6 +44,8 @@ __all__ = [
     "multi_nag_update",
     "multi_adam_update",
     "supported",
+    "prepare",
+    "Prepared",
     "clear_plan_cache",
     "CUDA_KERNELS",
 ]
@@ -259,29 +263,84 @@ def supported(
     return checks.problem("supported", *arrays) is None
 
 
+class Prepared:
+    """The checked plan of one set of array lists, for callers that update them repeatedly.
+
+    Made by :func:`prepare`; pass it as ``plan=`` to the update functions together with the very
+    list objects it was prepared with (checked by identity, so the lists must not be edited).
+    It keeps the plan alive as long as it lives, whatever the plan cache evicts.
+    """
+
+    __slots__ = ("_lists", "_plan", "full_states")
+
+    def __init__(self, lists: Arrays, plan: _Plan) -> None:
+        self._lists = lists
+        self._plan = plan
+        # Every tensor has both states (what Adam requires; checked once here, not per call).
+        self.full_states = all(
+            items is not None and all(a is not None for a in items) for items in lists[2:4]
+        )
+
+    def plan_for(self, where: str, arrays: Arrays) -> _Plan:
+        """The plan, after checking that ``arrays`` are the lists it was prepared with.
+
+        Raises:
+            ValueError: other lists (or states given differently) than at :func:`prepare`.
+        """
+        if not all(a is b for a, b in zip(arrays, self._lists)):
+            raise ValueError(
+                f"{where}: plan= was prepared for other array lists; pass the very lists given "
+                "to multi_optimizer.prepare, or leave plan=None."
+            )
+        return self._plan
+
+
+def prepare(
+    weights: Sequence[Any],
+    grads: Sequence[Any],
+    states: Sequence[Sequence[Any] | None] = (),
+    weights32: Sequence[Any] | None = None,
+) -> Prepared:
+    """Check these lists once and return their plan for repeated updates (``plan=``).
+
+    Arguments as :func:`supported`. The lists must stay the same objects with the same contents
+    for as long as the plan is used.
+
+    Raises:
+        TypeError, ValueError: as the update functions, for arrays they would refuse.
+    """
+    lists = [*list(states), None, None][:2]
+    arrays: Arrays = (weights, grads, lists[0], lists[1], weights32)
+    return Prepared(arrays, _plan("prepare", arrays, ("states", "states")))
+
+
 # ------------------------------------------------------------------------------ coefficients
 def _run(
     where: str,
     family: int,
     arrays: Arrays,
-    lrs: Sequence[float],
-    wds: Sequence[float],
+    lrs: Sequence[float] | np.ndarray,
+    wds: Sequence[float] | np.ndarray,
     rescale_grad: float,
     clip_gradient: float | None,
     params: tuple[float, ...],
     state_names: tuple[str, str] = ("moms", "states"),
+    prepared: Prepared | None = None,
 ) -> None:
     n = len(arrays[0])
     lr_all = checks.reals(where, "lrs", lrs, n)
     wd_all = checks.reals(where, "wds", wds, n)
     rescale = checks.real(where, "rescale_grad", rescale_grad)
     clip = checks.clip_value(where, clip_gradient)
-    plan = _plan(where, arrays, state_names)
+    if prepared is None:
+        plan = _plan(where, arrays, state_names)
+    else:
+        plan = prepared.plan_for(where, arrays)
+    whole = len(plan.launches) == 1
     for nstate, launch in plan.launches:
         pos = launch.positions
-        coef, glob = launch_scalars(
-            family, nstate, launch.kind, lr_all[pos], wd_all[pos], rescale, clip, params
-        )
+        lr, wd = (lr_all, wd_all) if whole and launch.nbufs == n else (lr_all[pos], wd_all[pos])
+        coef, glob = launch_scalars(family, nstate, launch.kind, lr, wd, rescale, clip, params)
         launch.run(family, nstate, coef, glob, clip >= 0)
 
 
@@ -331,12 +390,13 @@ def multi_sgd_update(
     weights: Sequence[Any],
     grads: Sequence[Any],
     moms: Sequence[Any] | None,
-    lrs: Sequence[float],
-    wds: Sequence[float],
+    lrs: Sequence[float] | np.ndarray,
+    wds: Sequence[float] | np.ndarray,
     momentum: float,
     rescale_grad: float,
     clip_gradient: float | None,
     weights32: Sequence[Any] | None = None,
+    plan: Prepared | None = None,
 ) -> None:
     """SGD on many tensors in place (MXNet's multi-SGD rule; numerics of ``_single_tensor_sgd``)::
 
@@ -352,6 +412,7 @@ def multi_sgd_update(
         clip_gradient: clip bound; None or negative: no clipping.
         weights32: float32 master copies for multi-precision float16 weights (None entries
             elsewhere); the math runs on them and the weights receive their rounded values.
+        plan: a :class:`Prepared` plan of exactly these lists (skips the cache lookup), or None.
 
     Raises:
         TypeError: an argument is not an array or has the wrong dtype, or a scalar is not real.
@@ -369,6 +430,7 @@ def multi_sgd_update(
         rescale_grad,
         clip_gradient,
         (mom,),
+        prepared=plan,
     )
 
 
@@ -376,12 +438,13 @@ def multi_nag_update(
     weights: Sequence[Any],
     grads: Sequence[Any],
     moms: Sequence[Any] | None,
-    lrs: Sequence[float],
-    wds: Sequence[float],
+    lrs: Sequence[float] | np.ndarray,
+    wds: Sequence[float] | np.ndarray,
     momentum: float,
     rescale_grad: float,
     clip_gradient: float | None,
     weights32: Sequence[Any] | None = None,
+    plan: Prepared | None = None,
 ) -> None:
     """NAG on many tensors in place (numerics of ``_single_tensor_nag``). With ``term =
     clip(rescale_grad * g)`` and a momentum buffer::
@@ -404,6 +467,7 @@ def multi_nag_update(
         rescale_grad,
         clip_gradient,
         (mom,),
+        prepared=plan,
     )
 
 
@@ -412,14 +476,15 @@ def multi_adam_update(
     grads: Sequence[Any],
     means: Sequence[Any],
     vars: Sequence[Any],  # noqa: A002 - MXNet's name
-    lrs: Sequence[float],
-    wds: Sequence[float],
+    lrs: Sequence[float] | np.ndarray,
+    wds: Sequence[float] | np.ndarray,
     beta1: float,
     beta2: float,
     epsilon: float,
     rescale_grad: float,
     clip_gradient: float | None,
     weights32: Sequence[Any] | None = None,
+    plan: Prepared | None = None,
 ) -> None:
     """Adam on many tensors in place (MXNet's ``adam_update``; numerics of ``_single_tensor_adam``)::
 
@@ -435,8 +500,11 @@ def multi_adam_update(
         checks.real(where, name, v)
         for name, v in (("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
     )
-    for i, (m, v) in enumerate(zip(means, vars)):
-        if m is None or v is None:
-            raise ValueError(checks.MSG_STATES.format(where=where, i=i))
+    if plan is None or not plan.full_states:  # a plan's lists are checked when it is used
+        for i, (m, v) in enumerate(zip(means, vars)):
+            if m is None or v is None:
+                raise ValueError(checks.MSG_STATES.format(where=where, i=i))
     arrays = (weights, grads, means, vars, weights32)
-    _run(where, ADAM, arrays, lrs, wds, rescale_grad, clip_gradient, params, ("means", "vars"))
+    _run(
+        where, ADAM, arrays, lrs, wds, rescale_grad, clip_gradient, params, ("means", "vars"), plan
+    )

@@ -17,6 +17,8 @@ from mxlite.lr_scheduler import ArgumentTypeError
 from mxlite.ndarray.ndarray import NDArray
 
 __all__ = [
+    "Raw",
+    "Scalars",
     "kernel_clip",
     "scalar",
     "clip_inplace",
@@ -27,6 +29,7 @@ __all__ = [
 ]
 
 Raw = Any  # a numpy.ndarray or cupy.ndarray
+Scalars = Sequence[float] | np.ndarray  # per-tensor lrs / wds: a list, or float64 values
 
 
 def kernel_clip(clip_gradient: float | None) -> float:

@@ -32,14 +32,15 @@ from mxlite.ndarray.ndarray import NDArray
 from mxlite.ops import multi_optimizer
 from mxlite.optimizer._common import (
     Raw,
+    Scalars,
     check_arrays,
     clip_inplace,
-    group_by_dtype,
     kernel_clip,
     py_clip,
     scalar,
     zeros_state,
 )
+from mxlite.optimizer._fused_step import FusedStep, fused_plan, update_once
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["Adam", "Adamax", "Nadam"]
@@ -90,26 +91,30 @@ def _multi_tensor_adam(
     means: Sequence[Raw],
     variances: Sequence[Raw],
     weights32: Sequence[Raw | None],
-    lrs: Sequence[float],
-    wds: Sequence[float],
+    lrs: Scalars,
+    wds: Scalars,
     *,
     beta1: float,
     beta2: float,
     epsilon: float,
     rescale_grad: float,
     clip_gradient: float,
+    plan: multi_optimizer.Prepared | bool | None = None,
 ) -> None:
     """Adam over a list of same-dtype tensors on one device; numerics equal the single path.
 
     More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_adam_update`)
     when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
+    ``plan`` as in :func:`mxlite.optimizer.sgd._multi_tensor_sgd`.
     """
-    if len(weights) > 1 and multi_optimizer.supported(
-        weights, grads, [means, variances], weights32
-    ):
+    if plan is None:
+        plan = len(weights) > 1 and multi_optimizer.supported(
+            weights, grads, [means, variances], weights32
+        )
+    if plan is not False:
         multi_optimizer.multi_adam_update(
             weights, grads, means, variances, lrs, wds, beta1, beta2, epsilon,
-            rescale_grad, clip_gradient, weights32,
+            rescale_grad, clip_gradient, weights32, plan=None if plan is True else plan,
         )  # fmt: skip
         return
     for w, g, m, v, w32, lr, wd in zip(weights, grads, means, variances, weights32, lrs, wds):
@@ -164,9 +169,12 @@ class Adam(Optimizer):
         wd = self._get_wd(index)
         return self._bias_corrected(lr, index), wd
 
+    def _bias_factor(self, t: int) -> float:
+        """``sqrt(1 - beta2**t) / (1 - beta1**t)``, the factor of the rate after ``t`` updates."""
+        return math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+
     def _bias_corrected(self, lr: float, index: Any) -> float:
-        t = self._index_update_count[index]
-        return lr * (math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t))  # MXNet's rounding
+        return lr * self._bias_factor(self._index_update_count[index])  # MXNet's rounding
 
     def _chunk_scalars(self, indices: list[Any]) -> tuple[list[float], list[float]]:
         lrs = [self._bias_corrected(lr, idx) for lr, idx in zip(self._get_lrs(indices), indices)]
@@ -201,28 +209,52 @@ class Adam(Optimizer):
         if self._has_custom_update(Adam):
             super().update_multi(indices, weights, grads, states)
             return
-        for weight, grad in zip(weights, grads):
-            check_arrays("Adam.update_multi", weight, grad)
-        lrs, wds = self._plan_scalars(indices, weights)
-        for dtype, positions in group_by_dtype(weights):
-            use_mp = bool(self.multi_precision and dtype == np.float16)
-            group = [states[p] for p in positions]
-            if use_mp:
-                masters: list[Raw | None] = [s[0]._data for s in group]
-                inner = [s[1] for s in group]
-            else:
-                masters = [None] * len(group)
-                inner = group
-            _multi_tensor_adam(
-                [weights[p]._data for p in positions],
-                [grads[p]._data for p in positions],
-                [s[0]._data for s in inner],
-                [s[1]._data for s in inner],
-                masters,
-                [lrs[p] for p in positions],
-                [wds[p] for p in positions],
-                **self._kernel_kwargs(),
+        update_once(self, Adam, indices, weights, grads, states, bias=True)
+
+    def _step_plan(
+        self,
+        indices: Sequence[Any],
+        weights: Sequence[NDArray],
+        grads: Sequence[NDArray],
+        states: Sequence[Any],
+    ) -> Any:
+        if self._has_custom_update(Adam) or type(self).update_multi is not Adam.update_multi:
+            return super()._step_plan(indices, weights, grads, states)
+        return FusedStep(self, Adam, indices, weights, grads, states, bias=True)
+
+    def _group_launcher(
+        self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
+    ) -> _AdamGroup:
+        return _AdamGroup(self, dtype, weights, grads, states)
+
+
+class _AdamGroup:
+    """The raw arrays of one Adam dtype group and their prepared fused launch."""
+
+    def __init__(
+        self, opt: Adam, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
+    ) -> None:
+        if opt.multi_precision and dtype == np.float16:
+            self.masters: list[Raw | None] = [s[0]._data for s in states]
+            inner = [s[1] for s in states]
+        else:
+            self.masters = [None] * len(states)
+            inner = states
+        self.weights = [w._data for w in weights]
+        self.grads = [g._data for g in grads]
+        self.means = [s[0]._data for s in inner]
+        self.variances = [s[1]._data for s in inner]
+        self.plan: multi_optimizer.Prepared | bool | None = None
+
+    def __call__(self, opt: Adam, lrs: np.ndarray, wds: np.ndarray) -> None:
+        if self.plan is None:
+            self.plan = fused_plan(
+                self.weights, self.grads, [self.means, self.variances], self.masters
             )
+        _multi_tensor_adam(
+            self.weights, self.grads, self.means, self.variances, self.masters, lrs, wds,
+            plan=self.plan, **opt._kernel_kwargs(),
+        )  # fmt: skip
 
 
 def _rescaled_decayed(xp: Any, opt: Optimizer, weight: Raw, grad: Raw, wd: float) -> Raw:

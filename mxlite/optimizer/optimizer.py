@@ -27,9 +27,29 @@ import numpy as np
 from mxlite.lr_scheduler import ArgumentTypeError, LRScheduler
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer._common import group_by_dtype
+from mxlite.optimizer._scalars import SCALAR_HOOKS
 from mxlite.util import is_np_array
 
 __all__ = ["Optimizer", "register", "create", "aggregation_size"]
+
+# Assigning one of these bumps ``Optimizer._plan_version``: cached step plans (multipliers, dtype
+# groups, chunk order, state layout) are rebuilt. Per-step values (lr, wd, rescale_grad,
+# clip_gradient, momentum, betas, num_update) are read at every step and bump nothing.
+_PLAN_ATTRS = frozenset(
+    {
+        "param_dict",
+        "lr_mult",
+        "wd_mult",
+        "idx2name",
+        "lr_scheduler",
+        "aggregate_num",
+        "multi_precision",
+        "begin_num_update",
+        "sym_info",
+        "allow_np_array",
+        "_all_index_update_counts",
+    }
+)
 
 _FP16_WARNING = (
     "Accumulating with float16 in optimizer can lead to poor accuracy or slow convergence. "
@@ -90,6 +110,7 @@ class Optimizer:
         param_dict: dict[int, Any] | None = None,
         aggregate_num: int | None = None,
     ) -> None:
+        self._plan_version = 0
         self.rescale_grad = rescale_grad
         self.lr_scheduler = lr_scheduler
         if self.lr_scheduler is None and learning_rate is None:
@@ -135,6 +156,11 @@ class Optimizer:
         self.allow_np_array = is_np_array()
         self.set_lr_mult({})
         self.set_wd_mult({})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _PLAN_ATTRS:
+            object.__setattr__(self, "_plan_version", self.__dict__.get("_plan_version", 0) + 1)
 
     # ------------------------------------------------------------------ registry
     @staticmethod
@@ -353,6 +379,24 @@ class Optimizer:
             for name in ("update", "update_multi_precision")
         )
 
+    def _scalar_hooks_intact(self, fused_cls: type) -> bool:
+        """True when ``type(self)`` overrides none of the scalar hooks (counts, rates, decays)
+        below ``fused_cls``, so the vectorized scalars equal what those hooks would return."""
+        cls = type(self)
+        return all(getattr(cls, h, None) is getattr(fused_cls, h, None) for h in SCALAR_HOOKS)
+
+    def _step_plan(
+        self,
+        indices: Sequence[Any],
+        weights: Sequence[NDArray],
+        grads: Sequence[NDArray],
+        states: Sequence[Any],
+    ) -> Any:
+        """A reusable :meth:`update_multi` for these arguments: an object with ``run(opt)``
+        (one step) and ``valid(opt)``; :class:`Updater` caches it per index list. Here it just
+        calls :meth:`update_multi`; the fused families return a precomputed plan."""
+        return GenericStep(self, self.update_multi, indices, weights, grads, states)
+
     def _step_scalars(self, index: Any) -> tuple[float, float]:
         """Count one update of ``index`` and return its ``(lr, wd)``, as ``update`` does.
 
@@ -390,11 +434,37 @@ class Optimizer:
     def __getstate__(self) -> dict[str, Any]:
         ret = self.__dict__.copy()
         ret.pop("param_dict", None)  # the Trainer sets it again
+        ret.pop("_plan_version", None)  # bookkeeping of this process's step plans
         return ret
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__ = state
+        self._plan_version = 0
         self.param_dict = {}
+
+
+class GenericStep:
+    """The step plan of optimizers without a fused path: calls ``update`` (a bound
+    ``update_multi``) with the arguments it was made with."""
+
+    def __init__(
+        self,
+        opt: Optimizer,
+        update: Any,
+        indices: Sequence[Any],
+        weights: Sequence[NDArray],
+        grads: Sequence[NDArray],
+        states: Sequence[Any],
+    ) -> None:
+        self.version = opt._plan_version
+        self.update = update
+        self.args = (list(indices), list(weights), list(grads), list(states))
+
+    def valid(self, opt: Optimizer) -> bool:
+        return opt._plan_version == self.version
+
+    def run(self, opt: Optimizer) -> None:
+        self.update(*self.args)
 
 
 register = Optimizer.register

@@ -23,14 +23,16 @@ Update rules are MXNet 1.9.1's kernels, term for term and in the same associatio
 * With ``multi_precision`` and float16 weights the math runs on a float32 master copy; the
   state is ``(mom, weight32)`` (MXNet's order for SGD and NAG).
 
+DCASGD and SGLD live in :mod:`mxlite.optimizer.dcasgd` (re-exported here).
+
 Each rule has a single-tensor function over raw arrays and a multi-tensor function over lists
 (``_multi_tensor_sgd``, ``_multi_tensor_nag``) with per-tensor ``lrs``/``wds``: the signature a
-fused kernel takes. ``Optimizer.update_multi`` makes one multi-tensor call per dtype group.
+fused kernel takes. ``update_multi`` makes one multi-tensor call per dtype group through a
+:class:`~mxlite.optimizer._fused_step.FusedStep` (which the Updater keeps from step to step).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -42,14 +44,15 @@ from mxlite.ndarray.ndarray import NDArray
 from mxlite.ops import multi_optimizer
 from mxlite.optimizer._common import (
     Raw,
+    Scalars,
     check_arrays,
     clip_inplace,
-    group_by_dtype,
     kernel_clip,
-    py_clip,
     scalar,
     zeros_state,
 )
+from mxlite.optimizer._fused_step import FusedStep, fused_plan, update_once
+from mxlite.optimizer.dcasgd import DCASGD, SGLD
 from mxlite.optimizer.optimizer import Optimizer, aggregation_size, register
 
 __all__ = ["SGD", "NAG", "ccSGD", "DCASGD", "SGLD"]
@@ -106,22 +109,29 @@ def _multi_tensor_sgd(
     grads: Sequence[Raw],
     moms: Sequence[Raw | None],
     weights32: Sequence[Raw | None],
-    lrs: Sequence[float],
-    wds: Sequence[float],
+    lrs: Scalars,
+    wds: Scalars,
     *,
     momentum: float,
     rescale_grad: float,
     clip_gradient: float,
+    plan: multi_optimizer.Prepared | bool | None = None,
 ) -> None:
     """SGD over a list of same-dtype tensors on one device; numerics equal the single path.
 
     More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_sgd_update`)
     when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
+    ``plan``: None decides now; False takes the single path; a plan prepared for exactly these
+    lists (:func:`mxlite.optimizer._fused_step.fused_plan`) launches with it.
     """
-    if len(weights) > 1 and multi_optimizer.supported(weights, grads, [moms], weights32):
+    if plan is None:
+        plan = len(weights) > 1 and multi_optimizer.supported(weights, grads, [moms], weights32)
+    if plan is not False:
+        prepared = None if plan is True else plan
         multi_optimizer.multi_sgd_update(
-            weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient, weights32
-        )
+            weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient, weights32,
+            plan=prepared,
+        )  # fmt: skip
         return
     for w, g, m, w32, lr, wd in zip(weights, grads, moms, weights32, lrs, wds):
         _single_tensor_sgd(
@@ -186,22 +196,29 @@ def _multi_tensor_nag(
     grads: Sequence[Raw],
     moms: Sequence[Raw | None],
     weights32: Sequence[Raw | None],
-    lrs: Sequence[float],
-    wds: Sequence[float],
+    lrs: Scalars,
+    wds: Scalars,
     *,
     momentum: float,
     rescale_grad: float,
     clip_gradient: float,
+    plan: multi_optimizer.Prepared | bool | None = None,
 ) -> None:
     """NAG over a list of same-dtype tensors on one device; numerics equal the single path.
 
     More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_nag_update`)
     when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
+    ``plan``: None decides now; False takes the single path; a plan prepared for exactly these
+    lists (:func:`mxlite.optimizer._fused_step.fused_plan`) launches with it.
     """
-    if len(weights) > 1 and multi_optimizer.supported(weights, grads, [moms], weights32):
+    if plan is None:
+        plan = len(weights) > 1 and multi_optimizer.supported(weights, grads, [moms], weights32)
+    if plan is not False:
+        prepared = None if plan is True else plan
         multi_optimizer.multi_nag_update(
-            weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient, weights32
-        )
+            weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient, weights32,
+            plan=prepared,
+        )  # fmt: skip
         return
     for w, g, m, w32, lr, wd in zip(weights, grads, moms, weights32, lrs, wds):
         _single_tensor_nag(
@@ -226,6 +243,28 @@ def _split_mp_states(
         masters = [s[1]._data for s in states]
         return moms, masters
     return [None if s is None else s._data for s in states], [None] * len(states)
+
+
+class _MomentumGroup:
+    """The raw arrays of one SGD/NAG dtype group and their prepared fused launches."""
+
+    def __init__(
+        self, opt: _MomentumFamily, dtype: Any, weights: list[NDArray], grads: list[NDArray],
+        states: list[Any],
+    ) -> None:  # fmt: skip
+        self.weights = [w._data for w in weights]
+        self.grads = [g._data for g in grads]
+        self.moms, self.masters = _split_mp_states(states, opt._group_uses_mp(dtype, states))
+        self.nones: list[None] = [None] * len(weights)
+        self.plans: dict[bool, Any] = {}  # with momentum buffers or without -> fused plan
+
+    def __call__(self, opt: _MomentumFamily, lrs: np.ndarray, wds: np.ndarray) -> None:
+        moms = opt._active_moms(self.moms, self.nones)
+        key = moms is self.moms
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = fused_plan(self.weights, self.grads, [moms], self.masters)
+        opt._launch(self.weights, self.grads, moms, self.masters, lrs, wds, plan)
 
 
 # ---------------------------------------------------------------------- optimizers
@@ -262,16 +301,24 @@ class _MomentumFamily(Optimizer):
     def _uses_momentum(self) -> bool:
         return self.momentum > 0
 
+    def _active_moms(self, moms: list[Any], nones: list[None]) -> list[Any]:
+        """The momentum buffers a step uses (``nones`` when momentum is off)."""
+        return moms
+
     def _launch(
         self,
         weights: list[Raw],
         grads: list[Raw],
         moms: list[Any],
         masters: list[Any],
-        lrs: list[float],
-        wds: list[float],
+        lrs: Scalars,
+        wds: Scalars,
+        plan: multi_optimizer.Prepared | bool | None = None,
     ) -> None:
         raise NotImplementedError
+
+    def _family(self) -> type:
+        return next(c for c in type(self).__mro__ if c in (SGD, NAG))
 
     def update_multi(
         self,
@@ -281,24 +328,30 @@ class _MomentumFamily(Optimizer):
         states: Sequence[Any],
     ) -> None:
         """All parameters of one context: scalars in MXNet's order, one call per dtype group."""
-        family = next(c for c in type(self).__mro__ if c in (SGD, NAG))
+        family = self._family()
         if self._has_custom_update(family):
             Optimizer.update_multi(self, indices, weights, grads, states)
             return
-        for weight, grad in zip(weights, grads):
-            check_arrays(f"{type(self).__name__}.update_multi", weight, grad)
-        lrs, wds = self._plan_scalars(indices, weights)
-        for dtype, positions in group_by_dtype(weights):
-            use_mp = self._group_uses_mp(dtype, [states[p] for p in positions])
-            moms, masters = _split_mp_states([states[p] for p in positions], use_mp)
-            self._launch(
-                [weights[p]._data for p in positions],
-                [grads[p]._data for p in positions],
-                moms,
-                masters,
-                [lrs[p] for p in positions],
-                [wds[p] for p in positions],
-            )
+        update_once(self, family, indices, weights, grads, states)
+
+    def _step_plan(
+        self,
+        indices: Sequence[Any],
+        weights: Sequence[NDArray],
+        grads: Sequence[NDArray],
+        states: Sequence[Any],
+    ) -> Any:
+        family = self._family()
+        if self._has_custom_update(family) or type(self).update_multi is not (
+            _MomentumFamily.update_multi
+        ):
+            return super()._step_plan(indices, weights, grads, states)
+        return FusedStep(self, family, indices, weights, grads, states)
+
+    def _group_launcher(
+        self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
+    ) -> _MomentumGroup:
+        return _MomentumGroup(self, dtype, weights, grads, states)
 
     def _group_uses_mp(self, dtype: Any, states: Sequence[Any]) -> bool:
         return bool(self.multi_precision and dtype == np.float16)
@@ -324,18 +377,21 @@ class SGD(_MomentumFamily):
         self.lazy_update = lazy_update
         self.aggregate_num = aggregation_size() if aggregate is None else int(aggregate)
 
+    def _active_moms(self, moms: list[Any], nones: list[None]) -> list[Any]:
+        return moms if self._uses_momentum() else nones
+
     def _launch(
         self,
         weights: list[Raw],
         grads: list[Raw],
         moms: list[Any],
         masters: list[Any],
-        lrs: list[float],
-        wds: list[float],
+        lrs: Scalars,
+        wds: Scalars,
+        plan: multi_optimizer.Prepared | bool | None = None,
     ) -> None:
-        if not self._uses_momentum():
-            moms = [None] * len(weights)
-        _multi_tensor_sgd(weights, grads, moms, masters, lrs, wds, **self._kernel_kwargs())
+        kwargs = self._kernel_kwargs()
+        _multi_tensor_sgd(weights, grads, moms, masters, lrs, wds, plan=plan, **kwargs)
 
     def _update_impl(
         self, indices: Any, weights: Any, grads: Any, states: Any, multi_precision: bool
@@ -348,6 +404,7 @@ class SGD(_MomentumFamily):
         lrs = self._get_lrs(indices)
         wds = self._get_wds(indices)
         moms, masters = _split_mp_states(states, multi_precision)
+        moms = self._active_moms(moms, [None] * len(moms))
         self._launch([w._data for w in weights], [g._data for g in grads], moms, masters, lrs, wds)
 
     def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
@@ -387,10 +444,12 @@ class NAG(_MomentumFamily):
         grads: list[Raw],
         moms: list[Any],
         masters: list[Any],
-        lrs: list[float],
-        wds: list[float],
+        lrs: Scalars,
+        wds: Scalars,
+        plan: multi_optimizer.Prepared | bool | None = None,
     ) -> None:
-        _multi_tensor_nag(weights, grads, moms, masters, lrs, wds, **self._kernel_kwargs())
+        kwargs = self._kernel_kwargs()
+        _multi_tensor_nag(weights, grads, moms, masters, lrs, wds, plan=plan, **kwargs)
 
     def _kernel_kwargs(self) -> dict[str, float]:
         return {
@@ -426,86 +485,3 @@ class NAG(_MomentumFamily):
             self.multi_precision and weight.dtype == np.float16 and isinstance(state, (tuple, list))
         )
         self._update_impl(index, weight, grad, state, multi_precision=use_mp)
-
-
-@register
-class DCASGD(Optimizer):
-    """Delay-compensated asynchronous SGD (arXiv:1609.08326).
-
-    With ``g = clip(rescale_grad * grad)`` and the previous weight ``w_prev``::
-
-        step = -lr * (g + wd * w + lamda * g * g * (w - w_prev))
-        mom = momentum * mom + step            # momentum > 0; mom = step otherwise
-        w_prev = w;  w = w + mom
-
-    MXNet 1.9.1 raises for any ``momentum != 0`` (it tests the momentum NDArray's truth value);
-    mxlite runs the documented rule instead. ``momentum=0`` matches MXNet exactly.
-
-    Args:
-        momentum: the momentum value.
-        lamda: scale of the delay-compensation term.
-    """
-
-    def __init__(self, momentum: float = 0.0, lamda: float = 0.04, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.momentum = momentum
-        self.weight_previous: dict[Any, Any] = {}
-        self.lamda = lamda
-
-    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray | None, NDArray]:
-        mom = None if self.momentum == 0.0 else zeros_state(weight, weight.dtype)
-        return (mom, weight.copy())
-
-    def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
-        """Update one weight and its previous-weight state in place."""
-        check_arrays("DCASGD.update", weight, grad)
-        lr, wd = self._step_scalars(index)
-        xp = backend.xp_of(weight._data)
-        w = weight._data
-        g = xp.multiply(grad._data, scalar(w, self.rescale_grad))
-        if self.clip_gradient is not None:
-            g = py_clip(xp, g, -self.clip_gradient, self.clip_gradient)
-        mom, previous = state
-        comp = xp.multiply(g, scalar(w, self.lamda))
-        comp *= g
-        comp *= w - previous._data
-        step = g + xp.multiply(w, scalar(w, wd))
-        step += comp
-        step *= scalar(w, -lr)
-        if mom is not None:
-            mom._data *= scalar(w, self.momentum)
-            mom._data += step
-            step = mom._data
-        previous._data[...] = w
-        w += step
-
-
-@register
-class SGLD(Optimizer):
-    """Stochastic Gradient Langevin Dynamics.
-
-    ``w = w - lr / 2 * (clip(rescale_grad * grad) + wd * w) + N(0, sqrt(lr))``, the noise drawn
-    from ``mx.nd.random.normal`` (mxlite's counter-based stream, so it differs from MXNet's).
-    """
-
-    def create_state(self, index: Any, weight: NDArray) -> None:
-        return None
-
-    def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
-        """Update one weight in place (draws noise from the global random stream)."""
-        from mxlite.ndarray import random as nd_random  # noqa: PLC0415 - random sits above us
-
-        check_arrays("SGLD.update", weight, grad)
-        lr, wd = self._step_scalars(index)
-        xp = backend.xp_of(weight._data)
-        w = weight._data
-        g = xp.multiply(grad._data, scalar(w, self.rescale_grad))
-        if self.clip_gradient is not None:
-            g = py_clip(xp, g, -self.clip_gradient, self.clip_gradient)
-        g += xp.multiply(w, scalar(w, wd))
-        g *= scalar(w, -lr / 2)
-        w += g
-        noise = nd_random.normal(
-            0, math.sqrt(lr), shape=weight.shape, dtype=weight.dtype, ctx=weight.context
-        )
-        w += noise._data

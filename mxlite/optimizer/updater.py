@@ -8,10 +8,19 @@ multi-tensor paths in one call per dtype group.
 
 ``get_states``/``set_states`` use mxlite's pickle-free format (:mod:`._states_format`); states
 pickled by real MXNet are refused with :class:`mxlite.base.ParamFileError`.
+
+Step plans: a list call also keeps the optimizer's step plan (:meth:`Optimizer._step_plan`),
+keyed by the tuple of indices. The next call with the same indices, the very same weight and
+gradient objects (compared by identity), the same optimizer and untouched states runs the plan
+directly: no conversions, state lookups, argument checks or per-index Python work. Reading
+``updater.states`` from outside (it may be edited), ``set_states`` or a change of the optimizer's
+multipliers, scheduler or groups (``Optimizer._plan_version``) makes the next call rebuild it.
+A plan holds references to the arrays of its last call; :meth:`Updater.clear_plans` drops them.
 """
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from mxlite.context import Context
@@ -55,9 +64,29 @@ class Updater:
 
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
-        self.states: dict[Any, Any] = {}
+        self._states: dict[Any, Any] = {}
+        self._states_version = 0
+        self._plans: dict[tuple[Any, ...], _CallPlan] = {}
         self.states_synced: dict[Any, bool] = {}
         self.aggregate_updates = optimizer.aggregate_num > 0
+
+    @property
+    def states(self) -> dict[Any, Any]:
+        """The optimizer states by index (``create_state_multi_precision``'s results).
+
+        The caller may edit the dict, so every outside read makes cached step plans rebuild.
+        """
+        self._states_version += 1
+        return self._states
+
+    @states.setter
+    def states(self, value: dict[Any, Any]) -> None:
+        self._states_version += 1
+        self._states = value
+
+    def clear_plans(self) -> None:
+        """Forget the cached step plans (and the array references they hold)."""
+        self._plans.clear()
 
     def __call__(self, index: Any, grad: Any, weight: Any) -> None:
         """Update ``weight`` from ``grad`` for one index or for lists of them (one context).
@@ -65,6 +94,13 @@ class Updater:
         Raises:
             ValueError: ``index``, ``grad`` and ``weight`` lists differ in length.
         """
+        listed = isinstance(index, (list, tuple))
+        if listed:
+            plan = self._cached_plan(index, grad, weight)
+            if plan is not None:
+                self.optimizer._set_current_context(plan.device_id)
+                plan.step.run(self.optimizer)
+                return
         allow_np = getattr(self.optimizer, "allow_np_array", is_np_array())
         if not isinstance(index, (list, tuple)):
             indices: list[Any] = [index]
@@ -79,19 +115,65 @@ class Updater:
                     f"Updater: got {len(indices)} indices, {len(grads)} gradients and "
                     f"{len(weights)} weights; pass one gradient and one weight per index."
                 )
+        device_id = weights[0].context.device_id if weights else 0
         if weights:
-            self.optimizer._set_current_context(weights[0].context.device_id)
+            self.optimizer._set_current_context(device_id)
+        states = self._states
         for i, idx in enumerate(indices):
             if isinstance(idx, bytes):
                 idx = idx.decode("utf-8")
                 indices[i] = idx
-            if idx not in self.states:
-                self.states[idx] = self.optimizer.create_state_multi_precision(idx, weights[i])
+            if idx not in states:
+                states[idx] = self.optimizer.create_state_multi_precision(idx, weights[i])
                 self.states_synced[idx] = True
+                self._states_version += 1
             elif not self.states_synced[idx]:
-                self.states[idx] = self.sync_state_context(self.states[idx], weights[i].context)
+                states[idx] = self.sync_state_context(states[idx], weights[i].context)
                 self.states_synced[idx] = True
-        self.optimizer.update_multi(indices, weights, grads, [self.states[idx] for idx in indices])
+                self._states_version += 1
+        arg_states = [states[idx] for idx in indices]
+        if not (listed and weights):
+            self.optimizer.update_multi(indices, weights, grads, arg_states)
+            return
+        step = self.optimizer._step_plan(indices, weights, grads, arg_states)
+        step.run(self.optimizer)
+        self._keep_plan(index, grad, weight, device_id, step)
+
+    def _keep_plan(self, index: Any, grad: Any, weight: Any, device_id: int, step: Any) -> None:
+        try:
+            key = tuple(index)
+            hash(key)
+        except TypeError:
+            return
+        while len(self._plans) >= _MAX_PLANS:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[key] = _CallPlan(
+            self.optimizer, self._states, self._states_version, grad, weight, device_id, step
+        )
+
+    def _cached_plan(self, index: Any, grad: Any, weight: Any) -> _CallPlan | None:
+        """The cached plan for this call, or None when anything it relies on changed."""
+        if not self._plans:
+            return None
+        try:
+            plan = self._plans.get(tuple(index))
+        except TypeError:
+            return None
+        if (
+            plan is None
+            or plan.optimizer is not self.optimizer
+            or plan.states is not self._states
+            or plan.states_version != self._states_version
+            or not isinstance(grad, (list, tuple))
+            or not isinstance(weight, (list, tuple))
+            or len(grad) != plan.n
+            or len(weight) != plan.n
+            or not all(map(operator.is_, grad, plan.grads))
+            or not all(map(operator.is_, weight, plan.weights))
+            or not plan.step.valid(self.optimizer)
+        ):
+            return None
+        return plan
 
     def sync_state_context(self, state: Any, context: Context) -> Any:
         """``state`` (NDArrays, possibly nested in tuples/lists) moved to ``context``."""
@@ -117,12 +199,49 @@ class Updater:
         self.states = loaded
         if optimizer is not None:
             self.optimizer = optimizer
-        self.states_synced = dict.fromkeys(self.states.keys(), False)
+        self.states_synced = dict.fromkeys(loaded.keys(), False)
 
     def get_states(self, dump_optimizer: bool = False) -> bytes:
         """States as bytes (mxlite's pickle-free format); with ``dump_optimizer`` the optimizer
         (learning rate, schedule, update counts) is included, ``param_dict`` excepted."""
-        return _states_format.dumps(self.states, self.optimizer if dump_optimizer else None)
+        return _states_format.dumps(self._states, self.optimizer if dump_optimizer else None)
+
+
+_MAX_PLANS = 4  # index lists whose step plans an Updater keeps
+
+
+class _CallPlan:
+    """What one list call was made with, and the optimizer's step plan for it."""
+
+    __slots__ = (
+        "optimizer",
+        "states",
+        "states_version",
+        "grads",
+        "weights",
+        "n",
+        "device_id",
+        "step",
+    )
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        states: dict[Any, Any],
+        states_version: int,
+        grads: Any,
+        weights: Any,
+        device_id: int,
+        step: Any,
+    ) -> None:
+        self.optimizer = optimizer
+        self.states = states
+        self.states_version = states_version
+        self.grads = tuple(grads)  # the caller's objects (before any mx.np conversion)
+        self.weights = tuple(weights)
+        self.n = len(self.weights)
+        self.device_id = device_id
+        self.step = step
 
 
 def get_updater(optimizer: Optimizer) -> Updater:

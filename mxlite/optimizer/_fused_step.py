@@ -1,0 +1,129 @@
+"""Step plans of the fused families (SGD, NAG, Adam): everything of ``update_multi`` that does not
+change from one step to the next, computed once.
+
+A :class:`FusedStep` holds, for one list of (index, weight, gradient, state): the argument checks
+(done when it is built), the dtype groups with their raw-array lists and their prepared fused
+launches (:func:`mxlite.ops.multi_optimizer.prepare`), and a
+:class:`~mxlite.optimizer._scalars.ScalarPlan` for the per-step counts, rates and decays.
+``run`` then costs a few NumPy operations plus one launch per dtype group.
+
+``Optimizer.update_multi`` builds a plan and runs it once; :class:`~mxlite.optimizer.Updater`
+keeps it and runs it every step while :meth:`FusedStep.valid` holds (and its own checks that the
+arrays and states are the same objects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mxlite.ndarray.ndarray import NDArray
+from mxlite.ops import multi_optimizer
+from mxlite.optimizer._common import Raw, check_arrays, group_by_dtype
+from mxlite.optimizer._scalars import VECTOR_MIN, ScalarPlan
+
+__all__ = ["FusedStep", "fused_plan", "update_once"]
+
+
+def fused_plan(
+    weights: Sequence[Raw],
+    grads: Sequence[Raw],
+    states: Sequence[Sequence[Raw | None] | None],
+    weights32: Sequence[Raw | None],
+) -> multi_optimizer.Prepared | bool:
+    """A prepared fused launch for these lists, or False when they take the single-tensor path
+    (one tensor, or arrays the fused kernels refuse)."""
+    if len(weights) > 1 and multi_optimizer.supported(weights, grads, states, weights32):
+        return multi_optimizer.prepare(weights, grads, states, weights32)
+    return False
+
+
+class FusedStep:
+    """One list of parameters of a fused-family optimizer, ready to be stepped repeatedly.
+
+    Args:
+        opt: the optimizer; ``opt._group_launcher(dtype, weights, grads, states)`` makes the
+            callable ``(opt, lrs, wds)`` that updates one dtype group.
+        family: the class defining the fused path (scalar hooks overridden below it disable the
+            vectorized scalars).
+        indices, weights, grads, states: as :meth:`Optimizer.update_multi` takes them.
+        bias: Adam's bias-corrected rates.
+
+    Raises:
+        mxlite.lr_scheduler.ArgumentTypeError: a weight or gradient is not an NDArray.
+    """
+
+    def __init__(
+        self,
+        opt: Any,
+        family: type,
+        indices: Sequence[Any],
+        weights: Sequence[NDArray],
+        grads: Sequence[NDArray],
+        states: Sequence[Any],
+        bias: bool = False,
+    ) -> None:
+        where = f"{type(opt).__name__}.update_multi"
+        for weight, grad in zip(weights, grads):
+            check_arrays(where, weight, grad)
+        weights = list(weights)
+        groups = group_by_dtype(weights)
+        self.whole = len(groups) == 1
+        self.groups: list[tuple[Any, Any]] = []
+        for dtype, positions in groups:
+            if self.whole:
+                launcher = opt._group_launcher(dtype, weights, list(grads), list(states))
+            else:
+                launcher = opt._group_launcher(
+                    dtype,
+                    [weights[p] for p in positions],
+                    [grads[p] for p in positions],
+                    [states[p] for p in positions],
+                )
+            self.groups.append((None if self.whole else np.asarray(positions), launcher))
+        vector = len(weights) >= VECTOR_MIN and opt._scalar_hooks_intact(family)
+        self.scalars = ScalarPlan(
+            opt,
+            tuple(indices),
+            [positions for _, positions in groups],
+            weights,
+            bias=bias,
+            vector=vector,
+        )
+
+    def valid(self, opt: Any) -> bool:
+        """Whether the optimizer's settings still match this plan (see ``ScalarPlan.valid``)."""
+        return self.scalars.valid(opt)
+
+    def run(self, opt: Any) -> None:
+        """One step: count, compute the scalars, launch every dtype group."""
+        lrs, wds = self.scalars.compute(opt)
+        if self.whole:
+            self.groups[0][1](opt, lrs, wds)
+            return
+        for positions, launcher in self.groups:
+            launcher(opt, lrs[positions], wds[positions])
+
+
+def update_once(
+    opt: Any,
+    family: type,
+    indices: Sequence[Any],
+    weights: Sequence[NDArray],
+    grads: Sequence[NDArray],
+    states: Sequence[Any],
+    bias: bool = False,
+) -> None:
+    """One uncached ``update_multi`` call. A single index (the Updater's per-key form) skips
+    building a plan: check, read its scalars, launch."""
+    if len(indices) >= VECTOR_MIN:
+        FusedStep(opt, family, indices, weights, grads, states, bias).run(opt)
+        return
+    where = f"{type(opt).__name__}.update_multi"
+    for weight, grad in zip(weights, grads):
+        check_arrays(where, weight, grad)
+    lrs, wds = opt._plan_scalars(indices, weights)
+    for dtype, _ in group_by_dtype(weights):  # at most one group
+        opt._group_launcher(dtype, list(weights), list(grads), list(states))(opt, lrs, wds)
