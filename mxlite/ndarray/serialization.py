@@ -166,6 +166,26 @@ def _host(container: list[Any] | dict[str, Any]) -> list[np.ndarray] | dict[str,
     return [backend.to_numpy(v) for v in container]
 
 
+def _checked_values(data: Any, cls: type, types_msg: str, container_msg: str) -> list[Any]:
+    """The arrays of a str-keyed dict or a list, each an instance of ``cls``.
+
+    Raises:
+        TypeError: a key is not a str or a value not a ``cls`` (``types_msg``).
+        ValueError: ``data`` is neither a dict nor a list (``container_msg``).
+    """
+    if isinstance(data, dict):
+        if any(not isinstance(k, str) for k in data):
+            raise TypeError(types_msg)
+        values = list(data.values())
+    elif isinstance(data, list):
+        values = data
+    else:
+        raise ValueError(container_msg)
+    if any(not isinstance(v, cls) for v in values):
+        raise TypeError(types_msg)
+    return values
+
+
 def save(fname: str, data: Any, format: str | None = None) -> None:  # noqa: A002
     """Save an NDArray, a list of NDArrays or a dict str -> NDArray to ``fname``.
 
@@ -185,20 +205,9 @@ def save(fname: str, data: Any, format: str | None = None) -> None:  # noqa: A00
     fmt = _pick_format(path, format)
     if isinstance(data, NDArray):
         data = [data]
-    if isinstance(data, dict):
-        if any(not isinstance(k, str) for k in data) or any(
-            not isinstance(v, NDArray) for v in data.values()
-        ):
-            raise TypeError(_MSG_SAVE_TYPES)
-        if any(isinstance(v, np_ndarray) for v in data.values()):
-            raise TypeError(_MSG_SAVE_NP)
-    elif isinstance(data, list):
-        if any(not isinstance(v, NDArray) for v in data):
-            raise TypeError(_MSG_SAVE_TYPES)
-        if any(isinstance(v, np_ndarray) for v in data):
-            raise TypeError(_MSG_SAVE_NP)
-    else:
-        raise ValueError(_MSG_SAVE_CONTAINER)
+    values = _checked_values(data, NDArray, _MSG_SAVE_TYPES, _MSG_SAVE_CONTAINER)
+    if any(isinstance(v, np_ndarray) for v in values):
+        raise TypeError(_MSG_SAVE_NP)
     _write(path, fmt, data, util.is_np_shape())
 
 
@@ -216,16 +225,7 @@ def npx_save(file: str, arr: Any, format: str | None = None) -> None:  # noqa: A
     fmt = _pick_format(path, format)
     if isinstance(arr, np_ndarray):
         arr = [arr]
-    if isinstance(arr, dict):
-        if any(not isinstance(k, str) for k in arr) or any(
-            not isinstance(v, np_ndarray) for v in arr.values()
-        ):
-            raise TypeError(_MSG_NPX_TYPES)
-    elif isinstance(arr, list):
-        if any(not isinstance(v, np_ndarray) for v in arr):
-            raise TypeError(_MSG_NPX_TYPES)
-    else:
-        raise ValueError(_MSG_NPX_CONTAINER)
+    _checked_values(arr, np_ndarray, _MSG_NPX_TYPES, _MSG_NPX_CONTAINER)
     _write(path, fmt, arr, True)
 
 
