@@ -274,11 +274,11 @@ class _DecayScheduler(LRScheduler):
     def __init__(
         self,
         max_update: int,
-        base_lr: float,
-        final_lr: float,
-        warmup_steps: int,
-        warmup_begin_lr: float,
-        warmup_mode: str,
+        base_lr: float = 0.01,
+        final_lr: float = 0,
+        warmup_steps: int = 0,
+        warmup_begin_lr: float = 0,
+        warmup_mode: str = "linear",
     ) -> None:
         super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
         where = type(self).__name__
@@ -364,16 +364,7 @@ class CosineScheduler(_DecayScheduler):
         ValueError: ``max_update < 1``.
     """
 
-    def __init__(
-        self,
-        max_update: int,
-        base_lr: float = 0.01,
-        final_lr: float = 0,
-        warmup_steps: int = 0,
-        warmup_begin_lr: float = 0,
-        warmup_mode: str = "linear",
-    ) -> None:
-        super().__init__(max_update, base_lr, final_lr, warmup_steps, warmup_begin_lr, warmup_mode)
+    # The constructor is _DecayScheduler's: its arguments and defaults are CosineScheduler's.
 
     def _curve(self, done: int) -> float:
         # Halving before the product (MXNet halves after it) changes no bit: halving is exact.
