@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mxlite.base import MXNetError
+from mxlite.context import Context
 from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
@@ -145,13 +146,24 @@ def broadcast_like(lhs: NDArray, rhs: NDArray, **kwargs: Any) -> NDArray:
     return broadcast_to(lhs, rhs.shape)
 
 
-def _check_dtypes(op: str, data: Sequence[NDArray]) -> None:
+def _inputs_ctx(op: str, data: Sequence[NDArray], same_shape: bool = False) -> Context:
+    """The context ``op`` runs on, after checking its inputs.
+
+    Raises:
+        MXNetError: no inputs, mixed dtypes (legacy arrays), or (``same_shape``) mixed shapes.
+    """
+    if not data:
+        raise MXNetError(f"{op} needs at least one input array")
+    ctx = same_ctx(op, *data)
     dts = {d._data.dtype for d in data}
     if len(dts) > 1 and not any(d._numpy_semantics() for d in data):
         raise MXNetError(
             f"{op}: all inputs need one dtype, got {sorted(str(d) for d in dts)}; cast them "
             "with .astype() first."
         )
+    if same_shape and any(d.shape != data[0].shape for d in data):
+        raise MXNetError(f"{op}: every input needs the same shape, got {[d.shape for d in data]}")
+    return ctx
 
 
 def concat(*data: NDArray, dim: int = 1, **kwargs: Any) -> NDArray:
@@ -160,10 +172,7 @@ def concat(*data: NDArray, dim: int = 1, **kwargs: Any) -> NDArray:
     Raises:
         MXNetError: no inputs, mixed dtypes, or shapes that differ off ``dim``.
     """
-    if not data:
-        raise MXNetError("concat needs at least one input array")
-    ctx = same_ctx("concat", *data)
-    _check_dtypes("concat", data)
+    ctx = _inputs_ctx("concat", data)
     nd = data[0].ndim
     if any(d.ndim != nd for d in data) or not -nd <= dim < nd:
         raise MXNetError(
@@ -192,12 +201,7 @@ def stack(*data: NDArray, axis: int = 0, **kwargs: Any) -> NDArray:
     Raises:
         MXNetError: no inputs, mixed dtypes, or different shapes.
     """
-    if not data:
-        raise MXNetError("stack needs at least one input array")
-    ctx = same_ctx("stack", *data)
-    _check_dtypes("stack", data)
-    if any(d.shape != data[0].shape for d in data):
-        raise MXNetError(f"stack: every input needs the same shape, got {[d.shape for d in data]}")
+    ctx = _inputs_ctx("stack", data, same_shape=True)
     nd = data[0].ndim + 1
     if not -nd <= axis < nd:
         raise MXNetError(f"stack: axis {axis} out of range for {nd}-d output")
@@ -242,12 +246,7 @@ SliceChannel = split
 
 def add_n(*args: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
     """Elementwise sum of all inputs (same shape and dtype)."""
-    if not args:
-        raise MXNetError("add_n needs at least one input array")
-    ctx = same_ctx("add_n", *args)
-    _check_dtypes("add_n", args)
-    if any(a.shape != args[0].shape for a in args):
-        raise MXNetError(f"add_n: every input needs the same shape, got {[a.shape for a in args]}")
+    ctx = _inputs_ctx("add_n", args, same_shape=True)
     res = args[0]._data.copy()
     for a in args[1:]:
         res += as_raw(a, args[0])
