@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import autograd, backend
+from mxlite import autograd
 from mxlite.base import MXNetError
 from mxlite.ndarray import _dtype_rules, _elementwise
 from mxlite.ndarray.ndarray import (
@@ -194,8 +194,7 @@ def write_out(result: NDArray, out: NDArray | None) -> NDArray:
             f"out= has shape {out.shape}, but the result has shape {result.shape}. Pass an "
             "array of the result's shape."
         )
-    out._data[...] = backend.to_ctx(result._data, out.context).astype(out._data.dtype, copy=False)
-    return out
+    return result.copyto(out)
 
 
 # ---------------------------------------------------------------------- unary math
