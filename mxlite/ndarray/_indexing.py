@@ -197,9 +197,7 @@ def _trim_leading_ones(raw: Any, ndim: int) -> Any:
 
 def setitem(x: NDArray, key: Any, value: Any) -> None:
     """``x[key] = value``: writes into ``x``'s memory (and every view of it)."""
-    check = getattr(autograd, "check_assignable", None)
-    if check is not None:
-        check(x)
+    autograd.check_assignable(x)
     nkey, basic = _normalize(key, x)
     if basic:
         _check_bounds(nkey, x)
