@@ -198,10 +198,6 @@ class ndarray(NDArray):  # noqa: N801 - NumPy's name
         """A 1-d view of the array."""
         return self._reshaped((self.size,))
 
-    def astype(self, dtype: Any, copy: bool = True) -> NDArray:
-        """Cast to ``dtype`` (``self`` when ``copy=False`` and nothing changes)."""
-        return super().astype(dtype, copy=copy)
-
     def copy(self, order: str = "C") -> NDArray:  # type: ignore[override]
         """A deep copy on the same context."""
         return super().copy()
