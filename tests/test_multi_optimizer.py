@@ -431,6 +431,27 @@ def test_prepared_plan_gives_the_same_bits_as_a_plain_call(rule):
     _assert_same(plain, prepared)
 
 
+def test_launch_scalars_are_reused_only_for_identical_bits():
+    d = _make("float32", [(4,), (5,)], np.random.default_rng(4))
+    launch = mo.prepare(d["w"], d["g"], [d["s0"]], None)._plan.launches[0][1]
+    lrs, wds = np.array([0.1, 0.2]), np.array([0.0, 0.01])
+    first = launch.scalars(mo.SGD, 1, lrs, wds, 0.5, -1.0, (0.9,))
+    assert launch.scalars(mo.SGD, 1, lrs.copy(), wds.copy(), 0.5, -1.0, (0.9,))[0] is first[0]
+    changed = [
+        launch.scalars(mo.SGD, 1, lrs, np.array([-0.0, 0.01]), 0.5, -1.0, (0.9,)),  # -0.0
+        launch.scalars(mo.SGD, 1, lrs, wds, 0.25, -1.0, (0.9,)),
+        launch.scalars(mo.SGD, 1, lrs, wds, 0.25, 1.0, (0.9,)),
+        launch.scalars(mo.SGD, 1, lrs, wds, 0.25, 1.0, (0.8,)),
+        launch.scalars(mo.NAG, 1, lrs, wds, 0.25, 1.0, (0.8,)),
+    ]
+    for coef, glob in changed:
+        assert coef is not first[0]
+    expected = mo.launch_scalars(
+        mo.SGD, 1, "float32", lrs, np.array([-0.0, 0.01]), 0.5, -1.0, (0.9,)
+    )
+    assert changed[0][0].tobytes() == expected[0].tobytes() != first[0].tobytes()
+
+
 def test_prepared_plan_refuses_other_lists_and_writes_nothing():
     d = _make("float32", [(4,), (5,)], np.random.default_rng(2))
     plan = mo.prepare(d["w"], d["g"], [d["s0"]], None)
