@@ -1,7 +1,7 @@
 """``mx.optimizer``: weight-update rules, their registry, and the Updater.
 
-One module per optimizer family (``sgd``, ``dcasgd``, ``signum``, ``adam``, ``rmsprop``, ``adagrad``,
-``ftrl``, ``test``); the base class and registry live in :mod:`mxlite.optimizer.optimizer`. Not
+One module per optimizer family (``sgd``, ``dcasgd``, ``signum``, ``adam``, ``rmsprop``,
+``adagrad``, ``ftrl``, ``test``); the base class and registry live in :mod:`mxlite.optimizer.optimizer`. Not
 ported: MXNet's LAMB, LARS, LBSGD and contrib GroupAdaGrad. Trainers call
 :class:`Updater` (``updater(indices, grads, weights)`` per context), which hands whole lists to
 :meth:`Optimizer.update_multi`.
