@@ -418,3 +418,35 @@ def test_gpu_update_equals_cpu_bitwise(
         results.append([w.asnumpy() for w in weights])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    _MULTI_CASES[:10],
+    ids=[f"{n}-{i}" for i, (n, _) in enumerate(_MULTI_CASES[:10])],
+)
+def test_gpu_cached_step_plans_equal_cpu_bitwise(
+    name: str, kwargs: dict[str, Any], gpu_ctx: mx.Context
+) -> None:
+    """Same arrays every step: the Updater's cached plan, prepared fused launches and reused
+    coefficient tables run on the GPU, and agree with the CPU bit for bit."""
+    mixed = ["float32", "float16", "float32", "float16", "float32"]
+    dtypes = mixed if kwargs.get("multi_precision") else ["float32"] * 5
+    results = []
+    for ctx in (mx.cpu(0), gpu_ctx):
+        weights, grads = _params(dtypes)
+        weights = [w.copyto(ctx) for w in weights]
+        buffers = [g.copyto(ctx) for g in grads[0]]
+        sched = mx.lr_scheduler.FactorScheduler(step=2, factor=0.5, base_lr=0.05)
+        updater = mx.optimizer.get_updater(mx.optimizer.create(name, lr_scheduler=sched, **kwargs))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for step in grads * 2:
+                for buf, g in zip(buffers, step):
+                    g.copyto(buf)
+                updater(list(range(5)), list(buffers), list(weights))
+        assert len(updater._plans) == 1
+        results.append([w.asnumpy() for w in weights])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
