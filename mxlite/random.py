@@ -37,6 +37,8 @@ _DEFAULT_SEED = 0
 _BLOCK = 4  # elements per Philox block: ad-hoc draws start on a block boundary
 _MAX_OFFSET = 1 << 62  # mxlite.ops.MAX_STREAM_ELEMENTS
 _PERSON_PARAM = b"mxlite.param.v1"
+_PARAM_HASHERS: dict[int, Any] = {}  # seed -> BLAKE2b already fed with the seed (param_key)
+_U64_LEN = struct.Struct("<Q")
 _PERSON_ADHOC = b"mxlite.adhoc.v1"
 
 _MSG_SEED = "seed_state must be int"  # MXNet's message, verbatim
@@ -152,9 +154,23 @@ def param_key(name: str, salt: str = "") -> tuple[int, int]:
         raise TypeError(_MSG_NAME.format(got=type(name).__name__))
     if not isinstance(salt, str):
         raise TypeError(_MSG_SALT.format(got=type(salt).__name__))
-    return _digest(
-        _PERSON_PARAM, struct.pack("<q", _STATE.seed), name.encode("utf-8"), salt.encode("utf-8")
-    )
+    # Same bytes as _digest(_PERSON_PARAM, seed, name, salt); the hasher fed with the seed part
+    # is kept per seed and copied (thousands of parameters are keyed per initialize()).
+    seed_value = _STATE.seed
+    base = _PARAM_HASHERS.get(seed_value)
+    if base is None:
+        base = hashlib.blake2b(digest_size=8, person=_PERSON_PARAM)
+        part = struct.pack("<q", seed_value)
+        base.update(struct.pack("<Q", len(part)))
+        base.update(part)
+        _PARAM_HASHERS.clear()
+        _PARAM_HASHERS[seed_value] = base
+    h = base.copy()
+    for part in (name.encode("utf-8"), salt.encode("utf-8")):
+        h.update(_U64_LEN.pack(len(part)))
+        h.update(part)
+    d = h.digest()
+    return int.from_bytes(d[:4], "little"), int.from_bytes(d[4:], "little")
 
 
 def adhoc_key() -> tuple[int, int]:

@@ -29,7 +29,6 @@ last bit when k > 2).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +36,7 @@ import numpy as np
 
 from mxlite import backend
 from mxlite.context import Context, cpu
-from mxlite.gluon._replicas import reduce_mean, same_device
+from mxlite.gluon._replicas import exclusive, reduce_mean, same_device
 from mxlite.ndarray.ndarray import NDArray
 
 __all__ = [
@@ -90,36 +89,6 @@ def _to_gpu_many(
         dests.append(dst)
     if hosts:
         staging.to_device_into(hosts, dests)
-    return out
-
-
-_BASELINE: tuple[int, int] | None = None
-
-
-def _baseline() -> tuple[int, int]:
-    """Reference counts of an entry of a list and of its ``_data``, held nowhere else (measured
-    once on this interpreter, with the same expressions :func:`exclusive` uses)."""
-    global _BASELINE
-    if _BASELINE is None:
-        probe = [NDArray(np.empty(1), cpu())]
-        _BASELINE = (sys.getrefcount(probe[0]), sys.getrefcount(probe[0]._data))
-    return _BASELINE
-
-
-def exclusive(arrays: list[NDArray]) -> list[bool]:
-    """For each entry of a Parameter's own replica list: whether only that list reaches it.
-
-    True when the NDArray is referenced by ``arrays`` alone, its raw array by the NDArray alone
-    (no views, no other wrapper), and the raw array owns its writable memory. Such a buffer is
-    dropped by the Parameter anyway, so writing into it is invisible to everyone. Call it before
-    taking any other reference to the entries.
-    """
-    held, raw_held = _baseline()
-    out = []
-    for i in range(len(arrays)):
-        ok = sys.getrefcount(arrays[i]) <= held and sys.getrefcount(arrays[i]._data) <= raw_held
-        raw = arrays[i]._data
-        out.append(ok and raw.base is None and bool(raw.flags.writeable))
     return out
 
 

@@ -17,6 +17,7 @@ keeps the values and drops the host round trip where it can:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,10 @@ from mxlite.context import Context, cpu
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_array
 
+# Replaced replica buffers at least this large are reused by force_reinit (fresh memory costs a
+# page fault per 4 KiB page; smaller arrays come from the allocator's warm heap anyway).
+RECYCLE_MIN_BYTES = 1 << 18
+
 __all__ = [
     "InitJob",
     "front_class",
@@ -40,6 +45,7 @@ __all__ = [
     "astype",
     "same_device",
     "reduce_mean",
+    "exclusive",
 ]
 
 
@@ -107,6 +113,8 @@ class InitJob:
         data: a value given with ``set_data`` before initialization, copied instead of running
             any initializer.
         arrays: the filled replicas, one per context (set by :func:`run_jobs`).
+        recycle: raw buffers of the replicas being replaced that nothing else references (see
+            :func:`exclusive`); a built-in fill may write into them instead of new arrays.
     """
 
     name: str
@@ -117,12 +125,13 @@ class InitJob:
     default_init: Any
     data: NDArray | None = None
     arrays: list[NDArray] = field(default_factory=list)
+    recycle: list[Any] = field(default_factory=list)
 
     def desc(self) -> Any:
         return initializer.InitDesc(self.name, {"__init__": self.init})
 
 
-def _replica_safe(init_obj: Any, desc: Any, arr: NDArray) -> bool:
+def _replica_safe(init_obj: Any, desc: Any, arr: NDArray | None) -> bool:
     """Whether each replica may be filled in place on its own device (identical results)."""
     if getattr(init_obj, "_verbose", False):
         return False  # a verbose initializer logs once per parameter, not once per replica
@@ -145,42 +154,149 @@ def run_jobs(jobs: Sequence[InitJob]) -> None:
         whatever the initializer raises; the jobs' arrays are then incomplete and must be
         dropped by the caller.
     """
-    descs: dict[int, tuple[Any, list[Any], list[NDArray]]] = {}
+    batches: dict[int, tuple[Any, list[Any], list[NDArray]]] = {}
+    created: dict[int, Any] = {}
     pending: list[tuple[InitJob, list[NDArray | None]]] = []
+    recycled = 0
     for job in jobs:
         if job.data is not None:
             job.arrays = [
                 to_front(job.data.copyto(ctx).astype(job.dtype, copy=False)) for ctx in job.ctx_list
             ]
             continue
-        init_obj = initializer.create(job.default_init)
-        first_kind = _host_kind(job.ctx_list[0])
-        first = zeros(job.shape, job.dtype, job.ctx_list[0])
-        if _replica_safe(init_obj, job.desc(), first):
-            slots: list[NDArray | None] = [
-                (first if i == 0 else zeros(job.shape, job.dtype, ctx))
-                if _host_kind(ctx) == first_kind
-                else None
-                for i, ctx in enumerate(job.ctx_list)
-            ]
-            group = descs.setdefault(id(init_obj), (init_obj, [], []))
-            for arr in slots:
-                if arr is not None:
-                    group[1].append(job.desc())
-                    group[2].append(arr)
-            pending.append((job, slots))
-        else:
+        init_obj = created.get(id(job.default_init))
+        if init_obj is None:
+            init_obj = created[id(job.default_init)] = initializer.create(job.default_init)
+        desc = job.desc()
+        if not _replica_safe(init_obj, desc, None):
             host = zeros(job.shape, job.dtype, cpu())
-            init_obj(job.desc(), host)
+            init_obj(desc, host)
             job.arrays = [host.copyto(ctx) for ctx in job.ctx_list]
-    for init_obj, group_descs, arrays in descs.values():
-        initializer.init_many(init_obj, group_descs, arrays)
+            continue
+        # Built-in fills write every element: the replicas need no zeroing first.
+        first_kind = _host_kind(job.ctx_list[0])
+        slots: list[NDArray | None] = []
+        for ctx in job.ctx_list:
+            if _host_kind(ctx) != first_kind:
+                slots.append(None)
+                continue
+            arr = _take_recycled(job, ctx)
+            if arr is None:
+                arr = empty(job.shape, job.dtype, ctx)
+            else:
+                recycled += arr._data.nbytes
+            slots.append(arr)
+        batch = batches.get(id(init_obj))
+        if batch is None:
+            batch = batches[id(init_obj)] = (init_obj, [], [])
+        for arr in slots:
+            if arr is not None:
+                batch[1].append(desc)
+                batch[2].append(arr)
+        pending.append((job, slots))
+    if recycled and not _plans_succeed(batches):
+        _unrecycle(batches, pending)
+    for init_obj, batch_descs, arrays in batches.values():
+        initializer.init_many(init_obj, batch_descs, arrays)
     for job, slots in pending:
         source = slots[0]
         assert source is not None
-        job.arrays = [
-            arr if arr is not None else source.copyto(ctx) for arr, ctx in zip(slots, job.ctx_list)
-        ]
+        job.arrays = (
+            slots  # type: ignore[assignment]
+            if all(arr is not None for arr in slots)
+            else [
+                arr if arr is not None else source.copyto(ctx)
+                for arr, ctx in zip(slots, job.ctx_list)
+            ]
+        )
+
+
+def _take_recycled(job: InitJob, ctx: Context) -> NDArray | None:
+    """A buffer of ``job.recycle`` that fits a replica on ``ctx`` (removed from the list)."""
+    if not job.recycle:
+        return None
+    dtype = job.dtype if isinstance(job.dtype, np.dtype) else dtype_np(job.dtype)
+    gpu = ctx.device_typeid == 2
+    for i, raw in enumerate(job.recycle):
+        on_gpu = backend.is_gpu_array(raw)
+        if (
+            on_gpu == gpu
+            and (not gpu or int(raw.device.id) == ctx.device_id)
+            and raw.dtype == dtype
+            and tuple(raw.shape) == tuple(job.shape)
+        ):
+            del job.recycle[i]
+            return front_class()(raw, ctx)
+    return None
+
+
+def _plans_succeed(batches: dict[int, tuple[Any, list[Any], list[NDArray]]]) -> bool:
+    """Whether every array of the batches has a batchable fill plan that computes without error.
+
+    Checked before anything is written when replicas being replaced are recycled: a failing
+    ``initialize`` must leave the Parameters as they were, and their old buffers are among the
+    arrays (``init_many`` fills earlier arrays before a later one fails).
+    """
+    from mxlite.initializers import _fill
+
+    try:
+        for init_obj, descs, arrays in batches.values():
+            for desc, arr in zip(descs, arrays):
+                target, method, _ = init_obj._route(desc)
+                plan = _fill.plan_for(target, method, desc, arr)
+                if plan is None or plan.kind not in ("uniform", "normal", "constant"):
+                    return False
+    except Exception:  # init_many raises it again, with fresh arrays only
+        return False
+    return True
+
+
+def _unrecycle(
+    batches: dict[int, tuple[Any, list[Any], list[NDArray]]],
+    pending: list[tuple[InitJob, list[NDArray | None]]],
+) -> None:
+    """Replace every recycled buffer of the batches with a new array."""
+    fresh: dict[int, NDArray] = {}
+    for _, _, arrays in batches.values():
+        for i, arr in enumerate(arrays):
+            new = fresh.get(id(arr))
+            if new is None:
+                new = fresh[id(arr)] = empty(arr._data.shape, arr._data.dtype, arr.context)
+            arrays[i] = new
+    for _, slots in pending:
+        for i, slot in enumerate(slots):
+            if slot is not None:
+                slots[i] = fresh.get(id(slot), slot)
+
+
+_BASELINE: tuple[int, int] | None = None
+
+
+def _baseline() -> tuple[int, int]:
+    """Reference counts of an entry of a list and of its ``_data``, held nowhere else (measured
+    once on this interpreter, with the same expressions :func:`exclusive` uses)."""
+    global _BASELINE
+    if _BASELINE is None:
+        probe = [NDArray(np.empty(1), cpu())]
+        _BASELINE = (sys.getrefcount(probe[0]), sys.getrefcount(probe[0]._data))
+    return _BASELINE
+
+
+def exclusive(arrays: list[NDArray]) -> list[bool]:
+    """For each entry of a Parameter's own replica list: whether only that list reaches it.
+
+    True when the NDArray is referenced by ``arrays`` alone, its raw array by the NDArray alone
+    (no views, no other wrapper), and the raw array owns its writable memory. Such a buffer is
+    dropped by the Parameter anyway, so writing into it is invisible to everyone. Call it before
+    taking any other reference to the entries.
+    """
+    held, raw_held = _baseline()
+    out = []
+    for i in range(len(arrays)):
+        ok = sys.getrefcount(arrays[i]) <= held and sys.getrefcount(arrays[i]._data) <= raw_held
+        raw = arrays[i]._data
+        out.append(ok and raw.base is None and bool(raw.flags.writeable))
+    return out
 
 
 def astype(arr: NDArray, dtype: Any) -> NDArray:

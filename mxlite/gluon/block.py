@@ -491,8 +491,7 @@ class HybridBlock(Block):
                 params = {k: v.data(ctx) for k, v in self._reg_params.items()}
             except DeferredInitializationError:
                 self._deferred_infer_shape(x, *args)
-                for _, param in self.params.items():
-                    param._finish_deferred_init()
+                Parameter._finish_deferred_inits(self.params.values())
                 params = {k: v.data(ctx) for k, v in self._reg_params.items()}
             return self.hybrid_forward(_nd_module, x, *args, **params)
 

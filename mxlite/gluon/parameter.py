@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mxlite import autograd, context, initializer
@@ -367,7 +367,14 @@ class Parameter:
                 _param_checks.MSG_INVALID_SHAPE.format(name=self.name, shape=str(self.shape))
             )
         self._check_dense()
-        return self._make_job(init, ctx_list, default_init, None)
+        job = self._make_job(init, ctx_list, default_init, None)
+        if self._data:  # force_reinit: big buffers nobody else holds may take the new values
+            job.recycle = [
+                arr._data
+                for arr, mine in zip(self._data, _replicas.exclusive(self._data))
+                if mine and arr._data.nbytes >= _replicas.RECYCLE_MIN_BYTES
+            ]
+        return job
 
     def _make_job(self, init: Any, ctx_list: list[Context], default_init: Any, data: Any) -> Any:
         assert self._shape is not None
@@ -390,17 +397,34 @@ class Parameter:
         Raises:
             CheckError: the shape still has unknown dimensions.
         """
-        if not self._deferred_init:
-            return
-        init, ctx_list, default_init, data = self._deferred_init
-        if not shape_is_known(self.shape):
-            raise CheckError(
-                _param_checks.MSG_INVALID_SHAPE_DEFERRED.format(
-                    name=self.name, shape=str(self.shape)
+        Parameter._finish_deferred_inits([self])
+
+    @staticmethod
+    def _finish_deferred_inits(params: Iterable[Parameter]) -> None:
+        """Finish the deferred initializations of ``params`` together (one batch of fills).
+
+        Every shape is checked first: on an error no Parameter is initialized.
+
+        Raises:
+            CheckError: a shape still has unknown dimensions.
+        """
+        jobs, owners, seen = [], [], set()
+        for param in params:
+            if not param._deferred_init or id(param) in seen:
+                continue
+            seen.add(id(param))
+            init, ctx_list, default_init, data = param._deferred_init
+            if not shape_is_known(param.shape):
+                raise CheckError(
+                    _param_checks.MSG_INVALID_SHAPE_DEFERRED.format(
+                        name=param.name, shape=str(param.shape)
+                    )
                 )
-            )
-        self._check_dense()
-        self._run_jobs([self._make_job(init, ctx_list, default_init, data)], [self])
+            param._check_dense()
+            jobs.append(param._make_job(init, ctx_list, default_init, data))
+            owners.append(param)
+        if jobs:
+            Parameter._run_jobs(jobs, owners)
 
     def _init_impl(self, data: NDArray, ctx_list: Sequence[Context]) -> None:
         """Set the replicas to copies of ``data`` on ``ctx_list`` and make fresh gradients."""
@@ -416,8 +440,10 @@ class Parameter:
             while len(dev_list) <= ctx.device_id:
                 dev_list.append(None)
             dev_list[ctx.device_id] = i
-        self._data = [_replicas.to_front(arr) for arr in arrays]
-        self._register_replicas(self._data)
+        cls = _replicas.front_class()
+        self._data = [arr if type(arr) is cls else cls(arr._data, arr.context) for arr in arrays]
+        if len(self._data) > 1:
+            self._register_replicas(self._data)
         self._init_grad()
 
     def _init_grad(self) -> None:

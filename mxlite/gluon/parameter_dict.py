@@ -229,9 +229,10 @@ class ParameterDict:
             if init is DEFAULT_INIT:  # never make the shared default verbose for later calls
                 init = initializer.Uniform()
             init.set_verbosity(verbose=verbose)
+        ctx_list = _param_checks.as_ctx_list(ctx)  # resolved once: the same for every Parameter
         jobs, params = [], []
         for param in self.values():
-            job = param._start_initialize(None, ctx, init, force_reinit, stacklevel=3)
+            job = param._start_initialize(None, ctx_list, init, force_reinit, stacklevel=3)
             if job is not None:
                 jobs.append(job)
                 params.append(param)

@@ -44,6 +44,7 @@ __all__ = [
     "bilinear_weights",
     "random_int8",
     "FILL_DTYPES",
+    "dtype_name",
 ]
 
 FILL_DTYPES = frozenset({"float16", "float32", "float64", "bfloat16"})
@@ -111,6 +112,18 @@ def ctx_of(arr: Any) -> Context:
     return ctx_of_raw(raw_of(arr))
 
 
+_DTYPE_NAMES: dict[Any, str] = {}
+
+
+def dtype_name(dtype: Any) -> str:
+    """``np.dtype(dtype).name``, cached per dtype object (NumPy computes the name in Python,
+    which costs microseconds: too much when thousands of parameters are initialized)."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
+    return name
+
+
 def stream_key(desc: Any, target: Any, arr: Any, check: bool = True) -> tuple[tuple[int, int], int]:
     """``(key, offset)`` of the stream that initializes ``arr`` for ``desc`` with ``target``.
 
@@ -122,8 +135,9 @@ def stream_key(desc: Any, target: Any, arr: Any, check: bool = True) -> tuple[tu
             counter moves).
     """
     raw = raw_of(arr)
-    if check:
-        _check_float(raw, desc)
+    dname = dtype_name(raw.dtype)
+    if check and dname not in FILL_DTYPES:
+        raise MXNetError(_MSG_BAD_DTYPE.format(dtype=dname, name=str(desc) or "an unnamed array"))
     from mxlite import random
 
     name = getattr(desc, "_stream_name", None) or str(desc)
@@ -133,13 +147,14 @@ def stream_key(desc: Any, target: Any, arr: Any, check: bool = True) -> tuple[tu
     fingerprint = (
         target._fingerprint() if hasattr(target, "_fingerprint") else type(target).__name__
     )
-    salt = f"{tuple(int(d) for d in raw.shape)}|{np.dtype(raw.dtype).name}|{fingerprint}"
+    # shape as a tuple of Python ints: str() gives e.g. "(64, 64)" (the salt's exact text)
+    salt = f"{tuple(map(int, raw.shape))}|{dname}|{fingerprint}"
     key = random.param_key(name, salt)
     return (int(key[0]), int(key[1])), 0
 
 
 def _check_float(raw: Any, desc: Any) -> None:
-    dtype = np.dtype(raw.dtype).name
+    dtype = dtype_name(raw.dtype)
     if dtype not in FILL_DTYPES:
         raise MXNetError(_MSG_BAD_DTYPE.format(dtype=dtype, name=str(desc) or "an unnamed array"))
 

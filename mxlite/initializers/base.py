@@ -146,10 +146,24 @@ class Initializer:
         return json.dumps([self.__class__.__name__.lower(), self._kwargs])
 
     def _fingerprint(self) -> str:
-        """A deterministic text naming this initializer and its arguments (salts random streams)."""
-        return json.dumps(
-            [type(self).__name__.lower(), self._kwargs], sort_keys=True, default=_json_default
+        """A deterministic text naming this initializer and its arguments (salts random streams).
+
+        Cached while ``_kwargs`` holds the same objects (it is computed once per parameter
+        otherwise, and JSON costs microseconds).
+        """
+        kwargs = self._kwargs
+        cache = self.__dict__.get("_fingerprint_cache")
+        if cache is not None and cache[0] is kwargs:
+            try:  # tuple equality tries identity first: no array comparison when unchanged
+                if cache[1] == tuple(kwargs.items()):
+                    return str(cache[2])
+            except (TypeError, ValueError):  # a replaced array argument
+                pass
+        text = json.dumps(
+            [type(self).__name__.lower(), kwargs], sort_keys=True, default=_json_default
         )
+        self.__dict__["_fingerprint_cache"] = (kwargs, tuple(kwargs.items()), text)
+        return text
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Initializer):

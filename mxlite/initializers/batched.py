@@ -4,7 +4,8 @@
 resolves the same dispatch as ``initializer(desc, arr)``; when the method that would run has a
 fill plan (built-in Uniform, Normal, Xavier, MSRAPrelu, Constant with a scalar, Zero, One and the
 default bias/gamma/beta fills), the plan is queued, and queued plans run as one
-``ops.multi_fill_uniform`` / ``ops.multi_fill_normal`` launch per context. Anything else (user
+``ops.multi_fill_uniform`` / ``ops.multi_fill_normal`` launch per device (all CPU contexts share
+the host: one launch for them). Anything else (user
 subclasses, Orthogonal, Bilinear, ...) is called one by one, in order. The values are bitwise
 those of calling the initializer per array: plans carry the same stream keys and parameters, and
 the multi-tensor kernels produce the same bits as the single-tensor ones.
@@ -22,6 +23,8 @@ from mxlite.initializers.base import InitDesc, Initializer, create, invoke
 
 __all__ = ["init_many", "replica_safe"]
 
+_HOST = Context("cpu", 0)
+
 
 class _Queue:
     """Plans waiting to run, grouped by (context, kind)."""
@@ -35,7 +38,9 @@ class _Queue:
         if id(raw) in self.ids:  # the same buffer twice: keep the per-array order of writes
             self.flush()
         self.ids.add(id(raw))
-        self.groups.setdefault((_fill.ctx_of(arr), plan.kind), []).append((plan, arr))
+        ctx = _fill.ctx_of(arr)
+        key = (ctx if ctx.device_typeid == 2 else _HOST, plan.kind)
+        self.groups.setdefault(key, []).append((plan, arr))
 
     def flush(self) -> None:
         from mxlite import ops
@@ -62,12 +67,15 @@ class _Queue:
 
 
 def _batchable(plan: _fill.FillPlan, arr: Any) -> bool:
-    raw = _fill.raw_of(arr)
+    return _batchable_raw(plan, _fill.raw_of(arr))
+
+
+def _batchable_raw(plan: _fill.FillPlan, raw: Any) -> bool:
     if raw.size == 0 or not raw.flags.c_contiguous:
         return False
     if plan.kind == "constant":
         return _fill.is_real_scalar(plan.params[0])
-    return raw.dtype.name in _fill.FILL_DTYPES
+    return _fill.dtype_name(raw.dtype) in _fill.FILL_DTYPES
 
 
 def init_many(initializer: Any, descs: Sequence[Any], arrays: Sequence[Any]) -> None:
@@ -100,10 +108,20 @@ def init_many(initializer: Any, descs: Sequence[Any], arrays: Sequence[Any]) -> 
                 continue
             target, method, _ = init._route(desc)
             plan = _fill.plan_for(target, method, desc, arr)
-            if plan is not None and _batchable(plan, arr):
-                queue.add(plan, arr)
-            else:
+            raw = getattr(arr, "_data", arr)
+            if plan is None or not _batchable_raw(plan, raw):
                 invoke(target, method, desc, arr)
+                continue
+            if id(raw) in queue.ids:  # the same buffer twice: keep the order of writes
+                queue.flush()
+            queue.ids.add(id(raw))
+            ctx = _fill.ctx_of(arr)
+            # every CPU context is the host: one launch for all of them
+            group_key = (ctx if ctx.device_typeid == 2 else _HOST, plan.kind)
+            items = queue.groups.get(group_key)
+            if items is None:
+                items = queue.groups[group_key] = []
+            items.append((plan, arr))
     finally:
         queue.flush()
 

@@ -126,7 +126,7 @@ class Xavier(Initializer):
         self.magnitude = float(magnitude)
 
     def _plan_weight(self, desc: Any, arr: Any) -> _fill.FillPlan:
-        fan_in, fan_out = compute_fans(tuple(arr.shape), desc)
+        fan_in, fan_out = compute_fans(tuple(_fill.raw_of(arr).shape), desc)
         scale = variance_scale(self.magnitude, self.factor_type, fan_in, fan_out)
         if self.rnd_type not in _RND_TYPES:
             raise ValueError(f"Unknown random type {self.rnd_type!r}: use one of {_RND_TYPES}")

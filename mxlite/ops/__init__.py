@@ -253,8 +253,17 @@ def _multi_random(
     a1 = [_check_real(v, names[1], where) for v in p1s]
     ks = [_check_key(k, where) for k in keys]
     for i, arr in enumerate(arrs):
+        off = offs[i]
+        if (  # the common case, checked without building the message label
+            type(arr) is np.ndarray
+            and arr.dtype in _RANDOM_FILL_NP
+            and arr.flags.writeable
+            and type(off) is int
+            and 0 <= off <= MAX_STREAM_ELEMENTS - arr.size
+        ):
+            continue
         _check_array(arr, f"{where} (array {i})")
-        offs[i] = _check_offset(offs[i], int(arr.size), f"{where} (array {i})")
+        offs[i] = _check_offset(off, int(arr.size), f"{where} (array {i})")
     for idxs, impl in zip(_group_by_backend(arrs), (_cpu_impl, _cuda_impl)):
         if idxs:
             getattr(impl(), name)(
