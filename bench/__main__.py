@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import mxlite as mx
-from bench import cases, peer_mxnet, report, sets
+from bench import cases, first_call, peer_mxnet, report, sets
 from bench.timing import gpu_canary
 
 
@@ -53,11 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=["tiny", "full"], default="tiny")
     parser.add_argument("--out", default="bench/results")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="timed runs per case (default: tiny 3, full 7)"
+    )
     parser.add_argument("--no-mxnet", action="store_true", help="skip the real-MXNet peer")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer")
     parser.add_argument("--cpu-only", action="store_true")
+    parser.add_argument(
+        "--no-first-call", action="store_true", help="skip the fresh-process first-call timing"
+    )
     args = parser.parse_args(argv)
+    if args.repeat is None:
+        args.repeat = 3 if args.size == "tiny" else 7
 
     notes: list[str] = []
     contexts = [mx.cpu(0)]
@@ -97,8 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_mxnet:
                 rows += peer_mxnet.mxnet_cases(pset, args.repeat)
     rows = report.add_ratios(rows)
-    written = report.write_all(rows, Path(args.out), _header(notes))
-    print(report.markdown(rows, _header(notes)))
+    header = _header(notes)
+    extra = ""
+    if not args.no_first_call:
+        extra = first_call.markdown(first_call.measure(1 if args.size == "tiny" else 5))
+    written = report.write_all(rows, Path(args.out), header, extra)
+    print(report.markdown(rows, header) + ("\n" + extra if extra else ""))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

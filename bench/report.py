@@ -85,12 +85,12 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-def write_all(rows: list[Row], out: Path, header: str) -> list[Path]:
-    """results.json, results.md and two PNG plots under ``out``."""
+def write_all(rows: list[Row], out: Path, header: str, extra: str = "") -> list[Path]:
+    """results.json, results.md (``extra`` appended) and two PNG plots under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "results.json", out / "results.md"]
     written[0].write_text(json.dumps(rows, indent=1))
-    written[1].write_text(markdown(rows, header))
+    written[1].write_text(markdown(rows, header) + ("\n" + extra if extra else ""))
     written += plots(rows, out)
     return written
 

@@ -42,10 +42,13 @@ def s1(count: int = 2000) -> ParamSet:
     return ParamSet("S1", tuple((64, 64) for _ in range(count)), f"{count} x (64, 64)")
 
 
-def _resnet50_shapes() -> list[tuple[int, ...]]:
-    shapes: list[tuple[int, ...]] = [(64, 3, 7, 7), (64,), (64,)]  # stem conv + bn gamma/beta
-    in_ch = 64
+def _resnet50_shapes(div: int = 1) -> list[tuple[int, ...]]:
+    """ResNet-50's parameter shapes; ``div > 1`` divides every channel count (same 161 tensors)."""
+    stem = 64 // div
+    shapes: list[tuple[int, ...]] = [(stem, 3, 7, 7), (stem,), (stem,)]  # stem conv + bn
+    in_ch = stem
     for width, blocks in ((64, 3), (128, 4), (256, 6), (512, 3)):
+        width //= div
         out_ch = width * 4
         for b in range(blocks):
             shapes += [(width, in_ch, 1, 1), (width,), (width,)]
@@ -54,13 +57,14 @@ def _resnet50_shapes() -> list[tuple[int, ...]]:
             if b == 0:
                 shapes += [(out_ch, in_ch, 1, 1), (out_ch,), (out_ch,)]
             in_ch = out_ch
-    shapes += [(1000, 2048), (1000,)]
+    shapes += [(1000, 2048 // div), (1000,)]
     return shapes
 
 
-def s2() -> ParamSet:
-    shapes = _resnet50_shapes()
-    return ParamSet("S2", tuple(shapes), f"ResNet-50, {len(shapes)} tensors")
+def s2(div: int = 1) -> ParamSet:
+    shapes = _resnet50_shapes(div)
+    note = f"ResNet-50, {len(shapes)} tensors" + (f", channels / {div}" if div > 1 else "")
+    return ParamSet("S2", tuple(shapes), note)
 
 
 def _gpt2_xl_shapes(
@@ -96,7 +100,7 @@ def s4(side: int = 32768) -> ParamSet:
 
 def tiny() -> list[ParamSet]:
     """Small stand-ins for a smoke run (CI): same structure, tiny sizes."""
-    return [s1(50), s2(), s3(0.05), s4(512)]
+    return [s1(50), s2(4), s3(0.05), s4(512)]
 
 
 def full(mem_bytes: int | None = None) -> tuple[list[ParamSet], list[str]]:
