@@ -188,14 +188,14 @@ def backward(
     for node, g in result.items():
         node.fresh = True
         buf = node.grad._data
-        if g is None:
-            if node.grad_req == "write":
-                buf[...] = 0
-            continue
-        if node.grad_req == "write":
-            buf[...] = g
-        else:
-            buf += g.astype(buf.dtype, copy=False)
+        with backend.array_device_guard(buf):
+            if g is None:
+                if node.grad_req == "write":
+                    buf[...] = 0
+            elif node.grad_req == "write":
+                buf[...] = g
+            else:
+                buf += g.astype(buf.dtype, copy=False)
 
 
 def grad(
@@ -243,8 +243,9 @@ def grad(
                 "unreachable from the outputs."
             )
         g = result[node]
-        raw = backend.xp_of(var._data).zeros_like(var._data) if g is None else g
-        out.append(type(var)(raw.astype(var._data.dtype, copy=False), var._ctx))
+        with backend.array_device_guard(var._data):
+            raw = backend.xp_of(var._data).zeros_like(var._data) if g is None else g
+            out.append(type(var)(raw.astype(var._data.dtype, copy=False), var._ctx))
     return out
 
 

@@ -8,8 +8,9 @@ MXNet: writing into them after recording changes the gradient) and its parents' 
 
 :func:`run_backward` walks the nodes reachable from the heads in reverse creation order (a node
 is always created after its parents, so that is a topological order), applies each op's gradient
-rule from :mod:`mxlite.autograd_rules` and returns the summed gradient of every variable that
-needs one. Without ``retain_graph`` the visited op nodes are freed afterwards; differentiating
+rule from :mod:`mxlite.autograd_rules` (with the GPU of the gradients it receives current, so the
+gradients of arrays on gpu(1) are computed and allocated there) and returns the summed gradient of
+every variable that needs one. Without ``retain_graph`` the visited op nodes are freed afterwards; differentiating
 through them again is an error, as in MXNet.
 
 Works on raw numpy/cupy arrays; it only touches the NDArray attributes ``_data``, ``_ctx`` and
@@ -239,6 +240,11 @@ def set_fresh_grad(arr: Any, state: bool) -> None:
 
 # ---------------------------------------------------------------------- backward pass
 def _head_gradient(head: Any, hg: Any) -> Any:
+    with backend.array_device_guard(head._data):
+        return _head_gradient_on_device(head, hg)
+
+
+def _head_gradient_on_device(head: Any, hg: Any) -> Any:
     arr = head._data
     xp = backend.xp_of(arr)
     if hg is None:
@@ -263,7 +269,11 @@ def _accumulate(store: dict[Any, list[Any]], node: Any, slot: int, g: Any) -> No
     slots = store.get(node)
     if slots is None:
         slots = store[node] = [None] * (node.n_out if isinstance(node, OpNode) else 1)
-    slots[slot] = g if slots[slot] is None else slots[slot] + g
+    if slots[slot] is None:
+        slots[slot] = g
+    else:
+        with backend.array_device_guard(g):
+            slots[slot] = slots[slot] + g
 
 
 def run_backward(
@@ -323,7 +333,10 @@ def run_backward(
                     continue
                 if slots is None:
                     continue
-                in_grads = node.backward_fn(slots)
+                # The rule runs on the device of the gradients it receives (the op's output's).
+                live = next(g for g in slots if g is not None)
+                with backend.array_device_guard(live):
+                    in_grads = node.backward_fn(slots)
                 for parent, g in zip(node.parents, in_grads):
                     if parent is not None and g is not None and needs[id(parent[0])]:
                         _accumulate(grads, parent[0], parent[1], g)

@@ -26,6 +26,7 @@ __all__ = [
     "gpu_remedy",
     "check_ctx_usable",
     "device_guard",
+    "array_device_guard",
     "to_ctx",
     "to_numpy",
     "synchronize",
@@ -120,6 +121,23 @@ def device_guard(ctx: Context) -> Any:
     cp = get_xp(ctx)
     with cp.cuda.Device(ctx.device_id):
         yield
+
+
+_NO_GUARD = contextlib.nullcontext()
+
+
+def array_device_guard(arr: Any) -> contextlib.AbstractContextManager[Any]:
+    """A context manager that makes the GPU holding raw array ``arr`` current while it is open.
+
+    CuPy allocates results, and launches kernels, on the *current* device, so an op on arrays of
+    gpu(1) must run inside this guard (else CuPy reads them through peer access and puts the result
+    on gpu(0), or raises). For a host array, or any other object, a shared no-op guard is returned
+    after one type check; for a GPU array its ``cupy.cuda.Device``, whose ``__enter__`` only
+    switches devices when another one is current (nesting is cheap).
+    """
+    if type(arr) is np.ndarray or not is_gpu_array(arr):
+        return _NO_GUARD
+    return arr.device  # type: ignore[no-any-return]
 
 
 def to_ctx(arr: Any, ctx: Context, copy: bool = False) -> Any:

@@ -58,7 +58,9 @@ def _norm_one(k: Any, x: NDArray) -> Any:
         return k
     if isinstance(k, NDArray):
         raw = k._data
-        if backend.is_gpu_array(raw) != backend.is_gpu_array(x._data):
+        if backend.is_gpu_array(raw) != backend.is_gpu_array(x._data) or (
+            backend.is_gpu_array(raw) and k.context != x.context
+        ):
             raw = backend.to_ctx(raw, x.context)
         return _index_array(raw, numpy_mode)
     if isinstance(k, range):

@@ -17,7 +17,7 @@ from mxlite import backend
 from mxlite.base import MXNetError, dtype_np
 from mxlite.context import Context
 from mxlite.ndarray._dtype_rules import cast_scalar
-from mxlite.ndarray.ndarray import NDArray, default_ctx
+from mxlite.ndarray.ndarray import NDArray, default_ctx, on_device
 
 __all__ = [
     "array",
@@ -87,6 +87,7 @@ def make(
     return cls(arr, ctx)
 
 
+@on_device
 def _into(out: NDArray, value: Any) -> NDArray:
     out._data[...] = cast_scalar(value, out._data.dtype)
     return out
@@ -183,7 +184,8 @@ def array(source_array: Any, ctx: Context | None = None, dtype: Any = None) -> N
     if isinstance(source_array, NDArray):
         target = dtype_np(dtype) if dtype is not None else source_array._data.dtype
         arr = backend.to_ctx(source_array._data, ctx, copy=True)
-        return NDArray(arr.astype(target, copy=False), ctx)
+        with backend.array_device_guard(arr):
+            return NDArray(arr.astype(target, copy=False), ctx)
     try:
         target = dtype_np(dtype)
     except TypeError as err:

@@ -15,8 +15,9 @@ tests/test_ndarray_oracle.py):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -37,7 +38,11 @@ __all__ = [
     "autograd_record",
     "default_ctx",
     "is_scalar",
+    "on_device",
+    "first_raw",
 ]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def ctx_of_raw(arr: Any) -> Context:
@@ -116,6 +121,40 @@ def as_raw(value: NDArray, like: NDArray) -> Any:
             "Copy one of them with .as_in_context(ctx) first."
         )
     return raw
+
+
+def first_raw(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    """The raw array of the first NDArray among ``args`` (looking one level into lists and
+    tuples, as ``concat``/``mx.np.stack`` take them), then among ``kwargs``; None if there is none."""
+    for a in args:
+        if isinstance(a, NDArray):
+            return a._data
+        if type(a) in (list, tuple) and a and isinstance(a[0], NDArray):
+            return a[0]._data
+    for a in kwargs.values():
+        if isinstance(a, NDArray):
+            return a._data
+    return None
+
+
+def on_device(fn: _F) -> _F:
+    """Decorator for NDArray ops: ``fn`` runs with the GPU of its first NDArray argument current.
+
+    CuPy computes and allocates on the current device, so an op on arrays living on gpu(1) must
+    make gpu(1) current (see :func:`mxlite.backend.array_device_guard`). The first NDArray decides,
+    as it decides the result's context (:func:`same_ctx`); for a host array the only cost is one
+    type check, and nested ops on the same GPU do not switch devices again.
+    """
+
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        raw = first_raw(args, kwargs)
+        if raw is None or type(raw) is np.ndarray:
+            return fn(*args, **kwargs)
+        with backend.array_device_guard(raw):
+            return fn(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
 
 
 class NDArray(OperatorMixin):
@@ -239,6 +278,7 @@ class NDArray(OperatorMixin):
         """Values as nested Python lists."""
         return self.asnumpy().tolist()
 
+    @on_device
     def astype(self, dtype: Any, copy: bool = True) -> NDArray:
         """Cast to ``dtype``; returns ``self`` when ``copy=False`` and the dtype already matches."""
         target = dtype_np(dtype)
@@ -269,9 +309,10 @@ class NDArray(OperatorMixin):
                     f"copyto: shape mismatch, source {self.shape} vs target {other.shape}. "
                     "Reshape one of them first."
                 )
+            dst = other._data
             src = backend.to_ctx(self._data, other.context)
-            with np.errstate(all="ignore"):
-                other._data[...] = src.astype(other._data.dtype, copy=False)
+            with np.errstate(all="ignore"), backend.array_device_guard(dst):
+                dst[...] = src.astype(dst.dtype, copy=False)
             return other
         if isinstance(other, Context):
             backend.check_ctx_usable(other)
@@ -375,9 +416,11 @@ class NDArray(OperatorMixin):
         return self.__repr__()
 
     # ------------------------------------------------------------------ indexing
+    @on_device
     def __getitem__(self, key: Any) -> NDArray:
         return _indexing.getitem(self, key)
 
+    @on_device
     def __setitem__(self, key: Any, value: Any) -> None:
         _indexing.setitem(self, key, value)
 
@@ -408,6 +451,7 @@ class NDArray(OperatorMixin):
         target = _reshape.legacy_target_shape(self.shape, spec, bool(kwargs.get("reverse")))
         return self._reshaped(target)
 
+    @on_device
     def _reshaped(self, target: tuple[int, ...]) -> NDArray:
         out = self._new(self._data.reshape(target))
         autograd_record("reshape", [self], out, shape=target)
@@ -455,6 +499,7 @@ class NDArray(OperatorMixin):
         return op.broadcast_to(self, shape=shape)
 
     # ------------------------------------------------------------------ autograd
+    @on_device
     def attach_grad(self, grad_req: str = "write", stype: str | None = None) -> None:
         """Allocate a zeroed gradient buffer and mark this array as a variable to differentiate."""
         if stype not in (None, "default"):

@@ -22,6 +22,7 @@ from mxlite.ndarray.ndarray import (
     as_raw,
     autograd_record,
     is_scalar,
+    on_device,
     out_ctx,
     result_class,
     same_ctx,
@@ -116,6 +117,7 @@ def _pair(op: str, lhs: NDArray, rhs: NDArray, numpy_mode: bool) -> tuple[Any, A
     return a, b, compute, res_dt
 
 
+@on_device
 def binary(op: str, lhs: Any, rhs: Any) -> NDArray:
     """Elementwise ``lhs <op> rhs`` with broadcasting; either side may be a Python/NumPy scalar.
 
@@ -159,6 +161,7 @@ def binary(op: str, lhs: Any, rhs: Any) -> NDArray:
     return out
 
 
+@on_device
 def inplace(op: str, target: NDArray, other: Any) -> None:
     """``target <op>= other``, written into target's memory (views write through).
 
@@ -219,7 +222,7 @@ def _unary(name: str) -> Callable[..., NDArray]:
         f"Elementwise ``{name}`` of ``data``, in its dtype (integers compute in float64 and "
         "truncate back). ``out=`` receives the result when given."
     )
-    return op
+    return on_device(op)
 
 
 abs = _unary("abs")  # noqa: A001 - MXNet's name
@@ -252,6 +255,7 @@ expm1 = _unary("expm1")
 cbrt = _unary("cbrt")
 
 
+@on_device
 def clip(
     data: NDArray, a_min: float, a_max: float, out: NDArray | None = None, **kwargs: Any
 ) -> NDArray:

@@ -14,7 +14,14 @@ import numpy as np
 
 from mxlite.base import MXNetError, dtype_np
 from mxlite.ndarray import _dtype_rules
-from mxlite.ndarray.ndarray import NDArray, as_raw, autograd_record, out_ctx, same_ctx
+from mxlite.ndarray.ndarray import (
+    NDArray,
+    as_raw,
+    autograd_record,
+    on_device,
+    out_ctx,
+    same_ctx,
+)
 from mxlite.ndarray.op_math import binary, relu, sigmoid, softrelu, softsign, tanh, write_out
 
 __all__ = [
@@ -43,6 +50,7 @@ def _operands(op: str, lhs: NDArray, rhs: NDArray) -> tuple[Any, Any]:
     return a, b
 
 
+@on_device
 def dot(
     lhs: NDArray,
     rhs: NDArray,
@@ -87,6 +95,7 @@ def dot(
     return write_out(result, out)
 
 
+@on_device
 def batch_dot(
     lhs: NDArray, rhs: NDArray, transpose_a: bool = False, transpose_b: bool = False, **kwargs: Any
 ) -> NDArray:
@@ -107,6 +116,7 @@ def batch_dot(
     return out
 
 
+@on_device
 def FullyConnected(  # noqa: N802 - MXNet's name
     data: NDArray,
     weight: NDArray,
@@ -209,13 +219,14 @@ def _softmax_op(name: str, log: bool) -> Any:
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"{'Log of the s' if log else 'S'}oftmax along ``axis`` (numerically stable)."
-    return op
+    return on_device(op)
 
 
 softmax = _softmax_op("softmax", log=False)
 log_softmax = _softmax_op("log_softmax", log=True)
 
 
+@on_device
 def pick(
     data: NDArray,
     index: NDArray,
@@ -243,6 +254,7 @@ def pick(
     return out
 
 
+@on_device
 def one_hot(
     indices: NDArray,
     depth: int,

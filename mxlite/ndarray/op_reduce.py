@@ -23,7 +23,7 @@ import numpy as np
 
 from mxlite.base import MXNetError, dtype_np
 from mxlite.ndarray._elementwise import from_float
-from mxlite.ndarray.ndarray import NDArray, autograd_record, out_ctx
+from mxlite.ndarray.ndarray import NDArray, autograd_record, on_device, out_ctx
 from mxlite.ndarray.op_math import write_out
 
 __all__ = ["sum", "mean", "max", "min", "prod", "nansum", "norm", "argmax", "argmin", "sum_axis"]
@@ -109,7 +109,7 @@ def _reduction(name: str, kernel: Callable[..., Any], doc: str) -> Callable[...,
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
-    return op
+    return on_device(op)
 
 
 def _default_dtype(a: Any, npm: bool, dtype: np.dtype | None) -> np.dtype:
@@ -183,6 +183,7 @@ min = _extremum_op("min")  # noqa: A001
 sum_axis = sum
 
 
+@on_device
 def norm(
     data: NDArray,
     ord: int = 2,
@@ -245,7 +246,7 @@ def _arg(name: str, fn: Callable[..., Any]) -> Callable[..., NDArray]:
         f"Index of the {name[3:]}imum along ``axis`` (flattened when None); legacy results are "
         "in the input dtype, numpy-mode results int64."
     )
-    return op
+    return on_device(op)
 
 
 argmax = _arg("argmax", lambda xp, a, ax: xp.argmax(a, axis=ax))

@@ -18,6 +18,7 @@ from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
     autograd_record,
+    on_device,
     out_ctx,
     result_class,
     same_ctx,
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 
+@on_device
 def transpose(data: NDArray, axes: Sequence[int] | None = None, **kwargs: Any) -> NDArray:
     """Permute axes (reversed by default); a copy."""
     ax = tuple(int(a) for a in axes) if axes else None
@@ -119,6 +121,7 @@ def squeeze(data: NDArray, axis: Any = None, **kwargs: Any) -> NDArray:
     return data._reshaped(shape)
 
 
+@on_device
 def broadcast_to(data: NDArray, shape: Sequence[int], **kwargs: Any) -> NDArray:
     """Broadcast to ``shape`` (a 0 in ``shape`` keeps the input's size there); a copy.
 
@@ -166,6 +169,7 @@ def _inputs_ctx(op: str, data: Sequence[NDArray], same_shape: bool = False) -> C
     return ctx
 
 
+@on_device
 def concat(*data: NDArray, dim: int = 1, **kwargs: Any) -> NDArray:
     """Join arrays along axis ``dim`` (default 1, as in MXNet).
 
@@ -195,6 +199,7 @@ def concat(*data: NDArray, dim: int = 1, **kwargs: Any) -> NDArray:
 Concat = concat
 
 
+@on_device
 def stack(*data: NDArray, axis: int = 0, **kwargs: Any) -> NDArray:
     """Join arrays of one shape along a new axis.
 
@@ -211,6 +216,7 @@ def stack(*data: NDArray, axis: int = 0, **kwargs: Any) -> NDArray:
     return out
 
 
+@on_device
 def slice_axis(data: NDArray, axis: int, begin: int, end: int | None, **kwargs: Any) -> NDArray:
     """Slice ``[begin, end)`` along ``axis`` (a copy)."""
     ax = axis % data.ndim
@@ -244,6 +250,7 @@ def split(
 SliceChannel = split
 
 
+@on_device
 def add_n(*args: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
     """Elementwise sum of all inputs (same shape and dtype)."""
     ctx = _inputs_ctx("add_n", args, same_shape=True)
@@ -258,6 +265,7 @@ def add_n(*args: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
 ElementWiseSum = add_n
 
 
+@on_device
 def where(condition: NDArray, x: NDArray, y: NDArray, **kwargs: Any) -> NDArray:
     """``x`` where ``condition`` is nonzero, else ``y``."""
     ctx = same_ctx("where", condition, x, y)
@@ -269,6 +277,7 @@ def where(condition: NDArray, x: NDArray, y: NDArray, **kwargs: Any) -> NDArray:
     return out
 
 
+@on_device
 def _fill_out(out: NDArray, shape: tuple[int, ...], value: int) -> NDArray:
     """``out`` (which must have ``shape``) set to ``value`` everywhere."""
     if out.shape != shape:
@@ -280,6 +289,7 @@ def _fill_out(out: NDArray, shape: tuple[int, ...], value: int) -> NDArray:
     return out
 
 
+@on_device
 def zeros_like(data: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
     """Zeros of ``data``'s shape, dtype and context (written into ``out`` when given)."""
     if out is not None:
@@ -287,6 +297,7 @@ def zeros_like(data: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDAr
     return type(data)(data._xp.zeros_like(data._data), out_ctx(data.context))
 
 
+@on_device
 def ones_like(data: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
     """Ones of ``data``'s shape, dtype and context (written into ``out`` when given)."""
     if out is not None:
@@ -310,6 +321,7 @@ def stop_gradient(data: NDArray, **kwargs: Any) -> NDArray:
 BlockGrad = stop_gradient
 
 
+@on_device
 def identity(data: NDArray, **kwargs: Any) -> NDArray:
     """A copy of ``data`` (recorded as ``identity``)."""
     out = type(data)(data._data.copy(), out_ctx(data.context))
@@ -317,16 +329,19 @@ def identity(data: NDArray, **kwargs: Any) -> NDArray:
     return out
 
 
+@on_device
 def tile(data: NDArray, reps: Sequence[int], **kwargs: Any) -> NDArray:
     """Repeat the whole array ``reps`` times per axis."""
     return type(data)(data._xp.tile(data._data, tuple(reps)), out_ctx(data.context))
 
 
+@on_device
 def repeat(data: NDArray, repeats: int, axis: int | None = None, **kwargs: Any) -> NDArray:
     """Repeat each element ``repeats`` times (flattened when ``axis`` is None)."""
     return type(data)(data._xp.repeat(data._data, repeats, axis=axis), out_ctx(data.context))
 
 
+@on_device
 def flip(data: NDArray, axis: Any, **kwargs: Any) -> NDArray:
     """Reverse the order of elements along ``axis``; a copy."""
     res = data._xp.ascontiguousarray(data._xp.flip(data._data, axis=axis))

@@ -16,7 +16,7 @@ from mxlite import backend
 from mxlite.base import MXNetError, dtype_np
 from mxlite.context import Context
 from mxlite.ndarray import creation
-from mxlite.ndarray.ndarray import NDArray, default_ctx
+from mxlite.ndarray.ndarray import NDArray, default_ctx, on_device
 from mxlite.numpy.multiarray import ndarray
 
 __all__ = [
@@ -64,8 +64,9 @@ def array(object: Any, dtype: Any = None, ctx: Context | None = None) -> NDArray
                 "the zero-copy as_np_ndarray function."
             )
         target = object._data.dtype if dtype is None else dtype_np(dtype)
-        arr = backend.to_ctx(object._data, ctx, copy=True).astype(target, copy=False)
-        return ndarray(arr, ctx)
+        arr = backend.to_ctx(object._data, ctx, copy=True)
+        with backend.array_device_guard(arr):
+            return ndarray(arr.astype(target, copy=False), ctx)
     if dtype is None:
         keeps = isinstance(object, (np.ndarray, np.generic)) or backend.is_gpu_array(object)
         dtype = object.dtype if keeps else _default_dtype()
@@ -79,6 +80,13 @@ def asarray(a: Any, dtype: Any = None, ctx: Context | None = None) -> NDArray:
     if isinstance(a, ndarray) and (dtype is None or dtype_np(dtype) == a._data.dtype):
         return a
     return array(a, dtype=dtype, ctx=ctx)
+
+
+@on_device
+def _fill(out: NDArray, value: Any) -> NDArray:
+    """``out`` with ``value`` written everywhere (on ``out``'s device)."""
+    out._data[...] = value
+    return out
 
 
 def _shape(shape: Any, fn: str) -> tuple[int, ...]:
@@ -120,8 +128,7 @@ def full(
     if dtype is None:
         dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else _default_dtype()
     if out is not None:
-        out._data[...] = fill_value
-        return out
+        return _fill(out, fill_value)
     return creation.make("full", _shape(shape, "full"), ctx, dtype_np(dtype), ndarray, fill_value)
 
 
@@ -175,8 +182,7 @@ def _like(
 ) -> NDArray:
     """A new array of ``a``'s shape filled as ``fill`` (``value`` written into ``out`` if given)."""
     if out is not None:
-        out._data[...] = value
-        return out
+        return _fill(out, value)
     dt = a._data.dtype if dtype is None else dtype_np(dtype)
     return creation.make(fill, a.shape, ctx if ctx is not None else a.context, dt, ndarray, value)
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mxlite.ndarray import _reshape
-from mxlite.ndarray.ndarray import NDArray
+from mxlite.ndarray.ndarray import NDArray, on_device
 
 __all__ = ["ndarray"]
 
@@ -124,6 +124,7 @@ class ndarray(NDArray):  # noqa: N801 - NumPy's name
         return int(self._scalar())
 
     # ------------------------------------------------------------------ logic
+    @on_device
     def _bitwise(self, other: Any, fn: str) -> NDArray:
         from mxlite.ndarray._dtype_rules import cast_scalar
         from mxlite.ndarray.ndarray import as_raw, is_scalar, same_ctx
@@ -157,15 +158,18 @@ class ndarray(NDArray):  # noqa: N801 - NumPy's name
 
     __rxor__ = __xor__
 
+    @on_device
     def __invert__(self) -> NDArray:
         if self._data.dtype.kind not in "biu":
             raise TypeError(f"invert is only defined for bool and integer arrays, not {self.dtype}")
         return self._new(self._xp.invert(self._data))
 
+    @on_device
     def all(self, axis: Any = None, keepdims: bool = False) -> NDArray:
         """Whether every element (along ``axis``) is true; a bool array."""
         return self._new(self._xp.asarray(self._xp.all(self._data, axis=axis, keepdims=keepdims)))
 
+    @on_device
     def any(self, axis: Any = None, keepdims: bool = False) -> NDArray:
         """Whether some element (along ``axis``) is true; a bool array."""
         return self._new(self._xp.asarray(self._xp.any(self._data, axis=axis, keepdims=keepdims)))
@@ -190,6 +194,7 @@ class ndarray(NDArray):  # noqa: N801 - NumPy's name
         target = _reshape.numpy_target_shape(self.shape, tuple(int(s) for s in shape))
         return self._reshaped(target)
 
+    @on_device
     def flatten(self, order: str = "C") -> NDArray:  # type: ignore[override]
         """A 1-d copy of the array."""
         return self._new(self._data.reshape(-1).copy())

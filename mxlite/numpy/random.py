@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from mxlite import backend
 from mxlite.base import dtype_np
 from mxlite.context import Context
 from mxlite.ndarray import creation
@@ -61,11 +62,12 @@ def _draw(
     # Standard draws, then scaled by the broadcast parameters (in float64, rounded once).
     fill(0.0, 1.0, out=target)
     xp = target._xp
-    a_raw = xp.asarray(np.asarray(a_h, dtype=np.float64))
-    b_raw = xp.asarray(np.asarray(b_h, dtype=np.float64))
-    std = target._data.astype(np.float64)
-    scaled = a_raw + (b_raw - a_raw) * std if kind == "uniform" else a_raw + b_raw * std
-    target._data[...] = xp.broadcast_to(scaled, target.shape).astype(target._data.dtype)
+    with backend.array_device_guard(target._data):
+        a_raw = xp.asarray(np.asarray(a_h, dtype=np.float64))
+        b_raw = xp.asarray(np.asarray(b_h, dtype=np.float64))
+        std = target._data.astype(np.float64)
+        scaled = a_raw + (b_raw - a_raw) * std if kind == "uniform" else a_raw + b_raw * std
+        target._data[...] = xp.broadcast_to(scaled, target.shape).astype(target._data.dtype)
     return target
 
 
