@@ -112,17 +112,14 @@ def test_devices_are_tracked(fcp):
     assert fcp.array(y).device.id == 0  # cupy.array copies across devices (peer copy)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mxlite's NDArray ops run on the current CUDA device, not the array's: on gpu(1) "
-    "CuPy reads through peer access (or raises without it) and puts results on gpu(0)",
-)
 def test_ops_on_gpu1_run_on_device_1(fcp):
+    """Ops make the array's GPU current (tests/test_ndarray_devices.py checks every family)."""
     import mxlite as mx
 
     x = mx.nd.ones((2, 3), ctx=mx.gpu(1))
     y = (x * 2).astype("float16")
     assert y._data.device.id == 1 and y.context == mx.gpu(1)
+    assert fcp.cuda.Device().id == 0  # the caller's current device is back
 
 
 # ------------------------------------------------------------------ GPU test bodies on the fake
