@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import HAS_GPU
 from tests.ndarray_harness import Groups, mismatches, run_mxlite, run_reference
 
 pytestmark = pytest.mark.oracle
@@ -304,10 +305,21 @@ OPS_CASES = [
         ("reset_arrays count", "r = mx.nd.reset_arrays(mx.nd.ones(2), num_arrays=2)"),
         ("reset_arrays no count", "r = mx.nd.reset_arrays(mx.nd.ones(2))"),
         ("reset_arrays view", "y = x.copy()\nmx.nd.reset_arrays(y[1], num_arrays=1)\nr = y"),
-        ("gpu copy", "r = x.copyto(mx.gpu(0))"),
-        ("gpu zeros", "r = mx.nd.zeros(2, ctx=mx.gpu(0))"),
     ]
 ]
+
+# MXNet's CPU build raises for gpu(0). Where no GPU is usable here mxlite must raise the same way;
+# where one is (a real GPU, or MXLITE_FAKE_CUPY=1) it must give what MXNet gives for the same
+# code on cpu(0), on gpu(0): the twins run under both, and the comparison renames the context.
+GPU_CASES = [
+    (name, OPS_BASE + code)
+    for name, code in [
+        ("gpu copy", "r = x.copyto(mx.gpu(0))"),
+        ("gpu zeros", "r = mx.nd.zeros(2, ctx=mx.gpu(0))"),
+        ("gpu op", "r = (x.copyto(mx.gpu(0)) * 2).sum(axis=1)"),
+    ]
+]
+GPU_TWINS = [(f"{name} on cpu", code.replace("mx.gpu(0)", "mx.cpu(0)")) for name, code in GPU_CASES]
 
 CREATION_CASES = [
     (f"create {i}", f"r = {code}")
@@ -385,6 +397,8 @@ GROUPS: Groups = {
     "indexing": (False, INDEX_CASES),
     "setitem": (False, SETITEM_CASES),
     "ops": (False, OPS_CASES),
+    "gpu ctx": (False, GPU_CASES),
+    "gpu ctx twins": (False, GPU_TWINS),
     "creation": (False, CREATION_CASES),
     "repr": (False, REPR_CASES),
 }
@@ -415,7 +429,28 @@ def assert_group_matches(
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_matches_mxnet(outcomes: tuple[dict[str, Any], dict[str, Any]], group: str) -> None:
+    if group == "gpu ctx" and HAS_GPU:
+        outcomes = (_twins_on_gpu(outcomes[0]), outcomes[1])
     assert_group_matches(outcomes, GROUPS, group)
+
+
+def _twins_on_gpu(ref: dict[str, Any]) -> dict[str, Any]:
+    """The reference with its ``gpu`` outcomes taken from the cpu(0) twins, moved to gpu(0)."""
+    moved = {}
+    for (name, _), (twin, _) in zip(GPU_CASES, GPU_TWINS, strict=True):
+        outcome = dict(ref["gpu ctx twins"][twin])
+        assert outcome["t"] == "array" and outcome["ctx"] == "cpu(0)", outcome
+        moved[name] = {**outcome, "ctx": "gpu(0)"}
+    return {**ref, "gpu ctx": moved}
+
+
+def test_gpu_scenarios_raise_in_mxnet_without_a_gpu(
+    outcomes: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """MXNet's CPU build refuses gpu(0); the twins give arrays (so the gpu comparison is real)."""
+    ref, _ = outcomes
+    assert all(ref["gpu ctx"][name] == {"t": "error", "v": "MXNetError"} for name, _ in GPU_CASES)
+    assert all(ref["gpu ctx twins"][name]["t"] == "array" for name, _ in GPU_TWINS)
 
 
 def test_scenarios_exercise_errors_and_values(
