@@ -264,3 +264,16 @@ def test_real_mxnet_states_file_is_refused_clearly(tmp_path: Path) -> None:
     )
     blob = (tmp_path / "mxnet.states").read_bytes()
     _assert_rejected(blob, ParamFileError, "real MXNet's Trainer.save_states")
+
+
+def test_count_key_selects_the_update_count_table() -> None:
+    opt = mx.optimizer.Adam(learning_rate=0.1)
+    first, second = mx.optimizer.get_updater(opt), mx.optimizer.get_updater(opt)
+    second.count_key = (3, 0)
+    w0, w1 = mx.nd.ones((2,)), mx.nd.ones((2,))
+    for _ in range(2):
+        first([0, 1], [mx.nd.ones((2,))] * 2, [w0, mx.nd.ones((2,))])
+        second([0, 1], [mx.nd.ones((2,))] * 2, [w1, mx.nd.ones((2,))])
+    # both weights live on cpu(0): without count_key they would share table 0 and count to 4
+    assert opt._all_index_update_counts == {0: {0: 2, 1: 2}, (3, 0): {0: 2, 1: 2}}
+    assert opt.num_update == 2 and np.array_equal(w0.asnumpy(), w1.asnumpy())

@@ -45,6 +45,47 @@ _MSG_EMPTY = (
 _LOCAL_UPDATE_ON_KV_MAX_SIZE = 1024 * 1024 * 16
 
 
+def count_keys(contexts: list[Any]) -> list[Any]:
+    """The update-count table of each updater (see ``Updater.count_key``), given the context of
+    its weights.
+
+    The first context of a device id uses MXNet's table, the device id itself, so every setup
+    whose device ids differ counts exactly as MXNet does (and states saved on one set of
+    contexts load onto another). A later context with the same id (``cpu(0)`` after ``gpu(0)``)
+    gets ``(device_typeid, device_id)`` instead of sharing the table: MXNet counts such a step
+    twice (Adam's bias correction and the schedule run ahead, and the replicas drift apart).
+    Such a table starts as a copy of the device id's table (see :func:`_fork_missing_counts`).
+    """
+    keys: list[Any] = []
+    taken: set[Any] = set()
+    for n, ctx in enumerate(contexts):
+        key: Any = ctx.device_id
+        if key in taken:
+            key = (ctx.device_typeid, ctx.device_id)
+            if key in taken:  # the same context twice
+                key = (ctx.device_typeid, ctx.device_id, n)
+        taken.add(key)
+        keys.append(key)
+    return keys
+
+
+def _fork_missing_counts(optimizer: Any, keys: list[Any]) -> None:
+    """Before any updater of a step counts: contexts without update counts start from a copy
+    of the first context's counts that has some.
+
+    Counts go missing when states are loaded onto partly other contexts (saved on ``[cpu(0)]``,
+    loaded onto ``[cpu(0), cpu(1)]``) or a context joins a device id; MXNet then restarts those
+    contexts' counts alone and the replicas drift apart. When no context has counts (loaded
+    onto all-new device ids) every one starts afresh, as in MXNet.
+    """
+    tables = optimizer._all_index_update_counts
+    source = next((key for key in keys if key in tables), None)
+    if source is None:
+        return
+    for key in keys:
+        optimizer._fork_count_table(key, source)
+
+
 class Trainer:
     """Applies an Optimizer on a set of Parameters; use it with autograd.
 
@@ -310,9 +351,15 @@ class Trainer:
                     arr._fresh_grad = False
         if on_kvstore:
             return
-        for updater, upd in zip(self._updaters, updates, strict=True):
+        if not any(updates):
+            return
+        first = next(param for param in self._params if param.grad_req != "null")
+        keys = count_keys(first.list_ctx())
+        _fork_missing_counts(self._optimizer, keys)
+        for updater, upd, key in zip(self._updaters, updates, keys, strict=True):
             if upd:
                 idx, grads, weights = zip(*upd, strict=True)
+                updater.count_key = key
                 updater(list(idx), list(grads), list(weights))
 
     # ------------------------------------------------------------------ states

@@ -6,6 +6,8 @@ Semantics follow MXNet 1.9.1's ``mxnet.optimizer.Optimizer``:
   the scheduler's ``base_lr`` (and prints MXNet's notice when they differ).
 * Per-index update counts (``_index_update_count``, one table per device id) start at
   ``begin_num_update``; ``num_update`` is the largest count seen and is what the scheduler gets.
+  (A Trainer whose contexts share a device id, ``[gpu(0), cpu(0)]``, gives the later ones tables
+  of their own, keyed ``(device_typeid, device_id)``: MXNet counts such steps twice.)
 * Learning-rate and weight-decay multipliers come first from ``param_dict`` (gluon Parameters'
   ``lr_mult``/``wd_mult``), then from ``set_lr_mult``/``set_wd_mult`` by index, then by name via
   ``param_idx2name``. When names are known, every name not ending in ``_weight`` or ``_gamma``
@@ -253,11 +255,19 @@ class Optimizer:
         self.wd_mult.update(args_wd_mult)
 
     # ------------------------------------------------------------------ counts, lrs, wds
-    def _set_current_context(self, device_id: int) -> None:
-        """Switch the per-index update counts to those of device ``device_id``."""
+    def _set_current_context(self, device_id: Any) -> None:
+        """Switch the per-index update counts to those of device ``device_id`` (any hashable
+        key: :class:`Updater` passes its ``count_key`` when one is set)."""
         if device_id not in self._all_index_update_counts:
             self._all_index_update_counts[device_id] = {}
         self._index_update_count = self._all_index_update_counts[device_id]
+
+    def _fork_count_table(self, key: Any, source: Any) -> None:
+        """Give ``key`` update counts of its own, starting as a copy of ``source``'s table (empty
+        when there is none), unless it has a table already."""
+        tables = self._all_index_update_counts
+        if key not in tables:
+            tables[key] = dict(tables.get(source, {}))
 
     def _update_count(self, index: Any) -> None:
         """Count one more update of ``index`` (an index or a list of them); bump ``num_update``."""

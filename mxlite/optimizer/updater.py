@@ -60,6 +60,12 @@ class Updater:
 
     Args:
         optimizer: the optimizer to apply; several Updaters (one per context) may share it.
+
+    Attributes:
+        count_key: which of the optimizer's update-count tables the calls use. None (the
+            default) is MXNet's choice, the weights' device id; :class:`mxlite.gluon.Trainer`
+            sets it so that contexts sharing a device id (``[gpu(0), cpu(0)]``) keep separate
+            counts instead of counting every step twice.
     """
 
     def __init__(self, optimizer: Optimizer) -> None:
@@ -69,6 +75,12 @@ class Updater:
         self._plans: dict[tuple[Any, ...], _CallPlan] = {}
         self.states_synced: dict[Any, bool] = {}
         self.aggregate_updates = optimizer.aggregate_num > 0
+        self.count_key: Any = None
+
+    def _count_key(self, device_id: int) -> Any:
+        """The optimizer's update-count table this call uses: :attr:`count_key` when set (a
+        Trainer gives each of its contexts its own), else the weights' device id (MXNet)."""
+        return device_id if self.count_key is None else self.count_key
 
     @property
     def states(self) -> dict[Any, Any]:
@@ -98,7 +110,7 @@ class Updater:
         if listed:
             plan = self._cached_plan(index, grad, weight)
             if plan is not None:
-                self.optimizer._set_current_context(plan.device_id)
+                self.optimizer._set_current_context(self._count_key(plan.device_id))
                 plan.step.run(self.optimizer)
                 return
         allow_np = getattr(self.optimizer, "allow_np_array", is_np_array())
@@ -117,7 +129,7 @@ class Updater:
                 )
         device_id = weights[0].context.device_id if weights else 0
         if weights:
-            self.optimizer._set_current_context(device_id)
+            self.optimizer._set_current_context(self._count_key(device_id))
         states = self._states
         for i, idx in enumerate(indices):
             if isinstance(idx, bytes):
