@@ -11,6 +11,9 @@ tests/test_ndarray_oracle.py):
 - Ops may mix ``cpu(i)``, ``cpu(j)``, ``cpu_pinned`` and ``cpu_shared`` arrays (all host memory);
   the result lives on the first input's context (``cpu(k)`` for pinned/shared inputs). Mixing a
   GPU array with a CPU one is an MXNetError, as in MXNet.
+- Every op runs with its first input's GPU current (:func:`on_device`), so results, temporaries
+  and gradients of arrays on ``gpu(1)`` are made on ``gpu(1)``; the caller's current CUDA device
+  is the same afterwards. Arrays on another GPU are copied to that device first.
 """
 
 from __future__ import annotations
