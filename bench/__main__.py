@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-first-call", action="store_true", help="skip the fresh-process first-call timing"
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="run the whole suite this many times (peers included) and report per-case medians",
+    )
     args = parser.parse_args(argv)
     if args.repeat is None:
         args.repeat = 3 if args.size == "tiny" else 7
@@ -90,20 +96,29 @@ def main(argv: list[str] | None = None) -> int:
         notes += more
     cpu_sets = [p for p in param_sets if args.size == "tiny" or p.name in ("S1", "S2")]
     jobs = [(p, c) for c in contexts for p in (cpu_sets if c.device_type == "cpu" else param_sets)]
-    rows = []
-    for pset, ctx in tqdm(jobs, desc="bench", unit="set"):
-        rows += cases.mxlite_cases(pset, ctx, args.repeat)
-        if not args.no_torch:
-            rows += cases.torch_cases(
-                pset, "cuda:0" if ctx.device_type == "gpu" else "cpu", args.repeat
-            )
-        if ctx.device_type == "cpu":
-            rows += cases.numpy_limits(pset, args.repeat)
-            if pset.name == "S2" or args.size == "tiny":
+    runs: list[list[dict]] = []
+    for run in range(args.runs):
+        rows = []
+        label = "bench" if args.runs == 1 else f"bench run {run + 1}/{args.runs}"
+        for pset, ctx in tqdm(jobs, desc=label, unit="set"):
+            rows += cases.mxlite_cases(pset, ctx, args.repeat)
+            if not args.no_torch:
+                rows += cases.torch_cases(
+                    pset, "cuda:0" if ctx.device_type == "gpu" else "cpu", args.repeat
+                )
+            if ctx.device_type == "cpu":
+                rows += cases.numpy_limits(pset, args.repeat)
                 rows += cases.reset_ctx_case(pset, args.repeat)
-            if not args.no_mxnet:
-                rows += peer_mxnet.mxnet_cases(pset, args.repeat)
-    rows = report.add_ratios(rows)
+                if not args.no_mxnet:
+                    rows += peer_mxnet.mxnet_cases(pset, args.repeat)
+        runs.append(rows)
+    if args.runs > 1:
+        notes.append(
+            f"each time is the median over {args.runs} runs of the whole suite (each run's "
+            f"time is itself a median of {args.repeat}); the machine is shared, so single "
+            "runs vary"
+        )
+    rows = report.add_ratios(report.merge_runs(runs))
     header = _header(notes)
     extra = ""
     if not args.no_first_call:

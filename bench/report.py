@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,24 @@ PEERS = {
     "step_adam": ("torch fused", "torch foreach"),
 }
 LIMIT = {"init_xavier": "fill", "init_uniform": "fill", "init_normal": "fill", "zero_grad": "fill"}
+
+
+def merge_runs(runs: list[list[Row]]) -> list[Row]:
+    """One row per (case, set, ctx, impl): the median time over the runs (all kept in
+    ``run_seconds``), in the order of the first run."""
+    if len(runs) == 1:
+        return runs[0]
+    merged: dict[tuple[str, str, str, str], Row] = {}
+    for rows in runs:
+        for row in rows:
+            key = (row["case"], row["set"], row["ctx"], row["impl"])
+            if key not in merged:
+                merged[key] = dict(row, run_seconds=[])
+            merged[key]["run_seconds"].append(row["seconds"])
+    for row in merged.values():
+        row["seconds"] = statistics.median(row["run_seconds"])
+        row["GBps"] = row["bytes"] / row["seconds"] / 1e9 if row["seconds"] > 0 else float("inf")
+    return list(merged.values())
 
 
 def add_ratios(rows: list[Row]) -> list[Row]:
