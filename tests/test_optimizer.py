@@ -20,6 +20,7 @@ from tests.oracle import run_oracle_json
 _FACTS = r"""
 def api_facts(mod):
     import io, contextlib, warnings
+    import numpy as np
     facts = {}
     facts["create_case"] = [type(mod.optimizer.create(n)).__name__ for n in ("SGD", "sgd", "AdAm", "rmsProp", "ccsgd")]
     try:
@@ -76,6 +77,17 @@ def api_facts(mod):
     o6 = mod.optimizer.SGD(param_dict={0: P(0.5, 0.0), 1: P(2.0, 3.0)}, wd=0.1, learning_rate=0.5)
     o6.set_lr_mult({0: 10.0})
     facts["param_dict"] = [o6._get_lrs([0, 1, 2]), o6._get_wds([0, 1, 2])]
+    # NumPy scalars as rates and multipliers: MXNet runs under NumPy 1.x, where a NumPy scalar
+    # times a Python number is a float64 product (NumPy 2 would keep float32)
+    products = []
+    for lr in (0.001, np.float32(0.001), np.float64(0.001), np.float32(0.1)):
+        for mult in (0.35, np.float32(0.35), 3, np.float16(2.3), np.float32(2.3)):
+            on = mod.optimizer.SGD(learning_rate=lr, wd=lr, param_idx2name={0: "a_weight"},
+                                   param_dict={1: P(mult, mult)})
+            on.set_lr_mult({0: mult})
+            on.set_wd_mult({"a_weight": mult})
+            products.append([float(x).hex() for x in on._get_lrs([0, 1]) + on._get_wds([0, 1])])
+    facts["np_scalar_products"] = products
     o7 = mod.optimizer.SGD(begin_num_update=10)
     o7._update_count(0); o7._update_count([0, 1]); o7._update_count(1)
     o7._set_current_context(3); o7._update_count(0)

@@ -110,6 +110,29 @@ SCENARIOS: list[dict[str, Any]] = [
     ),
     _sc("sgd_mom_fp16", "sgd", dict(_COMMON, momentum=0.9, learning_rate=0.1), dtype="float16"),
     _sc("adam_fp16", "adam", dict(_COMMON, learning_rate=0.01), dtype="float16"),
+    # numpy.float32 multipliers / rate: MXNet (NumPy 1.x) multiplies a NumPy scalar and a Python
+    # number in float64, NumPy 2 would keep float32
+    *(
+        _sc(
+            f"{name}_np32_{what}",
+            opt,
+            dict(kwargs, learning_rate=0.001),
+            sched=None if what == "lr" else SCHED,
+            # products whose float32 and float64 roundings differ: 0.001 * f32(0.35), ...
+            lr_mult={"0": 0.35, "fc_bias": 0.7},
+            wd_mult={"bn_gamma": 2.3, "1": 0.45},
+            np32=what,
+        )
+        for what in ("mult", "lr")
+        # (not Adam: its bias-corrected rate reaches MXNet's kernel as a decimal string that
+        # dmlc's strtof parses with two float roundings, which tiny weights would show)
+        for name, opt, kwargs in (
+            ("sgd", "sgd", dict(_COMMON, momentum=0.9)),
+            ("nag", "nag", dict(_COMMON, momentum=0.9)),
+            ("adagrad", "adagrad", _COMMON),
+            ("rmsprop", "rmsprop", _COMMON),
+        )
+    ),
 ]
 MODES = ("single", "updater")
 
@@ -131,9 +154,13 @@ def run_scenario(mod, sc, mode, data, out):
     if sc["sched"] is not None:
         kwargs["lr_scheduler"] = getattr(mod.lr_scheduler, sc["sched"][0])(**sc["sched"][1])
     kwargs["param_idx2name"] = {0: "fc_weight", 1: "fc_bias", 2: "bn_gamma"}
+    cast = np.float32 if sc.get("np32") == "mult" else float
+    if sc.get("np32") == "lr":
+        kwargs["learning_rate"] = np.float32(kwargs["learning_rate"])
+        kwargs["wd"] = np.float32(kwargs["wd"])
     opt = mod.optimizer.create(sc["opt"], **kwargs)
-    opt.set_lr_mult({int(k) if k.isdigit() else k: v for k, v in sc["lr_mult"].items()})
-    opt.set_wd_mult({int(k) if k.isdigit() else k: v for k, v in sc["wd_mult"].items()})
+    opt.set_lr_mult({int(k) if k.isdigit() else k: cast(v) for k, v in sc["lr_mult"].items()})
+    opt.set_wd_mult({int(k) if k.isdigit() else k: cast(v) for k, v in sc["wd_mult"].items()})
     nparam = 3
     weights = [mod.nd.array(data[f"{sid}_w{p}"], dtype=sc["dtype"]) for p in range(nparam)]
     updater = mod.optimizer.get_updater(opt)
@@ -170,7 +197,9 @@ def _make_inputs() -> dict[str, np.ndarray]:
     for sc in SCENARIOS:
         sid = sc["name"]
         for p, shape in enumerate(SHAPES):
-            data[f"{sid}_w{p}"] = rng.normal(0, 1, shape).astype(np.float32)
+            # tiny weights make a rate one float32 ulp off show in the updated weights
+            scale = 1e-6 if sc.get("np32") else 1.0
+            data[f"{sid}_w{p}"] = (rng.normal(0, 1, shape) * scale).astype(np.float32)
             for t in range(STEPS):
                 data[f"{sid}_g{t}_{p}"] = rng.normal(0, 1.5, shape).astype(np.float32)
             for k in range(4):

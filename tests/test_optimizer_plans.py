@@ -171,26 +171,46 @@ def test_call_counting_scheduler_sees_the_same_calls(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "mult", [np.float32(0.3), np.float16(2.0), True], ids=["float32", "float16", "bool"]
+    ("mult", "vector"),
+    [(np.float32(0.35), True), (np.float16(2.3), True), (np.int64(3), True), (True, False)],
+    ids=["float32", "float16", "int64", "bool"],
 )
-def test_non_plain_multipliers_take_the_index_by_index_path(mult, monkeypatch):
-    def run() -> list[np.ndarray]:
-        weights = [mx.nd.ones((4,)) * (i + 1) for i in range(4)]
-        grads = [mx.nd.ones((4,)) * 0.1 for _ in range(4)]
-        opt = mx.optimizer.create("adam", learning_rate=0.1, wd=0.1)
+def test_numpy_multipliers_equal_the_index_by_index_path(mult, vector, monkeypatch):
+    """NumPy float/int multipliers (in the optimizer's dicts and on gluon Parameters) take the
+    vector path with float64 products, as the index-by-index path (MXNet under NumPy 1.x)."""
+    used: list[bool] = []
+
+    def run() -> tuple[list[np.ndarray], list[Any]]:
+        weights = [mx.nd.ones((4,)) * (i + 1) for i in range(5)]
+        grads = [mx.nd.ones((4,)) * 0.1 for _ in range(5)]
+        param = mx.gluon.Parameter("p_weight", shape=(4,), lr_mult=mult, wd_mult=mult)
+        opt = mx.optimizer.create("adam", learning_rate=0.001, wd=0.01, param_dict={4: param})
         opt.set_lr_mult({1: mult})
         opt.set_wd_mult({2: mult})
         upd = mx.optimizer.get_updater(opt)
         for _ in range(3):
-            upd(list(range(4)), list(grads), list(weights))
-        return [w.asnumpy() for w in weights]
+            upd(list(range(5)), list(grads), list(weights))
+        return [w.asnumpy() for w in weights], opt._get_lrs(range(5)) + opt._get_wds(range(5))
 
-    fast = run()
+    real = _scalars.ScalarPlan._vector_step
+
+    def spy(self: Any, opt: Any) -> Any:
+        result = real(self, opt)
+        used.append(result is not None)
+        return result
+
+    with monkeypatch.context() as m:
+        m.setattr(_scalars.ScalarPlan, "_vector_step", spy)
+        fast, scalars = run()
     with monkeypatch.context() as m:
         _reference_mode(m)
-        slow = run()
+        slow, _ = run()
+    assert used == [vector] * 3
     for x, y in zip(fast, slow, strict=True):
         assert np.array_equal(x.view(np.uint8), y.view(np.uint8))
+    if vector:  # float64 products, never rounded to the multiplier's type
+        assert scalars[1] == 0.001 * float(mult) and type(scalars[1]) is float
+        assert scalars[7] == 0.01 * float(mult) and type(scalars[7]) is float
 
 
 def _count_plans(monkeypatch: pytest.MonkeyPatch, cls: type) -> list[int]:

@@ -26,6 +26,8 @@ __all__ = [
     "check_arrays",
     "zeros_state",
     "group_by_dtype",
+    "NP1_FLOAT64",
+    "scalar_product",
 ]
 
 Raw = Any  # a numpy.ndarray or cupy.ndarray
@@ -88,3 +90,29 @@ def group_by_dtype(weights: Sequence[NDArray]) -> list[tuple[Any, list[int]]]:
     for pos, weight in enumerate(weights):
         groups.setdefault(weight._data.dtype, []).append(pos)
     return list(groups.items())
+
+
+# NumPy scalar types that NumPy 1.x promotes to float64 next to a Python float (and, the floats,
+# next to a Python int).
+NP1_FLOAT64 = (np.float16, np.float32, np.float64)
+
+
+def scalar_product(value: Any, mult: Any) -> Any:
+    """``value * mult`` (a rate or decay times its multiplier) as MXNet 1.9.1 computes it under
+    NumPy 1.x.
+
+    There a NumPy scalar times a Python number is a float64 product (value-based casting never
+    applies between two scalars), where NumPy 2 (NEP 50) keeps the NumPy scalar's type: a
+    ``numpy.float32`` multiplier would round the product to float32. Such pairs are multiplied
+    as Python floats (float64, and weak like NumPy 1.x's float64 scalars next to float32 arrays);
+    everything else (two Python numbers, two NumPy scalars, ...) as it is, where both NumPy
+    versions agree.
+    """
+    if type(value) is float and type(mult) is float:
+        return value * mult
+    for np_side, py_side in ((value, mult), (mult, value)):
+        if isinstance(np_side, NP1_FLOAT64) and type(py_side) in (float, int):
+            return float(value) * float(mult)
+        if isinstance(np_side, np.integer) and type(py_side) is float:
+            return float(value) * float(mult)
+    return value * mult

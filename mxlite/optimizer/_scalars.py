@@ -7,16 +7,18 @@ NumPy over all indices at once and bit for bit the same:
   is the running maximum in MXNet's processing order (dtype groups, chunks of ``aggregate_num``,
   or one index at a time), and the scheduler is read at the same points with those values;
 * ``lr = base * lr_mult`` and ``wd = wd * wd_mult`` are single IEEE double products, as the
-  Python expressions are (``x * 1.0 == x`` for indices without a multiplier); Adam's rate is
+  Python expressions are (``x * 1.0 == x`` for indices without a multiplier; a NumPy float32
+  multiplier gives a double product too, as in MXNet under NumPy 1.x); Adam's rate is
   ``lr * factor(t)`` with ``factor`` evaluated by the optimizer's own Python code once per
   distinct count ``t``.
 
 The vector path runs only where that equality is certain; everything else takes the index-by-index
-path (:meth:`Optimizer._plan_scalars`) for that step: scalars that are not plain Python ``float``/
-``int`` (a NumPy float32 multiplier would round differently), duplicate indices, a subclass that
-overrides a scalar hook, or a scheduler other than mxlite's own (those may count their calls; the
-built-in ones return the same rate when called again with the same ``num_update``, so the vector
-path calls them once per distinct value, in increasing order).
+path (:meth:`Optimizer._plan_scalars`) for that step: rates, decays or counts that are not plain
+Python ``float``/``int`` (multipliers may also be NumPy float16/32/64 or integer scalars),
+duplicate indices, a subclass that overrides a scalar hook, or a scheduler other than mxlite's
+own (those may count their calls; the built-in ones return the same rate when called again with
+the same ``num_update``, so the vector path calls them once per distinct value, in increasing
+order).
 
 The update-count tables stay the optimizer's plain dicts, written every step (one C-level
 ``dict.update``). Before a step the plan checks that the table still holds what it wrote last
@@ -33,6 +35,7 @@ import numpy as np
 
 from mxlite import lr_scheduler as _sched
 from mxlite.ops import _optimizer_checks as checks
+from mxlite.optimizer._common import NP1_FLOAT64
 
 __all__ = ["ScalarPlan", "SCALAR_HOOKS", "VECTOR_MIN"]
 
@@ -65,6 +68,18 @@ _WD_MULT = operator.attrgetter("wd_mult")
 def _plain(value: Any) -> bool:
     """Whether ``value`` is exactly a Python float or int (the types the vector path mirrors)."""
     return type(value) is float or type(value) is int
+
+
+def _mult_ok(value: Any) -> bool:
+    """Whether a multiplier may enter the float64 vector: a Python float or int, or a NumPy
+    float16/32/64 or integer scalar, whose product with a plain rate MXNet (NumPy 1.x) computes
+    in float64 (see :func:`mxlite.optimizer._common.scalar_product`)."""
+    return (
+        type(value) is float
+        or type(value) is int
+        or isinstance(value, NP1_FLOAT64)
+        or isinstance(value, np.integer)
+    )
 
 
 def _getter(keys: tuple[Any, ...]) -> Callable[[dict[Any, Any]], tuple[Any, ...]]:
@@ -162,7 +177,7 @@ class ScalarPlan:
                     out.append(mults[key])
                 else:
                     out.append(mults.get(opt.idx2name[key], 1.0) if named else 1.0)
-        self._static_plain = all(map(_plain, lr_m)) and all(map(_plain, wd_m))
+        self._static_plain = all(map(_mult_ok, lr_m)) and all(map(_mult_ok, wd_m))
         self.lr_mult = np.array(lr_m if self._static_plain else [1.0] * self.n, dtype=np.float64)
         self.wd_mult = np.array(wd_m if self._static_plain else [1.0] * self.n, dtype=np.float64)
         self._pd_pos = np.asarray(pd_pos, dtype=np.intp)
@@ -180,7 +195,7 @@ class ScalarPlan:
         lr_now = list(map(_LR_MULT, self._pd_params))
         wd_now = list(map(_WD_MULT, self._pd_params))
         if lr_now != self._pd_lr or wd_now != self._pd_wd:
-            self._pd_plain = all(map(_plain, lr_now)) and all(map(_plain, wd_now))
+            self._pd_plain = all(map(_mult_ok, lr_now)) and all(map(_mult_ok, wd_now))
             if self._pd_plain:
                 self.lr_mult[self._pd_pos] = lr_now
                 self.wd_mult[self._pd_pos] = wd_now

@@ -28,7 +28,7 @@ import numpy as np
 
 from mxlite.lr_scheduler import ArgumentTypeError, LRScheduler
 from mxlite.ndarray.ndarray import NDArray
-from mxlite.optimizer._common import group_by_dtype
+from mxlite.optimizer._common import group_by_dtype, scalar_product
 from mxlite.optimizer._scalars import SCALAR_HOOKS
 from mxlite.util import is_np_array
 
@@ -287,11 +287,11 @@ class Optimizer:
         lrs = [lr for _ in indices]
         for i, index in enumerate(indices):
             if index in self.param_dict:
-                lrs[i] *= self.param_dict[index].lr_mult
+                lrs[i] = scalar_product(lrs[i], self.param_dict[index].lr_mult)
             elif index in self.lr_mult:
-                lrs[i] *= self.lr_mult[index]
+                lrs[i] = scalar_product(lrs[i], self.lr_mult[index])
             elif index in self.idx2name:
-                lrs[i] *= self.lr_mult.get(self.idx2name[index], 1.0)
+                lrs[i] = scalar_product(lrs[i], self.lr_mult.get(self.idx2name[index], 1.0))
         return lrs
 
     def _get_lr(self, index: Any) -> float:
@@ -303,11 +303,11 @@ class Optimizer:
         wds = [self.wd for _ in indices]
         for i, index in enumerate(indices):
             if index in self.param_dict:
-                wds[i] *= self.param_dict[index].wd_mult
+                wds[i] = scalar_product(wds[i], self.param_dict[index].wd_mult)
             elif index in self.wd_mult:
-                wds[i] *= self.wd_mult[index]
+                wds[i] = scalar_product(wds[i], self.wd_mult[index])
             elif index in self.idx2name:
-                wds[i] *= self.wd_mult.get(self.idx2name[index], 1.0)
+                wds[i] = scalar_product(wds[i], self.wd_mult.get(self.idx2name[index], 1.0))
         return wds
 
     def _get_wd(self, index: Any) -> float:
