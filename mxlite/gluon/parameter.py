@@ -368,7 +368,8 @@ class Parameter:
             )
         self._check_dense()
         job = self._make_job(init, ctx_list, default_init, None)
-        if self._data:  # force_reinit: big buffers nobody else holds may take the new values
+        if self._data and self._data[0]._data.nbytes >= _replicas.RECYCLE_MIN_BYTES:
+            # force_reinit: big buffers nobody else holds may take the new values
             job.recycle = [
                 arr._data
                 for arr, mine in zip(self._data, _replicas.exclusive(self._data))

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from mxlite import backend
+from mxlite import backend, random
 from mxlite.base import MXNetError
 from mxlite.context import Context
 
@@ -56,9 +55,9 @@ _MSG_BAD_DTYPE = (
 )
 
 
-@dataclass(frozen=True)
-class FillPlan:
-    """One fill of a whole array.
+class FillPlan(NamedTuple):
+    """One fill of a whole array (immutable; a NamedTuple because thousands are made per
+    ``initialize()`` and a frozen dataclass costs twice as much to build).
 
     Attributes:
         kind: ``'uniform'`` (params ``(low, high)``), ``'normal'`` (``(loc, scale)``) or
@@ -138,8 +137,6 @@ def stream_key(desc: Any, target: Any, arr: Any, check: bool = True) -> tuple[tu
     dname = dtype_name(raw.dtype)
     if check and dname not in FILL_DTYPES:
         raise MXNetError(_MSG_BAD_DTYPE.format(dtype=dname, name=str(desc) or "an unnamed array"))
-    from mxlite import random
-
     name = getattr(desc, "_stream_name", None) or str(desc)
     if not name:
         key, offset = random.next_adhoc(int(raw.size))
@@ -147,8 +144,12 @@ def stream_key(desc: Any, target: Any, arr: Any, check: bool = True) -> tuple[tu
     fingerprint = (
         target._fingerprint() if hasattr(target, "_fingerprint") else type(target).__name__
     )
-    # shape as a tuple of Python ints: str() gives e.g. "(64, 64)" (the salt's exact text)
-    salt = f"{tuple(map(int, raw.shape))}|{dname}|{fingerprint}"
+    # NumPy and CuPy shapes are tuples of Python ints: str() gives e.g. "(64, 64)", the salt's
+    # exact text (other array types are normalized to that form)
+    shape = raw.shape if isinstance(raw, np.ndarray) or backend.is_gpu_array(raw) else None
+    if shape is None:
+        shape = tuple(int(d) for d in raw.shape)
+    salt = f"{shape}|{dname}|{fingerprint}"
     key = random.param_key(name, salt)
     return (int(key[0]), int(key[1])), 0
 
