@@ -79,12 +79,20 @@ def _to_gpu_many(
         cp = backend.get_xp(ctx)
         with cp.cuda.Device(ctx.device_id):
             dst = into[i] if into is not None and into[i] is not None else None
+            if backend.is_gpu_array(raw):
+                if int(raw.device.id) != ctx.device_id:
+                    raw = cp.array(raw, copy=True)  # peer copy onto this device
+                    if dst is None:
+                        out[i] = raw
+                        continue
+                if dst is None:
+                    dst = cp.empty(raw.shape, dtype=raw.dtype)
+                cp.copyto(dst, raw)
+                out[i] = dst
+                continue
             if dst is None:
                 dst = cp.empty(raw.shape, dtype=raw.dtype)
             out[i] = dst
-            if backend.is_gpu_array(raw):
-                cp.copyto(dst, raw)
-                continue
         hosts.append(raw)
         dests.append(dst)
     if hosts:
