@@ -39,6 +39,10 @@ __all__ = [
     "check_assignable",
     "get_fresh_grad",
     "set_fresh_grad",
+    "variables_generation",
+    "variable_nodes",
+    "all_fresh",
+    "clear_fresh",
     "live_node",
     "parents_of",
     "run_backward",
@@ -103,6 +107,18 @@ def set_training(train_mode: bool) -> bool:
 _SEQ = itertools.count()
 
 
+class _VariableCount:
+    """How many variables (VarNodes) were ever made, for callers that cache variables' nodes."""
+
+    __slots__ = ("made",)
+
+    def __init__(self) -> None:
+        self.made = 0
+
+
+_VARIABLES = _VariableCount()
+
+
 class VarNode:
     """A variable: the leaf whose gradient lands in ``grad`` (an NDArray) per ``grad_req``.
 
@@ -113,6 +129,7 @@ class VarNode:
     __slots__ = ("seq", "grad", "grad_req", "freed", "fresh")
 
     def __init__(self, grad: Any, grad_req: str) -> None:
+        _VARIABLES.made += 1
         self.seq = next(_SEQ)
         self.grad = grad
         self.grad_req = grad_req
@@ -236,6 +253,34 @@ def set_fresh_grad(arr: Any, state: bool) -> None:
             "Call attach_grad() (or initialize the Parameter) first."
         )
     node.fresh = bool(state)
+
+
+def variables_generation() -> int:
+    """A number that changes whenever an array is (re)marked as a variable (``attach_grad``,
+    ``mark_variables``): nodes returned by :func:`variable_nodes` stay the arrays' nodes while
+    it is unchanged."""
+    return _VARIABLES.made
+
+
+def variable_nodes(arrays: Sequence[Any]) -> list[VarNode] | None:
+    """The variable nodes of ``arrays`` (for the batched fresh-gradient calls below), or None
+    when one of them is not a variable."""
+    nodes = [getattr(arr, "_ag_node", None) for arr in arrays]
+    return nodes if all(type(node) is VarNode for node in nodes) else None  # type: ignore[return-value]
+
+
+def all_fresh(nodes: Sequence[VarNode]) -> bool:
+    """Whether every variable's gradient is fresh (``get_fresh_grad`` of each, in one pass)."""
+    for node in nodes:
+        if not node.fresh:
+            return False
+    return True
+
+
+def clear_fresh(nodes: Sequence[VarNode]) -> None:
+    """Clear every variable's fresh-gradient flag (``set_fresh_grad(arr, False)`` of each)."""
+    for node in nodes:
+        node.fresh = False
 
 
 # ---------------------------------------------------------------------- backward pass

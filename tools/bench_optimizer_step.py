@@ -6,7 +6,11 @@ Rows (medians of per-repeat medians; the machine may be shared, so repeat):
   python-only  2,000 x (4,) with the Numba drivers replaced by no-ops, CPU time of this thread:
                the pure Python/NumPy bookkeeping, also with an LR scheduler and with a
                ``param_dict`` of gluon Parameters (as Trainer passes it).
-Each step passes fresh lists of the same arrays, as ``Trainer`` does.
+  trainer      ``gluon.Trainer.step`` over 2,000 x (4,) float32 Parameters (wall time): on one
+               context (no kvstore), and on [cpu(0), cpu(1)] with update_on_kvstore False/True
+               (the kvstore's reduce included). Gradients are marked fresh between steps (as a
+               backward pass would) outside the timed region.
+Each Updater step passes fresh lists of the same arrays, as ``Trainer`` does.
 
 Run from the repository root: ``.venv/bin/python tools/bench_optimizer_step.py [--only python]``.
 """
@@ -61,11 +65,42 @@ def _bench(
     return statistics.median(medians) * 1e3
 
 
+def _bench_trainer(
+    name: str, kwargs: dict[str, Any], ctxs: list[Any], uok: bool | None, steps: int,
+    repeats: int,
+) -> float:  # fmt: skip
+    params = [mx.gluon.Parameter(f"p{i}_weight", shape=(4,)) for i in range(N)]
+    for p in params:
+        p.initialize(mx.init.Constant(0.5), ctx=ctxs)
+    trainer = mx.gluon.Trainer(params, name, dict(kwargs), update_on_kvstore=uok)
+    nodes = [arr._ag_node for p in params for arr in p.list_data()]
+
+    def backward() -> None:  # what backward leaves behind: every gradient fresh
+        for node in nodes:
+            node.fresh = True
+
+    for _ in range(3):
+        backward()
+        trainer.step(1)
+    medians = []
+    for _ in range(repeats):
+        times = []
+        for _ in range(steps):
+            backward()
+            start = time.perf_counter()
+            trainer.step(1)
+            times.append(time.perf_counter() - start)
+        medians.append(statistics.median(times))
+    return statistics.median(medians) * 1e3
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--only", default="s1,tiny,python", help="comma list of s1,tiny,python")
+    parser.add_argument(
+        "--only", default="s1,tiny,python,trainer", help="comma list of s1,tiny,python,trainer"
+    )
     args = parser.parse_args()
     only = args.only.split(",")
     rows: list[tuple[str, float]] = []
@@ -77,6 +112,15 @@ def main() -> None:
             rows.append((f"S1 step {name} (wall)", run(name, kw, (64, 64))))
         if "tiny" in only:
             rows.append((f"tiny step {name} (wall)", run(name, kw, (4,))))
+    if "trainer" in only:
+        two = [mx.cpu(0), mx.cpu(1)]
+        for name, kw in CASES:
+            for label, ctxs, uok in (
+                ("1 ctx", [mx.cpu(0)], None), ("2 ctx uok=False", two, False),
+                ("2 ctx uok=True", two, True),
+            ):  # fmt: skip
+                ms = _bench_trainer(name, kw, ctxs, uok, args.steps, args.repeats)
+                rows.append((f"trainer {name} {label} (wall)", ms))
     if "python" in only:
         from mxlite.ops import _cpu_optimizer
 

@@ -2,8 +2,16 @@
 
 ``step(batch_size)`` is ``allreduce_grads()`` then ``update()``: the gradients of every replica
 are summed (through a kvstore when there are several contexts), and every replica receives the
-identical update, so replicas never drift apart. Semantics follow MXNet 1.9.1's Trainer,
-including its choice of updating on the kvstore and its stale-gradient check.
+identical update, so replicas never drift apart (each context keeps its own update counts,
+even where MXNet's would collide: see :func:`mxlite.gluon._trainer_step.count_keys`). Semantics
+follow MXNet 1.9.1's Trainer, including its choice of updating on the kvstore and its
+stale-gradient check.
+
+A step costs O(1) Python per Parameter only when something changed: the replicas, gradients
+and per-context update lists are gathered once (:class:`~mxlite.gluon._trainer_step.StepLists`,
+rebuilt when any gradient buffer is replaced), the stale-gradient check and the reset of the
+fresh flags are one loop over the replicas' autograd nodes, the kvstore runs a cached
+``pushpull`` plan, and each updater a cached step plan.
 """
 
 from __future__ import annotations
@@ -13,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from mxlite import autograd_tape as tape
 from mxlite import kvstore as kvs
 from mxlite import optimizer as opt
 from mxlite.base import CheckError
+from mxlite.gluon._trainer_step import StepLists, fork_missing_counts
 from mxlite.gluon.parameter import Parameter, ParameterDict
 
 __all__ = ["Trainer"]
@@ -43,47 +53,6 @@ _MSG_EMPTY = (
 )
 # MXNet's 'local' store stops updating on the store above this many elements in one parameter.
 _LOCAL_UPDATE_ON_KV_MAX_SIZE = 1024 * 1024 * 16
-
-
-def count_keys(contexts: list[Any]) -> list[Any]:
-    """The update-count table of each updater (see ``Updater.count_key``), given the context of
-    its weights.
-
-    The first context of a device id uses MXNet's table, the device id itself, so every setup
-    whose device ids differ counts exactly as MXNet does (and states saved on one set of
-    contexts load onto another). A later context with the same id (``cpu(0)`` after ``gpu(0)``)
-    gets ``(device_typeid, device_id)`` instead of sharing the table: MXNet counts such a step
-    twice (Adam's bias correction and the schedule run ahead, and the replicas drift apart).
-    Such a table starts as a copy of the device id's table (see :func:`_fork_missing_counts`).
-    """
-    keys: list[Any] = []
-    taken: set[Any] = set()
-    for n, ctx in enumerate(contexts):
-        key: Any = ctx.device_id
-        if key in taken:
-            key = (ctx.device_typeid, ctx.device_id)
-            if key in taken:  # the same context twice
-                key = (ctx.device_typeid, ctx.device_id, n)
-        taken.add(key)
-        keys.append(key)
-    return keys
-
-
-def _fork_missing_counts(optimizer: Any, keys: list[Any]) -> None:
-    """Before any updater of a step counts: contexts without update counts start from a copy
-    of the first context's counts that has some.
-
-    Counts go missing when states are loaded onto partly other contexts (saved on ``[cpu(0)]``,
-    loaded onto ``[cpu(0), cpu(1)]``) or a context joins a device id; MXNet then restarts those
-    contexts' counts alone and the replicas drift apart. When no context has counts (loaded
-    onto all-new device ids) every one starts afresh, as in MXNet.
-    """
-    tables = optimizer._all_index_update_counts
-    source = next((key for key in keys if key in tables), None)
-    if source is None:
-        return
-    for key in keys:
-        optimizer._fork_count_table(key, source)
 
 
 class Trainer:
@@ -143,6 +112,7 @@ class Trainer:
         self._update_on_kvstore: bool | None = None
         self._distributed = False
         self._params_to_init: list[Parameter] = []
+        self._lists: StepLists | None = None
         self._reset_kvstore()
         # Last, so that a constructor that raises leaves the Parameters untouched.
         for param in self._params:
@@ -307,18 +277,28 @@ class Trainer:
             raise CheckError(_MSG_ON_KVSTORE.format(call="allreduce_grads"))
         self._allreduce_grads()
 
+    def _step_lists(self) -> StepLists:
+        """This step's :class:`StepLists` (rebuilt after any gradient buffer was replaced)."""
+        lists = self._lists
+        if lists is None or not lists.current:
+            lists = self._lists = None  # drop the old references before gathering new ones
+            lists = self._lists = StepLists(self._params, len(self._updaters))
+        return lists
+
     def _allreduce_grads(self) -> None:
         if self._kvstore is None:
             return
-        indices = [i for i, param in enumerate(self._params) if param.grad_req != "null"]
-        grads = [self._params[i].list_grad() for i in indices]
-        outs = [self._params[i].list_data() for i in indices] if self._update_on_kvstore else None
+        lists = self._step_lists()
+        indices = lists.indices
+        outs = lists.datas if self._update_on_kvstore else None
         if isinstance(self._kvstore, kvs.KVStore) and indices:
             # One call for every key: same sums and updates as MXNet's call per parameter.
-            self._kvstore.pushpull(indices, grads, out=outs)
+            self._kvstore.pushpull(indices, lists.grads, out=outs)
             return
         for n, i in enumerate(indices):
-            self._kvstore.pushpull(i, grads[n], out=None if outs is None else outs[n], priority=-i)
+            self._kvstore.pushpull(
+                i, lists.grads[n], out=None if outs is None else outs[n], priority=-i
+            )
 
     def update(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
         """Apply the optimizer with the gradients as they are (after ``allreduce_grads``).
@@ -333,34 +313,72 @@ class Trainer:
         self._update(ignore_stale_grad)
 
     def _update(self, ignore_stale_grad: bool = False) -> None:
-        on_kvstore = self._kvstore is not None and self._update_on_kvstore
-        updates: list[list[tuple[int, Any, Any]]] = [[] for _ in self._updaters]
-        for i, param in enumerate(self._params):
-            if param.grad_req == "null":
-                continue
-            datas = param.list_data()
-            if not ignore_stale_grad:
-                for data in datas:
-                    if not data._fresh_grad:
-                        raise UserWarning(_MSG_STALE.format(name=param.name, ctx=data.context))
-            if on_kvstore:
-                continue
-            for upd, arr, grad in zip(updates, datas, param.list_grad(), strict=True):
-                if not ignore_stale_grad or arr._fresh_grad:
-                    upd.append((i, grad, arr))
-                    arr._fresh_grad = False
+        """MXNet's ``Trainer._update``: check that every gradient is fresh (unless
+        ``ignore_stale_grad``), then hand each context's (fresh) gradients to its updater and
+        mark them consumed; with updates on the kvstore, only the check."""
+        on_kvstore = self._kvstore is not None and bool(self._update_on_kvstore)
+        lists = self._step_lists()
+        nodes = lists.nodes()
+        if nodes is None or (ignore_stale_grad and not tape.all_fresh(nodes)):
+            self._update_each(lists, ignore_stale_grad, on_kvstore)
+            return
+        if not ignore_stale_grad and not tape.all_fresh(nodes):
+            self._raise_stale(lists, on_kvstore)
         if on_kvstore:
             return
-        if not any(updates):
+        lists.check_mismatch()
+        tape.clear_fresh(nodes)
+        self._run_updaters(lists, lists.updates)
+
+    def _raise_stale(self, lists: StepLists, on_kvstore: bool) -> None:
+        """Raise MXNet's stale-gradient warning for the first stale replica, after consuming the
+        fresh flags of the Parameters before it (MXNet's loop has reset them by then).
+
+        Raises:
+            UserWarning: always.
+        """
+        for param, datas in zip(lists.params, lists.datas, strict=True):
+            for data in datas:
+                if not data._fresh_grad:
+                    raise UserWarning(_MSG_STALE.format(name=param.name, ctx=data.context))
+            if not on_kvstore:
+                lists.check_mismatch()
+                for data in datas:
+                    data._fresh_grad = False
+        raise AssertionError("unreachable: a stale gradient was seen")  # pragma: no cover
+
+    def _update_each(self, lists: StepLists, ignore_stale_grad: bool, on_kvstore: bool) -> None:
+        """The step replica by replica, as MXNet's loop runs it (stale replicas skipped with
+        ``ignore_stale_grad``, or replicas that are not autograd variables)."""
+        if not ignore_stale_grad and not all(data._fresh_grad for data in lists.flat):
+            self._raise_stale(lists, on_kvstore)
+        if on_kvstore:
             return
-        first = next(param for param in self._params if param.grad_req != "null")
-        keys = count_keys(first.list_ctx())
-        _fork_missing_counts(self._optimizer, keys)
-        for updater, upd, key in zip(self._updaters, updates, keys, strict=True):
-            if upd:
-                idx, grads, weights = zip(*upd, strict=True)
+        lists.check_mismatch()
+        updates: list[tuple[list[int], list[Any], list[Any]]] = [
+            ([], [], []) for _ in self._updaters
+        ]
+        for i, datas, grads in zip(lists.indices, lists.datas, lists.grads, strict=True):
+            for (idx, upd_grads, weights), arr, grad in zip(updates, datas, grads, strict=True):
+                if not ignore_stale_grad or arr._fresh_grad:
+                    idx.append(i)
+                    upd_grads.append(grad)
+                    weights.append(arr)
+                    arr._fresh_grad = False
+        self._run_updaters(lists, updates)
+
+    def _run_updaters(
+        self, lists: StepLists, updates: list[tuple[list[int], list[Any], list[Any]]]
+    ) -> None:
+        if not lists.indices:
+            return
+        fork_missing_counts(self._optimizer, lists.keys)
+        for updater, (idx, grads, weights), key in zip(
+            self._updaters, updates, lists.keys, strict=True
+        ):
+            if idx:
                 updater.count_key = key
-                updater(list(idx), list(grads), list(weights))
+                updater(idx, grads, weights)
 
     # ------------------------------------------------------------------ states
     def save_states(self, fname: str) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from mxlite import backend
 from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context, cpu
+from mxlite.kvstore._plan import PushPullPlan, plannable
 from mxlite.kvstore.base import KVStoreBase, flatten_pairs, group_pairs, key_kind, sum_arrays
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer.updater import Updater
@@ -90,6 +91,9 @@ class KVStore(KVStoreBase):
         self._updater: Any = None
         self._threshold: float | None = None
         self._residuals: dict[tuple[Any, int], Any] = {}
+        # Bumped by everything that changes what is stored or how (PushPullPlan validity).
+        self._version = 0
+        self._plan: PushPullPlan | None = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -201,6 +205,7 @@ class KVStore(KVStoreBase):
             self._store[k] = val.copyto(cpu(0))
         if pairs:
             self._key_type = key_kind(pairs[0][0])
+        self._version += 1
 
     def push(self, key: Any, value: Any, priority: int = 0) -> None:
         """Sum the values of each key; store the sum, or update the stored weight with it.
@@ -213,6 +218,7 @@ class KVStore(KVStoreBase):
         self._check_key_types(grouped)
         for k in grouped:
             self._stored(k)
+        self._version += 1
         merged = {k: self._reduce(k, vals) for k, vals in grouped.items()}
         if self._updater is None:
             self._store.update(merged)
@@ -270,12 +276,21 @@ class KVStore(KVStoreBase):
     def pushpull(self, key: Any, value: Any, out: Any = None, priority: int = 0) -> None:
         """``push`` then ``pull``; with ``out=None`` the result goes back into ``value``.
 
-        Without an optimizer this is an all-reduce: every array ends up holding the sum.
+        Without an optimizer this is an all-reduce: every array ends up holding the sum. A list
+        call repeated with the same keys and arrays (a Trainer's step) reuses a
+        :class:`~mxlite.kvstore._plan.PushPullPlan`: same sums and updates, no per-key Python.
         """
+        plan = self._plan
+        if plan is not None and self._threshold is None and plan.matches(self, key, value, out):
+            plan.run(self)
+            return
+        self._plan = None
         if out is not None:
             flatten_pairs(key, out, "pushpull")
         self.push(key, value, priority)
         self.pull(key, out if out is not None else value, priority)
+        if self._threshold is None and plannable(key, value, out):
+            self._plan = PushPullPlan(self, key, value, out)
 
     def broadcast(self, key: Any, value: Any, out: Any, priority: int = 0) -> None:
         """``init`` the key with ``value``, then ``pull`` it into ``out``."""
@@ -330,6 +345,7 @@ class KVStore(KVStoreBase):
             raise MXNetError(f"threshold must be greater than 0, got {threshold}")
         self._threshold = threshold
         self._residuals = {}
+        self._version += 1
 
     # ------------------------------------------------------------------ optimizer
     def set_optimizer(self, optimizer: Any) -> None:
@@ -341,6 +357,7 @@ class KVStore(KVStoreBase):
     def _set_updater(self, updater: Callable[[Any, NDArray, NDArray], None]) -> None:
         """Call ``updater(key, merged_gradient, stored_weight)`` on every push."""
         self._updater = updater
+        self._version += 1
 
     def _barrier(self) -> None:
         """Synchronize workers: nothing to do in a single process."""
@@ -370,6 +387,7 @@ class KVStore(KVStoreBase):
             raise CheckError(_MSG_NO_UPDATER.format(what="load"))
         with open(fname, "rb") as f:
             self._updater.set_states(f.read())
+        self._version += 1
 
 
 def create(name: str = "local") -> KVStoreBase:
