@@ -31,7 +31,7 @@ def _arrays(rng: np.random.Generator, ctxs: list[mx.Context], dtype: str = "floa
 def _refill(rng: np.random.Generator, grads: Any) -> None:
     for per_key in grads:
         for g in per_key:
-            g._data[...] = rng.standard_normal(g.shape).astype(g.dtype) * 3
+            g[:] = nd.array(rng.standard_normal(g.shape) * 3, ctx=g.context, dtype=g.dtype)
 
 
 def _snapshot(kv: Any, arrays: Any) -> list[np.ndarray]:
