@@ -30,7 +30,8 @@ def _dict(ctx, dtypes=("float32",), n=6, seed=0, shapes=((3, 5), (7,), (2, 3, 4)
             vals = rng.standard_normal(arr.shape) * 3.3 + 0.1
             if arr._data.dtype.kind in "iu":
                 vals = rng.integers(-50, 50, arr.shape)
-            arr._data[...] = vals.astype(arr._data.dtype)
+            host = np.asarray(vals).astype(arr._data.dtype)
+            arr._data[...] = mx.backend.to_ctx(host, arr.context)
     return pd
 
 
@@ -221,16 +222,24 @@ def test_gpu_reset_ctx_and_save_match_reference(gpu_ctx, tmp_path):
 
 
 @pytest.mark.gpu
-def test_gpu_float16_average_within_one_ulp(gpu_ctx):
+def test_gpu_float16_average_sums_in_float32_and_rounds_once(gpu_ctx):
     pd = _dict([gpu_ctx, mx.cpu(0), mx.cpu(1)], dtypes=("float16",), n=3)
-    expected = _reference(pd)
+    expected = {}
+    for name, p in pd.items():
+        acc = None
+        for arr in p.list_data():
+            part = arr.asnumpy().astype(np.float32)
+            acc = part if acc is None else acc + part
+        expected[name] = (acc / np.float32(3)).astype(np.float16)
+    reference = _reference(pd)  # add_n rounds after every addition: within 2 ulps of the above
     pd.reset_ctx(mx.cpu(0))
     for name, p in pd.items():
-        got = p.data().asnumpy().astype(np.float32)
-        ref = expected[name].astype(np.float32)
-        assert np.all(
-            np.abs(got - ref) <= np.spacing(np.abs(ref).astype(np.float16)).astype(np.float32)
-        )
+        got = p.data().asnumpy()
+        assert got.tobytes() == expected[name].tobytes()
+        ulps = np.abs(got.astype(np.float32) - reference[name].astype(np.float32)) / np.spacing(
+            np.abs(got).astype(np.float16)
+        ).astype(np.float32)
+        assert ulps.max() <= 2
 
 
 @pytest.mark.parametrize("k", [2, 3, 4])

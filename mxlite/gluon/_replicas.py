@@ -295,7 +295,8 @@ def exclusive(arrays: list[NDArray]) -> list[bool]:
     for i in range(len(arrays)):
         ok = sys.getrefcount(arrays[i]) <= held and sys.getrefcount(arrays[i]._data) <= raw_held
         raw = arrays[i]._data
-        out.append(ok and raw.base is None and bool(raw.flags.writeable))
+        writeable = bool(raw.flags.writeable) if isinstance(raw, np.ndarray) else True
+        out.append(ok and raw.base is None and writeable)
     return out
 
 
