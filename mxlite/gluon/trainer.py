@@ -7,11 +7,11 @@ even where MXNet's would collide: see :func:`mxlite.gluon._trainer_step.count_ke
 follow MXNet 1.9.1's Trainer, including its choice of updating on the kvstore and its
 stale-gradient check.
 
-Steady-state steps do no Python work per Parameter: the replicas, gradients and per-context
+Steady-state steps do no per-Parameter bookkeeping: the replicas, gradients and per-context
 update lists are gathered once (:class:`~mxlite.gluon._trainer_step.StepLists`, rebuilt when any
 gradient buffer is replaced), the stale-gradient check and the reset of the fresh flags are one
-tight loop over the replicas' autograd nodes, the kvstore runs a cached ``pushpull`` plan, and
-each updater a cached step plan.
+tight loop over the replicas' autograd nodes, the kvstore runs a cached ``pushpull`` plan (a
+tight loop of NumPy calls per key on the host), and each updater a cached step plan.
 """
 
 from __future__ import annotations
