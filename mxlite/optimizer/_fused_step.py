@@ -14,7 +14,7 @@ arrays and states are the same objects).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from mxlite.ops import multi_optimizer
 from mxlite.optimizer._common import Raw, check_arrays, group_by_dtype
 from mxlite.optimizer._scalars import VECTOR_MIN, ScalarPlan
 
-__all__ = ["FusedStep", "fused_plan", "update_once"]
+__all__ = ["FusedStep", "fused_plan", "multi_tensor_step", "update_once"]
 
 
 def fused_plan(
@@ -38,6 +38,36 @@ def fused_plan(
     if len(weights) > 1 and multi_optimizer.supported(weights, grads, states, weights32):
         return multi_optimizer.prepare(weights, grads, states, weights32)
     return False
+
+
+def multi_tensor_step(
+    fused: Callable[..., None],
+    single: Callable[..., None],
+    weights: Sequence[Raw],
+    grads: Sequence[Raw],
+    states: Sequence[Sequence[Raw | None]],
+    weights32: Sequence[Raw | None],
+    lrs: Any,
+    wds: Any,
+    kwargs: dict[str, float],
+    plan: multi_optimizer.Prepared | bool | None,
+) -> None:
+    """The body of every ``_multi_tensor_<rule>``: one fused launch or the single path per tensor.
+
+    ``fused(weights, grads, *states, lrs, wds, weights32=, plan=, **kwargs)`` is the
+    :mod:`mxlite.ops.multi_optimizer` function, ``single(w, g, *state_i, w32, lr, wd, **kwargs)``
+    the rule's single-tensor function. ``plan``: None decides now (more than one tensor and
+    arrays the fused kernels accept); False takes the single path; True or a plan prepared for
+    exactly these lists (:func:`fused_plan`) launches.
+    """
+    if plan is None:
+        plan = len(weights) > 1 and multi_optimizer.supported(weights, grads, states, weights32)
+    if plan is not False:
+        prepared = None if plan is True else plan
+        fused(weights, grads, *states, lrs, wds, weights32=weights32, plan=prepared, **kwargs)
+        return
+    for w, g, w32, lr, wd, *state in zip(weights, grads, weights32, lrs, wds, *states):
+        single(w, g, *state, w32, lr, wd, **kwargs)
 
 
 class FusedStep:

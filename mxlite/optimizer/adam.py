@@ -40,7 +40,7 @@ from mxlite.optimizer._common import (
     scalar,
     zeros_state,
 )
-from mxlite.optimizer._fused_step import FusedStep, fused_plan, update_once
+from mxlite.optimizer._fused_step import FusedStep, fused_plan, multi_tensor_step, update_once
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["Adam", "Adamax", "Nadam"]
@@ -103,35 +103,20 @@ def _multi_tensor_adam(
 ) -> None:
     """Adam over a list of same-dtype tensors on one device; numerics equal the single path.
 
-    More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_adam_update`)
-    when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
-    ``plan`` as in :func:`mxlite.optimizer.sgd._multi_tensor_sgd`.
+    One fused launch (:func:`mxlite.ops.multi_optimizer.multi_adam_update`) or the single path
+    per tensor, as :func:`mxlite.optimizer._fused_step.multi_tensor_step` decides from ``plan``.
     """
-    if plan is None:
-        plan = len(weights) > 1 and multi_optimizer.supported(
-            weights, grads, [means, variances], weights32
-        )
-    if plan is not False:
-        multi_optimizer.multi_adam_update(
-            weights, grads, means, variances, lrs, wds, beta1, beta2, epsilon,
-            rescale_grad, clip_gradient, weights32, plan=None if plan is True else plan,
-        )  # fmt: skip
-        return
-    for w, g, m, v, w32, lr, wd in zip(weights, grads, means, variances, weights32, lrs, wds):
-        _single_tensor_adam(
-            w,
-            g,
-            m,
-            v,
-            w32,
-            lr,
-            wd,
-            beta1=beta1,
-            beta2=beta2,
-            epsilon=epsilon,
-            rescale_grad=rescale_grad,
-            clip_gradient=clip_gradient,
-        )
+    kwargs = {
+        "beta1": beta1,
+        "beta2": beta2,
+        "epsilon": epsilon,
+        "rescale_grad": rescale_grad,
+        "clip_gradient": clip_gradient,
+    }
+    multi_tensor_step(
+        multi_optimizer.multi_adam_update, _single_tensor_adam, weights, grads,
+        [means, variances], weights32, lrs, wds, kwargs, plan,
+    )  # fmt: skip
 
 
 @register

@@ -51,7 +51,7 @@ from mxlite.optimizer._common import (
     scalar,
     zeros_state,
 )
-from mxlite.optimizer._fused_step import FusedStep, fused_plan, update_once
+from mxlite.optimizer._fused_step import FusedStep, fused_plan, multi_tensor_step, update_once
 from mxlite.optimizer.dcasgd import DCASGD, SGLD
 from mxlite.optimizer.optimizer import Optimizer, aggregation_size, register
 
@@ -119,32 +119,14 @@ def _multi_tensor_sgd(
 ) -> None:
     """SGD over a list of same-dtype tensors on one device; numerics equal the single path.
 
-    More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_sgd_update`)
-    when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
-    ``plan``: None decides now; False takes the single path; a plan prepared for exactly these
-    lists (:func:`mxlite.optimizer._fused_step.fused_plan`) launches with it.
+    One fused launch (:func:`mxlite.ops.multi_optimizer.multi_sgd_update`) or the single path per
+    tensor, as :func:`mxlite.optimizer._fused_step.multi_tensor_step` decides from ``plan``.
     """
-    if plan is None:
-        plan = len(weights) > 1 and multi_optimizer.supported(weights, grads, [moms], weights32)
-    if plan is not False:
-        prepared = None if plan is True else plan
-        multi_optimizer.multi_sgd_update(
-            weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient, weights32,
-            plan=prepared,
-        )  # fmt: skip
-        return
-    for w, g, m, w32, lr, wd in zip(weights, grads, moms, weights32, lrs, wds):
-        _single_tensor_sgd(
-            w,
-            g,
-            m,
-            w32,
-            lr,
-            wd,
-            momentum=momentum,
-            rescale_grad=rescale_grad,
-            clip_gradient=clip_gradient,
-        )
+    kwargs = {"momentum": momentum, "rescale_grad": rescale_grad, "clip_gradient": clip_gradient}
+    multi_tensor_step(
+        multi_optimizer.multi_sgd_update, _single_tensor_sgd, weights, grads, [moms], weights32,
+        lrs, wds, kwargs, plan,
+    )  # fmt: skip
 
 
 def _single_tensor_nag(
@@ -206,32 +188,14 @@ def _multi_tensor_nag(
 ) -> None:
     """NAG over a list of same-dtype tensors on one device; numerics equal the single path.
 
-    More than one tensor: one fused launch (:func:`mxlite.ops.multi_optimizer.multi_nag_update`)
-    when the arrays allow it (contiguous, float16/32/64), else the single path per tensor.
-    ``plan``: None decides now; False takes the single path; a plan prepared for exactly these
-    lists (:func:`mxlite.optimizer._fused_step.fused_plan`) launches with it.
+    One fused launch (:func:`mxlite.ops.multi_optimizer.multi_nag_update`) or the single path per
+    tensor, as :func:`mxlite.optimizer._fused_step.multi_tensor_step` decides from ``plan``.
     """
-    if plan is None:
-        plan = len(weights) > 1 and multi_optimizer.supported(weights, grads, [moms], weights32)
-    if plan is not False:
-        prepared = None if plan is True else plan
-        multi_optimizer.multi_nag_update(
-            weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient, weights32,
-            plan=prepared,
-        )  # fmt: skip
-        return
-    for w, g, m, w32, lr, wd in zip(weights, grads, moms, weights32, lrs, wds):
-        _single_tensor_nag(
-            w,
-            g,
-            m,
-            w32,
-            lr,
-            wd,
-            momentum=momentum,
-            rescale_grad=rescale_grad,
-            clip_gradient=clip_gradient,
-        )
+    kwargs = {"momentum": momentum, "rescale_grad": rescale_grad, "clip_gradient": clip_gradient}
+    multi_tensor_step(
+        multi_optimizer.multi_nag_update, _single_tensor_nag, weights, grads, [moms], weights32,
+        lrs, wds, kwargs, plan,
+    )  # fmt: skip
 
 
 def _split_mp_states(
