@@ -358,6 +358,26 @@ def _run(
         launch.run(family, nstate, coef, glob, clip >= 0)
 
 
+def _run_momentum(
+    where: str,
+    family: int,
+    weights: Sequence[Any],
+    grads: Sequence[Any],
+    moms: Sequence[Any] | None,
+    lrs: Sequence[float] | np.ndarray,
+    wds: Sequence[float] | np.ndarray,
+    momentum: float,
+    rescale_grad: float,
+    clip_gradient: float | None,
+    weights32: Sequence[Any] | None,
+    plan: Prepared | None,
+) -> None:
+    """:func:`_run` for the momentum families (SGD, NAG): one optional state list."""
+    mom = checks.real(where, "momentum", momentum)
+    arrays = (weights, grads, moms, None, weights32)
+    _run(where, family, arrays, lrs, wds, rescale_grad, clip_gradient, (mom,), prepared=plan)
+
+
 # ---------------------------------------------------------------------------------- public API
 def multi_sgd_update(
     weights: Sequence[Any],
@@ -392,19 +412,10 @@ def multi_sgd_update(
         ValueError: lengths, shapes or devices disagree, an array is strided or read-only, or a
             scalar is not finite. Nothing is written in these cases.
     """
-    where = "multi_sgd_update"
-    mom = checks.real(where, "momentum", momentum)
-    _run(
-        where,
-        SGD,
-        (weights, grads, moms, None, weights32),
-        lrs,
-        wds,
-        rescale_grad,
-        clip_gradient,
-        (mom,),
-        prepared=plan,
-    )
+    _run_momentum(
+        "multi_sgd_update", SGD, weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient,
+        weights32, plan,
+    )  # fmt: skip
 
 
 def multi_nag_update(
@@ -429,19 +440,10 @@ def multi_nag_update(
     without one: ``w = (1 - lr * wd) * w - lr * clip(rescale_grad * g)``. Arguments and errors as
     :func:`multi_sgd_update`.
     """
-    where = "multi_nag_update"
-    mom = checks.real(where, "momentum", momentum)
-    _run(
-        where,
-        NAG,
-        (weights, grads, moms, None, weights32),
-        lrs,
-        wds,
-        rescale_grad,
-        clip_gradient,
-        (mom,),
-        prepared=plan,
-    )
+    _run_momentum(
+        "multi_nag_update", NAG, weights, grads, moms, lrs, wds, momentum, rescale_grad, clip_gradient,
+        weights32, plan,
+    )  # fmt: skip
 
 
 def multi_adam_update(
