@@ -279,7 +279,9 @@ class _MomentumFamily(Optimizer):
         wds: Scalars,
         plan: multi_optimizer.Prepared | bool | None = None,
     ) -> None:
-        raise NotImplementedError
+        """One call of the family's multi-tensor rule (looked up when called)."""
+        rule = _multi_tensor_nag if isinstance(self, NAG) else _multi_tensor_sgd
+        rule(weights, grads, moms, masters, lrs, wds, plan=plan, **self._kernel_kwargs())
 
     def _family(self) -> type:
         return next(c for c in type(self).__mro__ if c in (SGD, NAG))
@@ -344,19 +346,6 @@ class SGD(_MomentumFamily):
     def _active_moms(self, moms: list[Any], nones: list[None]) -> list[Any]:
         return moms if self._uses_momentum() else nones
 
-    def _launch(
-        self,
-        weights: list[Raw],
-        grads: list[Raw],
-        moms: list[Any],
-        masters: list[Any],
-        lrs: Scalars,
-        wds: Scalars,
-        plan: multi_optimizer.Prepared | bool | None = None,
-    ) -> None:
-        kwargs = self._kernel_kwargs()
-        _multi_tensor_sgd(weights, grads, moms, masters, lrs, wds, plan=plan, **kwargs)
-
     def _update_impl(
         self, indices: Any, weights: Any, grads: Any, states: Any, multi_precision: bool
     ) -> None:
@@ -402,25 +391,8 @@ class NAG(_MomentumFamily):
         super().__init__(**kwargs)
         self.momentum = momentum
 
-    def _launch(
-        self,
-        weights: list[Raw],
-        grads: list[Raw],
-        moms: list[Any],
-        masters: list[Any],
-        lrs: Scalars,
-        wds: Scalars,
-        plan: multi_optimizer.Prepared | bool | None = None,
-    ) -> None:
-        kwargs = self._kernel_kwargs()
-        _multi_tensor_nag(weights, grads, moms, masters, lrs, wds, plan=plan, **kwargs)
-
     def _kernel_kwargs(self) -> dict[str, float]:
-        return {
-            "momentum": self.momentum,
-            "rescale_grad": self.rescale_grad,
-            "clip_gradient": kernel_clip(self.clip_gradient),
-        }
+        return {**super()._kernel_kwargs(), "momentum": self.momentum}  # even when not > 0
 
     def _group_uses_mp(self, dtype: Any, states: Sequence[Any]) -> bool:
         return bool(
