@@ -119,8 +119,32 @@ def _multi_tensor_adam(
     )  # fmt: skip
 
 
+class _TwoMoments(Optimizer):
+    """What Adam, Adamax and Nadam share: two zero moment buffers per weight, and the gradient
+    term of the Python-rule updates."""
+
+    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray, NDArray]:
+        return (zeros_state(weight, weight.dtype), zeros_state(weight, weight.dtype))
+
+    def _begin_update(
+        self, where: str, index: Any, weight: NDArray, grad: NDArray
+    ) -> tuple[Any, Raw, Raw, float, int]:
+        """Check, count and read the scalars of one update: ``(xp, w, g, lr, t)`` with
+        ``g = clip(grad * rescale_grad + wd * w)`` as MXNet's Python optimizers compute it and
+        ``t`` the index's update count."""
+        check_arrays(where, weight, grad)
+        lr, wd = self._step_scalars(index)
+        w = weight._data
+        xp = backend.xp_of(w)
+        g = xp.multiply(grad._data, scalar(w, self.rescale_grad))
+        g += xp.multiply(w, scalar(w, wd))
+        if self.clip_gradient is not None:
+            g = py_clip(xp, g, -self.clip_gradient, self.clip_gradient)
+        return xp, w, g, lr, self._index_update_count[index]
+
+
 @register
-class Adam(Optimizer):
+class Adam(_TwoMoments):
     """The Adam optimizer (arXiv:1412.6980) with MXNet's update rule (see module docstring).
 
     Args:
@@ -144,9 +168,6 @@ class Adam(Optimizer):
         self.beta2 = beta2
         self.epsilon = epsilon
         self.lazy_update = lazy_update
-
-    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray, NDArray]:
-        return (zeros_state(weight, weight.dtype), zeros_state(weight, weight.dtype))
 
     def _step_scalars(self, index: Any) -> tuple[float, float]:
         self._update_count(index)
@@ -242,17 +263,8 @@ class _AdamGroup:
         )  # fmt: skip
 
 
-def _rescaled_decayed(xp: Any, opt: Optimizer, weight: Raw, grad: Raw, wd: float) -> Raw:
-    """``clip(grad * rescale_grad + wd * weight)`` as MXNet's Python optimizers compute it."""
-    g = xp.multiply(grad, scalar(weight, opt.rescale_grad))
-    g += xp.multiply(weight, scalar(weight, wd))
-    if opt.clip_gradient is not None:
-        g = py_clip(xp, g, -opt.clip_gradient, opt.clip_gradient)
-    return g
-
-
 @register
-class Adamax(Optimizer):
+class Adamax(_TwoMoments):
     """AdaMax, Adam with the infinity norm (arXiv:1412.6980 section 7); see module docstring.
 
     Args:
@@ -267,18 +279,10 @@ class Adamax(Optimizer):
         self.beta1 = beta1
         self.beta2 = beta2
 
-    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray, NDArray]:
-        return (zeros_state(weight, weight.dtype), zeros_state(weight, weight.dtype))
-
     def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
         """Update one weight and its ``(m, u)`` state in place."""
-        check_arrays("Adamax.update", weight, grad)
-        lr, wd = self._step_scalars(index)
-        t = self._index_update_count[index]
+        xp, w, g, lr, t = self._begin_update("Adamax.update", index, weight, grad)
         lr /= 1.0 - self.beta1**t
-        xp = backend.xp_of(weight._data)
-        w = weight._data
-        g = _rescaled_decayed(xp, self, w, grad._data, wd)
         m, u = state[0]._data, state[1]._data
         m *= scalar(m, self.beta1)
         m += xp.multiply(g, scalar(m, 1.0 - self.beta1))
@@ -289,7 +293,7 @@ class Adamax(Optimizer):
 
 
 @register
-class Nadam(Optimizer):
+class Nadam(_TwoMoments):
     """Nesterov Adam (Dozat, CS229 2015) with MXNet's momentum schedule.
 
     Args:
@@ -315,17 +319,9 @@ class Nadam(Optimizer):
         self.schedule_decay = schedule_decay
         self.m_schedule = 1.0
 
-    def create_state(self, index: Any, weight: NDArray) -> tuple[NDArray, NDArray]:
-        return (zeros_state(weight, weight.dtype), zeros_state(weight, weight.dtype))
-
     def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
         """Update one weight and its ``(m, v)`` state in place; advances ``m_schedule``."""
-        check_arrays("Nadam.update", weight, grad)
-        lr, wd = self._step_scalars(index)
-        t = self._index_update_count[index]
-        xp = backend.xp_of(weight._data)
-        w = weight._data
-        g = _rescaled_decayed(xp, self, w, grad._data, wd)
+        xp, w, g, lr, t = self._begin_update("Nadam.update", index, weight, grad)
         momentum_t = self.beta1 * (1.0 - 0.5 * (pow(0.96, t * self.schedule_decay)))
         momentum_t_1 = self.beta1 * (1.0 - 0.5 * (pow(0.96, (t + 1) * self.schedule_decay)))
         self.m_schedule = self.m_schedule * momentum_t
