@@ -33,8 +33,9 @@ fused kernel takes. ``update_multi`` makes one multi-tensor call per dtype group
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -104,31 +105,6 @@ def _single_tensor_sgd(
         weight[...] = weight32.astype(weight.dtype)
 
 
-def _multi_tensor_sgd(
-    weights: Sequence[Raw],
-    grads: Sequence[Raw],
-    moms: Sequence[Raw | None],
-    weights32: Sequence[Raw | None],
-    lrs: Scalars,
-    wds: Scalars,
-    *,
-    momentum: float,
-    rescale_grad: float,
-    clip_gradient: float,
-    plan: multi_optimizer.Prepared | bool | None = None,
-) -> None:
-    """SGD over a list of same-dtype tensors on one device; numerics equal the single path.
-
-    One fused launch (:func:`mxlite.ops.multi_optimizer.multi_sgd_update`) or the single path per
-    tensor, as :func:`mxlite.optimizer._fused_step.multi_tensor_step` decides from ``plan``.
-    """
-    kwargs = {"momentum": momentum, "rescale_grad": rescale_grad, "clip_gradient": clip_gradient}
-    multi_tensor_step(
-        multi_optimizer.multi_sgd_update, _single_tensor_sgd, weights, grads, [moms], weights32,
-        lrs, wds, kwargs, plan,
-    )  # fmt: skip
-
-
 def _single_tensor_nag(
     weight: Raw,
     grad: Raw,
@@ -173,7 +149,7 @@ def _single_tensor_nag(
         weight[...] = weight32.astype(weight.dtype)
 
 
-def _multi_tensor_nag(
+def _multi_tensor_momentum(
     weights: Sequence[Raw],
     grads: Sequence[Raw],
     moms: Sequence[Raw | None],
@@ -181,21 +157,29 @@ def _multi_tensor_nag(
     lrs: Scalars,
     wds: Scalars,
     *,
+    nesterov: bool,
     momentum: float,
     rescale_grad: float,
     clip_gradient: float,
     plan: multi_optimizer.Prepared | bool | None = None,
 ) -> None:
-    """NAG over a list of same-dtype tensors on one device; numerics equal the single path.
+    """SGD (or NAG with ``nesterov``) over a list of same-dtype tensors on one device; numerics
+    equal the single path.
 
-    One fused launch (:func:`mxlite.ops.multi_optimizer.multi_nag_update`) or the single path per
-    tensor, as :func:`mxlite.optimizer._fused_step.multi_tensor_step` decides from ``plan``.
+    One fused launch (:func:`mxlite.ops.multi_optimizer.multi_sgd_update` or
+    ``multi_nag_update``) or the single path per tensor, as
+    :func:`mxlite.optimizer._fused_step.multi_tensor_step` decides from ``plan``.
     """
+    if nesterov:
+        fused, single = multi_optimizer.multi_nag_update, _single_tensor_nag
+    else:
+        fused, single = multi_optimizer.multi_sgd_update, _single_tensor_sgd
     kwargs = {"momentum": momentum, "rescale_grad": rescale_grad, "clip_gradient": clip_gradient}
-    multi_tensor_step(
-        multi_optimizer.multi_nag_update, _single_tensor_nag, weights, grads, [moms], weights32,
-        lrs, wds, kwargs, plan,
-    )  # fmt: skip
+    multi_tensor_step(fused, single, weights, grads, [moms], weights32, lrs, wds, kwargs, plan)
+
+
+_multi_tensor_sgd = functools.partial(_multi_tensor_momentum, nesterov=False)
+_multi_tensor_nag = functools.partial(_multi_tensor_momentum, nesterov=True)
 
 
 def _split_mp_states(
@@ -280,7 +264,9 @@ class _MomentumFamily(Optimizer):
         plan: multi_optimizer.Prepared | bool | None = None,
     ) -> None:
         """One call of the family's multi-tensor rule (looked up when called)."""
-        rule = _multi_tensor_nag if isinstance(self, NAG) else _multi_tensor_sgd
+        rule: Callable[..., None] = (
+            _multi_tensor_nag if isinstance(self, NAG) else _multi_tensor_sgd
+        )
         rule(weights, grads, moms, masters, lrs, wds, plan=plan, **self._kernel_kwargs())
 
     def _family(self) -> type:
