@@ -378,7 +378,11 @@ class NAG(_MomentumFamily):
         self.momentum = momentum
 
     def _kernel_kwargs(self) -> dict[str, float]:
-        return {**super()._kernel_kwargs(), "momentum": self.momentum}  # even when not > 0
+        return {
+            "momentum": self.momentum,  # even when not > 0
+            "rescale_grad": self.rescale_grad,
+            "clip_gradient": kernel_clip(self.clip_gradient),
+        }
 
     def _group_uses_mp(self, dtype: Any, states: Sequence[Any]) -> bool:
         return bool(
