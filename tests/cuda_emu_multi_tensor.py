@@ -21,14 +21,12 @@ Two things a GPU does that plain C++ would not are modelled, so the tests see th
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tests import cuda_host_emu
 
 KERNELS = Path(__file__).resolve().parent.parent / "kernels"
 
@@ -115,10 +113,7 @@ _ARGTYPES: dict[str, list[Any]] = {
 _FAMILY_OF_CTYPE = {"float": "float32", "double": "float64", "__half": "float16"}
 
 
-def available() -> bool:
-    """True when g++ is on PATH."""
-    return shutil.which("g++") is not None
-
+available = cuda_host_emu.available
 
 _LIB: Any = None
 
@@ -126,34 +121,19 @@ _LIB: Any = None
 def library() -> Any:
     """The emulation library, compiled once per kernel-source version into the temp dir."""
     global _LIB
-    if _LIB is not None:
-        return _LIB
-    source = _SHIM + (KERNELS / "multi_tensor.cu").read_text() + _LAUNCHERS
-    digest = hashlib.sha256((source + _FP16).encode()).hexdigest()[:16]
-    build = Path(tempfile.gettempdir()) / f"mxlite_multi_tensor_emu_{digest}"
-    lib_path = build / "emu.so"
-    if not lib_path.exists():
-        build.mkdir(parents=True, exist_ok=True)
-        (build / "cuda_fp16.h").write_text(_FP16)
-        src = build / "emu.cpp"
-        src.write_text(source)
-        tmp = build / f"emu.{id(source)}.so"
-        cmd = [
-            "g++", "-std=c++17", "-O1", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC",
-            "-Wall", "-Wno-unknown-pragmas", f"-I{build}", "-o", str(tmp), str(src),
-        ]  # fmt: skip
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        tmp.replace(lib_path)
-    lib = ctypes.CDLL(str(lib_path))
-    for name, argtypes in _ARGTYPES.items():  # so that a wrong argument count raises
-        fn = getattr(lib, name)
-        fn.argtypes = argtypes
-        fn.restype = None
-    lib.emu_probe_store.argtypes = [_P]
-    lib.emu_probe_store.restype = None
-    lib.emu_misaligned_stores.argtypes = [_I32]
-    lib.emu_misaligned_stores.restype = ctypes.c_longlong
-    _LIB = lib
+    if _LIB is None:
+        lib = cuda_host_emu.build_library(
+            "multi_tensor_emu",
+            _SHIM + (KERNELS / "multi_tensor.cu").read_text() + _LAUNCHERS,
+            headers={"cuda_fp16.h": _FP16},
+            argtypes=_ARGTYPES,
+            extra_flags=("-Wall",),
+        )
+        lib.emu_probe_store.argtypes = [_P]
+        lib.emu_probe_store.restype = None
+        lib.emu_misaligned_stores.argtypes = [_I32]
+        lib.emu_misaligned_stores.restype = ctypes.c_longlong
+        _LIB = lib
     return _LIB
 
 
@@ -252,7 +232,6 @@ def launcher(name: str) -> Any:
 
 def install() -> None:
     """Register the launchers with :mod:`tests.cuda_host_emu`'s fake CuPy kernels."""
-    from tests import cuda_host_emu
 
     names = ["multi_zero_bytes"] + [f"multi_average<{c}>" for c in _FAMILY_OF_CTYPE]
     for name in names:

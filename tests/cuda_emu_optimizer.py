@@ -11,10 +11,6 @@ the NumPy single-tensor path. The tables are those :mod:`mxlite.ops.multi_optimi
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ import numpy as np
 
 from mxlite.ops import multi_optimizer as mo
 from mxlite.ops.multi_tensor import chunk_table
+from tests import cuda_host_emu
 
 KERNELS = Path(__file__).resolve().parent.parent / "kernels"
 
@@ -88,10 +85,7 @@ EMU_DEFINE(emu_float16mp, __half, float, true, float)
 """
 
 
-def available() -> bool:
-    """True when g++ is on PATH."""
-    return shutil.which("g++") is not None
-
+available = cuda_host_emu.available
 
 _LIB: Any = None
 
@@ -99,26 +93,12 @@ _LIB: Any = None
 def library() -> Any:
     """The emulation library, compiled once per kernel-source version into the temp dir."""
     global _LIB
-    if _LIB is not None:
-        return _LIB
-    kernel = (KERNELS / "multi_optimizer.cu").read_text()
-    source = _SHIM + kernel + _LAUNCHER
-    digest = hashlib.sha256((source + _FP16).encode()).hexdigest()[:16]
-    build = Path(tempfile.gettempdir()) / f"mxlite_optimizer_emu_{digest}"
-    lib_path = build / "emu.so"
-    if not lib_path.exists():
-        build.mkdir(parents=True, exist_ok=True)
-        (build / "cuda_fp16.h").write_text(_FP16)
-        src = build / "emu.cpp"
-        src.write_text(source)
-        tmp = build / f"emu.{id(source)}.so"
-        cmd = [
-            "g++", "-std=c++17", "-O1", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC",
-            "-Wno-unknown-pragmas", f"-I{build}", "-o", str(tmp), str(src),
-        ]  # fmt: skip
-        subprocess.run(cmd, check=True, capture_output=True, text=True)
-        tmp.replace(lib_path)
-    _LIB = ctypes.CDLL(str(lib_path))
+    if _LIB is None:
+        _LIB = cuda_host_emu.build_library(
+            "optimizer_emu",
+            _SHIM + (KERNELS / "multi_optimizer.cu").read_text() + _LAUNCHER,
+            headers={"cuda_fp16.h": _FP16},
+        )
     return _LIB
 
 

@@ -142,36 +142,61 @@ def available() -> bool:
 _LIB: Any = None
 
 
-def library() -> Any:
-    """The emulation library (compiled once per kernel-source version into the temp dir)."""
-    global _LIB
-    if _LIB is not None:
-        return _LIB
-    source = _SHIM + '\n#include "init_fill.cu"\n' + _launchers()
-    digest = hashlib.sha256(
-        (
-            source + (KERNELS / "init_fill.cu").read_text() + (KERNELS / "philox.cuh").read_text()
-        ).encode()
-    )
-    build = Path(tempfile.gettempdir()) / f"mxlite_cuda_emu_{digest.hexdigest()[:16]}"
+def build_library(
+    tag: str,
+    source: str,
+    *,
+    headers: dict[str, str] | None = None,
+    include_dirs: tuple[Path, ...] = (),
+    digest_extra: str = "",
+    argtypes: dict[str, list[Any]] | None = None,
+    extra_flags: tuple[str, ...] = (),
+) -> Any:
+    """Compile ``source`` with g++ into a shared library, once per source version.
+
+    The build lives in the temp dir under ``mxlite_<tag>_<digest>``; ``headers`` are written next
+    to the source (and found through ``-I``), ``digest_extra`` is any other text the build depends
+    on. Functions named in ``argtypes`` get their argument types set, so a wrong argument count
+    raises instead of corrupting memory.
+    """
+    headers = headers or {}
+    digest = hashlib.sha256((source + digest_extra + "".join(headers.values())).encode())
+    build = Path(tempfile.gettempdir()) / f"mxlite_{tag}_{digest.hexdigest()[:16]}"
     lib_path = build / "emu.so"
     if not lib_path.exists():
         build.mkdir(parents=True, exist_ok=True)
+        for name, text in headers.items():
+            (build / name).write_text(text)
         src = build / "emu.cpp"
         src.write_text(source)
         tmp = build / f"emu.{id(source)}.so"
+        includes = [f"-I{d}" for d in (build, *include_dirs)]
         cmd = [
             "g++", "-std=c++17", "-O1", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC",
-            "-Wno-unknown-pragmas", f"-I{KERNELS}", "-o", str(tmp), str(src),
+            "-Wno-unknown-pragmas", *extra_flags, *includes, "-o", str(tmp), str(src),
         ]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         tmp.replace(lib_path)
     lib = ctypes.CDLL(str(lib_path))
-    for name, argtypes in _ARGTYPES.items():  # so that a wrong argument count raises
+    for name, types in (argtypes or {}).items():
         fn = getattr(lib, name)
-        fn.argtypes = argtypes
+        fn.argtypes = types
         fn.restype = None
-    _LIB = lib
+    return lib
+
+
+def library() -> Any:
+    """The emulation library (compiled once per kernel-source version into the temp dir)."""
+    global _LIB
+    if _LIB is None:
+        _LIB = build_library(
+            "cuda_emu",
+            _SHIM + '\n#include "init_fill.cu"\n' + _launchers(),
+            include_dirs=(KERNELS,),
+            digest_extra=(KERNELS / "init_fill.cu").read_text()
+            + (KERNELS / "philox.cuh").read_text(),
+            argtypes=_ARGTYPES,
+        )
     return _LIB
 
 
