@@ -6,7 +6,7 @@
 #   - `import mxlite` works, comes from the installed wheel, and does not import CuPy,
 #   - the version in the metadata equals mxlite.__version__,
 #   - a tiny NDArray op and the CPU self-test (python -m mxlite.selftest) run,
-#   - every kernels/*.cu / *.cuh of the source tree ships as package data,
+#   - every kernels/*.cu / *.cuh of the source tree ships as package data of mxlite.kernels (no top-level `kernels` package),
 #   - every console script the wheel declares points at a module the wheel can import.
 # Usage: tools/check_wheel.sh            (PYTHON=python3.12 tools/check_wheel.sh for another Python)
 set -euo pipefail
@@ -82,23 +82,20 @@ if total != 20.0:
 src = pathlib.Path(os.environ["KERNEL_SRC"])
 wanted = sorted(p.name for p in src.glob("*.cu*") if p.suffix in (".cu", ".cuh")) if src.is_dir() else []
 shipped: list[str] = []
-for pkg in ("mxlite.kernels", "kernels"):
-    try:
-        root = importlib.resources.files(pkg)
-    except ModuleNotFoundError:
-        continue
-    shipped = sorted(e.name for e in root.iterdir() if e.name.endswith((".cu", ".cuh")))
-    print(f"check_wheel: kernel package {pkg!r} ships {len(shipped)} source(s): {', '.join(shipped) or '-'}")
-    break
-else:
+try:
+    root = importlib.resources.files("mxlite.kernels")
+except ModuleNotFoundError:
     if wanted:
-        problems.append("no kernel package (mxlite.kernels or kernels) is importable from the wheel")
+        problems.append("mxlite.kernels (the CUDA sources) is not importable from the wheel")
+else:
+    shipped = sorted(e.name for e in root.iterdir() if e.name.endswith((".cu", ".cuh")))
+    print(f"check_wheel: mxlite.kernels ships {len(shipped)} source(s): {', '.join(shipped) or '-'}")
 missing = sorted(set(wanted) - set(shipped))
 if missing:
     problems.append(f"kernel sources missing from the wheel: {missing}")
 with zipfile.ZipFile(os.environ["WHEEL"]) as zf:
     names = zf.namelist()
-for bad in ("tests/", "bench/", "examples/", "docker/"):
+for bad in ("tests/", "bench/", "examples/", "docker/", "kernels/"):
     if any(n.startswith(bad) for n in names):
         problems.append(f"the wheel ships the top-level folder {bad!r}; it should ship only the package")
 

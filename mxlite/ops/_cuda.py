@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,6 +123,18 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
 
 
 # ------------------------------------------------------------------------------- module loading
+def _kernel_dir() -> Any:
+    """The CUDA sources: package data ``mxlite.kernels`` once installed, else the checkout's kernels/.
+
+    pyproject.toml maps the repository's top-level ``kernels/`` folder onto ``mxlite.kernels``;
+    a source checkout used without installing (``PYTHONPATH=.``) has no such package.
+    """
+    try:
+        return resources.files("mxlite.kernels")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "kernels"
+
+
 def kernel_source(filename: str) -> str:
     """Text of ``kernels/<filename>`` with its local ``#include "..."`` lines expanded."""
     return _expand(filename, set())
@@ -131,7 +144,7 @@ def _expand(filename: str, seen: set[str]) -> str:
     if filename in seen:
         return ""  # include guard: each header once
     seen.add(filename)
-    text = resources.files("kernels").joinpath(filename).read_text(encoding="utf-8")
+    text = _kernel_dir().joinpath(filename).read_text(encoding="utf-8")
     return _INCLUDE.sub(lambda m: _expand(m.group(1), seen), text)
 
 
