@@ -284,15 +284,23 @@ class Optimizer:
             lr = self.lr_scheduler(self.num_update)
         else:
             lr = self.lr  # type: ignore[assignment]
-        lrs = [lr for _ in indices]
+        return self._times_mults(lr, indices, "lr_mult", self.lr_mult)
+
+    def _times_mults(
+        self, value: Any, indices: Sequence[Any], attr: str, mults: dict[Any, Any]
+    ) -> list[float]:
+        """``value`` times each index's multiplier, looked up as MXNet does: the gluon
+        Parameter's ``attr`` (``lr_mult``/``wd_mult``) when ``param_dict`` has the index, else
+        ``mults`` by index, else ``mults`` by the index's name (1.0 when absent)."""
+        values = [value for _ in indices]
         for i, index in enumerate(indices):
             if index in self.param_dict:
-                lrs[i] = scalar_product(lrs[i], self.param_dict[index].lr_mult)
-            elif index in self.lr_mult:
-                lrs[i] = scalar_product(lrs[i], self.lr_mult[index])
+                values[i] = scalar_product(value, getattr(self.param_dict[index], attr))
+            elif index in mults:
+                values[i] = scalar_product(value, mults[index])
             elif index in self.idx2name:
-                lrs[i] = scalar_product(lrs[i], self.lr_mult.get(self.idx2name[index], 1.0))
-        return lrs
+                values[i] = scalar_product(value, mults.get(self.idx2name[index], 1.0))
+        return values
 
     def _get_lr(self, index: Any) -> float:
         """Learning rate for one index."""
@@ -300,15 +308,7 @@ class Optimizer:
 
     def _get_wds(self, indices: Sequence[Any]) -> list[float]:
         """Weight decays for ``indices`` (``wd`` times each multiplier)."""
-        wds = [self.wd for _ in indices]
-        for i, index in enumerate(indices):
-            if index in self.param_dict:
-                wds[i] = scalar_product(wds[i], self.param_dict[index].wd_mult)
-            elif index in self.wd_mult:
-                wds[i] = scalar_product(wds[i], self.wd_mult[index])
-            elif index in self.idx2name:
-                wds[i] = scalar_product(wds[i], self.wd_mult.get(self.idx2name[index], 1.0))
-        return wds
+        return self._times_mults(self.wd, indices, "wd_mult", self.wd_mult)
 
     def _get_wd(self, index: Any) -> float:
         """Weight decay for one index."""
