@@ -24,6 +24,7 @@ __all__ = [
     "clip_inplace",
     "py_clip",
     "check_arrays",
+    "begin_python_update",
     "zeros_state",
     "group_by_dtype",
     "NP1_FLOAT64",
@@ -72,6 +73,30 @@ def check_arrays(where: str, weight: Any, grad: Any) -> None:
                 f"{where}: {name} must be an NDArray, got {type(value).__name__}. "
                 "Wrap raw arrays with mx.nd.array(...) first."
             )
+
+
+def begin_python_update(
+    opt: Any, where: str, index: Any, weight: NDArray, grad: NDArray, *, decay_first: bool
+) -> tuple[Any, Raw, Raw, float, float]:
+    """Check, count and read the scalars of one update of an optimizer whose rule MXNet writes in
+    Python (DCASGD, SGLD, Adamax, Nadam): ``(xp, w, g, lr, wd)`` with ``w`` the raw weight and
+
+        g = clip(grad * rescale_grad + wd * w)     (``decay_first``: Adamax, Nadam)
+        g = clip(grad * rescale_grad)              (otherwise: DCASGD, SGLD add it themselves)
+
+    where ``clip`` is ``mx.nd.clip`` (applied whenever ``clip_gradient`` is not None, so ``0``
+    clips to zero, unlike the kernels' :func:`kernel_clip`).
+    """
+    check_arrays(where, weight, grad)
+    lr, wd = opt._step_scalars(index)
+    w = weight._data
+    xp = backend.xp_of(w)
+    g = xp.multiply(grad._data, scalar(w, opt.rescale_grad))
+    if decay_first:
+        g += xp.multiply(w, scalar(w, wd))
+    if opt.clip_gradient is not None:
+        g = py_clip(xp, g, -opt.clip_gradient, opt.clip_gradient)
+    return xp, w, g, lr, wd
 
 
 def zeros_state(weight: NDArray, dtype: Any = None) -> NDArray:

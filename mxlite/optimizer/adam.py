@@ -33,10 +33,10 @@ from mxlite.ops import multi_optimizer
 from mxlite.optimizer._common import (
     Raw,
     Scalars,
+    begin_python_update,
     check_arrays,
     clip_inplace,
     kernel_clip,
-    py_clip,
     scalar,
     zeros_state,
 )
@@ -132,14 +132,7 @@ class _TwoMoments(Optimizer):
         """Check, count and read the scalars of one update: ``(xp, w, g, lr, t)`` with
         ``g = clip(grad * rescale_grad + wd * w)`` as MXNet's Python optimizers compute it and
         ``t`` the index's update count."""
-        check_arrays(where, weight, grad)
-        lr, wd = self._step_scalars(index)
-        w = weight._data
-        xp = backend.xp_of(w)
-        g = xp.multiply(grad._data, scalar(w, self.rescale_grad))
-        g += xp.multiply(w, scalar(w, wd))
-        if self.clip_gradient is not None:
-            g = py_clip(xp, g, -self.clip_gradient, self.clip_gradient)
+        xp, w, g, lr, _ = begin_python_update(self, where, index, weight, grad, decay_first=True)
         return xp, w, g, lr, self._index_update_count[index]
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mxlite import backend
 from mxlite.ndarray.ndarray import NDArray
-from mxlite.optimizer._common import check_arrays, py_clip, scalar, zeros_state
+from mxlite.optimizer._common import begin_python_update, scalar, zeros_state
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["DCASGD", "SGLD"]
@@ -47,13 +46,9 @@ class DCASGD(Optimizer):
 
     def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
         """Update one weight and its previous-weight state in place."""
-        check_arrays("DCASGD.update", weight, grad)
-        lr, wd = self._step_scalars(index)
-        xp = backend.xp_of(weight._data)
-        w = weight._data
-        g = xp.multiply(grad._data, scalar(w, self.rescale_grad))
-        if self.clip_gradient is not None:
-            g = py_clip(xp, g, -self.clip_gradient, self.clip_gradient)
+        xp, w, g, lr, wd = begin_python_update(
+            self, "DCASGD.update", index, weight, grad, decay_first=False
+        )
         mom, previous = state
         comp = xp.multiply(g, scalar(w, self.lamda))
         comp *= g
@@ -84,13 +79,9 @@ class SGLD(Optimizer):
         """Update one weight in place (draws noise from the global random stream)."""
         from mxlite.ndarray import random as nd_random  # noqa: PLC0415 - random sits above us
 
-        check_arrays("SGLD.update", weight, grad)
-        lr, wd = self._step_scalars(index)
-        xp = backend.xp_of(weight._data)
-        w = weight._data
-        g = xp.multiply(grad._data, scalar(w, self.rescale_grad))
-        if self.clip_gradient is not None:
-            g = py_clip(xp, g, -self.clip_gradient, self.clip_gradient)
+        xp, w, g, lr, wd = begin_python_update(
+            self, "SGLD.update", index, weight, grad, decay_first=False
+        )
         g += xp.multiply(w, scalar(w, wd))
         g *= scalar(w, -lr / 2)
         w += g
