@@ -22,6 +22,7 @@ __all__ = [
     "kernel_clip",
     "scalar",
     "clip_inplace",
+    "kernel_decayed_grad",
     "py_clip",
     "check_arrays",
     "begin_python_update",
@@ -51,6 +52,18 @@ def clip_inplace(xp: Any, arr: Raw, bound: float) -> None:
     if bound >= 0:
         b = scalar(arr, bound)
         xp.clip(arr, -b, b, out=arr)
+
+
+def kernel_decayed_grad(
+    xp: Any, grad: Raw, weight: Raw, rescale_grad: float, wd: float, clip_gradient: float
+) -> Raw:
+    """``clip(rescale_grad * grad + wd * weight)`` as a new array, in that order (weight decay
+    before clipping), as MXNet's ``adam_update``, ``rmsprop[alex]_update`` and ``ftml_update``
+    kernels compute it; scalars in ``weight``'s dtype, ``clip_gradient < 0`` disables clipping."""
+    g = xp.multiply(grad, scalar(weight, rescale_grad))
+    g += xp.multiply(weight, scalar(weight, wd))
+    clip_inplace(xp, g, clip_gradient)
+    return g
 
 
 def py_clip(xp: Any, arr: Raw, a_min: float, a_max: float) -> Raw:

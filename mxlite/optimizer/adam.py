@@ -35,8 +35,8 @@ from mxlite.optimizer._common import (
     Scalars,
     begin_python_update,
     check_arrays,
-    clip_inplace,
     kernel_clip,
+    kernel_decayed_grad,
     scalar,
     zeros_state,
 )
@@ -67,9 +67,7 @@ def _single_tensor_adam(
     g = grad if grad.dtype == master.dtype else grad.astype(master.dtype)
     one = master.dtype.type(1.0)
     b1, b2 = scalar(master, beta1), scalar(master, beta2)
-    g = xp.multiply(g, scalar(master, rescale_grad))
-    g += xp.multiply(master, scalar(master, wd))
-    clip_inplace(xp, g, clip_gradient)
+    g = kernel_decayed_grad(xp, g, master, rescale_grad, wd, clip_gradient)
     mean *= b1
     mean += xp.multiply(g, one - b1)
     sq = xp.multiply(g, one - b2)

@@ -30,6 +30,7 @@ from mxlite.optimizer._common import (
     check_arrays,
     clip_inplace,
     kernel_clip,
+    kernel_decayed_grad,
     scalar,
     zeros_state,
 )
@@ -140,9 +141,7 @@ def _single_tensor_ftml(
     one = weight.dtype.type(1.0)
     b1, b2 = scalar(weight, beta1), scalar(weight, beta2)
     s_t = scalar(weight, t)
-    g = xp.multiply(grad, scalar(weight, rescale_grad))
-    g += xp.multiply(weight, scalar(weight, wd))
-    clip_inplace(xp, g, clip_gradient)
+    g = kernel_decayed_grad(xp, grad, weight, rescale_grad, wd, clip_gradient)
     sq = xp.multiply(g, g)
     sq *= one - b2
     v *= b2

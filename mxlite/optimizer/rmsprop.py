@@ -29,6 +29,7 @@ from mxlite.optimizer._common import (
     check_arrays,
     clip_inplace,
     kernel_clip,
+    kernel_decayed_grad,
     scalar,
     zeros_state,
 )
@@ -57,9 +58,7 @@ def _single_tensor_rmsprop(
     xp = backend.xp_of(weight)
     one = weight.dtype.type(1.0)
     g1 = scalar(weight, gamma1)
-    g = xp.multiply(grad, scalar(weight, rescale_grad))
-    g += xp.multiply(weight, scalar(weight, wd))
-    clip_inplace(xp, g, clip_gradient)
+    g = kernel_decayed_grad(xp, grad, weight, rescale_grad, wd, clip_gradient)
     if s is None or delta is None:
         sq = xp.multiply(g, g)
         sq *= one - g1
