@@ -9,13 +9,14 @@ launches (:func:`mxlite.ops.multi_optimizer.prepare`), and a
 
 ``Optimizer.update_multi`` builds a plan and runs it once; :class:`~mxlite.optimizer.Updater`
 keeps it and runs it every step while :meth:`FusedStep.valid` holds (and its own checks that the
-arrays and states are the same objects).
+arrays and states are the same objects). :class:`FusedOptimizer` is the base of those families:
+its ``update_multi`` and ``_step_plan`` choose between these plans and the generic loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -23,8 +24,9 @@ from mxlite.ndarray.ndarray import NDArray
 from mxlite.ops import multi_optimizer
 from mxlite.optimizer._common import Raw, check_arrays, group_by_dtype
 from mxlite.optimizer._scalars import VECTOR_MIN, ScalarPlan
+from mxlite.optimizer.optimizer import Optimizer
 
-__all__ = ["FusedStep", "fused_plan", "multi_tensor_step", "update_once"]
+__all__ = ["FusedOptimizer", "FusedStep", "fused_plan", "multi_tensor_step", "update_once"]
 
 
 def fused_plan(
@@ -157,3 +159,54 @@ def update_once(
     lrs, wds = opt._plan_scalars(indices, weights)
     for dtype, _ in group_by_dtype(weights):  # at most one group
         opt._group_launcher(dtype, list(weights), list(grads), list(states))(opt, lrs, wds)
+
+
+class FusedOptimizer(Optimizer):
+    """Base of the optimizers with a fused multi-tensor path (SGD, NAG, Adam).
+
+    ``update_multi`` runs the fused path (:func:`update_once`) and ``_step_plan`` returns a
+    :class:`FusedStep`, unless a subclass overrides ``update`` or ``update_multi_precision``
+    below :meth:`_fused_family` (then MXNet's generic loop runs, which calls them) or overrides
+    ``update_multi`` itself (then its plan just calls it).
+    """
+
+    #: The rates of the fused path carry Adam's bias correction (``update_once``'s ``bias``).
+    _fused_bias: ClassVar[bool] = False
+
+    def _fused_family(self) -> type:
+        """The class that defines the fused path of ``type(self)``."""
+        raise NotImplementedError
+
+    def _group_launcher(
+        self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
+    ) -> Callable[[Any, np.ndarray, np.ndarray], None]:
+        """The callable ``(opt, lrs, wds)`` that updates one dtype group (see :class:`FusedStep`)."""
+        raise NotImplementedError
+
+    def update_multi(
+        self,
+        indices: Sequence[Any],
+        weights: Sequence[NDArray],
+        grads: Sequence[NDArray],
+        states: Sequence[Any],
+    ) -> None:
+        """All parameters of one context: scalars in MXNet's order, one call per dtype group."""
+        family = self._fused_family()
+        if self._has_custom_update(family):
+            Optimizer.update_multi(self, indices, weights, grads, states)
+            return
+        update_once(self, family, indices, weights, grads, states, self._fused_bias)
+
+    def _step_plan(
+        self,
+        indices: Sequence[Any],
+        weights: Sequence[NDArray],
+        grads: Sequence[NDArray],
+        states: Sequence[Any],
+    ) -> Any:
+        family = self._fused_family()
+        if self._has_custom_update(family) or (
+            type(self).update_multi is not FusedOptimizer.update_multi
+        ):
+            return super()._step_plan(indices, weights, grads, states)
+        return FusedStep(self, family, indices, weights, grads, states, self._fused_bias)

@@ -40,7 +40,7 @@ from mxlite.optimizer._common import (
     scalar,
     zeros_state,
 )
-from mxlite.optimizer._fused_step import FusedStep, fused_plan, multi_tensor_step, update_once
+from mxlite.optimizer._fused_step import FusedOptimizer, fused_plan, multi_tensor_step
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["Adam", "Adamax", "Nadam"]
@@ -135,7 +135,7 @@ class _TwoMoments(Optimizer):
 
 
 @register
-class Adam(_TwoMoments):
+class Adam(FusedOptimizer, _TwoMoments):
     """The Adam optimizer (arXiv:1412.6980) with MXNet's update rule (see module docstring).
 
     Args:
@@ -144,6 +144,8 @@ class Adam(_TwoMoments):
         epsilon: added to ``sqrt(var)`` to avoid division by zero.
         lazy_update: accepted; mxlite gradients are dense, so updates are always standard.
     """
+
+    _fused_bias = True
 
     def __init__(
         self,
@@ -195,29 +197,8 @@ class Adam(_TwoMoments):
             weight._data, grad._data, mean._data, var._data, None, lr, wd, **self._kernel_kwargs()
         )
 
-    def update_multi(
-        self,
-        indices: Sequence[Any],
-        weights: Sequence[NDArray],
-        grads: Sequence[NDArray],
-        states: Sequence[Any],
-    ) -> None:
-        """All parameters of one context: per-index scalars in order, one call per dtype group."""
-        if self._has_custom_update(Adam):
-            super().update_multi(indices, weights, grads, states)
-            return
-        update_once(self, Adam, indices, weights, grads, states, bias=True)
-
-    def _step_plan(
-        self,
-        indices: Sequence[Any],
-        weights: Sequence[NDArray],
-        grads: Sequence[NDArray],
-        states: Sequence[Any],
-    ) -> Any:
-        if self._has_custom_update(Adam) or type(self).update_multi is not Adam.update_multi:
-            return super()._step_plan(indices, weights, grads, states)
-        return FusedStep(self, Adam, indices, weights, grads, states, bias=True)
+    def _fused_family(self) -> type:
+        return Adam
 
     def _group_launcher(
         self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]

@@ -52,9 +52,9 @@ from mxlite.optimizer._common import (
     scalar,
     zeros_state,
 )
-from mxlite.optimizer._fused_step import FusedStep, fused_plan, multi_tensor_step, update_once
+from mxlite.optimizer._fused_step import FusedOptimizer, fused_plan, multi_tensor_step
 from mxlite.optimizer.dcasgd import DCASGD, SGLD
-from mxlite.optimizer.optimizer import Optimizer, aggregation_size, register
+from mxlite.optimizer.optimizer import aggregation_size, register
 
 __all__ = ["SGD", "NAG", "ccSGD", "DCASGD", "SGLD"]
 
@@ -216,7 +216,7 @@ class _MomentumGroup:
 
 
 # ---------------------------------------------------------------------- optimizers
-class _MomentumFamily(Optimizer):
+class _MomentumFamily(FusedOptimizer):
     """Shared state layout of SGD and NAG: ``mom`` or ``(mom, weight32)``."""
 
     momentum: float
@@ -269,36 +269,8 @@ class _MomentumFamily(Optimizer):
         )
         rule(weights, grads, moms, masters, lrs, wds, plan=plan, **self._kernel_kwargs())
 
-    def _family(self) -> type:
+    def _fused_family(self) -> type:
         return next(c for c in type(self).__mro__ if c in (SGD, NAG))
-
-    def update_multi(
-        self,
-        indices: Sequence[Any],
-        weights: Sequence[NDArray],
-        grads: Sequence[NDArray],
-        states: Sequence[Any],
-    ) -> None:
-        """All parameters of one context: scalars in MXNet's order, one call per dtype group."""
-        family = self._family()
-        if self._has_custom_update(family):
-            Optimizer.update_multi(self, indices, weights, grads, states)
-            return
-        update_once(self, family, indices, weights, grads, states)
-
-    def _step_plan(
-        self,
-        indices: Sequence[Any],
-        weights: Sequence[NDArray],
-        grads: Sequence[NDArray],
-        states: Sequence[Any],
-    ) -> Any:
-        family = self._family()
-        if self._has_custom_update(family) or type(self).update_multi is not (
-            _MomentumFamily.update_multi
-        ):
-            return super()._step_plan(indices, weights, grads, states)
-        return FusedStep(self, family, indices, weights, grads, states)
 
     def _group_launcher(
         self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
