@@ -72,6 +72,13 @@ def multi_tensor_step(
         single(w, g, *state, w32, lr, wd, **kwargs)
 
 
+def _check_lists(opt: Any, weights: Sequence[NDArray], grads: Sequence[NDArray]) -> None:
+    """:func:`check_arrays` on every (weight, gradient) pair, named ``<Optimizer>.update_multi``."""
+    where = f"{type(opt).__name__}.update_multi"
+    for weight, grad in zip(weights, grads):
+        check_arrays(where, weight, grad)
+
+
 class FusedStep:
     """One list of parameters of a fused-family optimizer, ready to be stepped repeatedly.
 
@@ -97,9 +104,7 @@ class FusedStep:
         states: Sequence[Any],
         bias: bool = False,
     ) -> None:
-        where = f"{type(opt).__name__}.update_multi"
-        for weight, grad in zip(weights, grads):
-            check_arrays(where, weight, grad)
+        _check_lists(opt, weights, grads)
         weights = list(weights)
         groups = group_by_dtype(weights)
         self.whole = len(groups) == 1
@@ -153,9 +158,7 @@ def update_once(
     if len(indices) >= VECTOR_MIN:
         FusedStep(opt, family, indices, weights, grads, states, bias).run(opt)
         return
-    where = f"{type(opt).__name__}.update_multi"
-    for weight, grad in zip(weights, grads):
-        check_arrays(where, weight, grad)
+    _check_lists(opt, weights, grads)
     lrs, wds = opt._plan_scalars(indices, weights)
     for dtype, _ in group_by_dtype(weights):  # at most one group
         opt._group_launcher(dtype, list(weights), list(grads), list(states))(opt, lrs, wds)
