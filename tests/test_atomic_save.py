@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -18,8 +16,7 @@ import mxlite as mx
 from mxlite.ndarray import atomic_file, serialization
 from mxlite.ndarray.atomic_file import TMP_SUFFIX, atomic_write
 from mxlite.ndarray.ndarray import NDArray
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.writer_process import expect_line, python_process
 
 
 def _listing(directory: Path) -> list[str]:
@@ -129,30 +126,13 @@ def test_killed_writer_leaves_previous_file_intact(tmp_path: Path, monkeypatch) 
     target = tmp_path / "model.params"
     serialization.save(str(target), {"w": mx.nd.array([1.0, 2.0, 3.0])})
     before = target.read_bytes()
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_WRITER, str(target)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=str(REPO),
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.strip() == "PARTIAL", proc.stderr.read() if proc.stderr else line
+    with python_process(_SLOW_WRITER, str(target)) as proc:
+        expect_line(proc, "PARTIAL")
         # The writer is mid-save: part of the new data is on disk in its temporary file.
         temps = [n for n in _listing(tmp_path) if n != "model.params"]
         assert len(temps) == 1 and (tmp_path / temps[0]).stat().st_size > 4096
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
     assert proc.returncode == -signal.SIGKILL
     assert target.read_bytes() == before
     loaded = serialization.load(str(target))

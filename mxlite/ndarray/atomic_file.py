@@ -8,23 +8,63 @@ Temporary files are named ``.<target name>.<pid>.<random>.mxlite-tmp``: hidden, 
 that no loader or glob for the target matches. A writer killed mid-write (SIGKILL, power loss)
 cannot remove its temporary file; the next successful save of the same target removes such
 leftovers once their writer process is gone and they are older than :data:`STALE_TMP_SECONDS`.
+
+The replaced old file is freed off the caller's critical path. Replacing a file frees the old
+one's blocks inside the rename, and that is slow: saving ResNet-50's 102 MB of parameters over an
+existing file on ext4 mounted with ``discard`` spent about 40 ms writing, 115-135 ms in the file
+fsync (disk bandwidth), 60-85 ms in ``os.replace`` freeing (and discarding) the old blocks and under
+1 ms in the directory fsync. So, just before the rename, :func:`atomic_write` opens the old file
+(``O_PATH`` on Linux: no permission needed, no data read): the rename then only drops a name
+(about 0.1 ms) and the blocks are freed when that descriptor is closed, which one background
+thread does after the directory fsync. Durability is unchanged: the new file is fsynced before the
+rename and the rename is durable before anything of the old file is freed.
+
+A descriptor rather than a second hard link under a hidden name, because nothing new ever appears
+in the directory (no race with ``shutil.rmtree`` or a listing right after a save), nothing can be
+left behind (the kernel closes the descriptors of a killed process; after a power cut the file
+system frees unlinked-but-open files from its orphan list at mount) and it needs no hard-link
+support. Where the old file cannot be opened, on Windows (an open file cannot be replaced there)
+and where a file system refuses to replace a file that is open (the rename is retried without the
+descriptor), the old file is freed inside the rename as before. At most
+:data:`MAX_PENDING_RELEASES` descriptors wait for the background thread; beyond that the caller
+closes its own. The thread is started when work arrives and ends when none is left; it is not a
+daemon, so a normal interpreter exit first finishes the pending closes. A fork waits for a close
+in progress (if any) and the child closes its copies of the held descriptors at once (else it
+would keep the old files' blocks allocated for as long as it lives).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import secrets
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from typing import IO
 
-__all__ = ["atomic_write", "TMP_SUFFIX", "STALE_TMP_SECONDS", "tmp_name_pattern"]
+__all__ = [
+    "atomic_write",
+    "TMP_SUFFIX",
+    "STALE_TMP_SECONDS",
+    "MAX_PENDING_RELEASES",
+    "tmp_name_pattern",
+    "wait_for_pending_releases",
+]
 
 TMP_SUFFIX = ".mxlite-tmp"
 #: Leftover temporary files younger than this are never removed (a writer may still be busy).
 STALE_TMP_SECONDS = 600.0
+#: Replaced files whose descriptors may wait for the background thread; more are closed at once.
+MAX_PENDING_RELEASES = 32
+
+# O_PATH pins the inode without opening the file's data (Linux); elsewhere a read-only open that
+# cannot block (FIFOs are never held, but the target may change between stat and open).
+_HOLD_FLAGS = getattr(os, "O_PATH", os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)) | getattr(
+    os, "O_CLOEXEC", 0
+)
 
 
 def tmp_name_pattern(target_name: str) -> tuple[str, str]:
@@ -75,6 +115,129 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _open_old(path: str) -> int:
+    """A descriptor that keeps the file at ``path`` allocated after its name is replaced."""
+    return os.open(path, _HOLD_FLAGS)
+
+
+def _close_fd(fd: int) -> None:
+    """Close a held descriptor; for a replaced file this is where its blocks are freed."""
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+class _Releaser:
+    """Holds replaced files open and closes them on one short-lived, non-daemon thread.
+
+    Fork safety: a child must neither keep a replaced file allocated nor close a descriptor number
+    that its parent has already reused. So every held descriptor stays in ``_held`` until it is
+    closed, closing happens under ``_closing``, and a fork first takes ``_closing`` and ``_cond``
+    (waiting for at most one close in progress); the child then closes exactly ``_held``.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()  # guards _queue, _held and _running
+        self._closing = threading.Lock()  # held while a descriptor is being closed
+        self._queue: collections.deque[int] = collections.deque()
+        self._held: set[int] = set()  # every descriptor from hold() not yet closed
+        self._running = False
+
+    def hold(self, path: str) -> int | None:
+        """Open ``path`` so that replacing it frees nothing yet; None where that is not possible."""
+        if os.name != "posix":
+            return None
+        with self._cond:
+            try:
+                fd = _open_old(path)
+            except OSError:
+                return None
+            self._held.add(fd)
+        return fd
+
+    def close_now(self, fd: int) -> None:
+        """Close a held descriptor in the calling thread."""
+        with self._closing:
+            _close_fd(fd)
+            with self._cond:
+                self._held.discard(fd)
+
+    def release(self, fd: int) -> None:
+        """Close ``fd`` on the background thread (here, if too many wait or no thread starts)."""
+        with self._cond:
+            if len(self._queue) >= MAX_PENDING_RELEASES:
+                queued = start = False
+            else:
+                self._queue.append(fd)
+                queued, start = True, not self._running
+                self._running = True
+        if not queued:
+            self.close_now(fd)
+            return
+        if not start:
+            return
+        try:
+            threading.Thread(target=self._work, name="mxlite-release-old", daemon=False).start()
+        except RuntimeError:  # interpreter shutting down, or the thread limit is reached
+            with self._cond:
+                pending = list(self._queue)
+                self._queue.clear()
+                self._running = False
+                self._cond.notify_all()
+            for other in pending:
+                self.close_now(other)
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if not self._queue:  # stop in the same locked step that finds no work
+                        self._running = False
+                        self._cond.notify_all()
+                        return
+                    fd = self._queue.popleft()
+                self.close_now(fd)
+        except BaseException:
+            with self._cond:
+                self._running = False
+                self._cond.notify_all()
+            raise
+
+    def wait(self, timeout: float | None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._running and not self._queue, timeout)
+
+    def before_fork(self) -> None:
+        self._closing.acquire()
+        self._cond.acquire()
+
+    def after_fork_in_parent(self) -> None:
+        self._cond.release()
+        self._closing.release()
+
+    def after_fork_in_child(self) -> None:
+        held = self._held
+        self._reset()
+        for fd in held:
+            _close_fd(fd)
+
+
+_RELEASER = _Releaser()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_RELEASER.before_fork,
+        after_in_parent=_RELEASER.after_fork_in_parent,
+        after_in_child=_RELEASER.after_fork_in_child,
+    )
+
+
+def wait_for_pending_releases(timeout: float | None = None) -> bool:
+    """Wait until every replaced file has been closed (freed); False if ``timeout`` ran out."""
+    return _RELEASER.wait(timeout)
+
+
 def _remove_stale_tmps(directory: str, name: str) -> None:
     """Remove temporary files of dead writers of ``name`` older than STALE_TMP_SECONDS."""
     prefix, suffix = tmp_name_pattern(name)
@@ -119,24 +282,41 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     target = _resolve(os.fspath(path))
     directory, name = os.path.split(os.path.abspath(target))
     try:
-        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+        old: os.stat_result | None = os.stat(target)
     except OSError:
-        old_mode = None
+        old = None
     fd, tmp = _open_tmp(directory, name, 0o666)
+    held: int | None = None
     try:
-        if old_mode is not None and hasattr(os, "fchmod"):
-            os.fchmod(fd, old_mode)
+        if old is not None and hasattr(os, "fchmod"):
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
         with os.fdopen(fd, "wb") as f:
             fd = -1
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+        if old is not None and stat.S_ISREG(old.st_mode):
+            held = _RELEASER.hold(target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if held is None:
+                raise
+            # Some file systems refuse to replace a file that is open: retry the plain way.
+            _RELEASER.close_now(held)
+            held = None
+            os.replace(tmp, target)
     except BaseException:
         if fd >= 0:
             os.close(fd)
+        if held is not None:
+            _RELEASER.close_now(held)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    try:
+        _fsync_dir(directory)
+    finally:
+        if held is not None:
+            _RELEASER.release(held)
     _remove_stale_tmps(directory, name)
