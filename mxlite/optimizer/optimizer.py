@@ -327,10 +327,15 @@ class Optimizer:
         ``multi_precision`` is on: returns ``(weight32, state)``."""
         if self.multi_precision and weight.dtype == np.float16:
             master = weight.astype(np.float32)
-            return (master, self.create_state(index, master))
+            return self._pack_mp_state(master, self.create_state(index, master))
         if weight.dtype == np.float16 and not self.multi_precision:
             warnings.warn(self._fp16_warning(), stacklevel=2)
         return self.create_state(index, weight)
+
+    def _pack_mp_state(self, master: NDArray, state: Any) -> tuple[Any, Any]:
+        """The multi-precision state of a float16 weight: ``(weight32, state)`` (SGD and NAG put
+        the master copy second, as MXNet does)."""
+        return (master, state)
 
     def update(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
         """Update ``weight`` in place from ``grad`` and ``state``; subclasses implement it."""

@@ -34,7 +34,6 @@ fused kernel takes. ``update_multi`` makes one multi-tensor call per dtype group
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -230,14 +229,8 @@ class _MomentumFamily(FusedOptimizer):
             return zeros_state(weight, weight.dtype)
         return None
 
-    def create_state_multi_precision(self, index: Any, weight: NDArray) -> Any:
-        """``(mom, weight32)`` for float16 weights with multi_precision, else ``create_state``."""
-        if self.multi_precision and weight.dtype == np.float16:
-            master = weight.astype(np.float32)
-            return (self.create_state(index, master), master)
-        if weight.dtype == np.float16 and not self.multi_precision:
-            warnings.warn(self._fp16_warning(), stacklevel=2)
-        return self.create_state(index, weight)
+    def _pack_mp_state(self, master: NDArray, state: Any) -> tuple[Any, Any]:
+        return (state, master)  # (mom, weight32): MXNet's order for SGD and NAG
 
     def _kernel_kwargs(self) -> dict[str, float]:
         return {
