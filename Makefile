@@ -20,6 +20,12 @@ $(BIN)/.ci-tools: $(BIN)/.installed
 	$(BIN)/python -m pip install -q -e '.[ci]'
 	touch $@
 
+# PyTorch's CPU build, from PyTorch's own index (PyPI's wheel pulls in CUDA libraries): the peer
+# that the DLPack interop tests and the benchmark's CPU rows compare against.
+$(BIN)/.torch: $(BIN)/.installed
+	$(BIN)/python -m pip install -q --index-url https://download.pytorch.org/whl/cpu 'torch>=2.1'
+	touch $@
+
 oracle:
 	bash tools/ensure_oracle.sh "$(ORACLE_VENV)"
 
@@ -31,7 +37,7 @@ demo: venv
 tour: venv
 	$(BIN)/python examples/demo.py
 
-test: venv oracle
+test: venv $(BIN)/.torch oracle
 	$(BIN)/python -m pytest -q -ra
 
 # Runs all three checks, then fails if any did.
