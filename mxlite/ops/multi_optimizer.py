@@ -254,6 +254,17 @@ def clear_plan_cache() -> None:
         _PLANS.clear()
 
 
+def _listed(
+    weights: Sequence[Any],
+    grads: Sequence[Any],
+    states: Sequence[Sequence[Any] | None],
+    weights32: Sequence[Any] | None,
+) -> Arrays:
+    """The five lists of a call (``states`` padded with None to two lists)."""
+    lists = [*list(states), None, None][:2]
+    return (weights, grads, lists[0], lists[1], weights32)
+
+
 def supported(
     weights: Sequence[Any],
     grads: Sequence[Any],
@@ -270,8 +281,7 @@ def supported(
             be None for tensors without that state.
         weights32: float32 master copies (None entries for non-multi-precision tensors).
     """
-    lists = [*list(states), None, None][:2]
-    arrays: Arrays = (weights, grads, lists[0], lists[1], weights32)
+    arrays = _listed(weights, grads, states, weights32)
     if _lookup(_key(arrays)) is not None:  # checked when that plan was built
         return True
     return checks.problem("supported", *arrays) is None
@@ -323,8 +333,7 @@ def prepare(
     Raises:
         TypeError, ValueError: as the update functions, for arrays they would refuse.
     """
-    lists = [*list(states), None, None][:2]
-    arrays: Arrays = (weights, grads, lists[0], lists[1], weights32)
+    arrays = _listed(weights, grads, states, weights32)
     return Prepared(arrays, _plan("prepare", arrays, ("states", "states")))
 
 
