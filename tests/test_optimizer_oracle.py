@@ -40,6 +40,15 @@ def _sc(name: str, opt: str, kwargs: dict[str, Any], **extra: Any) -> dict[str, 
 
 
 _COMMON = {"wd": 0.01, "rescale_grad": 0.5, "clip_gradient": 0.6}
+
+
+def _mp16(name: str, opt: str, **kwargs: Any) -> dict[str, Any]:
+    """A scenario on float16 weights with float32 master copies: ``_COMMON`` plus ``kwargs`` and
+    ``multi_precision=True``; states start at zero (the masters must equal the weights)."""
+    options = dict(_COMMON, **kwargs, multi_precision=True)
+    return _sc(name, opt, options, dtype="float16", fill_state=False)
+
+
 SCENARIOS: list[dict[str, Any]] = [
     _sc("sgd_mom_clip", "sgd", dict(_COMMON, momentum=0.9, learning_rate=0.1)),
     _sc("sgd_plain", "SGD", {"wd": 0.02, "rescale_grad": 0.25, "learning_rate": 0.2}),
@@ -79,35 +88,10 @@ SCENARIOS: list[dict[str, Any]] = [
     _sc("signsgd", "Signum", dict(_COMMON, learning_rate=0.01, momentum=0.0)),
     _sc("ftml", "ftml", dict(_COMMON, learning_rate=0.05)),
     _sc("ftml_noclip", "FTML", {"wd": 0.02, "beta1": 0.5, "beta2": 0.99, "learning_rate": 0.1}),
-    # float16 weights with float32 master copies (states start at zero: masters must equal weights)
-    _sc(
-        "sgd_mom_mp16",
-        "sgd",
-        dict(_COMMON, momentum=0.9, learning_rate=0.1, multi_precision=True),
-        dtype="float16",
-        fill_state=False,
-    ),
-    _sc(
-        "sgd_mp16",
-        "sgd",
-        dict(_COMMON, learning_rate=0.1, multi_precision=True),
-        dtype="float16",
-        fill_state=False,
-    ),
-    _sc(
-        "nag_mom_mp16",
-        "nag",
-        dict(_COMMON, momentum=0.9, learning_rate=0.1, multi_precision=True),
-        dtype="float16",
-        fill_state=False,
-    ),
-    _sc(
-        "adam_mp16",
-        "adam",
-        dict(_COMMON, learning_rate=0.01, multi_precision=True),
-        dtype="float16",
-        fill_state=False,
-    ),
+    _mp16("sgd_mom_mp16", "sgd", momentum=0.9, learning_rate=0.1),
+    _mp16("sgd_mp16", "sgd", learning_rate=0.1),
+    _mp16("nag_mom_mp16", "nag", momentum=0.9, learning_rate=0.1),
+    _mp16("adam_mp16", "adam", learning_rate=0.01),
     _sc("sgd_mom_fp16", "sgd", dict(_COMMON, momentum=0.9, learning_rate=0.1), dtype="float16"),
     _sc("adam_fp16", "adam", dict(_COMMON, learning_rate=0.01), dtype="float16"),
     # numpy.float32 multipliers / rate: MXNet (NumPy 1.x) multiplies a NumPy scalar and a Python
