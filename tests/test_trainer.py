@@ -8,7 +8,6 @@ refusals.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -18,27 +17,14 @@ import mxlite as mx
 from mxlite import autograd, gluon, nd
 from mxlite.base import CheckError, MXNetError
 from mxlite.gluon.parameter import DeferredInitializationError
-from tests.oracle import run_oracle
+from tests.scenario_log import assert_logs_equal, mxlite_log, mxnet_log
 
 SCENARIO = r"""
 import os
 gluon, autograd, nd = mx.gluon, mx.autograd, mx.nd
-LOG = []
 
-def category(e):
-    for c in (UserWarning, AssertionError, ValueError, TypeError, RuntimeError, AttributeError):
-        if isinstance(e, c):
-            return c.__name__
-    return "Exception"
-
-def log(label, fn):
-    try:
-        value = fn()
-    except Exception as e:  # noqa
-        text = str(e).replace("mxnet.", "MX.").replace("mxlite.", "MX.")
-        LOG.append([label, "ERR " + category(e) + " | " + text[:70]])
-        return
-    LOG.append([label, value])
+def detail(e):
+    return " | " + str(e).replace("mxnet.", "MX.").replace("mxlite.", "MX.")[:70]
 
 def vals(arr):
     return [round(float(v), 5) for v in arr.asnumpy().ravel()[:4]]
@@ -232,19 +218,9 @@ log("rescale_grad kept", lambda: (rs._scale, rs.optimizer.rescale_grad, vals(p5.
 """
 
 
-def _run_here() -> list[Any]:
-    ns: dict[str, Any] = {"mx": mx, "np": np}
-    exec(SCENARIO, ns)  # noqa: S102 - the test's own scenario source
-    return json.loads(json.dumps(ns["LOG"]))  # tuples -> lists, as the oracle's JSON
-
-
 @pytest.mark.oracle
 def test_trainer_behaviour_log_matches_mxnet() -> None:
-    ref = json.loads(run_oracle(SCENARIO + "\nprint(json.dumps(LOG))\n").strip().splitlines()[-1])
-    mine = _run_here()
-    assert [label for label, _ in mine] == [label for label, _ in ref]
-    for (label, got), (_, want) in zip(mine, ref, strict=True):
-        assert got == want, label
+    assert_logs_equal(mxlite_log(SCENARIO), mxnet_log(SCENARIO))
 
 
 # ---------------------------------------------------------------- unit tests
