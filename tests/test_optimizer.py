@@ -7,6 +7,7 @@ import contextlib
 import io
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -406,6 +407,23 @@ def test_fp16_warning_only_without_multi_precision() -> None:
     assert out.getvalue() == ""
 
 
+def _on_cpu_then_gpu(
+    kwargs: dict[str, Any], gpu_ctx: mx.Context
+) -> Iterator[tuple[mx.Context, list[mx.nd.NDArray], list[list[mx.nd.NDArray]]]]:
+    """``(ctx, weights, grads)`` for cpu(0), then ``gpu_ctx``: the same :func:`_params` each time
+    (float16 mixed in with ``multi_precision``), the weights copied to ``ctx``."""
+    mixed = ["float32", "float16", "float32", "float16", "float32"]
+    dtypes = mixed if kwargs.get("multi_precision") else ["float32"] * 5
+    for ctx in (mx.cpu(0), gpu_ctx):
+        weights, grads = _params(dtypes)
+        yield ctx, [w.copyto(ctx) for w in weights], grads
+
+
+def _assert_runs_equal(results: list[list[np.ndarray]]) -> None:
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize(
     ("name", "kwargs"), _MULTI_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(_MULTI_CASES)]
@@ -414,12 +432,8 @@ def test_gpu_update_equals_cpu_bitwise(
     name: str, kwargs: dict[str, Any], gpu_ctx: mx.Context
 ) -> None:
     """CuPy runs the same separately rounded IEEE operations, so GPU and CPU agree bit for bit."""
-    mixed = ["float32", "float16", "float32", "float16", "float32"]
-    dtypes = mixed if kwargs.get("multi_precision") else ["float32"] * 5
     results = []
-    for ctx in (mx.cpu(0), gpu_ctx):
-        weights, grads = _params(dtypes)
-        weights = [w.copyto(ctx) for w in weights]
+    for ctx, weights, grads in _on_cpu_then_gpu(kwargs, gpu_ctx):
         opt = mx.optimizer.create(name, learning_rate=0.05, **kwargs)
         updater = mx.optimizer.get_updater(opt)
         with warnings.catch_warnings():
@@ -428,8 +442,7 @@ def test_gpu_update_equals_cpu_bitwise(
                 updater(list(range(5)), [g.copyto(ctx) for g in step], weights)
         assert all(w.context == ctx for w in weights)
         results.append([w.asnumpy() for w in weights])
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+    _assert_runs_equal(results)
 
 
 @pytest.mark.gpu
@@ -443,12 +456,8 @@ def test_gpu_cached_step_plans_equal_cpu_bitwise(
 ) -> None:
     """Same arrays every step: the Updater's cached plan, prepared fused launches and reused
     coefficient tables run on the GPU, and agree with the CPU bit for bit."""
-    mixed = ["float32", "float16", "float32", "float16", "float32"]
-    dtypes = mixed if kwargs.get("multi_precision") else ["float32"] * 5
     results = []
-    for ctx in (mx.cpu(0), gpu_ctx):
-        weights, grads = _params(dtypes)
-        weights = [w.copyto(ctx) for w in weights]
+    for ctx, weights, grads in _on_cpu_then_gpu(kwargs, gpu_ctx):
         buffers = [g.copyto(ctx) for g in grads[0]]
         sched = mx.lr_scheduler.FactorScheduler(step=2, factor=0.5, base_lr=0.05)
         updater = mx.optimizer.get_updater(mx.optimizer.create(name, lr_scheduler=sched, **kwargs))
@@ -460,5 +469,4 @@ def test_gpu_cached_step_plans_equal_cpu_bitwise(
                 updater(list(range(5)), list(buffers), list(weights))
         assert len(updater._plans) == 1
         results.append([w.asnumpy() for w in weights])
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+    _assert_runs_equal(results)
