@@ -18,6 +18,7 @@ import pytest
 import mxlite as mx
 from mxlite.optimizer import _scalars
 from mxlite.optimizer.updater import Updater
+from tests.optimizer_helpers import flat_states
 
 SHAPES = [(6, 5), (5,), (1,), (3, 3, 3), (7,), (64, 64), (0,), (9,)]
 CASES = [
@@ -61,12 +62,18 @@ def _reference_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_scalars.ScalarPlan, "_vector_step", lambda self, opt: None)
 
 
-def _flat(state: Any) -> list[np.ndarray]:
-    if state is None:
-        return []
-    if isinstance(state, (tuple, list)):
-        return [a for s in state for a in _flat(s)]
-    return [state.asnumpy()]
+def _spy_vector_steps(m: pytest.MonkeyPatch) -> list[bool]:
+    """A list that records, step by step, whether ``ScalarPlan`` took the vector path."""
+    used: list[bool] = []
+    real = _scalars.ScalarPlan._vector_step
+
+    def spy(self: Any, opt: Any) -> Any:
+        result = real(self, opt)
+        used.append(result is not None)
+        return result
+
+    m.setattr(_scalars.ScalarPlan, "_vector_step", spy)
+    return used
 
 
 def _scenario(name: str, kwargs: dict[str, Any], sched: Any) -> dict[str, Any]:
@@ -119,7 +126,7 @@ def _scenario(name: str, kwargs: dict[str, Any], sched: Any) -> dict[str, Any]:
             upd(list(idx), list(grads), list(weights))
     return {
         "weights": [w.asnumpy() for w in weights],
-        "states": [a for i in idx for a in _flat(upd.states[i])],
+        "states": [a for i in idx for a in flat_states(upd.states[i])],
         "counts": list(opt._index_update_count.items()),
         "num_update": opt.num_update,
         "sched": None if sched is None else dict(vars(sched)),
@@ -140,16 +147,8 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("name", "kwargs"), CASES, ids=[f"{n}-{k}" for n, k in CASES])
 @pytest.mark.parametrize("sched", list(SCHEDULERS))
 def test_cached_plans_equal_index_by_index_path(name, kwargs, sched, monkeypatch):
-    vector_steps: list[bool] = []
-    real = _scalars.ScalarPlan._vector_step
-
-    def spy(self: Any, opt: Any) -> Any:
-        result = real(self, opt)
-        vector_steps.append(result is not None)
-        return result
-
     with monkeypatch.context() as m:
-        m.setattr(_scalars.ScalarPlan, "_vector_step", spy)
+        vector_steps = _spy_vector_steps(m)
         fast = _scenario(name, kwargs, SCHEDULERS[sched]())
     with monkeypatch.context() as m:
         _reference_mode(m)
@@ -178,7 +177,6 @@ def test_call_counting_scheduler_sees_the_same_calls(monkeypatch):
 def test_numpy_multipliers_equal_the_index_by_index_path(mult, vector, monkeypatch):
     """NumPy float/int multipliers (in the optimizer's dicts and on gluon Parameters) take the
     vector path with float64 products, as the index-by-index path (MXNet under NumPy 1.x)."""
-    used: list[bool] = []
 
     def run() -> tuple[list[np.ndarray], list[Any]]:
         weights = [mx.nd.ones((4,)) * (i + 1) for i in range(5)]
@@ -192,15 +190,8 @@ def test_numpy_multipliers_equal_the_index_by_index_path(mult, vector, monkeypat
             upd(list(range(5)), list(grads), list(weights))
         return [w.asnumpy() for w in weights], opt._get_lrs(range(5)) + opt._get_wds(range(5))
 
-    real = _scalars.ScalarPlan._vector_step
-
-    def spy(self: Any, opt: Any) -> Any:
-        result = real(self, opt)
-        used.append(result is not None)
-        return result
-
     with monkeypatch.context() as m:
-        m.setattr(_scalars.ScalarPlan, "_vector_step", spy)
+        used = _spy_vector_steps(m)
         fast, scalars = run()
     with monkeypatch.context() as m:
         _reference_mode(m)

@@ -16,6 +16,7 @@ from mxlite import util
 from mxlite.base import ParamFileError
 from mxlite.numpy.multiarray import ndarray as np_ndarray
 from mxlite.optimizer import _states_format
+from tests.optimizer_helpers import flat_states
 from tests.oracle import run_oracle
 
 
@@ -25,14 +26,6 @@ def _problem(seed: int = 0, ctx: Any = None) -> tuple[list[Any], list[list[Any]]
     weights = [mx.nd.array(rng.normal(size=s), ctx=ctx) for s in shapes]
     grads = [[mx.nd.array(rng.normal(size=s), ctx=ctx) for s in shapes] for _ in range(4)]
     return weights, grads
-
-
-def _flat(state: Any) -> list[np.ndarray]:
-    if state is None:
-        return []
-    if isinstance(state, (tuple, list)):
-        return [a for s in state for a in _flat(s)]
-    return [state.asnumpy()]
 
 
 def _make(name: str) -> mx.optimizer.Optimizer:
@@ -73,7 +66,7 @@ def test_round_trip_with_optimizer_continues_identically(name: str) -> None:
     assert opt_b.param_dict == {}
     assert set(upd_b.states) == {0, 1, 2} and upd_b.states_synced == {0: False, 1: False, 2: False}
     for idx in range(3):
-        for a, b in zip(_flat(upd_a.states[idx]), _flat(upd_b.states[idx])):
+        for a, b in zip(flat_states(upd_a.states[idx]), flat_states(upd_b.states[idx])):
             np.testing.assert_array_equal(a, b)
     for step in grads[2:]:
         upd_a([0, 1, 2], [g.copy() for g in step], weights_a)
