@@ -88,26 +88,26 @@ for kv in ["device", "local", None, "object"]:
             log(lab + " weights after", lambda: [vals(r.data(c)) for c in ctxs])
 
 # --- MXNET_UPDATE_ON_KVSTORE
+def backward_3x(p):
+    for c in TWO:
+        with autograd.record():
+            loss = (p.data(c) * 3).sum()
+        loss.backward()
+
 for env in ["0", "1"]:
     os.environ["MXNET_UPDATE_ON_KVSTORE"] = env
     try:
         for uok in [None, True, False]:
             e = gluon.Parameter("e", shape=(2,)); e.initialize(mx.init.One(), ctx=TWO)
             tr = gluon.Trainer([e], "sgd", update_on_kvstore=uok)
-            for c in TWO:
-                with autograd.record():
-                    loss = (e.data(c) * 3).sum()
-                loss.backward()
+            backward_3x(e)
             tr.step(1)
             log("env %s %s" % (env, uok), lambda: (tr._update_on_kvstore, vals(e.data(mx.cpu(1)))))
         for name in ["local", "device"]:
             e = gluon.Parameter("e", shape=(2,)); e.initialize(mx.init.One(), ctx=TWO)
             kvo = mx.kv.create(name)
             tr = gluon.Trainer([e], "sgd", kvstore=kvo)
-            for c in TWO:
-                with autograd.record():
-                    loss = (e.data(c) * 3).sum()
-                loss.backward()
+            backward_3x(e)
             tr.step(1)
             log("env %s kv object %s" % (env, name), lambda: (tr._update_on_kvstore, tr._kvstore is kvo))
     finally:
