@@ -28,9 +28,9 @@ and where a file system refuses to replace a file that is open (the rename is re
 descriptor), the old file is freed inside the rename as before. At most
 :data:`MAX_PENDING_RELEASES` descriptors wait for the background thread; beyond that the caller
 closes its own. The thread is started when work arrives and ends when none is left; it is not a
-daemon, so a normal interpreter exit first finishes the pending closes. A fork waits for a close
-in progress (if any) and the child closes its copies of the held descriptors at once (else it
-would keep the old files' blocks allocated for as long as it lives).
+daemon, so a normal interpreter exit first finishes the pending closes. A forked child closes
+its copies of the held descriptors at once (else it would keep the old files' blocks allocated
+for as long as it lives).
 """
 
 from __future__ import annotations
@@ -130,9 +130,9 @@ class _Releaser:
     """Holds replaced files open and closes them on one short-lived, non-daemon thread.
 
     Fork safety: a child must neither keep a replaced file allocated nor close a descriptor number
-    that its parent has already reused. So every held descriptor stays in ``_held`` until it is
-    closed, closing happens under ``_closing``, and a fork first takes ``_closing`` and ``_cond``
-    (waiting for at most one close in progress); the child then closes exactly ``_held``.
+    that its parent has meanwhile closed and reused. ``_held`` maps every descriptor from
+    :meth:`hold` that is not yet closed to the ``(st_dev, st_ino)`` of its file, and the child
+    closes a descriptor only while it still refers to that file. A fork never waits for a close.
     """
 
     def __init__(self) -> None:
@@ -140,29 +140,35 @@ class _Releaser:
 
     def _reset(self) -> None:
         self._cond = threading.Condition()  # guards _queue, _held and _running
-        self._closing = threading.Lock()  # held while a descriptor is being closed
         self._queue: collections.deque[int] = collections.deque()
-        self._held: set[int] = set()  # every descriptor from hold() not yet closed
+        self._held: dict[int, tuple[int, int]] = {}
         self._running = False
 
     def hold(self, path: str) -> int | None:
         """Open ``path`` so that replacing it frees nothing yet; None where that is not possible."""
         if os.name != "posix":
             return None
-        with self._cond:
+        with self._cond:  # a fork cannot fall between the open and the bookkeeping
             try:
                 fd = _open_old(path)
             except OSError:
                 return None
-            self._held.add(fd)
+            try:
+                info = os.fstat(fd)
+            except OSError:
+                _close_fd(fd)
+                return None
+            self._held[fd] = (info.st_dev, info.st_ino)
         return fd
 
     def close_now(self, fd: int) -> None:
         """Close a held descriptor in the calling thread."""
-        with self._closing:
-            _close_fd(fd)
-            with self._cond:
-                self._held.discard(fd)
+        with self._cond:
+            ident = self._held.get(fd)
+        _close_fd(fd)
+        with self._cond:  # unless hold() has reused the number meanwhile
+            if self._held.get(fd) is ident:
+                self._held.pop(fd, None)
 
     def release(self, fd: int) -> None:
         """Close ``fd`` on the background thread (here, if too many wait or no thread starts)."""
@@ -210,18 +216,21 @@ class _Releaser:
             return self._cond.wait_for(lambda: not self._running and not self._queue, timeout)
 
     def before_fork(self) -> None:
-        self._closing.acquire()
         self._cond.acquire()
 
     def after_fork_in_parent(self) -> None:
         self._cond.release()
-        self._closing.release()
 
     def after_fork_in_child(self) -> None:
         held = self._held
         self._reset()
-        for fd in held:
-            _close_fd(fd)
+        for fd, ident in held.items():
+            try:
+                info = os.fstat(fd)
+            except OSError:
+                continue  # the parent had closed it already
+            if (info.st_dev, info.st_ino) == ident:
+                _close_fd(fd)
 
 
 _RELEASER = _Releaser()
@@ -274,7 +283,9 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 
     On an exception the temporary file is removed, ``path`` is left as it was and the exception
     propagates. An existing target's permission bits are kept; a new file gets the usual
-    ``0o666 & ~umask``.
+    ``0o666 & ~umask``. The new contents are durable when the block ends; the replaced file's
+    disk space is freed shortly after, by a background thread (see the module docstring;
+    :func:`wait_for_pending_releases` waits for it).
 
     Raises:
         OSError: the directory does not exist or is not writable, the disk is full, ...
