@@ -31,7 +31,16 @@ from typing import Any
 
 from mxlite.context import Context
 
-__all__ = ["seed", "get_seed", "param_key", "adhoc_key", "next_adhoc", "adhoc_offset"]
+__all__ = [
+    "seed",
+    "get_seed",
+    "param_key",
+    "encode_salt",
+    "salted_param_key",
+    "adhoc_key",
+    "next_adhoc",
+    "adhoc_offset",
+]
 
 _DEFAULT_SEED = 0
 _BLOCK = 4  # elements per Philox block: ad-hoc draws start on a block boundary
@@ -39,6 +48,7 @@ _MAX_OFFSET = 1 << 62  # mxlite.ops.MAX_STREAM_ELEMENTS
 _PERSON_PARAM = b"mxlite.param.v1"
 _PARAM_HASHERS: dict[int, Any] = {}  # seed -> BLAKE2b already fed with the seed (param_key)
 _U64_LEN = struct.Struct("<Q")
+_TWO_U32 = struct.Struct("<II")
 _PERSON_ADHOC = b"mxlite.adhoc.v1"
 
 _MSG_SEED = "seed_state must be int"  # MXNet's message, verbatim
@@ -154,6 +164,19 @@ def param_key(name: str, salt: str = "") -> tuple[int, int]:
         raise TypeError(_MSG_NAME.format(got=type(name).__name__))
     if not isinstance(salt, str):
         raise TypeError(_MSG_SALT.format(got=type(salt).__name__))
+    return salted_param_key(name, encode_salt(salt))
+
+
+def encode_salt(salt: str) -> bytes:
+    """``salt`` as :func:`salted_param_key` takes it (UTF-8 with its length prefix); callers that
+    key many names with one salt encode it once."""
+    data = salt.encode("utf-8")
+    return _U64_LEN.pack(len(data)) + data
+
+
+def salted_param_key(name: str, salt: bytes) -> tuple[int, int]:
+    """:func:`param_key` of ``name`` with a salt already passed through :func:`encode_salt`
+    (no type checks: ``name`` must be a str)."""
     # Same bytes as _digest(_PERSON_PARAM, seed, name, salt); the hasher fed with the seed part
     # is kept per seed and copied (thousands of parameters are keyed per initialize()).
     seed_value = _STATE.seed
@@ -166,11 +189,10 @@ def param_key(name: str, salt: str = "") -> tuple[int, int]:
         _PARAM_HASHERS.clear()
         _PARAM_HASHERS[seed_value] = base
     h = base.copy()
-    for part in (name.encode("utf-8"), salt.encode("utf-8")):
-        h.update(_U64_LEN.pack(len(part)))
-        h.update(part)
-    d = h.digest()
-    return int.from_bytes(d[:4], "little"), int.from_bytes(d[4:], "little")
+    data = name.encode("utf-8")
+    h.update(_U64_LEN.pack(len(data)) + data + salt)
+    words: tuple[int, int] = _TWO_U32.unpack(h.digest())
+    return words
 
 
 def adhoc_key() -> tuple[int, int]:

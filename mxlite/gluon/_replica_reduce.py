@@ -36,6 +36,7 @@ import numpy as np
 
 from mxlite import backend
 from mxlite.context import Context, cpu
+from mxlite.gluon import _param_init
 from mxlite.gluon._replicas import exclusive, reduce_mean, same_device
 from mxlite.ndarray.ndarray import NDArray
 
@@ -293,8 +294,7 @@ def reset_ctx_many(params: Sequence[Any], ctx_list: Sequence[Context]) -> None:
     owned = [exclusive(p._data) for p in params]  # before anything else refers to the replicas
     averages = average_many([p._data for p in params], owned)
     replicas = place_many(averages, ctx_list)
-    for param, arrays in zip(params, replicas):
-        param._set_replicas(arrays, list(ctx_list))
+    _param_init.set_replicas_many(params, replicas, [ctx_list] * len(params))
 
 
 def host_averages(params: Sequence[Any]) -> list[NDArray]:

@@ -27,6 +27,7 @@ import numpy as np
 from mxlite import backend, initializer
 from mxlite.base import dtype_np
 from mxlite.context import Context, cpu
+from mxlite.initializers.batched import plan_route
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_array
 
@@ -99,7 +100,7 @@ def zeros_like_each(arrays: Sequence[NDArray]) -> list[NDArray]:
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class InitJob:
     """The first values of one Parameter: what to run and where the replicas go.
 
@@ -125,39 +126,46 @@ class InitJob:
     default_init: Any
     data: NDArray | None = None
     arrays: list[NDArray] = field(default_factory=list)
-    recycle: list[Any] = field(default_factory=list)
+    recycle: list[Any] | None = None
 
     def desc(self) -> Any:
         return initializer.InitDesc(self.name, {"__init__": self.init})
 
 
-def _replica_safe(init_obj: Any, desc: Any, arr: NDArray | None) -> bool:
-    """Whether each replica may be filled in place on its own device (identical results)."""
+def _plan_route(init_obj: Any, desc: Any) -> tuple[Any, str] | None:
+    """``(target, method)`` when each replica may be filled in place on its own device by a
+    fill plan (identical results), else None."""
     if getattr(init_obj, "_verbose", False):
-        return False  # a verbose initializer logs once per parameter, not once per replica
-    return bool(initializer.replica_safe(init_obj, desc, arr))
+        return None  # a verbose initializer logs once per parameter, not once per replica
+    return plan_route(init_obj, desc)
 
 
 def _host_kind(ctx: Context) -> bool:
     return ctx.device_typeid != 2
 
 
+# per initializer object: (the initializer, its descs, the arrays to fill)
+_Batches = dict[int, tuple[Any, list[Any], list[NDArray]]]
+
+
 def run_jobs(jobs: Sequence[InitJob]) -> None:
     """Fill ``job.arrays`` for every job; nothing is assigned to any Parameter here.
 
     Replicas on the device type of the first context are filled in place (in one
-    ``init_many`` batch for all jobs); replicas on the other device type (a mixed
-    ``[gpu(0), cpu(0)]`` list) are copies of the first replica, because normal draws may differ
-    in the last bits between CPU and GPU kernels while replicas must be identical.
+    ``init_many`` batch per initializer for all jobs); replicas on the other device type (a
+    mixed ``[gpu(0), cpu(0)]`` list) are copies of the first replica, because normal draws may
+    differ in the last bits between CPU and GPU kernels while replicas must be identical.
 
     Raises:
         whatever the initializer raises; the jobs' arrays are then incomplete and must be
         dropped by the caller.
     """
-    batches: dict[int, tuple[Any, list[Any], list[NDArray]]] = {}
+    batches: _Batches = {}
     created: dict[int, Any] = {}
-    pending: list[tuple[InitJob, list[NDArray | None]]] = []
+    pending: list[InitJob] = []  # jobs with replicas on the other device type, copied at the end
     recycled = 0
+    cls = front_class()
+    dtypes: dict[Any, np.dtype] = {}
     for job in jobs:
         if job.data is not None:
             job.arrays = [
@@ -168,47 +176,47 @@ def run_jobs(jobs: Sequence[InitJob]) -> None:
         if init_obj is None:
             init_obj = created[id(job.default_init)] = initializer.create(job.default_init)
         desc = job.desc()
-        if not _replica_safe(init_obj, desc, None):
+        if _plan_route(init_obj, desc) is None:
             host = zeros(job.shape, job.dtype, cpu())
             init_obj(desc, host)
             job.arrays = [host.copyto(ctx) for ctx in job.ctx_list]
             continue
+        dtype = dtypes.get(job.dtype)
+        if dtype is None:
+            dtype = dtypes[job.dtype] = dtype_np(job.dtype)
+        batch = batches.get(id(init_obj))
+        if batch is None:
+            batch = batches[id(init_obj)] = (init_obj, [], [])
         # Built-in fills write every element: the replicas need no zeroing first.
         first_kind = _host_kind(job.ctx_list[0])
         slots: list[NDArray | None] = []
         for ctx in job.ctx_list:
             if _host_kind(ctx) != first_kind:
                 slots.append(None)
+                if not pending or pending[-1] is not job:
+                    pending.append(job)
                 continue
-            arr = _take_recycled(job, ctx)
-            if arr is None:
-                arr = empty(job.shape, job.dtype, ctx)
-            else:
-                recycled += arr._data.nbytes
-            slots.append(arr)
-        batch = batches.get(id(init_obj))
-        if batch is None:
-            batch = batches[id(init_obj)] = (init_obj, [], [])
-        for arr in slots:
+            arr = _take_recycled(job, ctx) if job.recycle else None
             if arr is not None:
-                batch[1].append(desc)
-                batch[2].append(arr)
-        pending.append((job, slots))
+                recycled += arr._data.nbytes
+            elif first_kind:
+                arr = cls(np.empty(job.shape, dtype), ctx)
+            else:
+                arr = empty(job.shape, dtype, ctx)
+            slots.append(arr)
+            batch[1].append(desc)
+            batch[2].append(arr)
+        job.arrays = slots  # type: ignore[assignment]  # completed below for pending jobs
     if recycled and not _plans_succeed(batches):
-        _unrecycle(batches, pending)
-    for init_obj, batch_descs, arrays in batches.values():
-        initializer.init_many(init_obj, batch_descs, arrays)
-    for job, slots in pending:
-        source = slots[0]
-        assert source is not None
-        job.arrays = (
-            slots  # type: ignore[assignment]
-            if all(arr is not None for arr in slots)
-            else [
-                arr if arr is not None else source.copyto(ctx)
-                for arr, ctx in zip(slots, job.ctx_list)
-            ]
-        )
+        _unrecycle(batches, jobs)
+    for init_obj, descs, arrays in batches.values():
+        initializer.init_many(init_obj, descs, arrays)
+    for job in pending:
+        source = job.arrays[0]
+        job.arrays = [
+            arr if arr is not None else source.copyto(ctx)
+            for arr, ctx in zip(job.arrays, job.ctx_list)
+        ]
 
 
 def _take_recycled(job: InitJob, ctx: Context) -> NDArray | None:
@@ -251,11 +259,9 @@ def _plans_succeed(batches: dict[int, tuple[Any, list[Any], list[NDArray]]]) -> 
     return True
 
 
-def _unrecycle(
-    batches: dict[int, tuple[Any, list[Any], list[NDArray]]],
-    pending: list[tuple[InitJob, list[NDArray | None]]],
-) -> None:
-    """Replace every recycled buffer of the batches with a new array."""
+def _unrecycle(batches: _Batches, jobs: Sequence[InitJob]) -> None:
+    """Replace every recycled buffer of the batches (and of the jobs' replica lists) with a new
+    array."""
     fresh: dict[int, NDArray] = {}
     for _, _, arrays in batches.values():
         for i, arr in enumerate(arrays):
@@ -263,10 +269,11 @@ def _unrecycle(
             if new is None:
                 new = fresh[id(arr)] = empty(arr._data.shape, arr._data.dtype, arr.context)
             arrays[i] = new
-    for _, slots in pending:
-        for i, slot in enumerate(slots):
-            if slot is not None:
-                slots[i] = fresh.get(id(slot), slot)
+    for job in jobs:
+        job.arrays = [
+            fresh.get(id(slot), slot) if slot is not None else None  # type: ignore[misc]
+            for slot in job.arrays
+        ]
 
 
 _BASELINE: tuple[int, int] | None = None

@@ -12,16 +12,20 @@ the same message, and it checks before changing anything.
 
 from __future__ import annotations
 
-import contextlib
-import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mxlite import autograd, context, initializer
+from mxlite import context, initializer
 from mxlite.base import CheckError, MXNetError, dtype_np, mx_real_t
 from mxlite.context import Context, cpu
-from mxlite.gluon import _grad_cache, _param_checks, _replica_reduce, _replicas, data_parallel
-from mxlite.gluon.utils import shape_is_known
+from mxlite.gluon import (
+    _grad_cache,
+    _param_checks,
+    _param_init,
+    _replica_reduce,
+    _replicas,
+    data_parallel,
+)
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_shape
@@ -47,10 +51,7 @@ class DeferredInitializationError(MXNetError):
     """Error for unfinished deferred initialization."""
 
 
-def _pause() -> Any:
-    """``autograd.pause()`` when autograd provides it (no recording while initializing)."""
-    pause = getattr(autograd, "pause", None)
-    return pause() if pause is not None else contextlib.nullcontext()
+_pause = _param_init.pause
 
 
 class Parameter:
@@ -339,58 +340,17 @@ class Parameter:
             ValueError: the shape is unknown and deferred initialization is not allowed.
             NotImplementedError: sparse storage.
         """
-        job = self._start_initialize(init, ctx, default_init, force_reinit, stacklevel=3)
+        job = _param_init.start(self, init, ctx, default_init, force_reinit, stacklevel=3)
         if job is not None:
-            self._run_jobs([job], [self])
-
-    def _start_initialize(
-        self, init: Any, ctx: Any, default_init: Any, force_reinit: bool, stacklevel: int = 2
-    ) -> _replicas.InitJob | None:
-        """Everything ``initialize`` does before filling arrays; the job to run, if any."""
-        if self._data is not None and not force_reinit:
-            warnings.warn(
-                f"Parameter '{self.name}' is already initialized, ignoring. Set "
-                "force_reinit=True to re-initialize.",
-                stacklevel=stacklevel,
-            )
-            return None
-        ctx_list = _param_checks.as_ctx_list(ctx)
-        if init is None:
-            init = default_init if self.init is None else self.init
-        if not shape_is_known(self.shape):
-            if self._allow_deferred_init:
-                self._data = None
-                self._set_grads(None)
-                self._deferred_init = (init, ctx_list, default_init, None)
-                return None
-            raise ValueError(
-                _param_checks.MSG_INVALID_SHAPE.format(name=self.name, shape=str(self.shape))
-            )
-        self._check_dense()
-        job = self._make_job(init, ctx_list, default_init, None)
-        if self._data and self._data[0]._data.nbytes >= _replicas.RECYCLE_MIN_BYTES:
-            # force_reinit: big buffers nobody else holds may take the new values
-            job.recycle = [
-                arr._data
-                for arr, mine in zip(self._data, _replicas.exclusive(self._data))
-                if mine and arr._data.nbytes >= _replicas.RECYCLE_MIN_BYTES
-            ]
-        return job
+            _param_init.run([job], [self])
 
     def _make_job(self, init: Any, ctx_list: list[Context], default_init: Any, data: Any) -> Any:
-        assert self._shape is not None
-        return _replicas.InitJob(
-            self.name, tuple(self._shape), self.dtype, list(ctx_list), init, default_init, data
-        )
+        return _param_init.make_job(self, init, ctx_list, default_init, data)
 
     @staticmethod
     def _run_jobs(jobs: Sequence[_replicas.InitJob], params: Sequence[Parameter]) -> None:
         """Fill every job's replicas, then hand them to their parameters (all or none)."""
-        with _pause():
-            _replicas.run_jobs(jobs)
-            for job, param in zip(jobs, params):
-                param._deferred_init = ()
-                param._set_replicas(job.arrays, job.ctx_list)
+        _param_init.run(jobs, params)
 
     def _finish_deferred_init(self) -> None:
         """Finish a deferred initialization now that the shape is known (no-op otherwise).
@@ -398,77 +358,32 @@ class Parameter:
         Raises:
             CheckError: the shape still has unknown dimensions.
         """
-        Parameter._finish_deferred_inits([self])
+        _param_init.finish_deferred([self])
 
     @staticmethod
     def _finish_deferred_inits(params: Iterable[Parameter]) -> None:
         """Finish the deferred initializations of ``params`` together (one batch of fills).
 
-        Every shape is checked first: on an error no Parameter is initialized.
-
         Raises:
-            CheckError: a shape still has unknown dimensions.
+            CheckError: a shape still has unknown dimensions (no Parameter is initialized).
         """
-        jobs, owners, seen = [], [], set()
-        for param in params:
-            if not param._deferred_init or id(param) in seen:
-                continue
-            seen.add(id(param))
-            init, ctx_list, default_init, data = param._deferred_init
-            if not shape_is_known(param.shape):
-                raise CheckError(
-                    _param_checks.MSG_INVALID_SHAPE_DEFERRED.format(
-                        name=param.name, shape=str(param.shape)
-                    )
-                )
-            param._check_dense()
-            jobs.append(param._make_job(init, ctx_list, default_init, data))
-            owners.append(param)
-        if jobs:
-            Parameter._run_jobs(jobs, owners)
+        _param_init.finish_deferred(params)
 
     def _init_impl(self, data: NDArray, ctx_list: Sequence[Context]) -> None:
         """Set the replicas to copies of ``data`` on ``ctx_list`` and make fresh gradients."""
-        ctx_list = list(ctx_list)
         arrays = [_replicas.to_front(data.copyto(ctx)) for ctx in ctx_list]
-        self._set_replicas(arrays, ctx_list)
-
-    def _set_replicas(self, arrays: list[NDArray], ctx_list: list[Context]) -> None:
-        self._ctx_list = list(ctx_list)
-        self._ctx_map = [[], []]
-        for i, ctx in enumerate(self._ctx_list):
-            dev_list = self._ctx_map[ctx.device_typeid & 1]
-            while len(dev_list) <= ctx.device_id:
-                dev_list.append(None)
-            dev_list[ctx.device_id] = i
-        cls = _replicas.front_class()
-        self._data = [arr if type(arr) is cls else cls(arr._data, arr.context) for arr in arrays]
-        if len(self._data) > 1:
-            self._register_replicas(self._data)
-        self._init_grad()
+        _param_init.set_replicas_many([self], [arrays], [ctx_list])
 
     def _init_grad(self) -> None:
         """Allocate zero gradient buffers (none for ``grad_req='null'``) and mark the replicas
         as autograd variables with them."""
-        if self.grad_req == "null":
-            self._set_grads(None)
-            return
-        assert self._data is not None
-        self._set_grads(_replicas.zeros_like_each(self._data))
-        self._attach_grads()
+        _param_init.init_grad(self)
 
     def _set_grads(self, grads: list[NDArray] | None) -> None:
         """Replace the gradient buffers; cached zero_grad plans go stale."""
         if grads is not None or self._grad is not None:
             _grad_cache.grad_buffers_changed()
         self._grad = grads
-
-    def _attach_grads(self) -> None:
-        assert self._data is not None and self._grad is not None
-        mark = getattr(autograd, "mark_variables", None)
-        if mark is not None:
-            mark(self._check_and_get(self._data, list), self._grad, self.grad_req)
-        self._register_replicas(self._grad)
 
     @staticmethod
     def _register_replicas(arrays: list[NDArray]) -> None:
@@ -571,7 +486,7 @@ class Parameter:
             if self._grad is None:
                 return
             self._set_grads([_replicas.astype(g, dtype) for g in self._grad])
-            self._attach_grads()
+            _param_init.attach_grads(self)
 
     # ------------------------------------------------------------------ loading
     def _plan_load(self, data: NDArray, ctx: Any, cast_dtype: bool, dtype_source: str) -> Any:

@@ -17,7 +17,14 @@ import numpy as np
 from mxlite import initializer
 from mxlite.base import CheckError
 from mxlite.context import Context
-from mxlite.gluon import _grad_cache, _lazy_load, _param_checks, _param_io, _replica_reduce
+from mxlite.gluon import (
+    _grad_cache,
+    _lazy_load,
+    _param_checks,
+    _param_init,
+    _param_io,
+    _replica_reduce,
+)
 from mxlite.gluon.constant import Constant
 from mxlite.gluon.parameter import DEFAULT_INIT, Parameter, _pause
 from mxlite.gluon.utils import _brief_print_list, _indent
@@ -232,12 +239,14 @@ class ParameterDict:
         ctx_list = _param_checks.as_ctx_list(ctx)  # resolved once: the same for every Parameter
         jobs, params = [], []
         for param in self.values():
-            job = param._start_initialize(None, ctx_list, init, force_reinit, stacklevel=3)
+            job = _param_init.start(
+                param, None, ctx_list, init, force_reinit, stacklevel=3, ctx_checked=True
+            )
             if job is not None:
                 jobs.append(job)
                 params.append(param)
         if jobs:
-            Parameter._run_jobs(jobs, params)
+            _param_init.run(jobs, params)
 
     def zero_grad(self) -> None:
         """Set every gradient buffer to 0: one kernel launch per device, whatever the dtypes.

@@ -112,6 +112,11 @@ def ctx_of(arr: Any) -> Context:
 
 
 _DTYPE_NAMES: dict[Any, str] = {}
+# encoded stream salts by (shape, dtype name, initializer fingerprint): thousands of parameters of
+# a few shapes are keyed per initialize()
+_SALTS: dict[tuple[Any, str, str], bytes] = {}
+_SALTS_MAX = 4096
+_SALT_FINGERPRINT_MAX = 1024
 
 
 def dtype_name(dtype: Any) -> str:
@@ -149,9 +154,15 @@ def stream_key(desc: Any, target: Any, arr: Any, check: bool = True) -> tuple[tu
     shape = raw.shape if isinstance(raw, np.ndarray) or backend.is_gpu_array(raw) else None
     if shape is None:
         shape = tuple(int(d) for d in raw.shape)
-    salt = f"{shape}|{dname}|{fingerprint}"
-    key = random.param_key(name, salt)
-    return (int(key[0]), int(key[1])), 0
+    salt_key = (shape, dname, fingerprint)
+    salt = _SALTS.get(salt_key)
+    if salt is None:
+        salt = random.encode_salt(f"{shape}|{dname}|{fingerprint}")
+        if len(fingerprint) <= _SALT_FINGERPRINT_MAX:  # never keep huge array arguments alive
+            if len(_SALTS) >= _SALTS_MAX:
+                _SALTS.clear()
+            _SALTS[salt_key] = salt
+    return random.salted_param_key(name, salt), 0
 
 
 def _check_float(raw: Any, desc: Any) -> None:

@@ -76,7 +76,11 @@ class InitDesc(str):
 
     attrs: dict[str, Any]
     global_init: Initializer | None
-    _stream_name: str | None
+    # Set on the instance only when used (class defaults keep construction cheap):
+    # the name random streams are keyed by, when not the descriptor's own (composite initializers)
+    _stream_name: str | None = None
+    # (initializer, target, method) of a dispatch resolved by batched.plan_route, reused by init_many
+    _route_memo: tuple[Any, Any, str] | None = None
 
     def __new__(
         cls, name: str, attrs: dict[str, Any] | None = None, global_init: Initializer | None = None
@@ -84,7 +88,6 @@ class InitDesc(str):
         ret = super().__new__(cls, name)
         ret.attrs = attrs or {}
         ret.global_init = global_init
-        ret._stream_name = None
         return ret
 
     def __reduce__(self) -> Any:
