@@ -203,6 +203,33 @@ def test_bad_param_idx2name_and_sym() -> None:
         mx.optimizer.SGD(sym="net")
 
 
+class _AttrSymbol:
+    """What the optimizer reads from a ``sym``: argument names and their attributes."""
+
+    def attr_dict(self) -> dict[str, dict[str, str]]:
+        return {
+            "a_weight": {"__lr_mult__": "2", "__wd_mult__": "3"},
+            "b_bias": {"__wd_mult__": ".5"},
+        }
+
+    def list_arguments(self) -> list[str]:
+        return ["a_weight", "b_bias", "c"]
+
+
+def test_sym_attribute_multipliers_as_mxnet() -> None:
+    """Values and key order from MXNet 1.9.1 with the same symbol stand-in: bias-like names get
+    wd_mult 0 first, ``__lr_mult__``/``__wd_mult__`` attributes next, explicit dicts last."""
+    opt = mx.optimizer.SGD(
+        sym=_AttrSymbol(), param_idx2name={0: "a_weight", 1: "b_bias", 2: "c_beta"}
+    )
+    assert list(opt.lr_mult.items()) == [("a_weight", 2.0)]
+    assert list(opt.wd_mult.items()) == [("b_bias", 0.5), ("c_beta", 0.0), ("a_weight", 3.0)]
+    opt.set_lr_mult({"c": 4.0})
+    opt.set_wd_mult({"c": 5.0})
+    assert list(opt.lr_mult.items()) == [("a_weight", 2.0), ("c", 4.0)]
+    assert list(opt.wd_mult.items())[-1] == ("c", 5.0) and opt.wd_mult["a_weight"] == 3.0
+
+
 def test_update_rejects_non_ndarrays() -> None:
     opt = mx.optimizer.Adam()
     w = mx.nd.array([1.0, 2.0])

@@ -230,12 +230,7 @@ class Optimizer:
 
         Replaces earlier calls; ``sym`` attributes ``__lr_mult__`` come first.
         """
-        self.lr_mult = {}
-        if self.sym_info:
-            attr, arg_names = self.sym_info
-            for name in arg_names:
-                if name in attr and "__lr_mult__" in attr[name]:
-                    self.lr_mult[name] = float(attr[name]["__lr_mult__"])
+        self.lr_mult = self._sym_mults("__lr_mult__")
         self.lr_mult.update(args_lr_mult)
 
     def set_wd_mult(self, args_wd_mult: dict[Any, float]) -> None:
@@ -247,12 +242,18 @@ class Optimizer:
         for name in self.idx2name.values():
             if not (name.endswith("_weight") or name.endswith("_gamma")):
                 self.wd_mult[name] = 0.0
-        if self.sym_info:
-            attr, arg_names = self.sym_info
-            for name in arg_names:
-                if name in attr and "__wd_mult__" in attr[name]:
-                    self.wd_mult[name] = float(attr[name]["__wd_mult__"])
+        self.wd_mult.update(self._sym_mults("__wd_mult__"))
         self.wd_mult.update(args_wd_mult)
+
+    def _sym_mults(self, key: str) -> dict[Any, float]:
+        """``{name: float(attr[name][key])}`` over the arguments of ``sym`` that carry ``key``
+        (``__lr_mult__`` or ``__wd_mult__``); empty without a symbol."""
+        if not self.sym_info:
+            return {}
+        attr, arg_names = self.sym_info
+        return {
+            name: float(attr[name][key]) for name in arg_names if name in attr and key in attr[name]
+        }
 
     # ------------------------------------------------------------------ counts, lrs, wds
     def _set_current_context(self, device_id: Any) -> None:
