@@ -5,6 +5,11 @@ A Parameter holds, once initialized, one data array per context (``ctx=[cpu(0), 
 replicas start identical (see :mod:`mxlite.gluon._replicas` for how they are filled in place)
 and are independent arrays afterwards; ``reset_ctx`` and saving reduce them to their average.
 
+This module holds the Parameter's state and its lookups; the machinery lives beside it:
+:mod:`mxlite.gluon._param_init` (initialization, deferred initialization, batched hand-over of
+replicas and gradients), :mod:`mxlite.gluon._param_load` (``set_data``, ``cast``, loading) and
+:mod:`mxlite.gluon._param_checks` (input checks and MXNet's messages).
+
 Semantics, defaults and messages follow MXNet 1.9.1. Where MXNet uses ``assert`` for a caller's
 mistake, mxlite raises :class:`~mxlite.base.CheckError` (an AssertionError and an MXNetError) with
 the same message, and it checks before changing anything.
@@ -17,14 +22,14 @@ from typing import Any
 
 from mxlite import context, initializer
 from mxlite.base import CheckError, MXNetError, dtype_np, mx_real_t
-from mxlite.context import Context, cpu
+from mxlite.context import Context
 from mxlite.gluon import (
     _grad_cache,
     _param_checks,
     _param_init,
+    _param_load,
     _replica_reduce,
     _replicas,
-    data_parallel,
 )
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
@@ -347,11 +352,6 @@ class Parameter:
     def _make_job(self, init: Any, ctx_list: list[Context], default_init: Any, data: Any) -> Any:
         return _param_init.make_job(self, init, ctx_list, default_init, data)
 
-    @staticmethod
-    def _run_jobs(jobs: Sequence[_replicas.InitJob], params: Sequence[Parameter]) -> None:
-        """Fill every job's replicas, then hand them to their parameters (all or none)."""
-        _param_init.run(jobs, params)
-
     def _finish_deferred_init(self) -> None:
         """Finish a deferred initialization now that the shape is known (no-op otherwise).
 
@@ -369,11 +369,6 @@ class Parameter:
         """
         _param_init.finish_deferred(params)
 
-    def _init_impl(self, data: NDArray, ctx_list: Sequence[Context]) -> None:
-        """Set the replicas to copies of ``data`` on ``ctx_list`` and make fresh gradients."""
-        arrays = [_replicas.to_front(data.copyto(ctx)) for ctx in ctx_list]
-        _param_init.set_replicas_many([self], [arrays], [ctx_list])
-
     def _init_grad(self) -> None:
         """Allocate zero gradient buffers (none for ``grad_req='null'``) and mark the replicas
         as autograd variables with them."""
@@ -384,13 +379,6 @@ class Parameter:
         if grads is not None or self._grad is not None:
             _grad_cache.grad_buffers_changed()
         self._grad = grads
-
-    @staticmethod
-    def _register_replicas(arrays: list[NDArray]) -> None:
-        """Tell the data-parallel helpers that ``arrays`` are replicas of one buffer (so that
-        ``clip_global_norm`` counts a parameter once, not once per context)."""
-        if len(arrays) > 1:
-            data_parallel.register_replicas(arrays)
 
     def _reduce(self) -> NDArray:
         """The average of the replicas, on cpu(0).
@@ -432,26 +420,7 @@ class Parameter:
         Raises:
             CheckError: ``data``'s shape is incompatible, or the parameter was never initialized.
         """
-        if not isinstance(data, NDArray):
-            data = creation.array(data, ctx=cpu(), dtype=self.dtype)
-        new_shape = tuple(data.shape)
-        self._check_shape_compatible(new_shape)
-        if self._data is None:
-            if not self._deferred_init:
-                raise CheckError(f"Parameter '{self.name}' has not been initialized")
-            self.shape = new_shape
-            self._deferred_init = self._deferred_init[:3] + (data,)
-            return
-        self.shape = new_shape
-        trainer = self._trainer
-        if trainer is not None and getattr(trainer, "_kv_initialized", False):
-            if (
-                getattr(trainer, "_update_on_kvstore", False)
-                and self not in trainer._params_to_init
-            ):
-                trainer._reset_kvstore()
-        for arr in self._check_and_get(self._data, list):
-            data.copyto(arr)
+        _param_load.set_data(self, data)
 
     def zero_grad(self) -> None:
         """Set the gradient buffers on all contexts to 0 (no-op without gradients)."""
@@ -476,17 +445,7 @@ class Parameter:
         Raises:
             TypeError: an unknown dtype.
         """
-        dtype_np(dtype)
-        self._dtype = dtype
-        if self._data is None:
-            return
-        with _pause():
-            self._data = [_replicas.astype(arr, dtype) for arr in self._data]
-            self._register_replicas(self._data)
-            if self._grad is None:
-                return
-            self._set_grads([_replicas.astype(g, dtype) for g in self._grad])
-            _param_init.attach_grads(self)
+        _param_load.cast(self, dtype)
 
     # ------------------------------------------------------------------ loading
     def _plan_load(self, data: NDArray, ctx: Any, cast_dtype: bool, dtype_source: str) -> Any:
@@ -494,17 +453,8 @@ class Parameter:
         return _param_checks.plan_load(self, data, ctx, cast_dtype, dtype_source)
 
     def _apply_load(self, plan: _param_checks.LoadPlan) -> None:
-        data, new_shape, new_dtype, ctx_list = plan
-        if new_shape is not None:
-            self._shape = new_shape
-        if new_dtype is not None:
-            self.cast(new_dtype)
-        if self._data is None:
-            with _pause():
-                self._init_impl(data, ctx_list or [cpu()])
-        else:
-            self.set_data(data)
-        self._deferred_init = ()
+        """Load a value checked by :meth:`_plan_load` (see :func:`_param_load.apply_load`)."""
+        _param_load.apply_load(self, plan)
 
     def _load_init(
         self, data: NDArray, ctx: Any, cast_dtype: bool = False, dtype_source: str = "current"
