@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 _WARMUP_MODES = ("linear", "constant")
+_MSG_STEP_BELOW_1 = (
+    "Schedule step must be greater or equal than 1 round: {where} got step={step!r}."
+)
 
 
 class ArgumentTypeError(TypeError, AssertionError):
@@ -168,9 +171,7 @@ class FactorScheduler(LRScheduler):
     ) -> None:
         super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
         if step < 1:
-            raise ValueError(
-                f"Schedule step must be greater or equal than 1 round: FactorScheduler got step={step!r}."
-            )
+            raise ValueError(_MSG_STEP_BELOW_1.format(where="FactorScheduler", step=step))
         _require_factor(factor, "FactorScheduler")
         self.step = step
         self.factor = factor
@@ -238,10 +239,7 @@ class MultiFactorScheduler(LRScheduler):
                     f"step={step!r} (entry {i} is not larger than entry {i - 1})."
                 )
             if bound < 1:
-                raise ValueError(
-                    f"Schedule step must be greater or equal than 1 round: MultiFactorScheduler "
-                    f"got step={step!r}."
-                )
+                raise ValueError(_MSG_STEP_BELOW_1.format(where="MultiFactorScheduler", step=step))
         _require_factor(factor, "MultiFactorScheduler")
         self.step = step
         self.cur_step_ind = 0
