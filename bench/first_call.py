@@ -47,8 +47,8 @@ else:
     t2 = time.perf_counter()
     import numba
     t3 = time.perf_counter()
-    from mxlite.ops import _cpu
-    _cpu.data_address(np.empty(1, np.float32))
+    from mxlite.ops import _cpu_primitives
+    _cpu_primitives.data_address(np.empty(1, np.float32))
     t4 = time.perf_counter()
     from mxlite import ops
     a = [np.empty((64, 64), np.float32) for _ in range(3)]

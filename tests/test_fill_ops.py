@@ -13,7 +13,7 @@ import pytest
 
 from mxlite import ops
 from mxlite.base import DTYPE_NAME_TO_NP
-from mxlite.ops import _cpu, _reference
+from mxlite.ops import _cpu_primitives, _reference
 from tests import cuda_host_emu
 
 DTYPES = ["float16", "bfloat16", "float32", "float64"]
@@ -270,13 +270,13 @@ def test_half_conversions_match_numpy_and_ml_dtypes():
     values = values[~np.isnan(values)]
     for kind, dtype in ((0, np.dtype(np.float16)), (1, _dt("bfloat16"))):
         got = np.empty(values.size, np.uint16)
-        _cpu.half_bits(values, kind, got)
+        _cpu_primitives.half_bits(values, kind, got)
         with np.errstate(over="ignore"):
             np.testing.assert_array_equal(got, values.astype(dtype).view(np.uint16))
     nan = np.array([np.nan, -np.nan], np.float32)
     for kind, dtype in ((0, np.dtype(np.float16)), (1, _dt("bfloat16"))):
         got = np.empty(2, np.uint16)
-        _cpu.half_bits(nan, kind, got)
+        _cpu_primitives.half_bits(nan, kind, got)
         assert np.isnan(got.view(dtype).astype(np.float32)).all()
 
 

@@ -14,14 +14,29 @@ Stream layout and formulas: see :mod:`mxlite.ops._reference`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from llvmlite import ir
 from numba import carray, njit, prange, types
-from numba.extending import intrinsic
+
+from mxlite.ops._cpu_primitives import (
+    BFLOAT16,
+    HALF,
+    M0,
+    M1,
+    MASK32,
+    S32,
+    W0,
+    W1,
+    box_muller,
+    data_address,
+    f32_to_bf16_bits,
+    f32_to_f16_bits,
+    m53,
+    philox,
+    pointer_intrinsic,
+)
 
 __all__ = [
     "philox4x32",
@@ -35,94 +50,20 @@ __all__ = [
 
 UNIFORM = 0
 NORMAL = 1
-_HALF = 0  # kinds of 16-bit storage
-_BFLOAT16 = 1
 _CHUNK = 1024  # Philox blocks per chunk: 4096 elements
 _GROUPS = 64  # at most this many parallel work items per call (even shares of the chunks)
 _SERIAL_BELOW = 1 << 15  # elements: smaller fills skip the thread pool
 
-_M0 = np.uint64(0xD2511F53)
-_M1 = np.uint64(0xCD9E8D57)
-_W0 = np.uint64(0x9E3779B9)
-_W1 = np.uint64(0xBB67AE85)
-_MASK32 = np.uint64(0xFFFFFFFF)
-_ZERO = np.uint64(0)
-_S5 = np.uint64(5)
-_S6 = np.uint64(6)
-_S8 = np.uint64(8)
-_S32 = np.uint64(32)
-
-
-# --------------------------------------------------------------------------------------- intrinsics
-@intrinsic
-def _f32_bits(typingctx: Any, x: Any) -> Any:
-    """The IEEE bits of a float32 as uint32 (a register bitcast)."""
-    if not (isinstance(x, types.Float) and x.bitwidth == 32):
-        return None
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(x), codegen
-
-
-def _pointer_intrinsic(nbtype: Any) -> Any:
-    """An intrinsic turning an integer address into a ``CPointer(nbtype)`` for ``numba.carray``."""
-
-    @intrinsic
-    def as_pointer(typingctx: Any, address: Any) -> Any:
-        if not isinstance(address, types.Integer):
-            return None
-
-        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
-
-        return types.CPointer(nbtype)(address), codegen
-
-    return as_pointer
-
-
-@intrinsic
-def _data_address(typingctx: Any, arr: Any) -> Any:
-    """The address of an array's first element, as an integer."""
-    if not isinstance(arr, types.Array):
-        return None
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        return builder.ptrtoint(ary.data, context.get_value_type(types.intp))
-
-    return types.intp(arr), codegen
-
-
-@njit(cache=True)
-def data_address(arr: np.ndarray) -> int:
-    """``arr.ctypes.data``, ten times faster (matters when tables list thousands of arrays)."""
-    return _data_address(arr)
-
-
-_f32_ptr = _pointer_intrinsic(types.float32)
-_f64_ptr = _pointer_intrinsic(types.float64)
-_u16_ptr = _pointer_intrinsic(types.uint16)
+_f32_ptr = pointer_intrinsic(types.float32)
+_f64_ptr = pointer_intrinsic(types.float64)
+_u16_ptr = pointer_intrinsic(types.uint16)
 
 
 # ------------------------------------------------------------------------------------------- philox
 @njit(cache=True)
-def _philox(c0: Any, c1: Any, c2: Any, c3: Any, k0: Any, k1: Any) -> Any:
-    """Philox4x32-10 on uint64 lanes that hold 32-bit values."""
-    for _ in range(10):
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        c0, c1, c2, c3 = (p1 >> _S32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _S32) ^ c3 ^ k1, p0 & _MASK32
-        k0 = (k0 + _W0) & _MASK32
-        k1 = (k1 + _W1) & _MASK32
-    return c0, c1, c2, c3
-
-
-@njit(cache=True)
 def _philox_rows(ctr: np.ndarray, key: np.ndarray, out: np.ndarray) -> None:
     for i in range(ctr.shape[0]):
-        r0, r1, r2, r3 = _philox(
+        r0, r1, r2, r3 = philox(
             np.uint64(ctr[i, 0]),
             np.uint64(ctr[i, 1]),
             np.uint64(ctr[i, 2]),
@@ -148,65 +89,6 @@ def philox4x32(counter: Any, key: Any) -> np.ndarray:
     return out.reshape((*lead, 4))
 
 
-# ------------------------------------------------------------------------------------ conversions
-@njit(cache=True)
-def _m53(hi: Any, lo: Any) -> float:
-    """A 53-bit integer (as float64) from 27 bits of ``hi`` and 26 bits of ``lo``."""
-    return np.float64(hi >> _S5) * 67108864.0 + np.float64(lo >> _S6)
-
-
-@njit(cache=True)
-def _box_muller(u1: float, u2: float) -> tuple[float, float]:
-    r = math.sqrt(-2.0 * math.log(u1))
-    t = 6.283185307179586 * u2
-    return r * math.cos(t), r * math.sin(t)
-
-
-@njit(cache=True)
-def _f32_to_f16_bits(x: Any) -> Any:
-    """IEEE binary16 bits of float32 ``x``, rounded to nearest even (as NumPy's astype)."""
-    f = np.int64(_f32_bits(x))
-    sign = (f >> 16) & 0x8000
-    a = f & 0x7FFFFFFF
-    if a >= 0x7F800000:  # inf or nan
-        return np.uint16(sign | (0x7E00 if a > 0x7F800000 else 0x7C00))
-    if a >= 0x477FF000:  # rounds past 65504
-        return np.uint16(sign | 0x7C00)
-    if a >= 0x38800000:  # normal half
-        v = a - 0x38000000
-        h = v >> 13
-        rem = v & 0x1FFF
-        if rem > 0x1000 or (rem == 0x1000 and (h & 1) == 1):
-            h += 1
-        return np.uint16(sign | h)
-    if a <= 0x33000000:  # at most half the smallest subnormal: rounds to zero
-        return np.uint16(sign)
-    shift = 126 - (a >> 23)
-    mant = (a & 0x7FFFFF) | 0x800000
-    h = mant >> shift
-    rem = mant & ((1 << shift) - 1)
-    halfway = 1 << (shift - 1)
-    if rem > halfway or (rem == halfway and (h & 1) == 1):
-        h += 1
-    return np.uint16(sign | h)
-
-
-@njit(cache=True)
-def _f32_to_bf16_bits(x: Any) -> Any:
-    """bfloat16 bits of float32 ``x``, rounded to nearest even (as ml_dtypes' astype)."""
-    f = np.int64(_f32_bits(x))
-    if (f & 0x7FFFFFFF) > 0x7F800000:
-        return np.uint16((f >> 16) | 0x40)
-    return np.uint16((f + 0x7FFF + ((f >> 16) & 1)) >> 16)
-
-
-@njit(cache=True)
-def half_bits(values: np.ndarray, kind: int, out: np.ndarray) -> None:
-    """``out[i]`` = float16 (``kind`` 0) or bfloat16 (``kind`` 1) bits of float32 ``values[i]``."""
-    for i in range(values.size):
-        out[i] = _f32_to_f16_bits(values[i]) if kind == _HALF else _f32_to_bf16_bits(values[i])
-
-
 # ------------------------------------------------------------------------------ chunk generation
 @njit(cache=True)
 def _philox_chunk(b0: int, nb: int, plane: int, k0: Any, k1: Any, w: np.ndarray) -> None:
@@ -220,8 +102,8 @@ def _philox_chunk(b0: int, nb: int, plane: int, k0: Any, k1: Any, w: np.ndarray)
     c3 = w[3]
     for j in range(nb):
         ub = np.uint64(b0 + j)
-        c0[j] = np.uint32(ub & _MASK32)
-        c1[j] = np.uint32(ub >> _S32)
+        c0[j] = np.uint32(ub & MASK32)
+        c1[j] = np.uint32(ub >> S32)
         c2[j] = np.uint32(plane)
         c3[j] = np.uint32(0)
     ka = np.uint64(k0)
@@ -230,16 +112,16 @@ def _philox_chunk(b0: int, nb: int, plane: int, k0: Any, k1: Any, w: np.ndarray)
     kb32 = np.uint32(kb)
     for _ in range(10):
         for j in range(nb):
-            p0 = np.uint64(c0[j]) * _M0
-            p1 = np.uint64(c2[j]) * _M1
-            n0 = np.uint32(p1 >> _S32) ^ c1[j] ^ ka32
-            n2 = np.uint32(p0 >> _S32) ^ c3[j] ^ kb32
-            c1[j] = np.uint32(p1 & _MASK32)
-            c3[j] = np.uint32(p0 & _MASK32)
+            p0 = np.uint64(c0[j]) * M0
+            p1 = np.uint64(c2[j]) * M1
+            n0 = np.uint32(p1 >> S32) ^ c1[j] ^ ka32
+            n2 = np.uint32(p0 >> S32) ^ c3[j] ^ kb32
+            c1[j] = np.uint32(p1 & MASK32)
+            c3[j] = np.uint32(p0 & MASK32)
             c0[j] = n0
             c2[j] = n2
-        ka = (ka + _W0) & _MASK32
-        kb = (kb + _W1) & _MASK32
+        ka = (ka + W0) & MASK32
+        kb = (kb + W1) & MASK32
         ka32 = np.uint32(ka)
         kb32 = np.uint32(kb)
 
@@ -280,8 +162,8 @@ def _values_f32(
         return
     s32 = 2.3283064365386963e-10
     for j in range(nb):
-        z0, z1 = _box_muller((np.float64(w0[j]) + 1.0) * s32, np.float64(w1[j]) * s32)
-        z2, z3 = _box_muller((np.float64(w2[j]) + 1.0) * s32, np.float64(w3[j]) * s32)
+        z0, z1 = box_muller((np.float64(w0[j]) + 1.0) * s32, np.float64(w1[j]) * s32)
+        z2, z3 = box_muller((np.float64(w2[j]) + 1.0) * s32, np.float64(w3[j]) * s32)
         v[4 * j] = np.float32(p0 + p1 * z0)
         v[4 * j + 1] = np.float32(p0 + p1 * z1)
         v[4 * j + 2] = np.float32(p0 + p1 * z2)
@@ -311,7 +193,7 @@ def _values_f64(
             hi = wh[lane]
             lo = wl[lane]
             for j in range(nb):
-                v[4 * j + lane] = p0 + p1 * (_m53(hi[j], lo[j]) * s53)
+                v[4 * j + lane] = p0 + p1 * (m53(hi[j], lo[j]) * s53)
         return
     for pair in range(2):
         he = wh[2 * pair]
@@ -319,7 +201,7 @@ def _values_f64(
         ho = wh[2 * pair + 1]
         lo_ = wl[2 * pair + 1]
         for j in range(nb):
-            z0, z1 = _box_muller((_m53(he[j], le[j]) + 1.0) * s53, _m53(ho[j], lo_[j]) * s53)
+            z0, z1 = box_muller((m53(he[j], le[j]) + 1.0) * s53, m53(ho[j], lo_[j]) * s53)
             v[4 * j + 2 * pair] = p0 + p1 * z0
             v[4 * j + 2 * pair + 1] = p0 + p1 * z1
 
@@ -340,12 +222,12 @@ def _store16(out: np.ndarray, kind: int, offset: int, b0: int, nb: int, v: np.nd
     start = 4 * b0 - offset
     lo = max(start, 0)
     hi = min(start + 4 * nb, out.size)
-    if kind == _HALF:
+    if kind == HALF:
         for i in range(lo, hi):
-            out[i] = _f32_to_f16_bits(v[i - start])
+            out[i] = f32_to_f16_bits(v[i - start])
     else:
         for i in range(lo, hi):
-            out[i] = _f32_to_bf16_bits(v[i - start])
+            out[i] = f32_to_bf16_bits(v[i - start])
 
 
 # Range writers: Philox blocks [b0, b1) of a stream into ``out`` (n elements at stream ``offset``),
@@ -523,12 +405,12 @@ def _multi_u16(addrs, sizes, offsets, k0s, k1s, p0s, p1s, chunk_starts, dist, ki
 _FAMILIES: dict[np.dtype, tuple[str, int]] = {
     np.dtype(np.float32): ("f32", 0),
     np.dtype(np.float64): ("f64", 0),
-    np.dtype(np.float16): ("u16", _HALF),
+    np.dtype(np.float16): ("u16", HALF),
 }
 try:  # bfloat16 arrays exist only with ml_dtypes
     import ml_dtypes as _ml_dtypes
 
-    _FAMILIES[np.dtype(_ml_dtypes.bfloat16)] = ("u16", _BFLOAT16)
+    _FAMILIES[np.dtype(_ml_dtypes.bfloat16)] = ("u16", BFLOAT16)
 except ImportError:  # pragma: no cover - ml_dtypes is a dependency
     pass
 

@@ -24,10 +24,10 @@ from numba import carray, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from mxlite.ops._cpu import _pointer_intrinsic
+from mxlite.ops._cpu_primitives import pointer_intrinsic
 
-_f32_ptr = _pointer_intrinsic(types.float32)
-_f64_ptr = _pointer_intrinsic(types.float64)
+_f32_ptr = pointer_intrinsic(types.float32)
+_f64_ptr = pointer_intrinsic(types.float64)
 
 
 @intrinsic

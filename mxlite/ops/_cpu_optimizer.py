@@ -25,7 +25,7 @@ from llvmlite import ir
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic, overload
 
-from mxlite.ops._cpu import _f32_to_f16_bits, _pointer_intrinsic
+from mxlite.ops._cpu_primitives import f32_to_f16_bits, pointer_intrinsic
 
 __all__ = [
     "SGD", "NAG", "ADAM", "SLOTS",
@@ -38,9 +38,9 @@ NAG = 1
 ADAM = 2
 SLOTS = 5  # weight, grad, state 0, state 1, master
 
-_f32_ptr = _pointer_intrinsic(types.float32)
-_f64_ptr = _pointer_intrinsic(types.float64)
-_u16_ptr = _pointer_intrinsic(types.uint16)
+_f32_ptr = pointer_intrinsic(types.float32)
+_f64_ptr = pointer_intrinsic(types.float64)
+_u16_ptr = pointer_intrinsic(types.uint16)
 
 
 @intrinsic
@@ -106,7 +106,7 @@ def _st_impl(a, i, v):  # type: ignore[no-untyped-def]
     if a.dtype == types.uint16:
 
         def store16(a, i, v):  # type: ignore[no-untyped-def]
-            a[i] = _f32_to_f16_bits(v)
+            a[i] = f32_to_f16_bits(v)
 
         return store16
 
@@ -119,7 +119,7 @@ def _st_impl(a, i, v):  # type: ignore[no-untyped-def]
 @overload(_r)
 def _r_impl(master, x):  # type: ignore[no-untyped-def]
     if master.dtype == types.uint16:
-        return lambda master, x: _f16_to_f32(_f32_to_f16_bits(x))
+        return lambda master, x: _f16_to_f32(f32_to_f16_bits(x))
     return lambda master, x: x
 
 

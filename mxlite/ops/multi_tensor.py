@@ -76,7 +76,7 @@ def _address(arr: Any) -> int:
 
 def _host_addresses(arrays: Sequence[Any]) -> np.ndarray:
     """``int64`` addresses of host arrays (Numba's accessor: a tenth of ``arr.ctypes.data``)."""
-    from mxlite.ops._cpu import data_address
+    from mxlite.ops._cpu_primitives import data_address
 
     try:
         return np.array([data_address(a) for a in arrays], dtype=np.int64)
