@@ -207,7 +207,9 @@ def set_replicas_many(
             last_list, table = ctx_list, ctx_map(ctx_list)
         param._ctx_list = list(ctx_list)
         param._ctx_map = table
-        data = [arr if type(arr) is cls else cls(arr._data, arr.context) for arr in replicas]
+        data = replicas  # the list is the caller's to give away
+        if not all(type(arr) is cls for arr in data):
+            data = [arr if type(arr) is cls else cls(arr._data, arr.context) for arr in data]
         param._data = data
         if len(data) > 1:
             data_parallel.register_replicas(data)
