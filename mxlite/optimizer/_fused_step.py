@@ -7,7 +7,7 @@ launches (:func:`mxlite.ops.multi_optimizer.prepare`), and a
 :class:`~mxlite.optimizer._scalars.ScalarPlan` for the per-step counts, rates and decays.
 ``run`` then costs a few NumPy operations plus one launch per dtype group.
 
-``Optimizer.update_multi`` builds a plan and runs it once; :class:`~mxlite.optimizer.Updater`
+``FusedOptimizer.update_multi`` builds a plan and runs it once; :class:`~mxlite.optimizer.Updater`
 keeps it and runs it every step while :meth:`FusedStep.valid` holds (and its own checks that the
 arrays and states are the same objects). :class:`FusedOptimizer` is the base of those families:
 its ``update_multi`` and ``_step_plan`` choose between these plans and the generic loop.
@@ -26,7 +26,7 @@ from mxlite.optimizer._common import Raw, check_arrays, group_by_dtype
 from mxlite.optimizer._scalars import VECTOR_MIN, ScalarPlan
 from mxlite.optimizer.optimizer import Optimizer
 
-__all__ = ["FusedOptimizer", "FusedStep", "fused_plan", "multi_tensor_step", "update_once"]
+__all__ = ["FusedOptimizer", "FusedStep", "fused_plan", "multi_tensor_step"]
 
 
 def fused_plan(
@@ -144,36 +144,16 @@ class FusedStep:
             launcher(opt, lrs[positions], wds[positions])
 
 
-def update_once(
-    opt: Any,
-    family: type,
-    indices: Sequence[Any],
-    weights: Sequence[NDArray],
-    grads: Sequence[NDArray],
-    states: Sequence[Any],
-    bias: bool = False,
-) -> None:
-    """One uncached ``update_multi`` call. A single index (the Updater's per-key form) skips
-    building a plan: check, read its scalars, launch."""
-    if len(indices) >= VECTOR_MIN:
-        FusedStep(opt, family, indices, weights, grads, states, bias).run(opt)
-        return
-    _check_lists(opt, weights, grads)
-    lrs, wds = opt._plan_scalars(indices, weights)
-    for dtype, _ in group_by_dtype(weights):  # at most one group
-        opt._group_launcher(dtype, list(weights), list(grads), list(states))(opt, lrs, wds)
-
-
 class FusedOptimizer(Optimizer):
     """Base of the optimizers with a fused multi-tensor path (SGD, NAG, Adam).
 
-    ``update_multi`` runs the fused path (:func:`update_once`) and ``_step_plan`` returns a
+    ``update_multi`` runs the fused path once and ``_step_plan`` returns a
     :class:`FusedStep`, unless a subclass overrides ``update`` or ``update_multi_precision``
     below :meth:`_fused_family` (then MXNet's generic loop runs, which calls them) or overrides
     ``update_multi`` itself (then its plan just calls it).
     """
 
-    #: The rates of the fused path carry Adam's bias correction (``update_once``'s ``bias``).
+    #: The rates of the fused path carry Adam's bias correction (:class:`FusedStep`'s ``bias``).
     _fused_bias: ClassVar[bool] = False
 
     def _fused_family(self) -> type:
@@ -182,7 +162,7 @@ class FusedOptimizer(Optimizer):
 
     def _group_launcher(
         self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
-    ) -> Callable[[Any, np.ndarray, np.ndarray], None]:
+    ) -> Callable[..., None]:
         """The callable ``(opt, lrs, wds)`` that updates one dtype group (see :class:`FusedStep`)."""
         raise NotImplementedError
 
@@ -193,12 +173,22 @@ class FusedOptimizer(Optimizer):
         grads: Sequence[NDArray],
         states: Sequence[Any],
     ) -> None:
-        """All parameters of one context: scalars in MXNet's order, one call per dtype group."""
+        """All parameters of one context: scalars in MXNet's order, one call per dtype group.
+
+        Uncached: a list is stepped through a :class:`FusedStep` built for this call; a single
+        index (the Updater's per-key form) skips building one: check, read its scalars, launch.
+        """
         family = self._fused_family()
         if self._has_custom_update(family):
             Optimizer.update_multi(self, indices, weights, grads, states)
             return
-        update_once(self, family, indices, weights, grads, states, self._fused_bias)
+        if len(indices) >= VECTOR_MIN:
+            FusedStep(self, family, indices, weights, grads, states, self._fused_bias).run(self)
+            return
+        _check_lists(self, weights, grads)
+        lrs, wds = self._plan_scalars(indices, weights)
+        for dtype, _ in group_by_dtype(weights):  # at most one group
+            self._group_launcher(dtype, list(weights), list(grads), list(states))(self, lrs, wds)
 
     def _step_plan(
         self,
