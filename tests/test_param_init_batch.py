@@ -220,3 +220,22 @@ def test_set_replicas_many_copies_a_list_of_other_array_classes():
         assert type(p.data()) is mx.np.ndarray
     finally:
         mx.npx.reset_np()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("init", [mx.init.Xavier(), mx.init.Normal(0.3)])
+def test_gpu_and_host_replicas_batched_like_one_at_a_time(gpu_ctx, init):
+    ctx = [gpu_ctx, mx.cpu(0), mx.cpu(1)]
+    batch, alone = _dict(), _dict()
+    batch.initialize(init, ctx=ctx)
+    for param in alone.values():
+        param.initialize(None, ctx=ctx, default_init=init)
+    for name, param in batch.items():
+        first = param.data(gpu_ctx).asnumpy()
+        assert param.data(gpu_ctx).context == gpu_ctx
+        for c in ctx:  # host replicas are copies of the GPU one: identical bits
+            assert param.data(c).asnumpy().tobytes() == first.tobytes()
+            assert alone[name].data(c).asnumpy().tobytes() == first.tobytes()
+        if param.grad_req != "null":
+            assert [g.context for g in param.list_grad()] == ctx
+            assert not any(g.asnumpy().any() for g in param.list_grad())
