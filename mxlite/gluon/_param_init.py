@@ -208,8 +208,10 @@ def set_replicas_many(
         param._ctx_list = list(ctx_list)
         param._ctx_map = table
         data = replicas  # the list is the caller's to give away
-        if not all(type(arr) is cls for arr in data):
-            data = [arr if type(arr) is cls else cls(arr._data, arr.context) for arr in data]
+        for arr in data:
+            if type(arr) is not cls:
+                data = [a if type(a) is cls else cls(a._data, a.context) for a in replicas]
+                break
         param._data = data
         if len(data) > 1:
             data_parallel.register_replicas(data)
@@ -218,7 +220,7 @@ def set_replicas_many(
             changed = changed or param._grad is not None
             param._grad = None
             continue
-        grads = _replicas.zeros_like_each(data)
+        grads = _replicas.zeros_like_each(data, cls)
         param._grad = grads
         changed = True
         variables += data

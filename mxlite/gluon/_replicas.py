@@ -86,9 +86,11 @@ def empty(shape: Sequence[int], dtype: Any, ctx: Context) -> NDArray:
     return _alloc("empty", tuple(shape), dtype, ctx)
 
 
-def zeros_like_each(arrays: Sequence[NDArray]) -> list[NDArray]:
-    """A zero array of the same shape, dtype and context for each of ``arrays`` (gradients)."""
-    cls = front_class()
+def zeros_like_each(arrays: Sequence[NDArray], cls: type[NDArray] | None = None) -> list[NDArray]:
+    """A zero array of the same shape, dtype and context for each of ``arrays`` (gradients), of
+    class ``cls`` (default: :func:`front_class`)."""
+    if cls is None:
+        cls = front_class()
     out = []
     for arr in arrays:
         raw, ctx = arr._data, arr.context
