@@ -239,3 +239,26 @@ def test_gpu_and_host_replicas_batched_like_one_at_a_time(gpu_ctx, init):
         if param.grad_req != "null":
             assert [g.context for g in param.list_grad()] == ctx
             assert not any(g.asnumpy().any() for g in param.list_grad())
+
+
+def test_replica_groups_follow_the_arrays():
+    from mxlite.gluon import data_parallel
+
+    groups = data_parallel._REPLICA_GROUPS
+    pd = _dict("rg_")
+    pd.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+    w = pd["rg_l0_weight"]
+    d0, d1 = w.list_data()
+    assert data_parallel._group_key(d0) == data_parallel._group_key(d1) == id(d0)
+    g0, g1 = w.list_grad()
+    assert data_parallel._group_key(g1) == id(g0) != id(d0)
+    keys = [id(a) for p in pd.values() for a in p.list_data() + (p._grad or [])]
+    assert all(k in groups for k in keys)
+    del d0, d1, g0, g1, w
+    pd.initialize(ctx=[mx.cpu(0), mx.cpu(1)], force_reinit=True)  # the old replicas die
+    live = {id(a) for p in pd.values() for a in p.list_data() + (p._grad or [])}
+    assert not [k for k in keys if k in groups and k not in live]
+    total = sum(float((g.asnumpy() ** 2).sum()) for p in pd.values() for g in p.list_data()[:1])
+    arrays = [a for p in pd.values() for a in p.list_data()]
+    norm = mx.gluon.utils.clip_global_norm(arrays, 1e9)  # replicas counted once
+    assert abs(norm - total**0.5) < 1e-4 * max(1.0, total**0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -90,11 +91,22 @@ _REPLICA_GROUPS: dict[int, tuple[weakref.ref[NDArray], ...]] = {}
 
 
 def register_replicas(arrays: Sequence[NDArray]) -> None:
-    """Record that ``arrays`` are replicas of one parameter's buffer (one per context)."""
-    group = tuple(weakref.ref(arr) for arr in arrays)
+    """Record that ``arrays`` are replicas of one parameter's buffer (one per context).
+
+    An array's entry goes when the array dies: the group's weak references carry the callbacks
+    (a group lives while an entry holds it). ``weakref.finalize`` would do the same at several
+    microseconds per array, thousands of times per ``initialize`` or ``reset_ctx``.
+    """
+    group = tuple(weakref.ref(arr, functools.partial(_forget, id(arr))) for arr in arrays)
     for arr in arrays:
         _REPLICA_GROUPS[id(arr)] = group
-        weakref.finalize(arr, _REPLICA_GROUPS.pop, id(arr), None)
+
+
+def _forget(key: int, ref: weakref.ref[NDArray]) -> None:
+    """Weak-reference callback: drop the entry of a dead array (unless re-registered since)."""
+    group = _REPLICA_GROUPS.get(key)
+    if group is not None and ref in group:
+        del _REPLICA_GROUPS[key]
 
 
 def _group_key(arr: NDArray) -> int:
