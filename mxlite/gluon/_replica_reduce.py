@@ -200,12 +200,12 @@ def _average_group(
 
 
 def _on(raw: Any, dev: DevKey) -> bool:
-    if backend.is_gpu_array(raw):
-        return dev == ("gpu", int(raw.device.id))
-    return dev == _HOST
+    return _dev_of(raw) == dev
 
 
 def _dev_of(raw: Any) -> DevKey:
+    if type(raw) is np.ndarray:  # the common case, without backend.is_gpu_array's name test
+        return _HOST
     return ("gpu", int(raw.device.id)) if backend.is_gpu_array(raw) else _HOST
 
 
