@@ -3,6 +3,7 @@ invalidation per batch, with the values, lookups, warnings and errors of the per
 
 from __future__ import annotations
 
+import gc
 import warnings
 
 import numpy as np
@@ -262,3 +263,53 @@ def test_replica_groups_follow_the_arrays():
     arrays = [a for p in pd.values() for a in p.list_data()]
     norm = mx.gluon.utils.clip_global_norm(arrays, 1e9)  # replicas counted once
     assert abs(norm - total**0.5) < 1e-4 * max(1.0, total**0.5)
+
+
+def _collections_during(action) -> int:
+    """How many cyclic-GC passes ran while ``action()`` ran."""
+    passes = []
+
+    def count(phase, info):
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        action()
+    finally:
+        gc.callbacks.remove(count)
+    return len(passes)
+
+
+def test_initialize_holds_garbage_collection_and_restores_the_collector():
+    pd = ParameterDict("gc_")
+    for i in range(400):  # thousands of container allocations: 5 passes without the pause
+        pd.get(f"p{i}_weight", shape=(2, 2))
+    assert gc.isenabled()
+    # at most the one pass that the allocations counted while paused trigger once it is back
+    assert _collections_during(lambda: pd.initialize(mx.init.Xavier())) <= 1
+    assert gc.isenabled()
+    deferred = ParameterDict("gcdef_")
+    for i in range(400):
+        deferred.get(f"p{i}_weight", shape=(2, 0), allow_deferred_init=True)
+    deferred.initialize()
+    for param in deferred.values():
+        param.shape = (2, 2)  # what a first forward does before finishing the batch
+    assert _collections_during(lambda: _param_init.finish_deferred(deferred.values())) <= 1
+    assert all(p.data().shape == (2, 2) for p in deferred.values())
+    assert gc.isenabled()
+
+
+def test_collector_comes_back_after_a_failed_initialize_and_stays_off_if_it_was():
+    pd = _dict("gcfail_")
+    pd.get("vec_weight", shape=(5,))
+    with pytest.raises(ValueError, match="cannot be applied to vector"):
+        pd.initialize(mx.init.Xavier())
+    assert gc.isenabled()
+    assert pd["gcfail_vec_weight"]._data is None
+    gc.disable()
+    try:
+        _dict("gcoff_").initialize()
+        assert not gc.isenabled(), "a collector the caller turned off must stay off"
+    finally:
+        gc.enable()

@@ -238,15 +238,16 @@ class ParameterDict:
             init.set_verbosity(verbose=verbose)
         ctx_list = _param_checks.as_ctx_list(ctx)  # resolved once: the same for every Parameter
         jobs, params = [], []
-        for param in self.values():
-            job = _param_init.start(
-                param, None, ctx_list, init, force_reinit, stacklevel=3, ctx_checked=True
-            )
-            if job is not None:
-                jobs.append(job)
-                params.append(param)
-        if jobs:
-            _param_init.run(jobs, params)
+        with _param_init.collector_paused():
+            for param in self.values():
+                job = _param_init.start(
+                    param, None, ctx_list, init, force_reinit, stacklevel=3, ctx_checked=True
+                )
+                if job is not None:
+                    jobs.append(job)
+                    params.append(param)
+            if jobs:
+                _param_init.run(jobs, params)
 
     def zero_grad(self) -> None:
         """Set every gradient buffer to 0: one kernel launch per device, whatever the dtypes.
