@@ -55,6 +55,28 @@ def test_zero_plan_large_buffers_use_the_kernel_path():
     assert all((a == 0).all() for a in arrs)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_zero_plan_thread_choice_and_every_byte_zeroed(threads):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < threads:
+        pytest.skip(f"Numba has fewer than {threads} threads here")
+    # 9 MB over odd sizes: chunks end mid-buffer and the last one is short
+    sizes = [(1 << 20) + 3, 5, (3 << 20) - 1, 1 << 22, 77]
+    big = [np.full(n, 0xAB, np.uint8) for n in sizes]
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        plan = mt.ZeroPlan(big)
+        plan()
+    finally:
+        numba.set_num_threads(before)
+    assert plan._serial is (threads == 1)
+    assert all(not a.any() for a in big)
+    small = mt.ZeroPlan([np.ones(1 << 18, np.float32) for _ in range(4)])  # 4 MB: one thread
+    assert small._serial
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
 def test_average_matches_reference_bitwise(dtype, k):

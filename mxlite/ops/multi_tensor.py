@@ -32,21 +32,28 @@ __all__ = [
 CPU_CHUNK_BYTES = 1 << 20
 GPU_CHUNK_BYTES = 1 << 18
 # Host plans run on one thread unless they move at least this many bytes and Numba has at least
-# PARALLEL_MIN_THREADS threads (see mxlite.ops._cpu_multi: these kernels are memory-bound, one
-# core nearly saturates a small machine's memory, and a parallel region waits for its slowest
-# thread; measured on 2 shared vCPUs: a 400 MB in-place average takes 16 ms on one thread, 22 ms
-# on two).
+# this many threads. Averaging reads k buffers per write and one core already runs it at the
+# memory bandwidth: on 2 shared vCPUs a 400 MB in-place average took 16 ms on one thread and 22 ms
+# on two, S2's 2 x 102 MB 17-18 ms either way. Zeroing is write-only and does scale: S1's 32 MB
+# in 2.0 ms on one thread, 1.0-1.2 ms on two; S2's 102 MB in 8.5 vs 6.5 ms (quiet machine). A
+# parallel region waits for its slowest thread, so where another process keeps a core busy the
+# two-thread zero of S1 varied from 1.8 to 6 ms against 2.5-2.9 ms on one thread: on such a
+# machine, NUMBA_NUM_THREADS=1 keeps every host kernel on one thread.
 PARALLEL_MIN_BYTES = 1 << 27
 PARALLEL_MIN_THREADS = 4
+ZERO_PARALLEL_MIN_BYTES = 1 << 23
+ZERO_PARALLEL_MIN_THREADS = 2
 
 
-def _host_parallel(nbytes: int) -> bool:
+def _host_parallel(
+    nbytes: int, min_bytes: int = PARALLEL_MIN_BYTES, min_threads: int = PARALLEL_MIN_THREADS
+) -> bool:
     """Whether a host plan moving ``nbytes`` should use the parallel kernels."""
-    if nbytes < PARALLEL_MIN_BYTES:
+    if nbytes < min_bytes:
         return False
     import numba
 
-    return int(numba.get_num_threads()) >= PARALLEL_MIN_THREADS
+    return int(numba.get_num_threads()) >= min_threads
 
 
 # Below this many buffers, a device memset per buffer beats building a table.
@@ -155,7 +162,9 @@ class ZeroPlan:
                 self._table = (*device_tables(cp, [addrs, nbytes, chunk_buf, chunk_begin]), chunk)
         else:
             self._table = (addrs, nbytes, chunk_buf, chunk_begin, chunk)
-            self._serial = not _host_parallel(int(nbytes.sum()))
+            self._serial = not _host_parallel(
+                int(nbytes.sum()), ZERO_PARALLEL_MIN_BYTES, ZERO_PARALLEL_MIN_THREADS
+            )
 
     def __call__(self) -> None:
         for arr in self._strided:
