@@ -22,10 +22,13 @@ def median_time(
     warmup: int = 1,
     sync: Callable[[], None] = sync_all,
     budget_s: float = 10.0,
+    settle: Callable[[], None] | None = None,
 ) -> float:
     """Median seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs.
 
-    Stops early (with at least one timed run) once ``budget_s`` of timed runs is spent.
+    ``settle``, when given, runs untimed before each timed run (for work that ``fn`` leaves to a
+    background thread and that a real caller would not repeat at once). Stops early (with at
+    least one timed run) once ``budget_s`` of timed runs is spent.
     """
     for _ in range(warmup):
         fn()
@@ -33,6 +36,8 @@ def median_time(
     times: list[float] = []
     spent = 0.0
     for _ in range(repeat):
+        if settle is not None:
+            settle()
         start = time.perf_counter()
         fn()
         sync()
