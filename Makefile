@@ -21,9 +21,12 @@ $(BIN)/.ci-tools: $(BIN)/.installed
 	touch $@
 
 # PyTorch's CPU build, from PyTorch's own index (PyPI's wheel pulls in CUDA libraries): the peer
-# that the DLPack interop tests and the benchmark's CPU rows compare against.
+# that the DLPack interop tests and the benchmark's CPU rows compare against. Few retries: where
+# that index cannot be reached, pip goes on to the machine's configured find-links and indexes at
+# once instead of backing off five times per package.
 $(BIN)/.torch: $(BIN)/.installed
-	$(BIN)/python -m pip install -q --index-url https://download.pytorch.org/whl/cpu 'torch>=2.1'
+	$(BIN)/python -m pip install -q --retries 1 --timeout 30 \
+		--index-url https://download.pytorch.org/whl/cpu 'torch>=2.1'
 	touch $@
 
 oracle:
