@@ -1,0 +1,175 @@
+"""The training-step benchmark's script: one Gluon training loop, run unchanged under mxlite and
+under real MXNet 1.9.1, and the same networks in PyTorch and as bare matrix products.
+
+This file imports neither mxlite nor the benchmark package at module level, so the MXNet peer
+runs it as a plain script in its own virtual environment::
+
+    python bench/train_script.py --lib mxnet --case mlp --contexts 2 --steps 20
+
+and prints one JSON object: ``{"lib", "case", "contexts", "batch", "step_ms": [...]}``.
+
+Cases (batch = the global batch, split evenly over the contexts with ``split_and_load``):
+    mlp:  Dense 784-512-512-10 (ReLU), batch 256.
+    deep: 40 Dense layers (39 x 64 units with ReLU, then 10), input 64, batch 64.
+A step is forward + ``SoftmaxCrossEntropyLoss`` + backward + ``trainer.step`` (SGD, momentum 0.9)
++ reading the mean loss as a Python float, timed one step at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+CASES: dict[str, dict[str, Any]] = {
+    "mlp": {"in": 784, "hidden": [512, 512], "out": 10, "batch": 256},
+    "deep": {"in": 64, "hidden": [64] * 39, "out": 10, "batch": 64},
+}
+
+
+def _data(case: str, np: Any) -> tuple[Any, Any]:
+    spec = CASES[case]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((spec["batch"], spec["in"])).astype(np.float32)
+    y = rng.integers(0, spec["out"], spec["batch"]).astype(np.float32)
+    return x, y
+
+
+def gluon_steps(mx: Any, case: str, n_ctx: int, steps: int, warmup: int) -> list[float]:
+    """Seconds per training step of the Gluon loop, on ``cpu(0) .. cpu(n_ctx - 1)``."""
+    import numpy as np
+
+    gluon, autograd, nn = mx.gluon, mx.autograd, mx.gluon.nn
+    spec = CASES[case]
+    ctx = [mx.cpu(i) for i in range(n_ctx)]
+    mx.random.seed(1)
+    net = nn.Sequential()
+    with net.name_scope():
+        for units in spec["hidden"]:
+            net.add(nn.Dense(units, activation="relu"))
+        net.add(nn.Dense(spec["out"]))
+    net.initialize(mx.init.Xavier(), ctx=ctx)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(
+        net.collect_params(), "sgd", {"learning_rate": 0.01, "momentum": 0.9, "wd": 1e-5}
+    )
+    x, y = _data(case, np)
+    batch = spec["batch"]
+
+    def step() -> float:
+        xs = gluon.utils.split_and_load(x, ctx)
+        ys = gluon.utils.split_and_load(y, ctx)
+        with autograd.record():
+            losses = [loss_fn(net(xb), yb) for xb, yb in zip(xs, ys)]
+        for loss in losses:
+            loss.backward()
+        trainer.step(batch)
+        return sum(float(loss.mean().asscalar()) for loss in losses) / len(losses)
+
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        step()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def torch_steps(case: str, steps: int, warmup: int) -> list[float]:
+    """Seconds per step of the same network in PyTorch (one process, ``foreach`` SGD)."""
+    import numpy as np
+    import torch
+
+    spec = CASES[case]
+    torch.manual_seed(1)
+    layers: list[Any] = []
+    width = spec["in"]
+    for units in spec["hidden"]:
+        layers += [torch.nn.Linear(width, units), torch.nn.ReLU()]
+        width = units
+    layers.append(torch.nn.Linear(width, spec["out"]))
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-5, foreach=True)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = _data(case, np)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(xt), yt)
+        loss.backward()
+        opt.step()
+        float(loss.item())
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def floor_steps(case: str, steps: int, warmup: int) -> list[float]:
+    """Seconds per step of the step's matrix products alone, in NumPy: per layer the forward
+    ``x @ W.T``, the weight gradient ``g.T @ x`` and (but for the first layer) ``g @ W``."""
+    import numpy as np
+
+    spec = CASES[case]
+    rng = np.random.default_rng(0)
+    widths = [spec["in"], *spec["hidden"], spec["out"]]
+    weights = [
+        rng.standard_normal((o, i)).astype(np.float32) for i, o in zip(widths[:-1], widths[1:])
+    ]
+    x, _ = _data(case, np)
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        acts = [x]
+        for w in weights:
+            acts.append(np.matmul(acts[-1], w.T))
+        g = acts[-1]
+        for k in range(len(weights) - 1, -1, -1):
+            np.matmul(g.T, acts[k])
+            if k:
+                g = np.matmul(g, weights[k])
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lib", choices=["mxnet", "mxlite", "torch", "floor"], required=True)
+    parser.add_argument("--case", choices=sorted(CASES), default="mlp")
+    parser.add_argument("--contexts", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args(argv)
+    if args.lib in ("mxnet", "mxlite"):
+        import importlib
+        import warnings
+
+        warnings.filterwarnings("ignore")
+        mx = importlib.import_module(args.lib)
+        times = gluon_steps(mx, args.case, args.contexts, args.steps, args.warmup)
+    elif args.lib == "torch":
+        times = torch_steps(args.case, args.steps, args.warmup)
+    else:
+        times = floor_steps(args.case, args.steps, args.warmup)
+    print(
+        json.dumps(
+            {
+                "lib": args.lib,
+                "case": args.case,
+                "contexts": args.contexts,
+                "batch": CASES[args.case]["batch"],
+                "step_ms": [t * 1e3 for t in times],
+                "median_ms": statistics.median(times) * 1e3,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
