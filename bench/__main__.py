@@ -1,13 +1,19 @@
 """``python -m bench``: run the parameter-set benchmarks on every available context.
 
 Examples:
-    python -m bench --size tiny            # smoke run (CI)
+    python -m bench --size tiny            # smoke run (CI): both suites, few steps
     python -m bench --size full --out bench/results
+    python -m bench --suite train --size full --runs 3   # the training-step suite only
+
+Suites: ``params`` (init, zero_grad, save/load, reset_ctx and optimizer steps on the S1-S4
+parameter sets) and ``train`` (forward + backward + ``Trainer.step`` of real networks against
+MXNet 1.9.1, PyTorch and the bare matrix products; see bench/train_step.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -16,7 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import mxlite as mx
-from bench import cases, first_call, peer_mxnet, report, sets
+from bench import cases, first_call, peer_mxnet, report, sets, train_step
 from bench.timing import gpu_canary
 
 
@@ -52,6 +58,7 @@ def _header(notes: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=["tiny", "full"], default="tiny")
+    parser.add_argument("--suite", choices=["params", "train", "all"], default="all")
     parser.add_argument("--out", default="bench/results")
     parser.add_argument(
         "--repeat", type=int, default=None, help="timed runs per case (default: tiny 3, full 7)"
@@ -71,7 +78,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat is None:
         args.repeat = 3 if args.size == "tiny" else 7
+    if args.suite in ("params", "all"):
+        _params_suite(args)
+    if args.suite in ("train", "all"):
+        _train_suite(args)
+    return 0
 
+
+def _train_suite(args: argparse.Namespace) -> None:
+    libs = train_step.available_libs(args.no_mxnet, args.no_torch)
+    gpu = bool(mx.num_gpus()) and not args.cpu_only
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=args.runs * len(train_step.jobs(libs, gpu)), desc="train steps", unit="job")
+
+    def progress(text: str) -> None:
+        bar.set_postfix_str(text)
+        bar.update(1)
+
+    def partial(rows: list[dict]) -> None:
+        (out / "train_steps.json").write_text(json.dumps(rows, indent=1))
+
+    rows = train_step.suite(args.size, args.runs, libs, gpu, progress, partial)
+    bar.close()
+    table = train_step.markdown(rows)
+    header = _header([f"training steps: median of {args.runs} run(s), each a median of steps"])
+    (out / "train_steps.md").write_text(header + "\n\n" + table + "\n")
+    print(header + "\n\n" + table)
+    print(f"wrote {out / 'train_steps.md'}, {out / 'train_steps.json'}")
+
+
+def _params_suite(args: argparse.Namespace) -> None:
     notes: list[str] = []
     contexts = [mx.cpu(0)]
     if mx.num_gpus() and not args.cpu_only:
@@ -126,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
     written = report.write_all(rows, Path(args.out), header, extra)
     print(report.markdown(rows, header) + ("\n" + extra if extra else ""))
     print("wrote " + ", ".join(str(p) for p in written))
-    return 0
 
 
 if __name__ == "__main__":

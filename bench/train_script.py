@@ -38,13 +38,16 @@ def _data(case: str, np: Any) -> tuple[Any, Any]:
     return x, y
 
 
-def gluon_steps(mx: Any, case: str, n_ctx: int, steps: int, warmup: int) -> list[float]:
-    """Seconds per training step of the Gluon loop, on ``cpu(0) .. cpu(n_ctx - 1)``."""
+def gluon_steps(
+    mx: Any, case: str, n_ctx: int, steps: int, warmup: int, device: str = "cpu"
+) -> list[float]:
+    """Seconds per training step of the Gluon loop, on ``cpu(0) .. cpu(n_ctx - 1)`` (or the
+    first ``n_ctx`` GPUs)."""
     import numpy as np
 
     gluon, autograd, nn = mx.gluon, mx.autograd, mx.gluon.nn
     spec = CASES[case]
-    ctx = [mx.cpu(i) for i in range(n_ctx)]
+    ctx = [(mx.gpu if device == "gpu" else mx.cpu)(i) for i in range(n_ctx)]
     mx.random.seed(1)
     net = nn.Sequential()
     with net.name_scope():
@@ -78,11 +81,12 @@ def gluon_steps(mx: Any, case: str, n_ctx: int, steps: int, warmup: int) -> list
     return times
 
 
-def torch_steps(case: str, steps: int, warmup: int) -> list[float]:
+def torch_steps(case: str, steps: int, warmup: int, device: str = "cpu") -> list[float]:
     """Seconds per step of the same network in PyTorch (one process, ``foreach`` SGD)."""
     import numpy as np
     import torch
 
+    dev = torch.device("cuda:0" if device == "gpu" else "cpu")
     spec = CASES[case]
     torch.manual_seed(1)
     layers: list[Any] = []
@@ -91,11 +95,11 @@ def torch_steps(case: str, steps: int, warmup: int) -> list[float]:
         layers += [torch.nn.Linear(width, units), torch.nn.ReLU()]
         width = units
     layers.append(torch.nn.Linear(width, spec["out"]))
-    net = torch.nn.Sequential(*layers)
+    net = torch.nn.Sequential(*layers).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-5, foreach=True)
     loss_fn = torch.nn.CrossEntropyLoss()
     x, y = _data(case, np)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
+    xt, yt = torch.from_numpy(x).to(dev), torch.from_numpy(y).long().to(dev)
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()
@@ -109,29 +113,37 @@ def torch_steps(case: str, steps: int, warmup: int) -> list[float]:
     return times
 
 
-def floor_steps(case: str, steps: int, warmup: int) -> list[float]:
-    """Seconds per step of the step's matrix products alone, in NumPy: per layer the forward
-    ``x @ W.T``, the weight gradient ``g.T @ x`` and (but for the first layer) ``g @ W``."""
+def floor_steps(case: str, steps: int, warmup: int, device: str = "cpu") -> list[float]:
+    """Seconds per step of the step's matrix products alone, in NumPy (CuPy on a GPU): per layer
+    the forward ``x @ W.T``, the weight gradient ``g.T @ x`` and (but for the first layer)
+    ``g @ W``."""
     import numpy as np
+
+    xp: Any = np
+    if device == "gpu":
+        import cupy as xp
 
     spec = CASES[case]
     rng = np.random.default_rng(0)
     widths = [spec["in"], *spec["hidden"], spec["out"]]
     weights = [
-        rng.standard_normal((o, i)).astype(np.float32) for i, o in zip(widths[:-1], widths[1:])
+        xp.asarray((rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32))
+        for i, o in zip(widths[:-1], widths[1:])
     ]
-    x, _ = _data(case, np)
+    x = xp.asarray(_data(case, np)[0])
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()
         acts = [x]
         for w in weights:
-            acts.append(np.matmul(acts[-1], w.T))
+            acts.append(xp.matmul(acts[-1], w.T))
         g = acts[-1]
         for k in range(len(weights) - 1, -1, -1):
-            np.matmul(g.T, acts[k])
+            xp.matmul(g.T, acts[k])
             if k:
-                g = np.matmul(g, weights[k])
+                g = xp.matmul(g, weights[k])
+        if xp is not np:
+            xp.cuda.get_current_stream().synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return times
@@ -144,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contexts", type=int, default=1)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     args = parser.parse_args(argv)
     if args.lib in ("mxnet", "mxlite"):
         import importlib
@@ -151,17 +164,18 @@ def main(argv: list[str] | None = None) -> int:
 
         warnings.filterwarnings("ignore")
         mx = importlib.import_module(args.lib)
-        times = gluon_steps(mx, args.case, args.contexts, args.steps, args.warmup)
+        times = gluon_steps(mx, args.case, args.contexts, args.steps, args.warmup, args.device)
     elif args.lib == "torch":
-        times = torch_steps(args.case, args.steps, args.warmup)
+        times = torch_steps(args.case, args.steps, args.warmup, args.device)
     else:
-        times = floor_steps(args.case, args.steps, args.warmup)
+        times = floor_steps(args.case, args.steps, args.warmup, args.device)
     print(
         json.dumps(
             {
                 "lib": args.lib,
                 "case": args.case,
                 "contexts": args.contexts,
+                "device": args.device,
                 "batch": CASES[args.case]["batch"],
                 "step_ms": [t * 1e3 for t in times],
                 "median_ms": statistics.median(times) * 1e3,

@@ -21,7 +21,7 @@ from typing import Any
 from mxlite import backend
 from mxlite.autograd_rules import fit_to_input
 from mxlite.autograd_tape import (
-    OpNode,
+    FunctionNode,
     VarNode,
     check_assignable,
     get_fresh_grad,
@@ -305,9 +305,11 @@ class Function:
         parents = parents_of(inputs)
         if parents is None:
             return outputs
-        fn_node = OpNode(type(self).__name__, parents, self._make_backward(inputs, outs), len(outs))
+        fn_node = FunctionNode(
+            type(self).__name__, parents, self._make_backward(inputs, outs), len(outs)
+        )
         for i, out in enumerate(outs):
-            out._ag_node = OpNode("_function_output", [(fn_node, i)], _pass_through)
+            out._ag_node = FunctionNode("_function_output", [(fn_node, i)], _pass_through)
         return outputs
 
     def _make_backward(

@@ -1,9 +1,11 @@
 """Gradient rules of the recorded ops, on raw numpy/cupy arrays.
 
-A rule is ``rule(g, ins, out, attrs) -> sequence`` with one entry per input: the gradient of the
-loss with respect to that input (a raw array, or None when it gets none). ``g`` is the gradient
-with respect to ``out``; ``ins`` are the op's raw inputs (scalars for constant inputs) and
-``attrs`` what the op recorded. Rules may return a gradient still in the broadcast shape or in a
+A rule is ``rule(g, ins, out, attrs, needs) -> sequence`` with one entry per input: the gradient
+of the loss with respect to that input (a raw array, or None when it gets none). ``g`` is the
+gradient with respect to ``out``; ``ins`` are the op's raw inputs (scalars for constant inputs),
+``attrs`` what the op recorded, and ``needs`` one bool per input telling whether that input's
+gradient is wanted (rules with costly products, such as ``dot``, skip the unwanted ones; any
+entry for an unwanted input is ignored). Rules may return a gradient still in the broadcast shape or in a
 wider dtype; :func:`fit_to_input` sums it back to the input's shape and casts it.
 
 Conventions follow MXNet 1.9.1 (settled with the oracle): ``maximum`` sends the gradient of a tie
@@ -26,7 +28,7 @@ from mxlite import backend
 
 __all__ = ["GRAD_RULES", "register_grad", "fit_to_input", "unbroadcast"]
 
-Rule = Callable[[Any, tuple[Any, ...], Any, dict[str, Any]], Sequence[Any]]
+Rule = Callable[[Any, tuple[Any, ...], Any, dict[str, Any], tuple[bool, ...]], Sequence[Any]]
 GRAD_RULES: dict[str, Rule] = {}
 
 
@@ -73,49 +75,49 @@ def _xp(arr: Any) -> Any:
 
 # ---------------------------------------------------------------------- binary, array-array
 @register_grad("add")
-def _add(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _add(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return g, g
 
 
 @register_grad("sub")
-def _sub(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _sub(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return g, -g
 
 
 @register_grad("mul")
-def _mul(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _mul(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a, b = ins
-    return g * b, g * a
+    return (g * b if needs[0] else None), (g * a if needs[1] else None)
 
 
 @register_grad("div")
-def _div(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _div(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a, b = ins
-    return g / b, -g * a / (b * b)
+    return (g / b if needs[0] else None), (-g * a / (b * b) if needs[1] else None)
 
 
 @register_grad("mod")
-def _mod(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _mod(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a, b = ins
     return g, -g * _xp(g).floor(a / b)
 
 
 @register_grad("pow")
-def _pow(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _pow(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a, b = ins
     xp = _xp(g)
     return g * b * a ** (b - 1), g * out * xp.log(a)
 
 
 @register_grad("maximum")
-def _maximum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _maximum(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a, b = ins
     left = a >= b
     return g * left, g * ~left
 
 
 @register_grad("minimum")
-def _minimum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _minimum(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a, b = ins
     left = a <= b
     return g * left, g * ~left
@@ -142,28 +144,28 @@ def _minimum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
     "fix",
     "trunc",
 )
-def _zero(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _zero(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return tuple(_xp(g).zeros_like(x) if hasattr(x, "shape") else None for x in ins)
 
 
 # ---------------------------------------------------------------------- binary, array-scalar
 @register_grad("add_scalar")
-def _add_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _add_scalar(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return (g,)
 
 
 @register_grad("sub_scalar")
-def _sub_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _sub_scalar(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return (-g if attrs["reverse"] else g,)
 
 
 @register_grad("mul_scalar")
-def _mul_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _mul_scalar(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return (g * attrs["scalar"],)
 
 
 @register_grad("div_scalar")
-def _div_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _div_scalar(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     (a,) = ins
     s = attrs["scalar"]
     if attrs["reverse"]:  # s / a
@@ -172,7 +174,7 @@ def _div_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("mod_scalar")
-def _mod_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _mod_scalar(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     (a,) = ins
     if attrs["reverse"]:  # s % a
         return (-g * _xp(g).floor(attrs["scalar"] / a),)
@@ -180,7 +182,7 @@ def _mod_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("pow_scalar")
-def _pow_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _pow_scalar(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     (a,) = ins
     s = attrs["scalar"]
     if attrs["reverse"]:  # s ** a
@@ -189,18 +191,18 @@ def _pow_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("maximum_scalar")
-def _maximum_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _maximum_scalar(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return (g * (ins[0] >= attrs["scalar"]),)
 
 
 @register_grad("minimum_scalar")
-def _minimum_scalar(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _minimum_scalar(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return (g * (ins[0] <= attrs["scalar"]),)
 
 
 # ---------------------------------------------------------------------- unary math
 def _unary(name: str, fn: Callable[[Any, Any, Any, Any], Any]) -> None:
-    def rule(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+    def rule(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
         return (fn(_xp(g), g, ins[0], out),)
 
     rule.__name__ = f"_grad_{name}"
@@ -233,13 +235,13 @@ _unary("identity", lambda xp, g, a, y: g)
 
 
 @register_grad("clip")
-def _clip(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _clip(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     return (g * ((a >= attrs["a_min"]) & (a <= attrs["a_max"])),)
 
 
 @register_grad("copyto")
-def _copyto(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _copyto(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     """A copy across contexts: the gradient goes back to the source array's device."""
     return (backend.to_ctx(g, attrs["src_ctx"]),)
 
@@ -258,13 +260,13 @@ def _reduced_count(in_shape: tuple[int, ...], axes: tuple[int, ...] | None) -> i
 
 
 @register_grad("sum")
-def _sum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _sum(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     return (_expand(g, a.shape, attrs.get("axis")),)
 
 
 @register_grad("mean")
-def _mean(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _mean(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     axes = attrs.get("axis")
     n = max(_reduced_count(a.shape, axes), 1)
@@ -272,13 +274,13 @@ def _mean(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("nansum")
-def _nansum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _nansum(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     return (_expand(g, a.shape, attrs.get("axis")) * ~_xp(g).isnan(a),)
 
 
 @register_grad("max", "min")
-def _extremum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _extremum(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     axes = attrs.get("axis")
     hit = a == _expand(out, a.shape, axes)
@@ -286,7 +288,7 @@ def _extremum(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("prod")
-def _prod(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _prod(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     xp = _xp(g)
     axes = attrs.get("axis")
@@ -305,7 +307,7 @@ def _prod(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("norm")
-def _norm(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _norm(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     xp = _xp(g)
     axes = attrs.get("axis")
@@ -320,38 +322,84 @@ def _rev(x: Any) -> Any:
     return x.T if x.ndim > 1 else x
 
 
+def _matmul_grads(
+    xp: Any, g: Any, a: Any, b: Any, ta: bool, tb: bool, needs: tuple
+) -> tuple[Any, Any]:
+    """Gradients of ``op(a) @ op(b)`` (``op`` transposes the last two axes where ``ta``/``tb``)
+    with respect to ``a`` and ``b``, one matrix product each, skipping the unneeded ones. Works
+    on 2-d matrices and stacks of them; the products read transposed views, so BLAS sees the
+    operands in place (no copies)."""
+
+    def t(x: Any) -> Any:
+        return x.swapaxes(-1, -2)
+
+    g_a = g_b = None
+    if needs[0]:
+        # d/da of a @ b is g @ b.T; with a transposed, its transpose b @ g.T.
+        if ta:
+            g_a = xp.matmul(t(b) if tb else b, t(g))
+        else:
+            g_a = xp.matmul(g, b if tb else t(b))
+    if needs[1]:
+        if tb:
+            g_b = xp.matmul(t(g), t(a) if ta else a)
+        else:
+            g_b = xp.matmul(a if ta else t(a), g)
+    return g_a, g_b
+
+
 @register_grad("dot")
-def _dot(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _dot(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a, b = ins
     xp = _xp(g)
     ta, tb = attrs.get("transpose_a", False), attrs.get("transpose_b", False)
+    if a.ndim == 2 and b.ndim == 2:
+        return _matmul_grads(xp, g, a, b, ta, tb, needs)
     lhs = _rev(a) if ta else a
     rhs = _rev(b) if tb else b
     if lhs.ndim == 0 or rhs.ndim == 0:
         return g * rhs, g * lhs
     g = g.reshape(lhs.shape[:-1] + rhs.shape[1:])
-    g_lhs = xp.tensordot(g, rhs, axes=(list(range(lhs.ndim - 1, g.ndim)), list(range(1, rhs.ndim))))
-    g_rhs = xp.tensordot(lhs, g, axes=(list(range(lhs.ndim - 1)), list(range(lhs.ndim - 1))))
-    return (_rev(g_lhs) if ta else g_lhs), (_rev(g_rhs) if tb else g_rhs)
+    g_lhs = g_rhs = None
+    if needs[0]:
+        g_lhs = xp.tensordot(
+            g, rhs, axes=(list(range(lhs.ndim - 1, g.ndim)), list(range(1, rhs.ndim)))
+        )
+        g_lhs = _rev(g_lhs) if ta else g_lhs
+    if needs[1]:
+        g_rhs = xp.tensordot(lhs, g, axes=(list(range(lhs.ndim - 1)), list(range(lhs.ndim - 1))))
+        g_rhs = _rev(g_rhs) if tb else g_rhs
+    return g_lhs, g_rhs
 
 
 @register_grad("batch_dot")
-def _batch_dot(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _batch_dot(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a, b = ins
-    xp = _xp(g)
     ta, tb = attrs.get("transpose_a", False), attrs.get("transpose_b", False)
-    lhs = a.swapaxes(-1, -2) if ta else a
-    rhs = b.swapaxes(-1, -2) if tb else b
-    g_lhs = xp.matmul(g, rhs.swapaxes(-1, -2))
-    g_rhs = xp.matmul(lhs.swapaxes(-1, -2), g)
-    return (
-        g_lhs.swapaxes(-1, -2) if ta else g_lhs,
-        g_rhs.swapaxes(-1, -2) if tb else g_rhs,
-    )
+    return _matmul_grads(_xp(g), g, a, b, ta, tb, needs)
+
+
+@register_grad("FullyConnected")
+def _fully_connected(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """``out = x2 @ w.T (+ bias)`` with ``x2`` the input as a matrix (``attrs['x2']``, a view);
+    ``attrs['act']`` 'relu' when the op applied a ReLU to that sum (``out`` is then the ReLU's
+    output, and ``g`` passes where it is positive)."""
+    xp = _xp(g)
+    x, w = ins[0], ins[1]
+    if attrs.get("act") == "relu":
+        g = g * (out > 0)
+    g2 = g.reshape(-1, w.shape[0]) if g.ndim != 2 else g
+    x2 = attrs["x2"]
+    g_x = xp.matmul(g2, w).reshape(x.shape) if needs[0] else None
+    g_w = xp.matmul(g2.T, x2) if needs[1] else None
+    if len(ins) < 3:
+        return g_x, g_w
+    g_b = g2.sum(axis=0) if needs[2] else None
+    return g_x, g_w, g_b
 
 
 @register_grad("softmax")
-def _softmax(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _softmax(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     axis = attrs.get("axis", -1)
     temp = attrs.get("temperature") or 1.0
     dot = (g * out).sum(axis=axis, keepdims=True)
@@ -359,7 +407,7 @@ def _softmax(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("log_softmax")
-def _log_softmax(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _log_softmax(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     axis = attrs.get("axis", -1)
     temp = attrs.get("temperature") or 1.0
     xp = _xp(g)
@@ -368,7 +416,7 @@ def _log_softmax(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 # ---------------------------------------------------------------------- indexing and shape
 @register_grad("pick")
-def _pick(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _pick(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     xp = _xp(g)
     ax = attrs["axis"]
@@ -379,8 +427,20 @@ def _pick(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
     return (xp.where(classes == idx, g, xp.zeros((), dtype=g.dtype)),)
 
 
+@register_grad("_sparse_softmax_ce")
+def _sparse_softmax_ce(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Gradient of ``-log_softmax(pred)[i, index[i]]``: ``g * exp(logp)``, minus ``g`` at the
+    label (the same operations, in the same order, as ``pick`` then ``log_softmax``'s rules)."""
+    xp = _xp(g)
+    g_col = g.reshape(-1, 1)
+    grad = xp.exp(attrs["logp"]) * g_col
+    rows = xp.arange(grad.shape[0])
+    grad[rows, attrs["index"]] -= g
+    return (grad,)
+
+
 @register_grad("transpose")
-def _transpose(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _transpose(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     axes = attrs.get("axes")
     xp = _xp(g)
     if not axes:
@@ -389,17 +449,17 @@ def _transpose(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("reshape")
-def _reshape(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _reshape(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return (g.reshape(ins[0].shape),)
 
 
 @register_grad("broadcast_to", "broadcast_like")
-def _broadcast_to(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _broadcast_to(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return (unbroadcast(g, ins[0].shape),) + (None,) * (len(ins) - 1)
 
 
 @register_grad("concat")
-def _concat(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _concat(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     xp = _xp(g)
     dim = attrs.get("dim", 1) % g.ndim
     bounds = np.cumsum([x.shape[dim] for x in ins])[:-1]
@@ -407,19 +467,19 @@ def _concat(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
 
 
 @register_grad("stack")
-def _stack(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _stack(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     xp = _xp(g)
     moved = xp.moveaxis(g, attrs.get("axis", 0), 0)
     return tuple(moved[i] for i in range(len(ins)))
 
 
 @register_grad("add_n")
-def _add_n(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _add_n(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     return (g,) * len(ins)
 
 
 @register_grad("where")
-def _where(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _where(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     xp = _xp(g)
     cond = attrs["condition"]
     zero = xp.zeros((), dtype=g.dtype)
@@ -446,13 +506,13 @@ def _scatter_into(arr: Any, key: Any, g: Any) -> Any:
 
 
 @register_grad("getitem")
-def _getitem(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _getitem(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     return (_scatter_into(_xp(g).zeros(a.shape, dtype=g.dtype), attrs["key"], g),)
 
 
 @register_grad("slice_axis")
-def _slice_axis(g: Any, ins: tuple, out: Any, attrs: dict) -> Sequence[Any]:
+def _slice_axis(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
     key: list[Any] = [slice(None)] * a.ndim
     key[attrs["axis"]] = slice(attrs["begin"], attrs["end"])

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import backend
+from mxlite import _threads, backend
 from mxlite.autograd_rules import GRAD_RULES, fit_to_input
 from mxlite.base import MXNetError
 
@@ -48,6 +48,8 @@ __all__ = [
     "run_backward",
     "VarNode",
     "OpNode",
+    "RuleNode",
+    "FunctionNode",
     "MSG_NOT_IN_GRAPH",
 ]
 
@@ -127,6 +129,7 @@ class VarNode:
     """
 
     __slots__ = ("seq", "grad", "grad_req", "freed", "fresh")
+    n_out = 1
 
     def __init__(self, grad: Any, grad_req: str) -> None:
         _VARIABLES.made += 1
@@ -140,31 +143,94 @@ class VarNode:
 class OpNode:
     """A recorded op with ``n_out`` output slots.
 
-    ``parents[i]`` is ``(node, slot)`` for an input in the graph, else None. ``backward_fn`` maps
-    the list of output-slot gradients (raw arrays, None for slots that got none) to one raw
-    gradient (or None) per input.
+    ``parents[i]`` is ``(node, slot)`` for an input in the graph, else None. :meth:`run` maps the
+    list of output-slot gradients (raw arrays, None for slots that got none) and ``needs`` (one
+    bool per input: does that input's gradient reach a variable?) to one raw gradient (or None)
+    per input.
     """
 
-    __slots__ = ("seq", "op", "parents", "n_out", "backward_fn", "freed")
+    __slots__ = ("seq", "op", "parents", "n_out", "freed")
+
+    def __init__(self, op: str, parents: list[tuple[Any, int] | None], n_out: int = 1) -> None:
+        self.seq = next(_SEQ)
+        self.op = op
+        self.parents = parents
+        self.n_out = n_out
+        self.freed = False
+
+    def run(self, grads: list[Any], needs: tuple[bool, ...]) -> Sequence[Any]:
+        """The inputs' gradients from the outputs' (see the class docstring)."""
+        raise NotImplementedError
+
+    def free(self) -> None:
+        """Drop the graph edges and every array the node kept for its gradient."""
+        self.freed = True
+        self.parents = []
+
+
+class RuleNode(OpNode):
+    """An op of :data:`mxlite.autograd_rules.GRAD_RULES`: keeps the raw inputs, output and attrs
+    its rule reads (references, not copies, as in MXNet)."""
+
+    __slots__ = ("rule", "ins", "out", "attrs")
 
     def __init__(
         self,
         op: str,
         parents: list[tuple[Any, int] | None],
-        backward_fn: Callable[[list[Any]], Sequence[Any]],
-        n_out: int = 1,
+        rule: Any,
+        ins: tuple[Any, ...],
+        out: Any,
+        attrs: dict[str, Any],
     ) -> None:
-        self.seq = next(_SEQ)
-        self.op = op
-        self.parents = parents
-        self.backward_fn = backward_fn
-        self.n_out = n_out
-        self.freed = False
+        super().__init__(op, parents)
+        self.rule = rule
+        self.ins = ins
+        self.out = out
+        self.attrs = attrs
+
+    def run(self, grads: list[Any], needs: tuple[bool, ...]) -> Sequence[Any]:
+        rule = self.rule
+        if rule is None:
+            raise MXNetError(
+                f"Operator {self.op} is non-differentiable because it didn't register FGradient "
+                "attribute. Compute it outside autograd.record() or under autograd.pause()."
+            )
+        in_grads = rule(grads[0], self.ins, self.out, self.attrs, needs)
+        return [
+            None if ig is None or not need else fit_to_input(ig, raw)
+            for ig, raw, need in zip(in_grads, self.ins, needs)
+        ]
 
     def free(self) -> None:
-        self.freed = True
-        self.parents = []
-        self.backward_fn = _freed_backward
+        super().free()
+        self.ins = ()
+        self.out = None
+        self.attrs = {}
+
+
+class FunctionNode(OpNode):
+    """A node whose gradient comes from a Python callable ``fn(grads) -> per-input gradients``
+    (``autograd.Function``)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(
+        self,
+        op: str,
+        parents: list[tuple[Any, int] | None],
+        fn: Callable[[list[Any]], Sequence[Any]],
+        n_out: int = 1,
+    ) -> None:
+        super().__init__(op, parents, n_out)
+        self.fn = fn
+
+    def run(self, grads: list[Any], needs: tuple[bool, ...]) -> Sequence[Any]:
+        return self.fn(grads)
+
+    def free(self) -> None:
+        super().free()
+        self.fn = _freed_backward
 
 
 def _freed_backward(grads: list[Any]) -> Sequence[Any]:
@@ -180,13 +246,14 @@ def live_node(arr: Any) -> Any:
 
 def parents_of(inputs: Sequence[Any]) -> list[tuple[Any, int] | None] | None:
     """Parent entries of ``inputs``; None when no input is part of a graph (nothing to record)."""
-    parents: list[tuple[Any, int] | None] = []
-    found = False
-    for x in inputs:
-        node = live_node(x)
-        parents.append((node, 0) if node is not None else None)
-        found = found or node is not None
-    return parents if found else None
+    parents: list[tuple[Any, int] | None] | None = None
+    for i, x in enumerate(inputs):
+        node = getattr(x, "_ag_node", None)
+        if node is not None and not node.freed:
+            if parents is None:
+                parents = [None] * len(inputs)
+            parents[i] = (node, 0)
+    return parents
 
 
 def record_op(op: str, inputs: Sequence[Any], output: Any, attrs: dict[str, Any]) -> None:
@@ -201,24 +268,8 @@ def record_op(op: str, inputs: Sequence[Any], output: Any, attrs: dict[str, Any]
     parents = parents_of(inputs)
     if parents is None:
         return
-    raws = tuple(getattr(x, "_data", x) for x in inputs)
-    out_raw = output._data
-    rule = GRAD_RULES.get(op)
-
-    def backward_fn(grads: list[Any]) -> Sequence[Any]:
-        if rule is None:
-            raise MXNetError(
-                f"Operator {op} is non-differentiable because it didn't register FGradient "
-                "attribute. Compute it outside autograd.record() or under autograd.pause()."
-            )
-        g = grads[0]
-        in_grads = rule(g, raws, out_raw, attrs)
-        return [
-            None if ig is None or parent is None else fit_to_input(ig, raw)
-            for ig, raw, parent in zip(in_grads, raws, parents)
-        ]
-
-    output._ag_node = OpNode(op, parents, backward_fn)
+    raws = tuple([getattr(x, "_data", x) for x in inputs])
+    output._ag_node = RuleNode(op, parents, GRAD_RULES.get(op), raws, output._data, attrs)
 
 
 def check_assignable(target: Any) -> None:
@@ -313,12 +364,42 @@ def _head_gradient_on_device(head: Any, hg: Any) -> Any:
 def _accumulate(store: dict[Any, list[Any]], node: Any, slot: int, g: Any) -> None:
     slots = store.get(node)
     if slots is None:
-        slots = store[node] = [None] * (node.n_out if isinstance(node, OpNode) else 1)
+        slots = store[node] = [None] * node.n_out
     if slots[slot] is None:
         slots[slot] = g
+    elif type(g) is np.ndarray:
+        slots[slot] = slots[slot] + g
     else:
         with backend.array_device_guard(g):
             slots[slot] = slots[slot] + g
+
+
+def _reachable(head_nodes: list[Any]) -> list[Any]:
+    """Every node reachable from ``head_nodes``, in creation order (a topological order).
+
+    Raises:
+        MXNetError: a reachable op node was freed by an earlier backward.
+    """
+    seen: dict[int, Any] = {}
+    stack = list(head_nodes)
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        key = id(node)
+        if key in seen:
+            continue
+        if node.freed:
+            raise MXNetError(MSG_NOT_IN_GRAPH)
+        seen[key] = node
+        if type(node) is not VarNode:
+            for parent in node.parents:
+                if parent is not None:
+                    push(parent[0])
+    return sorted(seen.values(), key=_by_seq)
+
+
+def _by_seq(node: Any) -> int:
+    return node.seq
 
 
 def run_backward(
@@ -330,8 +411,10 @@ def run_backward(
 ) -> dict[Any, Any]:
     """Propagate from ``heads``; returns {variable node: summed raw gradient} for the needed ones.
 
-    ``targets`` None means every reachable variable whose grad_req is not 'null'.
+    ``targets`` None means every reachable variable whose grad_req is not 'null'. Each op's rule
+    is told which of its inputs lead to a needed variable and computes only those gradients.
     """
+    _threads.host_threads()  # the backward's products follow the thread policy
     grads: dict[Any, list[Any]] = {}
     head_nodes = []
     for head, hg in zip(heads, head_grads):
@@ -340,56 +423,47 @@ def run_backward(
             raise MXNetError(MSG_NOT_IN_GRAPH)
         head_nodes.append(node)
         _accumulate(grads, node, 0, _head_gradient(head, hg))
-    # Every node reachable from the heads.
-    seen: dict[int, Any] = {}
-    stack = list(head_nodes)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        if node.freed:
-            raise MXNetError(MSG_NOT_IN_GRAPH)
-        seen[id(node)] = node
-        if isinstance(node, OpNode):
-            stack.extend(p[0] for p in node.parents if p is not None)
-    order = sorted(seen.values(), key=lambda n: n.seq)
+    order = _reachable(head_nodes)
     target_ids = None if targets is None else {id(t) for t in targets}
-    needs: dict[int, bool] = {}
+    # needs[node]: does a gradient flowing into this node reach a needed variable?
+    needs: dict[Any, bool] = {}
     for node in order:
-        if isinstance(node, VarNode):
-            needs[id(node)] = (
-                node.grad_req != "null" if target_ids is None else id(node) in target_ids
-            )
+        if type(node) is VarNode:
+            needs[node] = node.grad_req != "null" if target_ids is None else id(node) in target_ids
         else:
-            needs[id(node)] = any(p is not None and needs[id(p[0])] for p in node.parents)
-    if not any(needs[id(n)] for n in head_nodes):
-        if targets is None:
-            raise MXNetError(_MSG_NO_VARIABLES)
+            needs[node] = any(p is not None and needs[p[0]] for p in node.parents)
+    if targets is None and not any(needs[n] for n in head_nodes):
+        raise MXNetError(_MSG_NO_VARIABLES)
     result: dict[Any, Any] = {}
     prev_record, prev_train = set_recording(False), set_training(train)
     try:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for node in reversed(order):
                 slots = grads.pop(node, None)
-                if not needs[id(node)]:
+                if not needs[node]:
                     continue
-                if isinstance(node, VarNode):
+                if type(node) is VarNode:
                     result[node] = None if slots is None else slots[0]
                     continue
                 if slots is None:
                     continue
+                parents = node.parents
+                wanted = tuple([p is not None and needs[p[0]] for p in parents])
                 # The rule runs on the device of the gradients it receives (the op's output's).
                 live = next(g for g in slots if g is not None)
-                with backend.array_device_guard(live):
-                    in_grads = node.backward_fn(slots)
-                for parent, g in zip(node.parents, in_grads):
-                    if parent is not None and g is not None and needs[id(parent[0])]:
+                if type(live) is np.ndarray:
+                    in_grads = node.run(slots, wanted)
+                else:
+                    with backend.array_device_guard(live):
+                        in_grads = node.run(slots, wanted)
+                for parent, want, g in zip(parents, wanted, in_grads):
+                    if want and g is not None:
                         _accumulate(grads, parent[0], parent[1], g)
     finally:
         set_recording(prev_record)
         set_training(prev_train)
     if not retain_graph:
         for node in order:
-            if isinstance(node, OpNode):
+            if type(node) is not VarNode:
                 node.free()
     return result

@@ -26,9 +26,40 @@ __all__ = [
     "shape_is_known",
     "unknown_dim",
     "display_shape",
+    "set_num_threads",
+    "get_num_threads",
+    "thread_policy",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def set_num_threads(n: int | None) -> None:
+    """Fix the number of threads mxlite's host work uses (BLAS products and Numba kernels);
+    ``None`` (the default) lets it follow the cores other processes leave free. Explicit
+    ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``NUMBA_NUM_THREADS``
+    settings still win for their pools (see :mod:`mxlite._threads`).
+
+    Raises:
+        ValueError: ``n`` is not a positive int or None.
+    """
+    from mxlite import _threads
+
+    _threads.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads mxlite's host work uses now."""
+    from mxlite import _threads
+
+    return _threads.get_num_threads()
+
+
+def thread_policy() -> dict[str, Any]:
+    """The thread policy's current decision and its inputs (threads, cores, mode, BLAS, Numba)."""
+    from mxlite import _threads
+
+    return _threads.policy()
 
 
 class _NpState(threading.local):

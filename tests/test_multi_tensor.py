@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import mxlite as mx
 from mxlite.ops import multi_tensor as mt
 from tests.conftest import requires_gpu
 
@@ -64,17 +65,16 @@ def test_zero_plan_thread_choice_and_every_byte_zeroed(threads):
     # 9 MB over odd sizes: chunks end mid-buffer and the last one is short
     sizes = [(1 << 20) + 3, 5, (3 << 20) - 1, 1 << 22, 77]
     big = [np.full(n, 0xAB, np.uint8) for n in sizes]
-    before = numba.get_num_threads()
-    numba.set_num_threads(threads)
+    mx.util.set_num_threads(threads)
     try:
         plan = mt.ZeroPlan(big)
+        assert plan.runs_parallel() is (threads > 1)
         plan()
+        small = mt.ZeroPlan([np.ones(1 << 18, np.float32) for _ in range(4)])  # 4 MB: one thread
+        assert not small.runs_parallel()
     finally:
-        numba.set_num_threads(before)
-    assert plan._serial is (threads == 1)
+        mx.util.set_num_threads(None)
     assert all(not a.any() for a in big)
-    small = mt.ZeroPlan([np.ones(1 << 18, np.float32) for _ in range(4)])  # 4 MB: one thread
-    assert small._serial
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from mxlite.base import numeric_types
 from mxlite.gluon.block import HybridBlock
-from mxlite.ndarray import op
+from mxlite.ndarray import op, op_nn
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_array
 
@@ -99,9 +99,17 @@ class _PointwiseLoss(Loss):
         label: NDArray,
         sample_weight: Any = None,
     ) -> NDArray:
+        fused = self._fused(pred, label, sample_weight)
+        if fused is not None:
+            return fused
         if self._reshape_label:
             label = _reshape_like(label, pred)
         return self._finish(self._pointwise(pred, label), sample_weight)
+
+    def _fused(self, pred: NDArray, label: Any, sample_weight: Any) -> NDArray | None:
+        """The whole loss as one fused op where a subclass has one for these arguments (the
+        same values as the composition), else None."""
+        return None
 
     def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
         """The elementwise loss (override in subclasses)."""
@@ -235,6 +243,21 @@ class SoftmaxCrossEntropyLoss(_PointwiseLoss):
         self._axis = axis
         self._sparse_label = sparse_label
         self._from_logits = from_logits
+
+    def _fused(self, pred: NDArray, label: Any, sample_weight: Any) -> NDArray | None:
+        if (
+            sample_weight is None
+            and self._weight is None
+            and self._sparse_label
+            and not self._from_logits
+            and self._batch_axis == 0
+            and isinstance(label, NDArray)
+            and pred.ndim == 2
+            and self._axis in (-1, 1)
+        ):
+            # The common classifier case as one op: the same values as the composition below.
+            return op_nn.sparse_softmax_cross_entropy_rows(pred, label)
+        return None
 
     def _pointwise(self, pred: NDArray, label: Any) -> NDArray:
         if not self._from_logits:

@@ -42,6 +42,7 @@ __all__ = [
     "default_ctx",
     "is_scalar",
     "on_device",
+    "on_device_of_first",
     "first_raw",
 ]
 
@@ -156,6 +157,21 @@ def on_device(fn: _F) -> _F:
             return fn(*args, **kwargs)
         with backend.array_device_guard(raw):
             return fn(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
+def on_device_of_first(fn: _F) -> _F:
+    """:func:`on_device` for hot ops whose first argument is always an NDArray: one type check
+    on host arrays, no search through the arguments."""
+
+    @functools.wraps(fn)
+    def guarded(x: Any, *args: Any, **kwargs: Any) -> Any:
+        raw = x._data
+        if type(raw) is np.ndarray:
+            return fn(x, *args, **kwargs)
+        with backend.array_device_guard(raw):
+            return fn(x, *args, **kwargs)
 
     return guarded  # type: ignore[return-value]
 

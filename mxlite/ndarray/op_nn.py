@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from mxlite import _threads, autograd, backend
 from mxlite.base import MXNetError, dtype_np
 from mxlite.ndarray import _dtype_rules
 from mxlite.ndarray.ndarray import (
@@ -19,6 +20,7 @@ from mxlite.ndarray.ndarray import (
     as_raw,
     autograd_record,
     on_device,
+    on_device_of_first,
     out_ctx,
     same_ctx,
 )
@@ -84,7 +86,14 @@ def dot(
                 f"transpose_b={transpose_b}); the contracted dimensions {a.shape[-1]} and {k_b} "
                 "differ."
             )
-        res = xp.dot(a, b) if npm else xp.tensordot(a, b, axes=([a.ndim - 1], [0]))
+        if xp is np:
+            _threads.host_threads()  # the BLAS pool follows the thread policy
+        if npm:
+            res = xp.dot(a, b)
+        elif a.ndim <= 2 and b.ndim <= 2:
+            res = xp.matmul(a, b) if a.ndim == 2 or b.ndim == 2 else xp.dot(a, b)
+        else:
+            res = xp.tensordot(a, b, axes=([a.ndim - 1], [0]))
     res = xp.asarray(res)
     if res.ndim == 0 and not npm:
         res = res.reshape(1)
@@ -111,12 +120,34 @@ def batch_dot(
             f"batch_dot shape error: {list(a.shape)} X {list(b.shape)}; expected "
             "(B, n, k) and (B, k, m)."
         )
+    if type(a) is np.ndarray:
+        _threads.host_threads()  # the BLAS pool follows the thread policy
     out = type(lhs)(lhs._xp.matmul(a, b), out_ctx(ctx))
     autograd_record("batch_dot", [lhs, rhs], out, transpose_a=transpose_a, transpose_b=transpose_b)
     return out
 
 
-@on_device
+_MSG_FC_SHAPE = (
+    "FullyConnected: Shape inconsistent, Provided = {provided}, inferred shape={inferred}: the "
+    "weight must be (num_hidden, {k}) for an input of shape {data}{how}."
+)
+_MSG_FC_BIAS = "FullyConnected: Unexpected shape for bias {bias}; expected ({m},)."
+_MSG_FC_DTYPE = (
+    "FullyConnected: Incompatible attr at {i}-th input: expected {expected}, got {got}; cast "
+    "the inputs to one dtype with .astype() first."
+)
+_MSG_FC_INPUTS = (
+    "Operator FullyConnected expects 3 inputs, but got 2 instead: pass a bias, or no_bias=True."
+)
+
+
+def _fc_matrix(x: Any, flatten: bool) -> Any:
+    """The input as the matrix the product reads (a view where the layout allows)."""
+    if flatten:
+        return x if x.ndim == 2 else x.reshape(x.shape[0], -1)
+    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+
+
 def FullyConnected(  # noqa: N802 - MXNet's name
     data: NDArray,
     weight: NDArray,
@@ -124,28 +155,78 @@ def FullyConnected(  # noqa: N802 - MXNet's name
     num_hidden: int | None = None,
     no_bias: bool = False,
     flatten: bool = True,
+    out: NDArray | None = None,
     **kwargs: Any,
 ) -> NDArray:
-    """``data @ weight.T + bias``. With ``flatten`` the input is collapsed to ``(batch, -1)``;
-    without, the product applies to the last axis.
+    """``data @ weight.T + bias`` as one matrix product with the bias added in place.
+
+    With ``flatten`` the input is collapsed to ``(batch, -1)``; without, the product applies to
+    the last axis. Recorded for autograd as one node whose rule computes each wanted gradient
+    with one product (``g @ W``, ``g.T @ x``, ``g.sum(0)``).
 
     Raises:
-        MXNetError: ``num_hidden`` disagrees with the weight, or shapes do not fit.
+        MXNetError: ``num_hidden`` disagrees with the weight, shapes or dtypes do not fit, or a
+            bias is missing without ``no_bias``.
     """
-    if num_hidden is not None and weight.shape[0] != num_hidden:
+    if bias is None and not no_bias:
+        raise MXNetError(_MSG_FC_INPUTS)
+    return _fully_connected(data, weight, None if no_bias else bias, num_hidden, flatten, out, None)
+
+
+@on_device_of_first
+def _fully_connected(
+    data: NDArray,
+    weight: NDArray,
+    bias: NDArray | None,
+    num_hidden: int | None,
+    flatten: bool,
+    out: NDArray | None,
+    act: str | None,
+) -> NDArray:
+    """:func:`FullyConnected`, optionally followed by ``act`` ('relu') in the same node."""
+    w = as_raw(weight, data)
+    m = w.shape[0]
+    if num_hidden is not None and m != num_hidden:
         raise MXNetError(
-            f"FullyConnected: weight has shape {weight.shape} but num_hidden={num_hidden}"
+            f"FullyConnected: weight has shape {tuple(w.shape)} but num_hidden={num_hidden}"
         )
-    x = data.reshape((data.shape[0], -1)) if flatten and data.ndim != 2 else data
-    if not flatten and x.ndim > 2:
-        lead = x.shape[:-1]
-        out = dot(x.reshape((-1, x.shape[-1])), weight, transpose_b=True)
-        out = out.reshape(lead + (weight.shape[0],))
-    else:
-        out = dot(x, weight, transpose_b=True)
-    if not no_bias and bias is not None:
-        out = binary("add", out, bias)
-    return out
+    x = data._data
+    x2 = _fc_matrix(x, flatten)
+    if w.ndim != 2 or x2.shape[1] != w.shape[1]:
+        raise MXNetError(
+            _MSG_FC_SHAPE.format(
+                provided=list(w.shape),
+                inferred=(m, x2.shape[1]),
+                k=x2.shape[1],
+                data=tuple(x.shape),
+                how=" (flattened)" if flatten else "",
+            )
+        )
+    inputs = [data, weight]
+    b = None
+    if bias is not None:
+        b = as_raw(bias, data)
+        if b.shape != (m,):
+            raise MXNetError(_MSG_FC_BIAS.format(bias=list(b.shape), m=m))
+        inputs.append(bias)
+    if not data._numpy_semantics():
+        for i, arr in ((1, w), (2, b)):
+            if arr is not None and arr.dtype != x.dtype:
+                raise MXNetError(_MSG_FC_DTYPE.format(i=i, expected=x.dtype, got=arr.dtype))
+    xp = backend.xp_of(x)
+    if xp is np:
+        _threads.host_threads()  # the BLAS pool follows the thread policy
+    res = xp.matmul(x2, w.T)
+    if b is not None:
+        res += b
+    if act == "relu":
+        xp.maximum(res, 0, out=res)
+    if not flatten and x.ndim != 2:
+        res = res.reshape(x.shape[:-1] + (m,))
+    result = type(data)(res, out_ctx(data._ctx))
+    if autograd.is_recording():
+        autograd.record_op("FullyConnected", inputs, result, {"x2": x2, "act": act})
+    return write_out(result, out)
 
 
 def Activation(data: NDArray, act_type: str = "relu", **kwargs: Any) -> NDArray:  # noqa: N802
@@ -224,6 +305,33 @@ def _softmax_op(name: str, log: bool) -> Any:
 
 softmax = _softmax_op("softmax", log=False)
 log_softmax = _softmax_op("log_softmax", log=True)
+
+
+@on_device_of_first
+def sparse_softmax_cross_entropy_rows(pred: NDArray, label: NDArray) -> NDArray:
+    """``-pick(log_softmax(pred, axis=1), label, axis=1)`` for a ``(batch, classes)`` ``pred``:
+    the per-sample loss of ``gluon.loss.SoftmaxCrossEntropyLoss`` in one op and one autograd
+    node (the same values, bit for bit, as the composition; the gradient is
+    ``g * (exp(log_softmax) - one_hot(label))``). Labels are truncated to integers and clipped
+    to ``[0, classes)``, as ``pick`` does. Returns shape ``(batch,)``.
+    """
+    xp = pred._xp
+    a = pred._data
+    n, classes = a.shape
+    idx = as_raw(label, pred).reshape(-1).astype(np.int64)
+    if idx.shape[0] != n:
+        raise MXNetError(
+            f"SoftmaxCrossEntropyLoss: Shape inconsistent, label of shape {label.shape} for "
+            f"pred of shape {pred.shape}; pass one class index per sample."
+        )
+    idx = xp.clip(idx, 0, classes - 1)
+    with np.errstate(all="ignore"):
+        logp = _softmax_raw(xp, a, 1, None, True).astype(a.dtype, copy=False)
+        loss = xp.negative(logp[xp.arange(n), idx])
+    result = type(pred)(loss, out_ctx(pred._ctx))
+    if autograd.is_recording():
+        autograd.record_op("_sparse_softmax_ce", [pred], result, {"logp": logp, "index": idx})
+    return result
 
 
 @on_device

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numba import carray, njit, prange, types
 
+from mxlite import _threads
 from mxlite.ops._cpu_primitives import (
     BFLOAT16,
     HALF,
@@ -432,7 +433,7 @@ def _fill(
     flat = target.reshape(-1)
     family, kind = _storage(arr)
     k0, k1 = np.uint64(key[0]), np.uint64(key[1])
-    parallel = flat.size >= _SERIAL_BELOW
+    parallel = flat.size >= _SERIAL_BELOW and _threads.numba_threads() > 1
     off = int(offset)
     if family == "f32":
         (_fill_f32_par if parallel else _fill_f32_ser)(

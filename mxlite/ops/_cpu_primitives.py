@@ -15,6 +15,12 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from mxlite import _threads
+
+# Every Numba module of mxlite imports this one: the threading layer is chosen before any
+# parallel launch (see mxlite._threads).
+_threads.configure_numba()
+
 HALF = 0  # kinds of 16-bit storage
 BFLOAT16 = 1
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import backend
+from mxlite import _threads, backend
 from mxlite.ops import _optimizer_checks as checks
 from mxlite.ops._optimizer_checks import Arrays
 from mxlite.ops._optimizer_coef import ADAM, CUDA_KERNELS, NAG, SGD, launch_scalars
@@ -129,7 +129,8 @@ class _Launch:
         if self.device[0] == "cpu":
             from mxlite.ops import _cpu_optimizer  # noqa: PLC0415 - defer Numba to the first step
 
-            name = _KINDS[self.kind][3] + ("_serial" if self.total < CPU_SERIAL_BELOW else "")
+            serial = self.total < CPU_SERIAL_BELOW or _threads.numba_threads() == 1
+            name = _KINDS[self.kind][3] + ("_serial" if serial else "")
             driver = getattr(_cpu_optimizer, name)
             driver(*self.tables, self.chunk, coef, glob, family, nstate, clipping)
             return

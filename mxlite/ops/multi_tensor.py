@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import backend
+from mxlite import _threads, backend
 
 __all__ = [
     "ZeroPlan",
@@ -51,9 +51,7 @@ def _host_parallel(
     """Whether a host plan moving ``nbytes`` should use the parallel kernels."""
     if nbytes < min_bytes:
         return False
-    import numba
-
-    return int(numba.get_num_threads()) >= min_threads
+    return _threads.numba_threads() >= min_threads
 
 
 # Below this many buffers, a device memset per buffer beats building a table.
@@ -142,7 +140,7 @@ class ZeroPlan:
         self._gpu = bool(dense) and backend.is_gpu_array(dense[0])
         self._dense = dense
         self._table: tuple[Any, ...] | None = None
-        self._serial = True
+        self._nbytes = 0
         if not dense:
             return
         if self._gpu and len(dense) <= _GPU_MEMSET_MAX_BUFFERS:
@@ -162,9 +160,7 @@ class ZeroPlan:
                 self._table = (*device_tables(cp, [addrs, nbytes, chunk_buf, chunk_begin]), chunk)
         else:
             self._table = (addrs, nbytes, chunk_buf, chunk_begin, chunk)
-            self._serial = not _host_parallel(
-                int(nbytes.sum()), ZERO_PARALLEL_MIN_BYTES, ZERO_PARALLEL_MIN_THREADS
-            )
+            self._nbytes = int(nbytes.sum())
 
     def __call__(self) -> None:
         for arr in self._strided:
@@ -183,8 +179,14 @@ class ZeroPlan:
         else:
             from mxlite.ops import _cpu_multi
 
-            kernel = _cpu_multi.zero_chunks_serial if self._serial else _cpu_multi.zero_chunks
+            parallel = self.runs_parallel()
+            kernel = _cpu_multi.zero_chunks if parallel else _cpu_multi.zero_chunks_serial
             kernel(*self._table)
+
+    def runs_parallel(self) -> bool:
+        """Whether a host call now runs the parallel kernel (big enough, and the thread policy
+        gives Numba at least :data:`ZERO_PARALLEL_MIN_THREADS` threads)."""
+        return _host_parallel(self._nbytes, ZERO_PARALLEL_MIN_BYTES, ZERO_PARALLEL_MIN_THREADS)
 
     def _zero_each(self) -> None:
         if self._gpu:

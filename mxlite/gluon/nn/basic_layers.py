@@ -11,7 +11,7 @@ from mxlite.gluon.block import Block, HybridBlock
 from mxlite.gluon.nn.activations import Activation
 from mxlite.gluon.parameter import Parameter
 from mxlite.gluon.utils import _indent
-from mxlite.ndarray import op
+from mxlite.ndarray import op, op_nn
 
 __all__ = ["Sequential", "HybridSequential", "Dense"]
 
@@ -83,6 +83,17 @@ class HybridSequential(_Stack, HybridBlock):
         for block in self._children.values():
             x = block(x)
         return x
+
+
+def _fusable_relu(act: Activation) -> bool:
+    """Whether calling ``act`` is exactly ``op.relu`` of its input: a plain ReLU Activation
+    without hooks (hooks, as ``summary()`` installs them, must see the block run)."""
+    return (
+        type(act) is Activation
+        and act._act_type == "relu"
+        and not act._forward_hooks
+        and not act._forward_pre_hooks
+    )
 
 
 class Dense(HybridBlock):
@@ -161,6 +172,10 @@ class Dense(HybridBlock):
         self.weight.shape = (self._units, in_units)
 
     def hybrid_forward(self, F: Any, x: Any, weight: Any, bias: Any = None) -> Any:  # noqa: N803
+        act = self.act
+        if act is not None and _fusable_relu(act):
+            # The ReLU block would only apply op.relu: fuse it into the product's node.
+            return op_nn._fully_connected(x, weight, bias, self._units, self._flatten, None, "relu")
         out = op.FullyConnected(
             x,
             weight,
@@ -169,8 +184,8 @@ class Dense(HybridBlock):
             num_hidden=self._units,
             flatten=self._flatten,
         )
-        if self.act is not None:
-            out = self.act(out)
+        if act is not None:
+            out = act(out)
         return out
 
     def __repr__(self) -> str:
