@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mxlite import base, context, util
+from mxlite import _malloc, base, context, util
+
+_malloc.apply()  # freed array buffers stay for reuse (see mxlite/_malloc.py)
 from mxlite import ndarray as nd
 from mxlite.base import MXNetError
 from mxlite.context import Context, cpu, cpu_pinned, current_context, gpu, gpu_memory_info, num_gpus

@@ -184,10 +184,12 @@ def backward(
             backward without ``retain_graph=True``), or no variable in the graph needs a gradient.
     """
     heads, head_grads = _parse_heads(heads, head_grads)
-    result = run_backward(heads, head_grads, None, retain_graph, train_mode)
+    result = run_backward(heads, head_grads, None, retain_graph, train_mode, write_buffers=True)
     for node, g in result.items():
         node.fresh = True
         buf = node.grad._data
+        if g is buf:  # the rule wrote it in place
+            continue
         with backend.array_device_guard(buf):
             if g is None:
                 if node.grad_req == "write":

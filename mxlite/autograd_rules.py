@@ -26,18 +26,27 @@ import numpy as np
 
 from mxlite import backend
 
-__all__ = ["GRAD_RULES", "register_grad", "fit_to_input", "unbroadcast"]
+__all__ = ["GRAD_RULES", "INTO_RULES", "register_grad", "fit_to_input", "unbroadcast"]
 
 Rule = Callable[[Any, tuple[Any, ...], Any, dict[str, Any], tuple[bool, ...]], Sequence[Any]]
 GRAD_RULES: dict[str, Rule] = {}
+INTO_RULES: set[str] = set()
 
 
-def register_grad(*names: str) -> Callable[[Rule], Rule]:
-    """Decorator registering a gradient rule under one or more op names."""
+def register_grad(*names: str, into: bool = False) -> Callable[[Rule], Rule]:
+    """Decorator registering a gradient rule under one or more op names.
+
+    ``into=True`` marks a rule that takes a sixth argument ``into``: per input a buffer of the
+    input's shape and dtype (or None) that it may write that input's gradient into (and return)
+    instead of allocating one; the tape passes the gradient buffers of variables that get only
+    this gradient (see ``run_backward``).
+    """
 
     def deco(fn: Rule) -> Rule:
         for name in names:
             GRAD_RULES[name] = fn
+            if into:
+                INTO_RULES.add(name)
         return fn
 
     return deco
@@ -379,22 +388,26 @@ def _batch_dot(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Seque
     return _matmul_grads(_xp(g), g, a, b, ta, tb, needs)
 
 
-@register_grad("FullyConnected")
-def _fully_connected(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+@register_grad("FullyConnected", into=True)
+def _fully_connected(
+    g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple, into: tuple | None = None
+) -> Sequence[Any]:
     """``out = x2 @ w.T (+ bias)`` with ``x2`` the input as a matrix (``attrs['x2']``, a view);
     ``attrs['act']`` 'relu' when the op applied a ReLU to that sum (``out`` is then the ReLU's
-    output, and ``g`` passes where it is positive)."""
+    output, and ``g`` passes where it is positive). The weight's and bias's gradients go into
+    ``into``'s buffers where given."""
     xp = _xp(g)
     x, w = ins[0], ins[1]
     if attrs.get("act") == "relu":
         g = g * (out > 0)
     g2 = g.reshape(-1, w.shape[0]) if g.ndim != 2 else g
     x2 = attrs["x2"]
+    dst = into if into is not None else (None, None, None)
     g_x = xp.matmul(g2, w).reshape(x.shape) if needs[0] else None
-    g_w = xp.matmul(g2.T, x2) if needs[1] else None
+    g_w = xp.matmul(g2.T, x2, out=dst[1]) if needs[1] else None
     if len(ins) < 3:
         return g_x, g_w
-    g_b = g2.sum(axis=0) if needs[2] else None
+    g_b = g2.sum(axis=0, out=dst[2]) if needs[2] else None
     return g_x, g_w, g_b
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import _threads, backend
-from mxlite.autograd_rules import GRAD_RULES, fit_to_input
+from mxlite.autograd_rules import GRAD_RULES, INTO_RULES, fit_to_input
 from mxlite.base import MXNetError
 
 __all__ = [
@@ -158,8 +158,15 @@ class OpNode:
         self.n_out = n_out
         self.freed = False
 
-    def run(self, grads: list[Any], needs: tuple[bool, ...]) -> Sequence[Any]:
-        """The inputs' gradients from the outputs' (see the class docstring)."""
+    # Whether :meth:`run` can write an input's gradient into a given buffer (``into``).
+    writes_into = False
+
+    def run(
+        self, grads: list[Any], needs: tuple[bool, ...], into: tuple[Any, ...] | None = None
+    ) -> Sequence[Any]:
+        """The inputs' gradients from the outputs' (see the class docstring). ``into``, for
+        nodes that :attr:`writes_into`, holds per input a buffer of the input's shape and dtype
+        to write its gradient into (returned as that gradient), or None."""
         raise NotImplementedError
 
     def free(self) -> None:
@@ -172,7 +179,7 @@ class RuleNode(OpNode):
     """An op of :data:`mxlite.autograd_rules.GRAD_RULES`: keeps the raw inputs, output and attrs
     its rule reads (references, not copies, as in MXNet)."""
 
-    __slots__ = ("rule", "ins", "out", "attrs")
+    __slots__ = ("rule", "ins", "out", "attrs", "writes_into")
 
     def __init__(
         self,
@@ -188,19 +195,30 @@ class RuleNode(OpNode):
         self.ins = ins
         self.out = out
         self.attrs = attrs
+        self.writes_into = op in INTO_RULES
 
-    def run(self, grads: list[Any], needs: tuple[bool, ...]) -> Sequence[Any]:
+    def run(
+        self, grads: list[Any], needs: tuple[bool, ...], into: tuple[Any, ...] | None = None
+    ) -> Sequence[Any]:
         rule = self.rule
         if rule is None:
             raise MXNetError(
                 f"Operator {self.op} is non-differentiable because it didn't register FGradient "
                 "attribute. Compute it outside autograd.record() or under autograd.pause()."
             )
-        in_grads = rule(grads[0], self.ins, self.out, self.attrs, needs)
-        return [
-            None if ig is None or not need else fit_to_input(ig, raw)
-            for ig, raw, need in zip(in_grads, self.ins, needs)
-        ]
+        if into is None:
+            in_grads = rule(grads[0], self.ins, self.out, self.attrs, needs)
+        else:
+            in_grads = rule(grads[0], self.ins, self.out, self.attrs, needs, into)
+        out = []
+        for ig, raw, need in zip(in_grads, self.ins, needs):
+            if ig is None or not need:
+                out.append(None)
+            elif ig.shape == raw.shape and ig.dtype == raw.dtype:
+                out.append(ig)
+            else:
+                out.append(fit_to_input(ig, raw))
+        return out
 
     def free(self) -> None:
         super().free()
@@ -225,7 +243,9 @@ class FunctionNode(OpNode):
         super().__init__(op, parents, n_out)
         self.fn = fn
 
-    def run(self, grads: list[Any], needs: tuple[bool, ...]) -> Sequence[Any]:
+    def run(
+        self, grads: list[Any], needs: tuple[bool, ...], into: tuple[Any, ...] | None = None
+    ) -> Sequence[Any]:
         return self.fn(grads)
 
     def free(self) -> None:
@@ -402,17 +422,56 @@ def _by_seq(node: Any) -> int:
     return node.seq
 
 
+def _direct_buffers(order: list[Any], needs: dict[Any, bool], heads: list[Any]) -> set[Any]:
+    """The 'write' variables that receive exactly one gradient in this pass: a rule may write
+    that gradient straight into the variable's buffer (as MXNet's kWriteTo does)."""
+    edges: dict[Any, int] = {}
+    for node in order:
+        if type(node) is not VarNode and needs[node]:
+            for parent in node.parents:
+                if parent is not None and type(parent[0]) is VarNode:
+                    edges[parent[0]] = edges.get(parent[0], 0) + 1
+    for node in heads:
+        if type(node) is VarNode:
+            edges[node] = edges.get(node, 0) + 1
+    return {var for var, n in edges.items() if n == 1 and var.grad_req == "write"}
+
+
+def _into(node: Any, direct: set[Any]) -> tuple[Any, ...] | None:
+    """Per input of ``node``, the gradient buffer its gradient may be written into, or None."""
+    into = []
+    found = False
+    for parent, raw in zip(node.parents, node.ins):
+        buf = None
+        if parent is not None and parent[0] in direct:
+            cand = parent[0].grad._data
+            if (
+                cand.shape == raw.shape
+                and cand.dtype == raw.dtype
+                and type(cand) is type(raw)
+                and cand.flags.c_contiguous
+            ):
+                buf = cand
+                found = True
+        into.append(buf)
+    return tuple(into) if found else None
+
+
 def run_backward(
     heads: list[Any],
     head_grads: list[Any],
     targets: list[Any] | None,
     retain_graph: bool,
     train: bool,
+    write_buffers: bool = False,
 ) -> dict[Any, Any]:
     """Propagate from ``heads``; returns {variable node: summed raw gradient} for the needed ones.
 
     ``targets`` None means every reachable variable whose grad_req is not 'null'. Each op's rule
     is told which of its inputs lead to a needed variable and computes only those gradients.
+    With ``write_buffers`` (``backward``, not ``grad``), a rule that can writes the gradient of a
+    'write' variable that gets exactly one gradient straight into the variable's buffer, and
+    returns that buffer as the gradient (the caller then has nothing to copy).
     """
     _threads.host_threads()  # the backward's products follow the thread policy
     grads: dict[Any, list[Any]] = {}
@@ -434,6 +493,7 @@ def run_backward(
             needs[node] = any(p is not None and needs[p[0]] for p in node.parents)
     if targets is None and not any(needs[n] for n in head_nodes):
         raise MXNetError(_MSG_NO_VARIABLES)
+    direct = _direct_buffers(order, needs, head_nodes) if write_buffers else set()
     result: dict[Any, Any] = {}
     prev_record, prev_train = set_recording(False), set_training(train)
     try:
@@ -449,13 +509,14 @@ def run_backward(
                     continue
                 parents = node.parents
                 wanted = tuple([p is not None and needs[p[0]] for p in parents])
+                into = _into(node, direct) if direct and node.writes_into else None
                 # The rule runs on the device of the gradients it receives (the op's output's).
                 live = next(g for g in slots if g is not None)
                 if type(live) is np.ndarray:
-                    in_grads = node.run(slots, wanted)
+                    in_grads = node.run(slots, wanted, into)
                 else:
                     with backend.array_device_guard(live):
-                        in_grads = node.run(slots, wanted)
+                        in_grads = node.run(slots, wanted, into)
                 for parent, want, g in zip(parents, wanted, in_grads):
                     if want and g is not None:
                         _accumulate(grads, parent[0], parent[1], g)

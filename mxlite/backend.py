@@ -100,11 +100,14 @@ def get_xp(ctx: Context) -> ModuleType:
 
 def is_gpu_array(arr: Any) -> bool:
     """True for a CuPy ndarray (checked without importing CuPy)."""
-    return type(arr).__module__.startswith("cupy")
+    kind = type(arr)
+    return kind is not np.ndarray and kind.__module__.startswith("cupy")
 
 
 def xp_of(arr: Any) -> ModuleType:
     """The array module an existing raw array belongs to."""
+    if type(arr) is np.ndarray:
+        return np
     if is_gpu_array(arr):
         cp = cupy_or_none()
         if cp is not None:

@@ -96,9 +96,9 @@ def test_fully_connected_rule_skips_gradients_nobody_needs(monkeypatch) -> None:
     calls = []
     rule = GRAD_RULES["FullyConnected"]
 
-    def spy(g, ins, out, attrs, needs):
-        calls.append(needs)
-        res = rule(g, ins, out, attrs, needs)
+    def spy(g, ins, out, attrs, needs, into=None):
+        calls.append((needs, into))
+        res = rule(g, ins, out, attrs, needs, into)
         assert [r is not None for r in res] == list(needs)
         return res
 
@@ -108,7 +108,29 @@ def test_fully_connected_rule_skips_gradients_nobody_needs(monkeypatch) -> None:
     with autograd.record():
         out = nd.FullyConnected(x, w, no_bias=True, num_hidden=2)
     out.backward()
-    assert calls == [(False, True)]
+    assert [needs for needs, _ in calls] == [(False, True)]
+    # the weight's only gradient went straight into its buffer (no copy afterwards)
+    assert calls[0][1][1] is w.grad._data
+    np.testing.assert_allclose(w.grad.asnumpy(), np.ones((3, 2)).T @ x.asnumpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("grad_req", ["write", "add"])
+def test_gradient_written_in_place_only_where_it_is_the_whole_gradient(grad_req: str) -> None:
+    """A weight used twice gets the sum of both uses; 'add' accumulates onto what was there."""
+    x, w = nd.array(_arr(3, 4)), nd.array(_arr(4, 4))
+    w.attach_grad(grad_req=grad_req)
+    w.grad[:] = 1.0
+    with autograd.record():
+        h = nd.FullyConnected(x, w, no_bias=True, num_hidden=4)
+        out = nd.FullyConnected(h, w, no_bias=True, num_hidden=4)
+    out.backward()
+    xn, wn = x.asnumpy().astype(np.float64), w.asnumpy().astype(np.float64)
+    hn = xn @ wn.T
+    g_out = np.ones((3, 4))
+    expected = g_out.T @ hn + (g_out @ wn).T @ xn
+    if grad_req == "add":
+        expected += 1.0
+    np.testing.assert_allclose(w.grad.asnumpy(), expected, rtol=1e-5)
 
 
 @pytest.mark.oracle

@@ -483,7 +483,7 @@ class HybridBlock(Block):
         Raises:
             ValueError: no input is an NDArray; or deferred shapes cannot be inferred.
         """
-        ctx = _first_ctx([x, *args])
+        ctx = x._ctx if isinstance(x, NDArray) else _first_ctx([x, *args])
         if ctx is None:
             raise ValueError(_MSG_NO_NDARRAY)
         with ctx:

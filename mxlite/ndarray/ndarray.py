@@ -111,6 +111,8 @@ def same_ctx(op: str, *arrays: NDArray) -> Context:
 def as_raw(value: NDArray, like: NDArray) -> Any:
     """``value``'s raw array on ``like``'s device (a peer copy for another GPU)."""
     raw = value._data
+    if type(raw) is np.ndarray and type(like._data) is np.ndarray:
+        return raw
     if backend.is_gpu_array(raw):
         if not backend.is_gpu_array(like._data):
             raise MXNetError(
