@@ -102,3 +102,26 @@ def mxnet_cases(
             }
         )
     return rows
+
+
+# What the main job (examples/train_mlp.py) imports besides MXNet; installed into the oracle
+# venv on first use, with NumPy held below 1.24 (MXNet 1.9.1's limit).
+DEMO_PACKAGES = ("scikit-learn<1.6", "tqdm", "numpy<1.24")
+
+
+def ensure_demo_packages() -> bool:
+    """Make the oracle venv able to run examples/train_mlp.py; False when it cannot."""
+    if not available():
+        return False
+    probe = subprocess.run(
+        [str(ORACLE_PYTHON), "-c", "import sklearn, tqdm"], capture_output=True, cwd="/"
+    )
+    if probe.returncode == 0:
+        return True
+    print("installing scikit-learn and tqdm into the MXNet oracle venv (once)", flush=True)
+    proc = subprocess.run(
+        [str(ORACLE_PYTHON), "-m", "pip", "install", "-q", *DEMO_PACKAGES],
+        capture_output=True,
+        text=True,
+    )
+    return proc.returncode == 0

@@ -10,6 +10,7 @@ per-run median step. "Loaded" jobs start a process that keeps one core busy for 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,13 @@ from typing import Any
 from bench import peer_mxnet
 
 SCRIPT = Path(__file__).resolve().parent / "train_script.py"
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "train_mlp.py"
+# Runs the main job's own source with ``mxlite`` replaced by ``mxnet``: the same script an MXNet
+# user would run, with only the import changed.
+_AS_MXNET = (
+    "import sys; src = open(sys.argv[1]).read().replace('mxlite', 'mxnet'); "
+    "sys.argv = sys.argv[1:]; exec(compile(src, sys.argv[0], 'exec'), {'__name__': '__main__'})"
+)
 LIBS = ("mxlite", "mxnet", "torch", "floor")
 
 
@@ -103,6 +111,23 @@ def run_job(job: Job, steps: int, warmup: int, timeout: float = 600) -> dict[str
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def demo_training_seconds(lib: str, timeout: float = 600) -> float | None:
+    """The training loop's wall time of ``make demo``'s script (examples/train_mlp.py, default
+    arguments: 20 epochs of digits on [cpu(0), cpu(1)]) under ``lib`` ('mxlite' or 'mxnet')."""
+    if lib == "mxnet":
+        if not peer_mxnet.ensure_demo_packages():
+            return None
+        cmd = [str(peer_mxnet.ORACLE_PYTHON), "-c", _AS_MXNET, str(DEMO)]
+    else:
+        cmd = [sys.executable, str(DEMO)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
+    match = re.search(r"\(training ([0-9.]+) s\)", proc.stdout)
+    if proc.returncode != 0 or match is None:
+        print(f"train bench: the demo under {lib} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return float(match.group(1))
+
+
 def available_libs(no_mxnet: bool, no_torch: bool) -> tuple[str, ...]:
     libs = ["mxlite"]
     if not no_mxnet and peer_mxnet.available():
@@ -132,6 +157,7 @@ def suite(
     steps, warmup = (20, 5) if size == "full" else (4, 2)
     all_jobs = jobs(libs, gpu)
     results: dict[Job, list[float]] = {job: [] for job in all_jobs}
+    demo_libs = [lib for lib in ("mxlite", "mxnet") if lib in libs] if size == "full" else []
     for run in range(runs):
         for job in all_jobs:
             if progress is not None:
@@ -141,6 +167,12 @@ def suite(
                 results[job].append(res["median_ms"])
             if on_result is not None:
                 on_result(_rows(results))
+        for lib in demo_libs:
+            if progress is not None:
+                progress(f"run {run + 1}/{runs}: {lib} make demo")
+            seconds = demo_training_seconds(lib)
+            if seconds is not None:
+                results.setdefault(Job(lib, "demo", 2), []).append(seconds * 1e3)
     return _rows(results)
 
 
@@ -152,6 +184,7 @@ def _rows(results: dict[Job, list[float]]) -> list[dict[str, Any]]:
         if not per_run:
             continue
         ms = statistics.median(per_run)
+        batch = CASES[job.case]["batch"] if job.case in CASES else 64
         rows.append(
             {
                 "lib": job.lib,
@@ -161,7 +194,7 @@ def _rows(results: dict[Job, list[float]]) -> list[dict[str, Any]]:
                 "loaded": job.loaded,
                 "ms": ms,
                 "runs_ms": per_run,
-                "samples_per_s": CASES[job.case]["batch"] / ms * 1e3,
+                "samples_per_s": batch / ms * 1e3,
             }
         )
     return rows
@@ -182,7 +215,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
-        if row["lib"] != "mxlite":
+        if row["lib"] != "mxlite" or row["case"] == "demo":
             continue
         key = {k: row[k] for k in ("case", "device", "loaded")}
         cells = [
@@ -212,6 +245,20 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 for lib in ("mxnet", "torch")
                 if (q := _find(rows, lib=lib, case="mlp", contexts=1, device="cpu", loaded=False))
                 and (b := _find(rows, lib=lib, case="mlp", contexts=1, device="cpu", loaded=True))
+            )
+        )
+    demo = _find(rows, lib="mxlite", case="demo")
+    demo_mxnet = _find(rows, lib="mxnet", case="demo")
+    if demo:
+        lines.append("")
+        lines.append(
+            f"`make demo` training loop (examples/train_mlp.py, 20 epochs, [cpu(0), cpu(1)]): "
+            f"mxlite {demo['ms'] / 1e3:.2f} s"
+            + (
+                f", MXNet 1.9.1 {demo_mxnet['ms'] / 1e3:.2f} s "
+                f"(mxlite faster by {demo_mxnet['ms'] / demo['ms']:.2f}x)"
+                if demo_mxnet
+                else ""
             )
         )
     return "\n".join(lines)
