@@ -11,11 +11,11 @@ import importlib
 from typing import Any
 
 from mxlite import _malloc, base, context, util
-
-_malloc.apply()  # freed array buffers stay for reuse (see mxlite/_malloc.py)
 from mxlite import ndarray as nd
 from mxlite.base import MXNetError
 from mxlite.context import Context, cpu, cpu_pinned, current_context, gpu, gpu_memory_info, num_gpus
+
+_malloc.apply()  # freed array buffers stay for reuse (see mxlite/_malloc.py)
 
 ndarray = nd
 

@@ -210,7 +210,7 @@ class RuleNode(OpNode):
             in_grads = rule(grads[0], self.ins, self.out, self.attrs, needs)
         else:
             in_grads = rule(grads[0], self.ins, self.out, self.attrs, needs, into)
-        out = []
+        out: list[Any] = []
         for ig, raw, need in zip(in_grads, self.ins, needs):
             if ig is None or not need:
                 out.append(None)

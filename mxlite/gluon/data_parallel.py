@@ -41,22 +41,35 @@ def split_data(
         MXNetError: fewer elements than slices along ``batch_axis`` (a slice would be empty).
         ZeroDivisionError: ``num_slice`` is 0.
     """
-    size = data.shape[batch_axis]
-    if even_split and size % num_slice != 0:
-        raise ValueError(_MSG_UNEVEN.format(shape=data.shape, n=num_slice, axis=batch_axis))
-    if size < num_slice:
-        raise MXNetError(_MSG_TOO_SMALL.format(shape=data.shape, n=num_slice, axis=batch_axis))
-    each, extras = divmod(size, num_slice)
-    sizes = [0] + [each + 1] * extras + [each] * (num_slice - extras)
-    points = np.cumsum(sizes)
+    points = _split_points(tuple(data.shape), num_slice, batch_axis, even_split)
     if batch_axis == 0:
-        return [data[int(points[i]) : int(points[i + 1])] for i in range(num_slice)]
+        return [data[points[i] : points[i + 1]] for i in range(num_slice)]
     from mxlite.ndarray import op
 
     return [
-        op.slice_axis(data, axis=batch_axis, begin=int(points[i]), end=int(points[i + 1]))
+        op.slice_axis(data, axis=batch_axis, begin=points[i], end=points[i + 1])
         for i in range(num_slice)
     ]
+
+
+def _split_points(
+    shape: tuple[int, ...], num_slice: int, batch_axis: int, even_split: bool
+) -> list[int]:
+    """Where the slices of :func:`split_data` begin and end along ``batch_axis``.
+
+    Raises:
+        ValueError: ``even_split`` and the size is not a multiple of ``num_slice``.
+        MXNetError: fewer elements than slices.
+        ZeroDivisionError: ``num_slice`` is 0.
+    """
+    size = shape[batch_axis]
+    if even_split and size % num_slice != 0:
+        raise ValueError(_MSG_UNEVEN.format(shape=shape, n=num_slice, axis=batch_axis))
+    if size < num_slice:
+        raise MXNetError(_MSG_TOO_SMALL.format(shape=shape, n=num_slice, axis=batch_axis))
+    each, extras = divmod(size, num_slice)
+    sizes = [0] + [each + 1] * extras + [each] * (num_slice - extras)
+    return [int(p) for p in np.cumsum(sizes)]
 
 
 def split_and_load(
@@ -64,23 +77,32 @@ def split_and_load(
 ) -> list[NDArray]:
     """Split ``data`` along ``batch_axis`` and copy slice i to ``ctx_list[i]``.
 
-    ``data`` may be an NDArray or anything ``mx.nd.array`` accepts (a NumPy array, lists).
+    ``data`` may be an NDArray or anything ``mx.nd.array`` accepts (a NumPy array, lists). A
+    NumPy batch is split first and each slice copied once, straight to its context.
     """
+    if type(data) is np.ndarray and len(ctx_list) > 1 and batch_axis == 0:
+        points = _split_points(data.shape, len(ctx_list), batch_axis, even_split)
+        make = _front_array()
+        return [make(data[points[i] : points[i + 1]], ctx=ctx) for i, ctx in enumerate(ctx_list)]
     if not isinstance(data, NDArray):
-        from mxlite.util import is_np_array
-
-        if is_np_array():
-            from mxlite import numpy as mnp
-
-            data = mnp.array(data, ctx=ctx_list[0])
-        else:
-            from mxlite.ndarray import array
-
-            data = array(data, ctx=ctx_list[0])
+        data = _front_array()(data, ctx=ctx_list[0])
     if len(ctx_list) == 1:
         return [data.as_in_context(ctx_list[0])]
     slices = split_data(data, len(ctx_list), batch_axis, even_split)
     return [part.as_in_context(ctx) for part, ctx in zip(slices, ctx_list, strict=True)]
+
+
+def _front_array() -> Any:
+    """``mx.np.array`` in numpy mode, else ``mx.nd.array``."""
+    from mxlite.util import is_np_array
+
+    if is_np_array():
+        from mxlite import numpy as mnp
+
+        return mnp.array
+    from mxlite.ndarray import array
+
+    return array
 
 
 # Replica groups: a gradient (or data) buffer of one replica -> the tuple of all replicas' buffers
