@@ -231,7 +231,9 @@ def test_transforms_match_mxnet() -> None:
     assert_logs_equal(mine, ref)
 
 
-def test_vision_datasets_read_files_as_mxnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vision_datasets_read_files_as_mxnet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_fake_vision_files(tmp_path, np.random.default_rng(5))
     scenario = HELPERS + VISION
     ref = mxnet_log(ORACLE_OFFLINE + scenario, cwd=tmp_path)
