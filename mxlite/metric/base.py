@@ -33,6 +33,7 @@ __all__ = [
     "create",
     "to_host",
     "argmax_to_host",
+    "nd_sum",
 ]
 
 _MSG_SHAPES = "Shape of labels {} does not match shape of predictions {}"
@@ -78,6 +79,16 @@ def to_host(x: Any) -> np.ndarray:
     if isinstance(x, NDArray):
         return x.asnumpy()
     return np.asarray(x)
+
+
+def nd_sum(host: np.ndarray) -> Any:
+    """The sum of all elements as MXNet's CPU ``mx.nd.sum`` gives it: floats through one
+    Kahan-compensated pass (bitwise MXNet's, see :mod:`mxlite.metric._kahan`), integers exactly."""
+    if host.dtype.kind == "f":
+        from mxlite.metric._kahan import kahan_sum
+
+        return kahan_sum(host)
+    return host.sum()
 
 
 def argmax_to_host(x: Any, axis: int) -> np.ndarray:

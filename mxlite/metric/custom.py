@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy
 
-from mxlite.metric.base import EvalMetric, check_label_shapes, register, to_host
+from mxlite.metric.base import EvalMetric, check_label_shapes, nd_sum, register, to_host
 from mxlite.ndarray.ndarray import NDArray
 
 __all__ = ["Loss", "Torch", "Caffe", "CustomMetric", "np"]
@@ -39,7 +39,7 @@ class Loss(EvalMetric):
             preds = [preds]
         for pred in preds:
             host = to_host(pred)
-            loss = float(host.sum())
+            loss = float(nd_sum(host))
             self.sum_metric += loss
             self.global_sum_metric += loss
             self.num_inst += host.size
@@ -70,6 +70,14 @@ class Caffe(Loss):
         label_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__(name, output_names=output_names, label_names=label_names)
+
+
+def _python_number(value: Any) -> Any:
+    """A NumPy scalar (or 0-d array) as a Python number, so sums accumulate in float64 as they
+    do in MXNet (under NumPy 2 a Python float plus a float32 scalar stays float32)."""
+    if isinstance(value, (numpy.generic, numpy.ndarray)) and numpy.ndim(value) == 0:
+        return value.item()
+    return value
 
 
 @register
@@ -122,12 +130,13 @@ class CustomMetric(EvalMetric):
         for pred, label in zip(preds, labels):
             reval = self._feval(to_host(label), to_host(pred))
             if isinstance(reval, tuple):
-                sum_metric, num_inst = reval
+                sum_metric, num_inst = (_python_number(v) for v in reval)
                 self.sum_metric += sum_metric
                 self.global_sum_metric += sum_metric
                 self.num_inst += num_inst
                 self.global_num_inst += num_inst
             else:
+                reval = _python_number(reval)
                 self.sum_metric += reval
                 self.global_sum_metric += reval
                 self.num_inst += 1

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mxlite.base import CheckError
-from mxlite.metric.base import EvalMetric, alias, check_label_shapes, register, to_host
+from mxlite.metric.base import EvalMetric, alias, check_label_shapes, nd_sum, register, to_host
 
 __all__ = [
     "MAE",
@@ -264,9 +264,13 @@ class Perplexity(EvalMetric):
             ]
             if self.ignore_label is not None:
                 ignore = (label_host == self.ignore_label).astype(picked.dtype)
-                num -= ignore.sum()
+                num -= float(ignore.sum())
                 picked = picked * (1 - ignore) + ignore
-            loss -= float(np.log(np.maximum(picked.dtype.type(1e-10), picked)).sum())
+            clipped = np.maximum(picked.dtype.type(1e-10), picked)
+            # MXNet's log is the C library's; NumPy's vectorized float32 log can differ from it
+            # in the last bit, a correctly rounded float64 log does not (in practice).
+            logs = np.log(clipped.astype(np.float64)).astype(clipped.dtype)
+            loss -= float(nd_sum(logs))
             num += picked.size
         self.sum_metric += loss
         self.global_sum_metric += loss
