@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite.base import CheckError
+from mxlite.base import CheckError, MXNetError
 from mxlite.ndarray.ndarray import NDArray
 
 __all__ = ["_init_data", "_has_instance", "_getdata_by_idx", "_slice_along_batch_axis"]
@@ -76,5 +76,16 @@ def _getdata_by_idx(data: list[tuple[str, NDArray]], idx: np.ndarray) -> list[tu
 
 
 def _slice_along_batch_axis(data: NDArray, s: slice, batch_axis: int) -> NDArray:
-    """``data[s]`` along ``batch_axis`` (a copy)."""
-    return data.slice_axis(axis=batch_axis, begin=s.start, end=s.stop)
+    """``data[s]`` along ``batch_axis`` (a copy).
+
+    Raises:
+        MXNetError: the slice is empty or ends past the axis (MXNet's ``slice_axis`` checks, which
+            a ``'roll_over'`` iterator with a batch larger than the data runs into).
+    """
+    size = data.shape[batch_axis]
+    begin, end = s.start, s.stop
+    if end > size:
+        raise MXNetError(f"Invalid end for end={end} as axis_size is {size}")
+    if not begin < end:
+        raise MXNetError(f"Invalid begin, end, get begin={begin}, end={end}")
+    return data.slice_axis(axis=batch_axis, begin=begin, end=end)
