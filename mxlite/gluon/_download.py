@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
 import warnings
-from typing import IO
+from typing import IO, Any
 
 from mxlite.base import CheckError
 from mxlite.ndarray.atomic_file import atomic_write
@@ -113,7 +109,7 @@ def _target_name(url: str, path: str | None) -> str:
     return path
 
 
-def _fetch_into(url: str, out: IO[bytes], context: ssl.SSLContext | None) -> str:
+def _fetch_into(url: str, out: IO[bytes], context: Any) -> str:
     """Stream ``url`` into ``out``; returns the SHA-1 of what was written.
 
     Raises:
@@ -121,6 +117,9 @@ def _fetch_into(url: str, out: IO[bytes], context: ssl.SSLContext | None) -> str
         DownloadError: the connection dropped before ``Content-Length`` bytes arrived.
         OSError: the network failed (``urllib.error.URLError``, timeouts, resets).
     """
+    import urllib.error
+    import urllib.request
+
     sha1 = hashlib.sha1()
     try:
         resp = urllib.request.urlopen(url, timeout=_TIMEOUT_S, context=context)
@@ -146,9 +145,7 @@ def _fetch_into(url: str, out: IO[bytes], context: ssl.SSLContext | None) -> str
     return sha1.hexdigest()
 
 
-def _attempt(
-    url: str, fname: str, sha1_hash: str | None, context: ssl.SSLContext | None, overwrite: bool
-) -> None:
+def _attempt(url: str, fname: str, sha1_hash: str | None, context: Any, overwrite: bool) -> None:
     """One download into ``fname`` through a temporary file; ``fname`` changes only on success.
 
     Unless ``overwrite``, a good copy that another process put in place meanwhile is kept and
@@ -208,6 +205,8 @@ def download(
             "Adding certificate verification is strongly advised.",
             stacklevel=2,
         )
+        import ssl
+
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -226,6 +225,8 @@ def download(
         except Exception as err:
             if attempt >= attempts:
                 if isinstance(err, OSError):
+                    import urllib.parse
+
                     host = urllib.parse.urlsplit(url).hostname or url
                     reason = getattr(err, "reason", None) or err
                     raise DownloadError(
