@@ -15,12 +15,19 @@ from tests.scenario_log import assert_logs_equal, mxlite_log, mxnet_log
 
 pytestmark = pytest.mark.oracle
 
-HELPERS = r"""
+# The exception detail the logs compare: the message's last line, and of MXNet's C++ checks
+# ("Check failed: <condition>: <sentence>") only the sentence.
+DETAIL = r"""
 def detail(e):
     msg = str(e).strip().splitlines()[-1] if str(e).strip() else ""
-    if "Check failed:" in msg:  # MXNet's C++ checks: keep the sentence after the condition
+    if "Check failed:" in msg:
         msg = msg.split("Check failed:", 1)[1].split(": ", 1)[1]
     return " | " + msg
+"""
+
+HELPERS = (
+    DETAIL
+    + r"""
 
 def desc(b):
     if isinstance(b, mx.nd.NDArray):
@@ -47,6 +54,7 @@ X = np.arange(14, dtype="float32").reshape(7, 2)
 Y = np.arange(7)
 ds = gdata.ArrayDataset(X, Y)
 """
+)
 
 SAMPLERS_AND_VIEWS = r"""
 log("seq", lambda: list(gdata.SequentialSampler(4, start=3)))

@@ -10,14 +10,11 @@ import pytest
 import mxlite as mx
 from mxlite.base import CheckError
 from tests.scenario_log import assert_logs_equal, mxlite_log, mxnet_log
+from tests.test_gluon_data_oracle import DETAIL
 
-HELPERS = r"""
-def detail(e):
-    msg = str(e).strip().splitlines()[-1] if str(e).strip() else ""
-    if "Check failed:" in msg:  # MXNet's C++ checks: keep the sentence after the condition
-        msg = msg.split("Check failed:", 1)[1].split(": ", 1)[1]
-    return " | " + msg
-
+HELPERS = (
+    DETAIL
+    + r"""
 def batches(it, n=None):
     out = []
     for i, b in enumerate(it):
@@ -30,6 +27,7 @@ def batches(it, n=None):
 X = np.arange(20).reshape(10, 2)
 Y = np.arange(10)
 """
+)
 
 NDARRAY_ITER = r"""
 for handle in ["pad", "discard", "roll_over"]:
