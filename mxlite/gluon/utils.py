@@ -1,6 +1,7 @@
 """Small helpers of ``mx.gluon.utils``: text layout, shape checks, hook handles.
 
-The data-parallel helpers (``split_data``, ``split_and_load``, ``clip_global_norm``) live in
+``download``, ``check_sha1`` and ``replace_file`` live in :mod:`mxlite.gluon._download`. The
+data-parallel helpers (``split_data``, ``split_and_load``, ``clip_global_norm``) live in
 :mod:`mxlite.gluon.data_parallel` and are re-exported here under MXNet's names.
 """
 
@@ -12,6 +13,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mxlite.base import CheckError
+from mxlite.gluon._download import (
+    _get_repo_file_url,
+    _get_repo_url,
+    check_sha1,
+    download,
+    replace_file,
+)
 from mxlite.gluon.data_parallel import clip_global_norm, split_and_load, split_data
 from mxlite.util import is_np_shape
 
@@ -21,6 +29,11 @@ __all__ = [
     "split_data",
     "split_and_load",
     "clip_global_norm",
+    "check_sha1",
+    "download",
+    "replace_file",
+    "_get_repo_url",
+    "_get_repo_file_url",
 ]
 
 
