@@ -57,11 +57,18 @@ def test_value_does_not_depend_on_contexts_or_order():
     one.initialize(ctx=mx.cpu(1))
     other = Parameter("other_weight", shape=(6, 3))
     other.initialize()
+    mx.random.seed(1234)  # the first initialization of "same_weight" again, after another name
+    later = Parameter("other_weight", shape=(6, 3))
+    later.initialize()
     many = Parameter("same_weight", shape=(6, 3))
     many.initialize(ctx=[mx.cpu(2), mx.cpu(0), mx.cpu(1)])
     for arr in _values(many):
         np.testing.assert_array_equal(arr, one.data().asnumpy())
     assert not np.array_equal(other.data().asnumpy(), one.data().asnumpy())
+    # a second Parameter of the same name since the seed draws new values, as in MXNet
+    twin = Parameter("same_weight", shape=(6, 3))
+    twin.initialize()
+    assert not np.array_equal(twin.data().asnumpy(), one.data().asnumpy())
     mx.random.seed(99)
     reseeded = Parameter("same_weight", shape=(6, 3))
     reseeded.initialize()
