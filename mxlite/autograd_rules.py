@@ -218,15 +218,19 @@ def _unary(name: str, fn: Callable[[Any, Any, Any, Any], Any]) -> None:
     GRAD_RULES[name] = rule
 
 
-_unary("abs", lambda xp, g, a, y: g * xp.sign(a))
+# MXNet's conventions at special values: abs' gradient is 0 at NaN, relu's is NaN there (its
+# output is NaN; nd.Activation's relu gives 0, see the FullyConnected rule), rsqrt's is
+# -0.5 / (a * sqrt(a)) (so -inf at -0).
+_unary("abs", lambda xp, g, a, y: g * ((a > 0).astype(g.dtype) - (a < 0).astype(g.dtype)))
 _unary("negative", lambda xp, g, a, y: -g)
 _unary("sqrt", lambda xp, g, a, y: g * 0.5 / y)
-_unary("rsqrt", lambda xp, g, a, y: g * -0.5 * y * y * y)
+_unary("rsqrt", lambda xp, g, a, y: g * (-0.5 / (a * xp.sqrt(a))))
 _unary("square", lambda xp, g, a, y: g * 2 * a)
 _unary("exp", lambda xp, g, a, y: g * y)
 _unary("log", lambda xp, g, a, y: g / a)
 _unary("reciprocal", lambda xp, g, a, y: -g * y * y)
-_unary("relu", lambda xp, g, a, y: g * (a > 0))
+_unary("relu", lambda xp, g, a, y: g * xp.sign(y))
+_unary("Activation_relu", lambda xp, g, a, y: g * (a > 0))
 _unary("sigmoid", lambda xp, g, a, y: g * y * (1 - y))
 _unary("tanh", lambda xp, g, a, y: g * (1 - y * y))
 _unary("softrelu", lambda xp, g, a, y: g * -xp.expm1(-y))
@@ -246,7 +250,8 @@ _unary("identity", lambda xp, g, a, y: g)
 @register_grad("clip")
 def _clip(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
-    return (g * ((a >= attrs["a_min"]) & (a <= attrs["a_max"])),)
+    # MXNet passes the gradient unless the input is strictly outside (so at NaN too)
+    return (g * ~((a < attrs["a_min"]) | (a > attrs["a_max"])),)
 
 
 @register_grad("copyto")

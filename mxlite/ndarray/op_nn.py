@@ -24,7 +24,15 @@ from mxlite.ndarray.ndarray import (
     out_ctx,
     same_ctx,
 )
-from mxlite.ndarray.op_math import binary, relu, sigmoid, softrelu, softsign, tanh, write_out
+from mxlite.ndarray.op_math import (
+    activation_relu,
+    binary,
+    sigmoid,
+    softrelu,
+    softsign,
+    tanh,
+    write_out,
+)
 
 __all__ = [
     "dot",
@@ -236,7 +244,7 @@ def Activation(data: NDArray, act_type: str = "relu", **kwargs: Any) -> NDArray:
         MXNetError: an unknown ``act_type``.
     """
     fns = {
-        "relu": relu,
+        "relu": activation_relu,
         "sigmoid": sigmoid,
         "tanh": tanh,
         "softrelu": softrelu,
