@@ -55,7 +55,20 @@ __all__ = [
     "get_fresh_grad",
     "set_fresh_grad",
     "Function",
+    "NDArray",  # noqa: F822 - module __getattr__ below
+    "array",  # noqa: F822
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``NDArray`` and ``array``, which MXNet's autograd module exposes (``from mxnet.autograd
+    import *`` brings them), from :mod:`mxlite.ndarray` (loaded on first use: it sits above)."""
+    if name in ("NDArray", "array"):
+        from mxlite import ndarray
+
+        return getattr(ndarray, name)
+    raise AttributeError(f"module 'mxlite.autograd' has no attribute {name!r}")
+
 
 GRAD_REQS = ("write", "add", "null")
 

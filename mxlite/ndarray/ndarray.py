@@ -48,6 +48,11 @@ __all__ = [
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+# Names MXNet code imports from ``mxnet.ndarray.ndarray``.
+py_slice = slice
+_STORAGE_TYPE_STR_TO_ID = {"undefined": -1, "default": 0, "row_sparse": 1, "csr": 2}
+_STORAGE_TYPE_ID_TO_STR = {v: k for k, v in _STORAGE_TYPE_STR_TO_ID.items()}
+
 
 def ctx_of_raw(arr: Any) -> Context:
     """The context a raw array lives on (cpu(0) for host arrays)."""
