@@ -225,15 +225,14 @@ def grad(
 
     The variables' own gradient buffers are left untouched.
 
+    With ``create_graph=True`` the backward pass is recorded (see
+    :mod:`mxlite.ndarray._higher_order`), so the returned gradients can be differentiated again;
+    ``retain_graph`` then defaults to True.
+
     Raises:
-        NotImplementedError: ``create_graph=True`` (higher-order gradients are not supported).
-        MXNetError: a variable was not marked with ``attach_grad``, or the heads do not depend on it.
+        MXNetError: a variable was not marked with ``attach_grad``, or the heads do not depend on
+            it; with ``create_graph``, an op on the way whose backward cannot be recorded.
     """
-    if create_graph:
-        raise NotImplementedError(
-            "autograd.grad(create_graph=True): mxlite does not record the backward pass, so "
-            "higher-order gradients are not supported."
-        )
     if retain_graph is None:
         retain_graph = create_graph
     heads, head_grads = _parse_heads(heads, head_grads)
@@ -249,6 +248,12 @@ def grad(
                 "not require gradient. Call attach_grad() on it before recording."
             )
         var_nodes.append(node)
+    if create_graph:
+        # The backward pass itself recorded, with NDArray ops (mxlite.ndarray sits above us).
+        from mxlite.ndarray._higher_order import run_backward_recorded
+
+        recorded = run_backward_recorded(heads, head_grads, var_nodes, train_mode)
+        return _graph_results(variables, var_nodes, recorded)
     result = run_backward(heads, head_grads, var_nodes, retain_graph, train_mode)
     out = []
     for i, (var, node) in enumerate(zip(variables, var_nodes)):
@@ -261,6 +266,20 @@ def grad(
         with backend.array_device_guard(var._data):
             raw = backend.xp_of(var._data).zeros_like(var._data) if g is None else g
             out.append(type(var)(raw.astype(var._data.dtype, copy=False), var._ctx))
+    return out
+
+
+def _graph_results(variables: list[Any], var_nodes: list[Any], result: dict[Any, Any]) -> list[Any]:
+    """``grad``'s return value from a recorded backward pass (gradients stay in the graph)."""
+    out = []
+    for i, (var, node) in enumerate(zip(variables, var_nodes)):
+        if node not in result:
+            raise MXNetError(
+                f"Cannot differentiate with respect to the {i + 1}-th variable because it is "
+                "unreachable from the outputs."
+            )
+        g = result[node]
+        out.append(g.astype(var._data.dtype, copy=False) if g._data.dtype != var._data.dtype else g)
     return out
 
 

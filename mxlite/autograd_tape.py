@@ -46,6 +46,8 @@ __all__ = [
     "live_node",
     "parents_of",
     "run_backward",
+    "plan_backward",
+    "head_nodes_of",
     "VarNode",
     "OpNode",
     "RuleNode",
@@ -457,6 +459,44 @@ def _into(node: Any, direct: set[Any]) -> tuple[Any, ...] | None:
     return tuple(into) if found else None
 
 
+def head_nodes_of(heads: list[Any]) -> list[Any]:
+    """The graph nodes of ``heads``.
+
+    Raises:
+        MXNetError: a head is not part of a live graph.
+    """
+    nodes = []
+    for head in heads:
+        node = live_node(head)
+        if node is None:
+            raise MXNetError(MSG_NOT_IN_GRAPH)
+        nodes.append(node)
+    return nodes
+
+
+def plan_backward(
+    head_nodes: list[Any], targets: list[Any] | None
+) -> tuple[list[Any], dict[Any, bool]]:
+    """The nodes a backward pass from ``head_nodes`` visits (creation order) and, per node,
+    whether a gradient flowing into it reaches a needed variable (``targets``, or every reachable
+    variable whose grad_req is not 'null').
+
+    Raises:
+        MXNetError: a reachable node was freed, or (``targets`` None) no variable needs a gradient.
+    """
+    order = _reachable(head_nodes)
+    target_ids = None if targets is None else {id(t) for t in targets}
+    needs: dict[Any, bool] = {}
+    for node in order:
+        if type(node) is VarNode:
+            needs[node] = node.grad_req != "null" if target_ids is None else id(node) in target_ids
+        else:
+            needs[node] = any(p is not None and needs[p[0]] for p in node.parents)
+    if targets is None and not any(needs[n] for n in head_nodes):
+        raise MXNetError(_MSG_NO_VARIABLES)
+    return order, needs
+
+
 def run_backward(
     heads: list[Any],
     head_grads: list[Any],
@@ -475,24 +515,10 @@ def run_backward(
     """
     _threads.host_threads()  # the backward's products follow the thread policy
     grads: dict[Any, list[Any]] = {}
-    head_nodes = []
-    for head, hg in zip(heads, head_grads):
-        node = live_node(head)
-        if node is None:
-            raise MXNetError(MSG_NOT_IN_GRAPH)
-        head_nodes.append(node)
+    head_nodes = head_nodes_of(heads)
+    for head, node, hg in zip(heads, head_nodes, head_grads):
         _accumulate(grads, node, 0, _head_gradient(head, hg))
-    order = _reachable(head_nodes)
-    target_ids = None if targets is None else {id(t) for t in targets}
-    # needs[node]: does a gradient flowing into this node reach a needed variable?
-    needs: dict[Any, bool] = {}
-    for node in order:
-        if type(node) is VarNode:
-            needs[node] = node.grad_req != "null" if target_ids is None else id(node) in target_ids
-        else:
-            needs[node] = any(p is not None and needs[p[0]] for p in node.parents)
-    if targets is None and not any(needs[n] for n in head_nodes):
-        raise MXNetError(_MSG_NO_VARIABLES)
+    order, needs = plan_backward(head_nodes, targets)
     direct = _direct_buffers(order, needs, head_nodes) if write_buffers else set()
     result: dict[Any, Any] = {}
     prev_record, prev_train = set_recording(False), set_training(train)
