@@ -253,33 +253,33 @@ def grad(
         from mxlite.ndarray._higher_order import run_backward_recorded
 
         recorded = run_backward_recorded(heads, head_grads, var_nodes, train_mode)
-        return _graph_results(variables, var_nodes, recorded)
+        return [
+            g if g._data.dtype == var._data.dtype else g.astype(var._data.dtype)
+            for var, g in zip(variables, _reached(var_nodes, recorded))
+        ]
     result = run_backward(heads, head_grads, var_nodes, retain_graph, train_mode)
     out = []
-    for i, (var, node) in enumerate(zip(variables, var_nodes)):
-        if node not in result:
-            raise MXNetError(
-                f"Cannot differentiate with respect to the {i + 1}-th variable because it is "
-                "unreachable from the outputs."
-            )
-        g = result[node]
+    for var, g in zip(variables, _reached(var_nodes, result)):
         with backend.array_device_guard(var._data):
             raw = backend.xp_of(var._data).zeros_like(var._data) if g is None else g
             out.append(type(var)(raw.astype(var._data.dtype, copy=False), var._ctx))
     return out
 
 
-def _graph_results(variables: list[Any], var_nodes: list[Any], result: dict[Any, Any]) -> list[Any]:
-    """``grad``'s return value from a recorded backward pass (gradients stay in the graph)."""
+def _reached(var_nodes: list[Any], result: dict[Any, Any]) -> list[Any]:
+    """The gradient of each variable node in ``result``.
+
+    Raises:
+        MXNetError: a variable is unreachable from the heads.
+    """
     out = []
-    for i, (var, node) in enumerate(zip(variables, var_nodes)):
+    for i, node in enumerate(var_nodes):
         if node not in result:
             raise MXNetError(
                 f"Cannot differentiate with respect to the {i + 1}-th variable because it is "
                 "unreachable from the outputs."
             )
-        g = result[node]
-        out.append(g.astype(var._data.dtype, copy=False) if g._data.dtype != var._data.dtype else g)
+        out.append(result[node])
     return out
 
 
