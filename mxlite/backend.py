@@ -38,13 +38,15 @@ __all__ = [
 
 _GPU_REMEDY = (
     "Install the CUDA extra that matches your driver (pip install 'mxlite[cuda12]' or "
-    "'mxlite[cuda13]') on a machine with an NVIDIA GPU, or use mx.cpu() instead."
+    "'mxlite[cuda13]': CuPy with its [ctk] extra, which brings NVRTC, the CUDA headers and cuBLAS "
+    "as wheels) on a machine with an NVIDIA GPU, or use mx.cpu() instead."
 )
 
 
 @functools.lru_cache(maxsize=1)
 def _probe_cupy() -> tuple[ModuleType | None, int, str]:
-    """Import CuPy and count devices once; returns (cupy or None, device count, why not usable)."""
+    """Import CuPy, count devices, and compile and launch a test kernel once (see
+    :mod:`mxlite._gpu_probe`); returns (cupy or None, device count, why not usable)."""
     try:
         import cupy  # noqa: PLC0415 - lazy by design
     except Exception as err:  # ImportError, or a broken CUDA install raising at import
@@ -55,6 +57,11 @@ def _probe_cupy() -> tuple[ModuleType | None, int, str]:
         return None, 0, f"the CUDA runtime reported no usable GPU ({type(err).__name__}: {err})"
     if count == 0:
         return None, 0, "the CUDA runtime found no GPU"
+    from mxlite import _gpu_probe  # noqa: PLC0415 - only where CuPy found a GPU
+
+    why = _gpu_probe.problem(cupy)
+    if why:
+        return None, 0, f"CuPy found {count} GPU(s), but {why}"
     return cupy, count, ""
 
 

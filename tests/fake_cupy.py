@@ -652,7 +652,7 @@ def _function(table: dict[str, Any], name: str, host: Any) -> Any:
             return getattr(host, name)(*_unwrap_lenient(args), **_unwrap_lenient(kwargs))
         dev = _device_of((args, kwargs))
         _check_device(dev, f"cupy.{name}")
-        if name in ("dot", "tensordot", "inner", "vdot") and "cublas" in MISSING:
+        if name in ("dot", "matmul", "tensordot", "inner", "vdot") and "cublas" in MISSING:
             raise RuntimeError(fcuda.NO_CUBLAS)
         a, k = _unwrap(args, name), _unwrap_kw(kwargs, name)
         fn = getattr(host, name)

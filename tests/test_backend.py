@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -74,14 +75,61 @@ def test_zero_devices_means_no_gpu(fresh_probe: pytest.MonkeyPatch) -> None:
     assert "found no GPU" in backend.gpu_remedy()
 
 
-def test_fewer_gpus_than_asked(fresh_probe: pytest.MonkeyPatch) -> None:
-    fresh_probe.setitem(sys.modules, "cupy", _fake_cupy(lambda: 1))
+@pytest.fixture
+def fake_gpu() -> Iterator[object]:
+    """The fake CuPy with one GPU (its probe kernel compiles and runs) for the test's duration."""
+    from tests import fake_cupy
+
+    was_installed = sys.modules.get("cupy") is fake_cupy
+    before = fake_cupy.FAKE_DEVICES
+    yield fake_cupy
+    if was_installed:
+        fake_cupy.install(devices=before)
+    else:
+        fake_cupy.uninstall()
+
+
+def test_fewer_gpus_than_asked(fake_gpu: Any) -> None:
+    fake_gpu.install(devices=1)
     assert backend.gpu_count() == 1
     backend.check_ctx_usable(mx.gpu(0))
     with pytest.raises(MXLiteGPUError, match=r"only 1 GPU\(s\) are usable") as info:
         backend.check_ctx_usable(mx.gpu(1))
     assert "mx.cpu()" in str(info.value)
     backend.check_ctx_usable(mx.cpu(7))
+
+
+@pytest.mark.parametrize(
+    "missing,says",
+    [
+        (("nvrtc",), "NVRTC, CUDA's runtime compiler"),
+        (("headers",), "the CUDA headers (cuda_fp16.h) were not found"),
+        (("cublas",), "cuBLAS, which matrix products"),
+    ],
+)
+def test_a_gpu_without_compiler_headers_or_cublas_is_not_usable(
+    fake_gpu: Any, missing: tuple[str, ...], says: str
+) -> None:
+    """A driver-only host: the GPU is counted, but the probe kernel (or cuBLAS) fails."""
+    fake_gpu.install(devices=2, missing=missing)
+    assert backend.gpu_count() == 0 and mx.context.num_gpus() == 0
+    remedy = backend.gpu_remedy()
+    assert "CuPy found 2 GPU(s), but" in remedy and says in remedy, remedy
+    assert "[ctk]" in remedy and "mxlite[cuda13]" in remedy
+    with pytest.raises(MXLiteGPUError, match="no usable GPU"):
+        mx.nd.zeros((2,), ctx=mx.gpu(0))
+    fake_gpu.install(devices=2)
+    assert backend.gpu_count() == 2 and backend.gpu_remedy().startswith("Install")
+
+
+def test_the_probe_checks_what_the_kernel_wrote(fake_gpu: Any, monkeypatch: Any) -> None:
+    from tests import fake_cupy_cuda
+
+    fake_gpu.install(devices=1)
+    monkeypatch.setattr(fake_cupy_cuda, "_probe_launch", lambda grid, block, args: None)
+    backend._probe_cupy.cache_clear()
+    assert backend.gpu_count() == 0
+    assert "wrote [0.0, 0.0, 0.0, 0.0] instead of [0.0, 0.5, 1.0, 1.5]" in backend.gpu_remedy()
 
 
 def test_gpu_memory_info_errors(fresh_probe: pytest.MonkeyPatch) -> None:

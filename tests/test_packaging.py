@@ -102,6 +102,15 @@ def test_cuda_extras_name_the_matching_cupy_wheels() -> None:
     assert not any(r.startswith("cupy") for r in core), "CuPy must stay optional"
 
 
+def test_cuda_extras_bring_nvrtc_headers_and_cublas() -> None:
+    """CuPy's [ctk] extra: without it a driver-only host counts its GPUs but compiles nothing."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    for name, wheel in (("cuda12", "cupy-cuda12x"), ("cuda13", "cupy-cuda13x")):
+        assert any(r.replace(" ", "").startswith(f"{wheel}[ctk]") for r in extras[name]), extras
+
+
 def test_kernel_sources_ship_as_package_data() -> None:
     sources = sorted(p.name for p in (ROOT / "kernels").glob("*.cu"))
     assert sources, "kernels/ has no .cu source"
