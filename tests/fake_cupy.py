@@ -32,11 +32,13 @@ tests/cuda_emu_multi_tensor.py and tests/cuda_emu_optimizer.py.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -799,6 +801,21 @@ def uninstall() -> None:
     MISSING.clear()
     streams.reset()
     _reset_mxlite()
+
+
+@contextlib.contextmanager
+def installed(devices: int = 1, missing: tuple[str, ...] = ()) -> Iterator[Any]:
+    """:func:`install` for a block; then the state before it comes back (the session's fake under
+    ``MXLITE_FAKE_CUPY=1``, with its device count, else no fake at all)."""
+    was_installed = sys.modules.get("cupy") is sys.modules[__name__]
+    before = FAKE_DEVICES
+    try:
+        yield install(devices=devices, missing=missing)
+    finally:
+        if was_installed:
+            install(devices=before)
+        else:
+            uninstall()
 
 
 def synchronize_all() -> None:

@@ -75,20 +75,6 @@ def test_zero_devices_means_no_gpu(fresh_probe: pytest.MonkeyPatch) -> None:
     assert "found no GPU" in backend.gpu_remedy()
 
 
-@pytest.fixture
-def fake_gpu() -> Iterator[object]:
-    """The fake CuPy with one GPU (its probe kernel compiles and runs) for the test's duration."""
-    from tests import fake_cupy
-
-    was_installed = sys.modules.get("cupy") is fake_cupy
-    before = fake_cupy.FAKE_DEVICES
-    yield fake_cupy
-    if was_installed:
-        fake_cupy.install(devices=before)
-    else:
-        fake_cupy.uninstall()
-
-
 def test_fewer_gpus_than_asked(fake_gpu: Any) -> None:
     fake_gpu.install(devices=1)
     assert backend.gpu_count() == 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sys
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +84,6 @@ def test_partial_results_survive_a_failing_case(
         ("S1", "zero_grad"),
         ("S2", "zero_grad"),
     ]
-
-
-@pytest.fixture
-def fake_gpu() -> Iterator[Any]:
-    from tests import fake_cupy
-
-    was_installed = sys.modules.get("cupy") is fake_cupy
-    before = fake_cupy.FAKE_DEVICES
-    yield fake_cupy.install(devices=1)
-    if was_installed:
-        fake_cupy.install(devices=before)
-    else:
-        fake_cupy.uninstall()
 
 
 def test_canary_compares_with_the_cards_own_peak(

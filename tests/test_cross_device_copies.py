@@ -11,7 +11,6 @@ the source device, or the other way round, so that one order exposes each missin
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,17 +31,8 @@ def cp() -> Iterator[Any]:
     """The asynchronous fake CuPy with gpu(0) and gpu(1); gpu(0) current."""
     from tests import fake_cupy
 
-    was_installed = sys.modules.get("cupy") is fake_cupy
-    before = fake_cupy.FAKE_DEVICES
-    mod = fake_cupy.install(devices=2)
-    try:
-        with mod.cuda.Device(0):
-            yield mod
-    finally:
-        if was_installed:
-            fake_cupy.install(devices=before)
-        else:
-            fake_cupy.uninstall()
+    with fake_cupy.installed(devices=2) as mod, mod.cuda.Device(0):
+        yield mod
 
 
 def _queued() -> int:

@@ -11,7 +11,6 @@ Each op family is compared with the same op on cpu(0).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,16 +26,8 @@ from tests.test_autograd_grads import CASES as GRAD_CASES
 def _fake_two_gpus() -> Iterator[Any]:
     from tests import fake_cupy
 
-    was_installed = sys.modules.get("cupy") is fake_cupy
-    before = fake_cupy.FAKE_DEVICES
-    cp = fake_cupy.install(devices=2)
-    try:
+    with fake_cupy.installed(devices=2) as cp:  # a MXLITE_FAKE_CUPY=1 run keeps its fake after
         yield cp
-    finally:
-        if was_installed:  # MXLITE_FAKE_CUPY=1 run: keep the session's fake, as it was
-            fake_cupy.install(devices=before)
-        else:
-            fake_cupy.uninstall()
 
 
 def _real_two_gpus() -> Iterator[Any]:

@@ -499,22 +499,6 @@ def test_gpu_cached_step_plans_equal_cpu_bitwise(
     _assert_runs_equal(results)
 
 
-@pytest.fixture
-def fake_gpu() -> Iterator[Any]:
-    """The fake CuPy with one GPU (restored to the session's state afterwards)."""
-    import sys
-
-    from tests import fake_cupy
-
-    was_installed = sys.modules.get("cupy") is fake_cupy
-    before = fake_cupy.FAKE_DEVICES
-    yield fake_cupy.install(devices=1)
-    if was_installed:
-        fake_cupy.install(devices=before)
-    else:
-        fake_cupy.uninstall()
-
-
 def test_no_optimizer_computes_scalar_only_expressions_on_the_device(fake_gpu: Any) -> None:
     """Bias corrections and other scalar-only formulas run on the host: on a GPU, ``power`` of two
     scalars would be a kernel with CUDA's (not correctly rounded) ``powf``, so the GPU step would
