@@ -5,7 +5,7 @@ binary on disk), with ``name_expressions`` naming the template instantiations th
 use; the modules are kept in a process-wide table. ``import cupy`` happens inside the functions
 only, so importing this module costs nothing on a machine without CuPy.
 
-Sources come from the ``kernels`` package through :mod:`importlib.resources`; a line
+Sources come from this package's ``kernels`` folder (see :func:`_kernel_dir`); a line
 ``#include "x.cuh"`` is replaced by that header's text (NVRTC is given no include path).
 
 The table builders (:func:`fill_table`, :func:`const_table`, :func:`value_pattern`) are plain
@@ -124,15 +124,21 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
 
 # ------------------------------------------------------------------------------- module loading
 def _kernel_dir() -> Any:
-    """The CUDA sources: package data ``mxlite.kernels`` once installed, else the checkout's kernels/.
+    """The CUDA sources of *this* mxlite: ``mxlite/kernels`` inside an installed package, else the
+    ``kernels/`` folder of the checkout this package was imported from.
 
-    pyproject.toml maps the repository's top-level ``kernels/`` folder onto ``mxlite.kernels``;
-    a source checkout used without installing (``PYTHONPATH=.``) has no such package.
+    pyproject.toml maps the repository's top-level ``kernels/`` folder onto ``mxlite.kernels``.
+    Importing ``mxlite.kernels`` is not enough: in a checkout used without installing it
+    (``PYTHONPATH=.``, or a second worktree) that import finds whatever another install on
+    ``sys.path`` provides (an editable install of another checkout maps ``mxlite.kernels`` to its
+    own folder), so kernels and Python code could come from two versions. The package's own
+    folders come first; ``importlib.resources`` is the fallback (a zipped install).
     """
-    try:
-        return resources.files("mxlite.kernels")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "kernels"
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package / "kernels", package.parent / "kernels"):
+        if (folder / "init_fill.cu").is_file():
+            return folder
+    return resources.files("mxlite.kernels")
 
 
 def kernel_source(filename: str) -> str:
