@@ -42,6 +42,7 @@ __all__ = [
     "multi_zero_bytes",
     "multi_average",
     "get_kernel",
+    "sm_count",
 ]
 
 _OPTIONS = ("-std=c++17", "--fmad=false")
@@ -188,14 +189,20 @@ def get_kernel(filename: str, name: str) -> Any:
     return _function(filename, name)
 
 
-def _grid(work_items: int, per_block: int = _THREADS) -> int:
-    """Blocks for a grid-stride launch: enough to fill the device, no more than the work."""
+def sm_count(device: int | None = None) -> int:
+    """Streaming multiprocessors of GPU ``device`` (the current one when None), cached."""
     cp = _cupy()
-    dev = int(cp.cuda.Device().id)
+    dev = int(cp.cuda.Device().id) if device is None else int(device)
     sms = _SM_COUNT.get(dev)
     if sms is None:
         sms = int(cp.cuda.Device(dev).attributes["MultiProcessorCount"])
         _SM_COUNT[dev] = sms
+    return sms
+
+
+def _grid(work_items: int, per_block: int = _THREADS) -> int:
+    """Blocks for a grid-stride launch: enough to fill the device, no more than the work."""
+    sms = sm_count()
     return max(1, min((work_items + per_block - 1) // per_block, sms * _BLOCKS_PER_SM))
 
 
