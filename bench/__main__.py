@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer")
     parser.add_argument("--cpu-only", action="store_true")
     parser.add_argument(
+        "--gpu-only", action="store_true", help="params suite: gpu(0) only (make gpu-check)"
+    )
+    parser.add_argument(
         "--no-first-call", action="store_true", help="skip the fresh-process first-call timing"
     )
     parser.add_argument(
@@ -106,7 +109,7 @@ def _train_suite(args: argparse.Namespace) -> None:
 
 def _params_suite(args: argparse.Namespace) -> None:
     notes: list[str] = []
-    contexts = [mx.cpu(0)]
+    contexts = [] if args.gpu_only else [mx.cpu(0)]
     if mx.num_gpus() and not args.cpu_only:
         canary = gpu_canary()
         notes.append(f"canary: {canary.describe()}")
