@@ -203,8 +203,17 @@ def copy_between_devices(src: Any, device_id: int, out: Any = None) -> Any:
 
     Returns:
         ``out``, or the new array.
+
+    Raises:
+        ValueError: ``out`` has another shape than ``src``, or lives on another device.
     """
     cp = xp_of(src)
+    if out is not None and (tuple(out.shape) != tuple(src.shape) or out.device.id != device_id):
+        raise ValueError(
+            f"copy_between_devices: cannot copy an array of shape {tuple(src.shape)} into one of "
+            f"shape {tuple(out.shape)} on gpu({out.device.id}) (destination gpu({device_id})); "
+            "pass an output of the same shape on the destination device, or none."
+        )
     _USED_GPUS.add(device_id)
     src_id = int(src.device.id)
     if src_id == device_id:
@@ -216,14 +225,16 @@ def copy_between_devices(src: Any, device_id: int, out: Any = None) -> Any:
     with cp.cuda.Device(src_id):
         src_stream = cp.cuda.get_current_stream()
         flat = src if src.flags.c_contiguous else cp.ascontiguousarray(src)
-        ready = src_stream.record()
+        ready = cp.cuda.Event(disable_timing=True)
+        ready.record(src_stream)
     with cp.cuda.Device(device_id):
         stream = cp.cuda.get_current_stream()
         stream.wait_event(ready)
         direct = out is not None and out.flags.c_contiguous and out.dtype == src.dtype
         dst = out if direct else cp.empty(src.shape, dtype=src.dtype)
         dst.data.copy_from_device_async(flat.data, flat.nbytes, stream)
-        done = stream.record()
+        done = cp.cuda.Event(disable_timing=True)
+        done.record(stream)
         if out is not None and not direct:
             out[...] = dst
     with cp.cuda.Device(src_id):  # Stream.null means the null stream of the current device

@@ -70,6 +70,12 @@ def test_copies_into_existing_arrays_and_strided_sources(cp: Any) -> None:
     assert backend.copy_into(into, raw) is into
     src_host = raw.get()  # gpu(1)'s stream first: the copy into gpu(0) must not see a later write
     np.testing.assert_array_equal(into.get(), src_host)
+    half = (nd.zeros((3, 4), ctx=G0, dtype="float16"))._data
+    backend.copy_into(half, raw)  # cast on the destination
+    np.testing.assert_array_equal(half.get(), (HOST * 7).astype(np.float16))
+    for bad in (nd.zeros((4, 3), ctx=G0)._data, nd.zeros((3, 4), ctx=G1)._data):
+        with pytest.raises(ValueError, match="copy_between_devices: cannot copy"):
+            backend.copy_between_devices(raw, 0, out=bad)
 
 
 @pytest.mark.parametrize("store", ["device", "local"])
