@@ -3,9 +3,12 @@ CuPy modules), the remedy text, and the errors GPU contexts raise when no GPU is
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -135,3 +138,17 @@ def test_cpu_paths_never_need_cupy(fresh_probe: pytest.MonkeyPatch) -> None:
     backend.synchronize(None)
     with backend.device_guard(mx.cpu(0)):
         pass
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH (CUDA toolkit)")
+def test_probe_kernel_compiles_with_nvcc(tmp_path: Path) -> None:
+    """The probe's kernel is real CUDA (NVRTC compiles it at run time; nvcc here, to PTX)."""
+    from mxlite import _gpu_probe
+
+    src = tmp_path / "probe.cu"
+    src.write_text(_gpu_probe.KERNEL_SOURCE)
+    cmd = ["nvcc", "-std=c++17", "-arch=sm_90", "--ptx", "-o", str(tmp_path / "p.ptx"), str(src)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f".entry {_gpu_probe.KERNEL_NAME}(" in (tmp_path / "p.ptx").read_text()
