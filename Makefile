@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ORACLE_VENV ?= $(or $(MXLITE_ORACLE_VENV),/tmp/mxref)
 export MXLITE_ORACLE_VENV := $(ORACLE_VENV)
 
-.PHONY: demo tour test venv oracle lint lint-ci kernels-check wheel-check bench-smoke clean
+.PHONY: demo tour test venv oracle lint lint-ci kernels-check wheel-check bench-smoke gpu-check clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ lint-ci: $(BIN)/.ci-tools
 
 kernels-check:
 	bash tools/check_kernels.sh
+
+# On a GPU machine with CuPy, Numba, pytest and PyTorch installed (no network needed): environment,
+# kernels, 4 GiB tensors, selftest, pytest -m gpu and the benchmark in under 8 minutes, results
+# under $OUT (DEVELOPERS.md). Without a GPU it is a dry run that reports the GPU steps as skipped.
+# PYTHON=/path/to/python picks the interpreter that has CuPy.
+gpu-check:
+	$(PYTHON) tools/gpu_check.py --out "$${OUT:-gpu-check-results}"
 
 # Builds the wheel as docker/Dockerfile's builder stage does and checks it in a clean venv.
 wheel-check:

@@ -61,8 +61,12 @@ def jobs(libs: tuple[str, ...], gpu: bool) -> list[Job]:
         if lib != "floor":
             out.append(Job(lib, "mlp", 1, loaded=True))
     if gpu:
+        from bench.cases import torch_device_usable
+
         for case in ("mlp", "deep"):
             for lib in libs:
+                if lib == "torch" and not torch_device_usable("cuda:0"):
+                    continue  # a CPU-only PyTorch build: no GPU peer
                 if lib != "mxnet":  # the oracle's MXNet is a CPU build
                     out.append(Job(lib, case, 1, device="gpu"))
     return out

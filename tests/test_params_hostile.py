@@ -11,12 +11,15 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from mxlite.base import MXNetError, ParamFileError
 from mxlite.ndarray import npz_format, params_format, safetensors_format
 from tests.params_golden import golden_bytes
+
+# A GPU image may have pytest only: skip (not fail collection) without hypothesis.
+hypothesis = pytest.importorskip("hypothesis")
+st = pytest.importorskip("hypothesis.strategies")
+HealthCheck, given, settings = hypothesis.HealthCheck, hypothesis.given, hypothesis.settings
 
 V2, V3 = params_format.V2_MAGIC, params_format.V3_MAGIC
 CPU = struct.pack("<ii", 1, 0)

@@ -103,19 +103,18 @@ class _Key:
             return
         ctx = self.ctx
         with backend.device_guard(ctx):
-            buf[...] = backend.to_ctx(raws[0], ctx)
+            backend.copy_into(buf, raws[0])
             for raw in raws[1:]:
                 buf += backend.to_ctx(raw, ctx)
 
     def pull(self, src: Any) -> None:
         """Copy the stored raw array ``src`` into every output (cast to its dtype)."""
         src_host = not backend.is_gpu_array(src)
-        for dst, ctx, dst_host in self.outs:
+        for dst, _ctx, dst_host in self.outs:
             if dst_host and src_host:
                 dst[...] = src
                 continue
-            with backend.device_guard(ctx):
-                dst[...] = backend.to_ctx(src, ctx)
+            backend.copy_into(dst, src)
 
 
 class PushPullPlan:

@@ -69,8 +69,7 @@ def _copy_into(dst: NDArray, src: Any, what: str) -> None:
             f"{what}: cannot copy a stored value of shape {tuple(src.shape)} into an output of "
             f"shape {tuple(dst.shape)}; pull into arrays shaped like the value given to init."
         )
-    with backend.device_guard(dst.context):
-        dst._data[...] = backend.to_ctx(src, dst.context)
+    backend.copy_into(dst._data, src)
 
 
 class KVStore(KVStoreBase):

@@ -190,9 +190,20 @@ def array(source_array: Any, ctx: Context | None = None, dtype: Any = None) -> N
         target = dtype_np(dtype)
     except TypeError as err:
         raise TypeError(f"source_array must be array like object ({err})") from err
+    if ctx.device_typeid == 2 and backend.is_gpu_array(source_array):
+        return NDArray(device_copy(source_array, ctx, target), ctx)
     host = host_array(source_array, target)
     backend.check_ctx_usable(ctx)
     return NDArray(backend.to_ctx(host, ctx), ctx)
+
+
+def device_copy(source: Any, ctx: Context, dtype: Any) -> Any:
+    """A C-contiguous copy of CuPy array ``source`` on GPU context ``ctx`` in ``dtype``, made on
+    the devices (never through the host; another GPU's array through
+    :func:`mxlite.backend.copy_between_devices`)."""
+    arr = backend.to_ctx(source, ctx, copy=True)
+    with backend.array_device_guard(arr):
+        return backend.xp_of(arr).ascontiguousarray(arr.astype(dtype, copy=False))
 
 
 def arange(

@@ -281,8 +281,12 @@ class NDArray(OperatorMixin):
 
     # ------------------------------------------------------------------ conversion
     def asnumpy(self) -> np.ndarray:
-        """A NumPy copy of the values (synchronizes with the device)."""
-        return np.array(backend.to_numpy(self._data), copy=True)
+        """A NumPy copy of the values (synchronizes with the device): one transfer for a GPU
+        array (``.get()`` returns a fresh host array), one copy for a host array."""
+        raw = self._data
+        if type(raw) is not np.ndarray and backend.is_gpu_array(raw):
+            return raw.get()  # type: ignore[no-any-return]
+        return np.array(raw, copy=True)
 
     def asscalar(self) -> Any:
         """The one element as a NumPy scalar.

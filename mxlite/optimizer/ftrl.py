@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from mxlite import backend
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer._common import (
@@ -136,20 +138,27 @@ def _single_tensor_ftml(
     rescale_grad: float,
     clip_gradient: float,
 ) -> None:
-    """One FTML step in place; ``clip_gradient < 0`` disables clipping."""
+    """One FTML step in place; ``clip_gradient < 0`` disables clipping.
+
+    The bias corrections ``1 - beta**t`` are host scalars (NumPy's correctly rounded ``power`` in
+    the weight's dtype) on every device: on a GPU, a power of two scalars would run as a kernel,
+    and CUDA's ``powf`` is not correctly rounded.
+    """
     xp = backend.xp_of(weight)
     one = weight.dtype.type(1.0)
     b1, b2 = scalar(weight, beta1), scalar(weight, beta2)
     s_t = scalar(weight, t)
+    correction2 = one - np.power(b2, s_t)
+    correction1 = (one - np.power(b1, s_t)) / scalar(weight, lr)
     g = kernel_decayed_grad(xp, grad, weight, rescale_grad, wd, clip_gradient)
     sq = xp.multiply(g, g)
     sq *= one - b2
     v *= b2
     v += sq
-    d_t = xp.divide(v, one - xp.power(b2, s_t))
+    d_t = xp.divide(v, correction2)
     xp.sqrt(d_t, out=d_t)
     d_t += scalar(weight, epsilon)
-    d_t *= (one - xp.power(b1, s_t)) / scalar(weight, lr)
+    d_t *= correction1
     z *= b1
     z += xp.multiply(g, one - b1)
     shift = d_t - xp.multiply(d, b1)

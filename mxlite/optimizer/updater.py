@@ -23,6 +23,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+from mxlite import backend
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer import _states_format
@@ -103,9 +104,17 @@ class Updater:
     def __call__(self, index: Any, grad: Any, weight: Any) -> None:
         """Update ``weight`` from ``grad`` for one index or for lists of them (one context).
 
+        The update runs with the weights' GPU current (CuPy launches on the current device).
+
         Raises:
             ValueError: ``index``, ``grad`` and ``weight`` lists differ in length.
         """
+        first = weight[0] if isinstance(weight, (list, tuple)) and weight else weight
+        raw = getattr(first, "_data", None)
+        with backend.array_device_guard(raw):
+            self._update(index, grad, weight)
+
+    def _update(self, index: Any, grad: Any, weight: Any) -> None:
         listed = isinstance(index, (list, tuple))
         if listed:
             plan = self._cached_plan(index, grad, weight)
