@@ -242,6 +242,12 @@ ST_HOSTILE = [
     ("extra entry keys", _st_file({"a": {**_entry(), "x": 1}}, b"\0" * 8), "exactly dtype"),
     ("bad metadata", _st_file({"__metadata__": {"k": 1}}), "__metadata__"),
     ("huge shape", _st_file({"a": _entry(shape=[2**40, 2**40])}, b"\0" * 8), "needs"),
+    ("dtype is a list", _st_file({"a": _entry(dtype=["F32"])}, b"\0" * 8), "unknown dtype"),
+    ("dtype is an object", _st_file({"a": _entry(dtype={"F": 32})}, b"\0" * 8), "unknown dtype"),
+    ("dtype is a number", _st_file({"a": _entry(dtype=4)}, b"\0" * 8), "unknown dtype"),
+    ("dtype is null", _st_file({"a": _entry(dtype=None)}, b"\0" * 8), "unknown dtype"),
+    ("header entry not an object", _st_file({"a": [1, 2]}, b""), "exactly dtype"),
+    ("metadata is a list", _st_file({"__metadata__": ["k"]}), "__metadata__"),
 ]
 
 
@@ -295,6 +301,24 @@ NPZ_HOSTILE = [
         "complex64",
     ),
     ("not npy magic", _zip_with("a.npy", b"garbage garbage garbage"), "member 'a.npy'"),
+    (
+        "lzma member",
+        _zip_with(
+            "a.npy",
+            _npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }", b"\1" * 4),
+            zipfile.ZIP_LZMA,
+        ),
+        "LZMA",
+    ),
+    (
+        "bzip2 member",
+        _zip_with(
+            "a.npy",
+            _npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }", b"\1" * 4),
+            zipfile.ZIP_BZIP2,
+        ),
+        "BZIP2",
+    ),
 ]
 
 
@@ -328,6 +352,26 @@ def test_npz_decompression_bomb_is_refused_before_inflating() -> None:
     finally:
         tracemalloc.stop()
     assert info.file_size == len(payload) and peak < 4 << 20
+
+
+def test_npz_lzma_member_reserves_nothing() -> None:
+    """A 196-byte LZMA member could make the decompressor reserve gigabytes (its dictionary size
+    is in the member's header); NumPy writes only stored or deflate members, so nothing else is
+    decompressed at all."""
+    payload = _npy("{'descr': '|u1', 'fortran_order': False, 'shape': (16,), }", b"\0" * 16)
+    blob = bytearray(_zip_with("a.npy", payload, zipfile.ZIP_LZMA))
+    # The LZMA properties follow the 30-byte local header, the name and a 4-byte props header:
+    # set the dictionary size to 4 GiB - 1.
+    props = 30 + len("a.npy") + 4
+    struct.pack_into("<I", blob, props + 1, 0xFFFFFFFF)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParamFileError, match="compressed with LZMA"):
+            npz_format.read_npz(bytes(blob), "lzma.npz")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
 
 
 def test_npz_never_calls_pickle(monkeypatch: pytest.MonkeyPatch) -> None:

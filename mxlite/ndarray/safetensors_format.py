@@ -153,6 +153,8 @@ def _parse_entry(reader: BoundedReader, name: str, entry: Any, buffer_len: int) 
             f"tensor {name!r}: entry must have exactly dtype, shape and data_offsets, got {entry!r:.200}"
         )
     code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not isinstance(code, str):
+        raise reader.error(f"tensor {name!r} has unknown dtype {code!r:.40} (not a string)")
     if code in _OTHER_ST:
         raise reader.error(
             f"tensor {name!r} has dtype {code}, which mxlite does not support; "
