@@ -263,14 +263,15 @@ class ParameterDict:
         """
         held = self._zero_cache
         if (
-            held is None
-            or held[1] != self._version
-            or held[2] != len(self._params)
-            or not held[0].current
+            held is not None
+            and held[1] == self._version
+            and held[2] == len(self._params)
+            and held[0].run()  # False when stale (a buffer was reallocated): rebuild
         ):
-            cache = _grad_cache.lookup(tuple(self._params.values()))
-            held = self._zero_cache = (cache, self._version, len(self._params))
-        held[0].run()
+            return
+        cache, plans = _grad_cache.lookup(tuple(self._params.values()))
+        self._zero_cache = (cache, self._version, len(self._params))
+        cache.run(plans)
 
     def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
         """Move every Parameter to ``ctx`` (replicas are averaged first).
