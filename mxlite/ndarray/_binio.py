@@ -135,8 +135,15 @@ class BoundedReader:
         """
         return to_native(self.raw_array(shape, as_little_endian(dtype), what), dtype)
 
-    def raw_array(self, shape: tuple[int, ...], file_dtype: np.dtype, what: str) -> np.ndarray:
-        """Allocate and fill a C-ordered array of exactly ``file_dtype`` (byte order included)."""
+    def array_nbytes(self, shape: tuple[int, ...], file_dtype: np.dtype, what: str) -> int:
+        """Bytes of a C-ordered ``file_dtype`` array of ``shape`` that starts here, once checked:
+        the input holds them, and NumPy can create the array (the one check every reader runs
+        before it allocates or skips array data).
+
+        Raises:
+            ParamFileError: the bytes run past the input, or NumPy refuses the shape (a
+                zero-size array such as ``(0, 2**40, 2**40)`` too).
+        """
         count = 1
         for dim in shape:
             count *= dim
@@ -147,6 +154,17 @@ class BoundedReader:
             span *= max(dim, 1)
         if span > _MAX_SPAN:  # NumPy refuses such shapes even when one dimension is 0
             raise self.error(f"{what}: shape {shape} is too large for NumPy")
+        return nbytes
+
+    def skip(self, nbytes: int) -> None:
+        """Move past ``nbytes`` checked by :meth:`array_nbytes` without reading them."""
+        self._stream.seek(nbytes, io.SEEK_CUR)
+        self._left -= nbytes
+        self._pos += nbytes
+
+    def raw_array(self, shape: tuple[int, ...], file_dtype: np.dtype, what: str) -> np.ndarray:
+        """Allocate and fill a C-ordered array of exactly ``file_dtype`` (byte order included)."""
+        nbytes = self.array_nbytes(shape, file_dtype, what)
         arr = np.empty(shape, dtype=file_dtype)
         if nbytes:
             view = arr.reshape(-1).view(np.uint8).data
