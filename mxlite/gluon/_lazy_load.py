@@ -37,7 +37,7 @@ import numpy as np
 from mxlite import backend
 from mxlite.base import ParamFileError
 from mxlite.context import cpu
-from mxlite.ndarray import params_format
+from mxlite.ndarray import atomic_file, params_format
 from mxlite.ndarray._binio import BoundedReader
 
 __all__ = ["FileArray", "index_params", "apply_loads", "close"]
@@ -208,6 +208,7 @@ def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
         f = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError:
         return None  # the ordinary reader raises MXNet's error for it
+    atomic_file.remove_dead_leftovers(path)  # what killed saves of this file left behind
     with f:
         info = os.fstat(f.fileno())
         head = f.read(16)

@@ -416,7 +416,10 @@ class Trainer:
             mxlite.base.ParamFileError: the file is damaged or was pickled by real MXNet (the
                 message names the entry); the optimizer and its states are unchanged.
         """
+        from mxlite.ndarray.atomic_file import remove_dead_leftovers
+
         self._prepare()
+        remove_dead_leftovers(fname)  # what killed saves of this file left behind
         if self._update_on_kvstore and self._kvstore is not None:
             self._kvstore.load_optimizer_states(fname)
             self._optimizer = self._kvstore._updater.optimizer

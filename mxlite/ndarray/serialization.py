@@ -30,7 +30,7 @@ from mxlite import backend, util
 from mxlite.base import ParamFileError
 from mxlite.context import Context, cpu
 from mxlite.ndarray import npz_format, params_format, safetensors_format
-from mxlite.ndarray.atomic_file import atomic_write
+from mxlite.ndarray.atomic_file import atomic_write, remove_dead_leftovers
 
 __all__ = [
     "save",
@@ -152,12 +152,8 @@ def _write(fname: str, fmt: str, arrays: list[Any] | dict[str, Any], np_magic: b
                 safetensors_format.write_safetensors(f, _host(container))
             else:
                 npz_format.write_npz(f, _host(container))
-    except FileNotFoundError as err:
-        raise ParamFileNotFoundError(
-            f'Cannot save to "{fname}": {err.strerror} (does the directory exist?)',
-            err.errno,
-            fname,
-        ) from None
+    except FileNotFoundError as err:  # worded by atomic_write: the target and the reason
+        raise ParamFileNotFoundError(str(err.strerror), err.errno, fname) from None
 
 
 def _host(container: list[Any] | dict[str, Any]) -> list[np.ndarray] | dict[str, np.ndarray]:
@@ -256,6 +252,7 @@ def load_arrays(
         ) from None
     except IsADirectoryError as err:
         raise ParamFileError(f'Cannot open "{path}": it is a directory') from err
+    remove_dead_leftovers(path)  # what killed saves of this file left behind
     with f:
         return _read(f, path, fmt, np_shape)
 
