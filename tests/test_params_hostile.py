@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import struct
-import tracemalloc
 import zipfile
 
 import numpy as np
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 
 from mxlite.base import MXNetError, ParamFileError
 from mxlite.ndarray import npz_format, params_format, safetensors_format
+from tests.memory import peak_bytes
 from tests.params_golden import golden_bytes
 
 V2, V3 = params_format.V2_MAGIC, params_format.V3_MAGIC
@@ -99,13 +99,9 @@ def test_hostile_params_raise_param_file_error(label: str, data: bytes, fragment
 
 def test_huge_claims_allocate_nothing_big() -> None:
     data = listfile([rec(shape=(2**16, 2**16, 2**10), data=b"\0" * 1024)])
-    tracemalloc.start()
-    try:
-        with pytest.raises(ParamFileError, match="needs"):
-            params_format.read_params(data, "huge.params")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with pytest.raises(ParamFileError, match="needs"):
+        params_format.read_params(data, "huge.params")
+    peak = peak_bytes(lambda: params_format.read_params(data, "huge.params"), (ParamFileError,))
     assert peak < 1 << 20
 
 
@@ -118,15 +114,14 @@ def test_file_truncated_at_every_offset_raises() -> None:
 
 def _bounded_read(reader, data: bytes) -> None:
     """Run ``reader``; only a clean result or ParamFileError is allowed, and memory stays bounded."""
-    tracemalloc.start()
-    try:
+
+    def run() -> None:
         try:
             reader(data)
         except ParamFileError as err:
             assert "fuzz" in str(err)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+
+    peak = peak_bytes(run)
     assert peak < (1 << 20) + 8 * len(data), peak
 
 
@@ -344,13 +339,9 @@ def test_npz_decompression_bomb_is_refused_before_inflating() -> None:
     struct.pack_into(
         "<I", patched, central + 24, 2**31
     )  # uncompressed size in the central directory
-    tracemalloc.start()
-    try:
-        with pytest.raises(ParamFileError, match="more than compression can produce"):
-            npz_format.read_npz(bytes(patched), "bomb.npz")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with pytest.raises(ParamFileError, match="more than compression can produce"):
+        npz_format.read_npz(bytes(patched), "bomb.npz")
+    peak = peak_bytes(lambda: npz_format.read_npz(bytes(patched), "bomb.npz"), (ParamFileError,))
     assert info.file_size == len(payload) and peak < 4 << 20
 
 
@@ -364,13 +355,9 @@ def test_npz_lzma_member_reserves_nothing() -> None:
     # set the dictionary size to 4 GiB - 1.
     props = 30 + len("a.npy") + 4
     struct.pack_into("<I", blob, props + 1, 0xFFFFFFFF)
-    tracemalloc.start()
-    try:
-        with pytest.raises(ParamFileError, match="compressed with LZMA"):
-            npz_format.read_npz(bytes(blob), "lzma.npz")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with pytest.raises(ParamFileError, match="compressed with LZMA"):
+        npz_format.read_npz(bytes(blob), "lzma.npz")
+    peak = peak_bytes(lambda: npz_format.read_npz(bytes(blob), "lzma.npz"), (ParamFileError,))
     assert peak < 1 << 20
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import struct
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 import mxlite as mx
 from mxlite import autograd, gluon
 from mxlite.base import ParamFileError
+from tests.memory import peak_bytes
 
 TWO = [mx.cpu(0), mx.cpu(1)]
 SHAPES = [(3, 4), (4,), (2, 2)]
@@ -225,15 +225,7 @@ def test_round_trip_still_loads_through_every_path(tmp_path: Any) -> None:
 
 # ------------------------------------------------------------------------------ memory
 def _peak(fn: Callable[[], Any]) -> int:
-    tracemalloc.start()
-    try:
-        try:
-            fn()
-        except ParamFileError:
-            pass
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    return peak_bytes(fn, (ParamFileError,))
 
 
 def _overlapping_file(copies: int, span: int) -> bytes:

@@ -27,6 +27,7 @@ atomic save) does not matter: the indexed file is read. Files of other formats (
 
 from __future__ import annotations
 
+import bisect
 import os
 import weakref
 from collections.abc import Sequence
@@ -64,10 +65,30 @@ class _Index:
         self.fd = fd
         self.path = path
         self.identity = _identity(info)
+        self.staging: np.ndarray | None = None  # the staged bytes (see _stage)
+        self.runs: list[tuple[int, int, int]] = []  # staged (file start, file end, position)
+        self._starts: list[int] = []
         self._finalizer = weakref.finalize(self, os.close, fd)
 
     def close(self) -> None:
+        self.staging = None
+        self.runs = []
+        self._starts = []
         self._finalizer()
+
+    def stage(self, buf: np.ndarray, runs: list[tuple[int, int, int]]) -> None:
+        """Keep ``buf``, which holds the file's bytes ``[start, end)`` of each run at its
+        position."""
+        self.staging, self.runs = buf, runs
+        self._starts = [start for start, _, _ in runs]
+
+    def staged_at(self, offset: int, nbytes: int) -> int:
+        """Where the file's bytes ``[offset, offset + nbytes)`` are in :attr:`staging`, or -1."""
+        k = bisect.bisect_right(self._starts, offset) - 1
+        if k < 0:
+            return -1
+        start, end, pos = self.runs[k]
+        return pos + offset - start if offset + nbytes <= end else -1
 
     def check_unchanged(self) -> None:
         """Raise unless the file still has the size, mtime and inode it had when indexed."""
@@ -106,8 +127,9 @@ class FileArray:
         cast: the dtype a load converts it to (:meth:`astype`), or None.
     """
 
-    __slots__ = ("index", "offset", "shape", "np_dtype", "file_dtype", "name", "cast", "_staged")
+    __slots__ = ("index", "offset", "shape", "np_dtype", "file_dtype", "name")
     stype = "default"
+    cast: Any = None
 
     def __init__(
         self,
@@ -124,8 +146,6 @@ class FileArray:
         self.np_dtype = dtype
         self.file_dtype = file_dtype
         self.name = name
-        self.cast: Any = None
-        self._staged: tuple[np.ndarray, int] | None = None
 
     @property
     def context(self) -> Any:
@@ -152,19 +172,34 @@ class FileArray:
 
     def astype(self, dtype: Any, copy: bool = True) -> FileArray:
         """This entry, converted to ``dtype`` when it is loaded (nothing is read now)."""
-        out = FileArray(
-            self.index, self.offset, self.shape, self.np_dtype, self.file_dtype, self.name
-        )
-        out.cast = dtype
-        return out
+        return _CastFileArray(self, dtype)
 
-    def staged(self) -> np.ndarray:
+    @property
+    def staged(self) -> bool:
+        """Whether :func:`_stage` has read the bytes."""
+        return not self.nbytes or self.index.staged_at(self.offset, self.nbytes) >= 0
+
+    def host(self) -> np.ndarray:
         """The host array (native dtype, C order) over the bytes :func:`_stage` read."""
-        if self._staged is None:
+        if not self.nbytes:
+            return np.empty(self.shape, dtype=self.np_dtype)
+        at = self.index.staged_at(self.offset, self.nbytes)
+        if at < 0 or self.index.staging is None:
             raise RuntimeError(f"array {self.name!r} of {self.index.path!r} was not staged")
-        buf, pos = self._staged
-        raw = np.ndarray(self.shape, dtype=self.file_dtype, buffer=buf, offset=pos)
+        raw = np.ndarray(self.shape, dtype=self.file_dtype, buffer=self.index.staging, offset=at)
         return raw if raw.dtype == self.np_dtype else raw.astype(self.np_dtype)
+
+
+class _CastFileArray(FileArray):
+    """A :class:`FileArray` that a load converts to ``cast`` (``astype`` of a load check)."""
+
+    __slots__ = ("cast",)
+
+    def __init__(self, entry: FileArray, dtype: Any) -> None:
+        super().__init__(
+            entry.index, entry.offset, entry.shape, entry.np_dtype, entry.file_dtype, entry.name
+        )
+        self.cast = dtype
 
 
 class _IndexingReader(BoundedReader):
@@ -247,21 +282,24 @@ def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
         return result
 
 
-def _read_range(index: _Index, buf: np.ndarray, start: int, group: list[FileArray]) -> None:
-    """Read file bytes ``[start, start + len(buf))`` into ``buf`` (``group`` lie in them)."""
+def _read_range(
+    index: _Index, buf: np.ndarray, start: int, group: list[FileArray], first: int
+) -> None:
+    """Read file bytes ``[start, start + len(buf))`` into ``buf`` (``group[first:]`` starts
+    there)."""
     view = memoryview(buf)  # type: ignore[arg-type]
     got = 0
     while got < len(view):
         try:
             n = os.preadv(index.fd, [view[got:]], start + got)
         except OSError as err:
-            entry = _entry_at(group, start + got)
+            entry = _entry_at(group, first, start + got)
             raise ParamFileError(
                 _MSG_READ_FAILED.format(path=index.path, entry=entry, why=err.strerror)
             ) from err
         if n <= 0:
             index.check_unchanged()  # names the change when there is one
-            entry = _entry_at(group, start + got)
+            entry = _entry_at(group, first, start + got)
             raise ParamFileError(
                 _MSG_CHANGED.format(
                     path=index.path, what=f"it ends at byte {start + got}, inside {entry}"
@@ -270,11 +308,43 @@ def _read_range(index: _Index, buf: np.ndarray, start: int, group: list[FileArra
         got += n
 
 
-def _entry_at(group: list[FileArray], offset: int) -> str:
-    for entry in group:
-        if offset < entry.offset + entry.nbytes:
-            return f"the data of {entry.name!r}"
+def _entry_at(group: list[FileArray], first: int, offset: int) -> str:
+    for i in range(first, len(group)):
+        if offset < group[i].offset + group[i].nbytes:
+            return f"the data of {group[i].name!r}"
     return f"the data of {group[-1].name!r}"
+
+
+def _offset(entry: FileArray) -> int:
+    return entry.offset
+
+
+def _stage_file(index: _Index, group: list[FileArray]) -> None:
+    """Read the bytes of ``group`` (entries of ``index`` with data) into ``index.staging``:
+    arrays at most ``_MAX_GAP`` apart are read together, by one ``preadv``."""
+    index.check_unchanged()
+    group.sort(key=_offset)
+    runs: list[tuple[int, int, int]] = []  # (file start, file end, first entry)
+    for i, entry in enumerate(group):
+        end = entry.offset + entry.nbytes
+        if runs and entry.offset - runs[-1][1] <= _MAX_GAP:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], end), runs[-1][2])
+        else:
+            runs.append((entry.offset, end, i))
+    buf = np.empty(sum(end - start for start, end, _ in runs), dtype=np.uint8)
+    placed: list[tuple[int, int, int]] = []  # (file start, file end, position in buf)
+    pos = 0
+    for start, end, first in runs:
+        _read_range(index, buf[pos : pos + end - start], start, group, first)
+        placed.append((start, end, pos))
+        pos += end - start
+    index.check_unchanged()  # a writer may have changed bytes already read
+    index.stage(buf, placed)
+    for entry in group:
+        if entry.np_dtype == np.bool_:  # bytes other than 0/1 would make odd booleans
+            at = index.staged_at(entry.offset, entry.nbytes)
+            flags = buf[at : at + entry.nbytes]
+            np.not_equal(flags, 0, out=flags)
 
 
 def _stage(entries: Sequence[FileArray]) -> None:
@@ -284,39 +354,18 @@ def _stage(entries: Sequence[FileArray]) -> None:
         ParamFileError: a read fails or comes up short, or the file changed since it was
             indexed; nothing has been changed then.
     """
-    by_index: dict[int, list[FileArray]] = {}
-    for entry in entries:
-        if entry._staged is None and entry.nbytes:
-            by_index.setdefault(id(entry.index), []).append(entry)
-    for entry in entries:
-        if entry._staged is None and not entry.nbytes:
-            entry._staged = (np.empty(0, np.uint8), 0)
-    for group in by_index.values():
-        index = group[0].index
-        index.check_unchanged()
-        group.sort(key=lambda e: e.offset)
-        runs: list[tuple[int, int, list[FileArray]]] = []  # (file start, file end, entries)
-        for entry in group:
-            end = entry.offset + entry.nbytes
-            if runs and entry.offset - runs[-1][1] <= _MAX_GAP:
-                last = runs[-1]
-                runs[-1] = (last[0], max(last[1], end), last[2])
-                last[2].append(entry)
-            else:
-                runs.append((entry.offset, end, [entry]))
-        buf = np.empty(sum(end - start for start, end, _ in runs), dtype=np.uint8)
-        pos = 0
-        for start, end, members in runs:
-            _read_range(index, buf[pos : pos + end - start], start, members)
-            for entry in members:
-                entry._staged = (buf, pos + entry.offset - start)
-            pos += end - start
-        index.check_unchanged()  # a writer may have changed bytes already read
-    for entry in entries:
-        if entry.np_dtype == np.bool_ and entry.nbytes:  # bytes other than 0/1: odd booleans
-            buf, at = entry._staged  # type: ignore[misc]
-            flags = buf[at : at + entry.nbytes]
-            np.not_equal(flags, 0, out=flags)
+    todo = [entry for entry in entries if not entry.staged]
+    if not todo:
+        return
+    index = todo[0].index
+    if all(entry.index is index for entry in todo):
+        _stage_file(index, todo)
+    else:
+        groups: dict[int, list[FileArray]] = {}
+        for entry in todo:
+            groups.setdefault(id(entry.index), []).append(entry)
+        for group in groups.values():
+            _stage_file(group[0].index, group)
 
 
 def _fast(param: Any, plan: Any) -> bool:
@@ -363,12 +412,12 @@ def apply_loads(plans: Sequence[tuple[Any, Any]]) -> None:
         if not isinstance(data, FileArray):
             param._apply_load(plan)
         elif not _fast(param, plan):
-            value = front_class()(data.staged(), cpu())
+            value = front_class()(data.host(), cpu())
             if data.cast is not None:
                 value = value.astype(data.cast, copy=False)
             param._apply_load(plan._replace(data=value))
         else:
-            host = data.staged()
+            host = data.host()
             for arr in param._data:
                 raw = arr._data
                 if backend.is_gpu_array(raw):
@@ -385,10 +434,7 @@ def close(loaded: Any) -> None:
     """Close the file behind an index returned by :func:`index_params` and drop its staged
     bytes (no-op for arrays)."""
     values = loaded.values() if isinstance(loaded, dict) else loaded
-    closed = False
     for value in values:
         if isinstance(value, FileArray):
-            value._staged = None
-            if not closed:
-                value.index.close()
-                closed = True
+            value.index.close()
+            return

@@ -425,14 +425,19 @@ class ParameterDict:
             CheckError: a missing or extra name, an incompatible shape or dtype.
         """
         lprefix = len(restore_prefix)
-        if isinstance(param_dict, dict):
-            loaded = [
-                (k[4:] if k.startswith("arg:") or k.startswith("aux:") else k, v)
-                for k, v in param_dict.items()
-            ]
+        strip = isinstance(param_dict, dict)
+        if (
+            strip
+            and not restore_prefix
+            and not any(k.startswith(("arg:", "aux:")) for k in param_dict)
+        ):
+            arg_dict = param_dict  # read only: no copy (files may hold many small arrays)
         else:
-            loaded = list(param_dict)
-        arg_dict = {restore_prefix + k: v for k, v in loaded}
+            items = param_dict.items() if strip else param_dict
+            arg_dict = {
+                restore_prefix + (k[4:] if strip and k.startswith(("arg:", "aux:")) else k): v
+                for k, v in items
+            }
         where = f"file: {filename}" if filename else "param_dict"
         if not allow_missing:
             for name in self.keys():

@@ -15,6 +15,12 @@ MXNet semantics kept (checked against MXNet 1.9.1):
 - ``mx.nd.load`` returns legacy NDArrays even in numpy mode; ``mx.npx.load`` returns
   ``mx.np.ndarray``. ``mx.nd.save`` refuses ``mx.np.ndarray`` (use ``mx.npx.save``).
 - The device recorded in a file is ignored: arrays load onto ``ctx`` (default ``cpu(0)``).
+
+Loading a file also removes what killed saves of it left behind once their writers are gone
+(:func:`mxlite.ndarray.atomic_file.remove_dead_leftovers`). Memory: a load costs the arrays it
+returns plus transient bookkeeping of about the file's size; each array is an NDArray over a
+NumPy array, about 190 bytes of objects, so a file of very many tiny arrays (the smallest
+``.params`` record is 17 bytes) costs up to about 11 times its size.
 """
 
 from __future__ import annotations
