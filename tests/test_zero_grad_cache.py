@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -360,3 +361,30 @@ def test_threads_that_build_and_invalidate_plans_at_once_never_fail() -> None:
 
     _run_threads([lambda k=k: worker(k) for k in range(4)])
     assert not errors, errors[:3]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks")
+def test_forked_child_rebuilds_plans_even_if_the_lock_was_held() -> None:
+    pd = _dict(2)
+    with _grad_cache._LOCK:  # another thread of the parent holds it at the fork
+        pid = os.fork()
+        if pid == 0:  # the child: an invalidation and a rebuild need the lock
+            code = 1  # (no kernel runs here: OpenMP refuses to run in a forked child)
+            try:
+                _grad_cache.grad_buffers_changed()
+                cache, plans = _grad_cache.lookup(tuple(pd.values()))
+                code = 0 if cache.current and len(plans) == 1 else 2
+            finally:
+                os._exit(code)
+    import signal
+    import time
+
+    deadline = time.monotonic() + 60
+    done, status = os.waitpid(pid, os.WNOHANG)
+    while not done and time.monotonic() < deadline:
+        time.sleep(0.05)
+        done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:  # deadlocked on the lock it inherited
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done and os.waitstatus_to_exitcode(status) == 0

@@ -33,6 +33,7 @@ under one lock (:data:`_LOCK`), which rebuilds and invalidations take, never the
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -51,6 +52,16 @@ _MSG_NOT_FLOAT = (
 _SHARED_SLOTS = 8
 #: Guards the generation bump, ``_State.live`` and ``_State.shared`` (never the steady state).
 _LOCK = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    """A forked child gets a fresh lock: another thread of the parent may have held it."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 class _State:
