@@ -291,3 +291,24 @@ def test_unnamed_temporary_file_never_appears_while_writing(tmp_path: Path) -> N
         assert _listing(tmp_path) == ["f.bin"]
     assert target.read_bytes() == b"x" * 100_000
     assert _listing(tmp_path) == ["f.bin"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_unnamed_file_that_cannot_be_linked_is_copied(tmp_path: Path, monkeypatch) -> None:
+    if not _UNNAMED:
+        pytest.skip("O_TMPFILE is not available here")
+
+    def refuse(*args: object) -> str:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(_save_tmp, "_link_unnamed", refuse)
+    monkeypatch.setattr(_save_tmp, "USE_O_TMPFILE", True)
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    data = bytes(range(256)) * 5000
+    with atomic_write(target) as f:
+        f.write(data)
+    assert target.read_bytes() == data and stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert _listing(tmp_path) == ["f.bin"]
+    assert not _save_tmp.USE_O_TMPFILE  # later saves use named files from the start

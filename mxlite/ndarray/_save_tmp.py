@@ -96,8 +96,8 @@ def open_unnamed(directory: str, mode: int) -> int | None:
     """
     if not USE_O_TMPFILE:
         return None
-    try:
-        return os.open(directory, os.O_TMPFILE | _OPEN_FLAGS, mode)
+    try:  # readable too: if it cannot be named, its bytes are copied (see name_unnamed)
+        return os.open(directory, os.O_TMPFILE | os.O_RDWR | _OPEN_FLAGS & ~os.O_WRONLY, mode)
     except OSError as err:
         if err.errno in _NO_TMPFILE:
             return None
@@ -128,11 +128,46 @@ def open_named(directory: str, name: str, mode: int) -> tuple[int, str]:
 
 
 def name_unnamed(fd: int, directory: str, name: str) -> str:
-    """Give the complete unnamed file ``fd`` a temporary name in ``directory``; its path.
+    """Give the complete, fsynced unnamed file ``fd`` a temporary name in ``directory``; its
+    path. Where the file system refuses to link it (some refuse ``linkat`` through
+    ``/proc/self/fd``), its bytes and mode are copied into a named file instead, and later
+    saves of this process use named files from the start.
 
     Raises:
-        OSError: the link failed.
+        OSError: neither works (no space, ...).
     """
+    global USE_O_TMPFILE
+    try:
+        return _link_unnamed(fd, directory, name)
+    except FileExistsError:
+        raise
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EROFS):
+            raise
+    USE_O_TMPFILE = False
+    info = os.fstat(fd)
+    out, tmp = open_named(directory, name, 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(out, stat.S_IMODE(info.st_mode))
+        size = info.st_size
+        done = 0
+        while done < size:
+            chunk = os.pread(fd, min(size - done, 1 << 24), done)
+            if not chunk:
+                raise OSError(errno.EIO, "the unnamed temporary file ended early")
+            done += os.write(out, chunk)
+        os.fsync(out)
+    except BaseException:
+        os.close(out)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(out)
+    return tmp
+
+
+def _link_unnamed(fd: int, directory: str, name: str) -> str:
     # linkat(AT_FDCWD, "/proc/self/fd/N", dirfd, tmp, AT_SYMLINK_FOLLOW): os.link only calls
     # linkat with a dir_fd (plain link() does not follow the magic link: EXDEV).
     dir_fd = os.open(directory, _DIR_FLAGS)
