@@ -127,7 +127,10 @@ def plan_load(param: Any, data: Any, ctx: Any, cast_dtype: bool, dtype_source: s
         mine = tuple(param.shape)
         if len(mine) != len(saved) or not all(d in (unknown, s) for d, s in zip(mine, saved)):
             raise CheckError(_MSG_LOAD_SHAPE.format(name=name, mine=str(mine), saved=str(saved)))
-        new_shape = tuple(s if d == unknown else d for d, s in zip(mine, saved))
+        if unknown in mine:
+            new_shape = tuple(s if d == unknown else d for d, s in zip(mine, saved))
+        else:
+            new_shape = mine  # the same tuple: nothing new per Parameter of a large file
     new_dtype = None
     if dtype_np(param.dtype) != np.dtype(data.dtype):
         if not cast_dtype:

@@ -375,10 +375,12 @@ class Parameter:
         _param_init.init_grad(self)
 
     def _set_grads(self, grads: list[NDArray] | None) -> None:
-        """Replace the gradient buffers; cached zero_grad plans go stale."""
-        if grads is not None or self._grad is not None:
-            _grad_cache.grad_buffers_changed()
+        """Replace the gradient buffers; cached zero_grad plans go stale (after the swap, so a
+        plan built meanwhile in another thread is never current with the old buffers)."""
+        changed = grads is not None or self._grad is not None
         self._grad = grads
+        if changed:
+            _grad_cache.grad_buffers_changed()
 
     def _reduce(self) -> NDArray:
         """The average of the replicas, on cpu(0).

@@ -408,19 +408,27 @@ class Trainer:
         The states may have been saved on other contexts: each state moves to its weight's
         context at the next update. ``param_dict`` is set from this trainer's parameters.
 
+        All or nothing: the file is decoded and checked for every updater before any states
+        or the optimizer are replaced.
+
         Raises:
             OSError: ``fname`` cannot be read.
-            mxlite.base.ParamFileError: the file is damaged or was pickled by real MXNet.
+            mxlite.base.ParamFileError: the file is damaged or was pickled by real MXNet (the
+                message names the entry); the optimizer and its states are unchanged.
         """
+        from mxlite.ndarray.atomic_file import remove_dead_leftovers
+
         self._prepare()
+        remove_dead_leftovers(fname)  # what killed saves of this file left behind
         if self._update_on_kvstore and self._kvstore is not None:
             self._kvstore.load_optimizer_states(fname)
             self._optimizer = self._kvstore._updater.optimizer
         else:
             with open(fname, "rb") as f:
                 states = f.read()
-            for updater in self._updaters:
-                updater.set_states(states)
+            decoded = [updater._decode_states(states) for updater in self._updaters]
+            for updater, (loaded, optimizer) in zip(self._updaters, decoded, strict=True):
+                updater._install_states(loaded, optimizer)
                 updater.optimizer = self._updaters[0].optimizer
             self._optimizer = self._updaters[0].optimizer
         self._optimizer.param_dict = dict(enumerate(self._params))
