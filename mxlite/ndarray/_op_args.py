@@ -20,6 +20,7 @@ __all__ = [
     "check_int_dtype",
     "normalize_axis",
     "out_dtype",
+    "shape_text",
     "to_index",
 ]
 
@@ -111,3 +112,8 @@ def to_index(xp: Any, raw: Any) -> Any:
     if raw.dtype == np.int64:
         return raw
     return raw.astype(np.int64)
+
+
+def shape_text(shape: Any) -> str:
+    """A shape as MXNet prints it in messages: ``[3,4]``."""
+    return "[" + ",".join(str(int(d)) for d in shape) + "]"

@@ -22,7 +22,7 @@ import numpy as np
 
 from mxlite import autograd
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import check_choice, check_float
+from mxlite.ndarray._op_args import check_choice, check_float, shape_text
 from mxlite.ndarray.ndarray import NDArray, as_raw, autograd_record, on_device, out_ctx, same_ctx
 
 __all__ = ["LeakyReLU", "Dropout", "SELU_ALPHA", "SELU_LAMBDA"]
@@ -50,10 +50,6 @@ _MSG_P = (
 _MSG_AXES = "Dropout: axes index = {axis} must be in range [0, {ndim})"
 
 
-def _shape_text(shape: Sequence[int]) -> str:
-    return "[" + ",".join(str(d) for d in shape) + "]"
-
-
 def gamma_shape(gamma: tuple[int, ...], data: tuple[int, ...]) -> tuple[int, ...]:
     """``gamma``'s shape aligned to ``data`` as MXNet's ``expand_shape``: scanning from the
     last axis, a gamma dimension may only land on axis 0 or 1, where it equals the data's or
@@ -69,7 +65,7 @@ def gamma_shape(gamma: tuple[int, ...], data: tuple[int, ...]) -> tuple[int, ...
             result[i] = gamma[s]
             s -= 1
     if s != -1:
-        raise MXNetError(_MSG_GAMMA_SHAPE.format(gamma=_shape_text(gamma), data=_shape_text(data)))
+        raise MXNetError(_MSG_GAMMA_SHAPE.format(gamma=shape_text(gamma), data=shape_text(data)))
     return tuple(result)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import check_choice, normalize_axis, to_index
+from mxlite.ndarray._op_args import check_choice, normalize_axis, shape_text, to_index
 from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
@@ -208,7 +208,7 @@ def Embedding(  # noqa: N802 - MXNet's name
     """
     if weight.shape != (int(input_dim), int(output_dim)):
         raise MXNetError(
-            _MSG_EMB_SHAPE.format(provided=list(weight.shape), n=input_dim, m=output_dim)
+            _MSG_EMB_SHAPE.format(provided=shape_text(weight.shape), n=input_dim, m=output_dim)
         )
     ctx = same_ctx("Embedding", data, weight)
     xp = weight._xp

@@ -15,7 +15,7 @@ import numpy as np
 from mxlite import _threads, autograd, backend
 from mxlite.base import MXNetError, dtype_np
 from mxlite.ndarray import _dtype_rules, _op_args
-from mxlite.ndarray._op_args import check_float
+from mxlite.ndarray._op_args import check_float, shape_text
 from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
@@ -122,13 +122,13 @@ def batch_dot(
     flags = f"trans_a={int(transpose_a)} trans_b={int(transpose_b)}"
     if a.ndim < 3 or a.ndim != b.ndim:
         raise MXNetError(
-            f"batch_dot currently only support N-D*N-D array (N >= 3){list(a.shape)} v.s. "
-            f"{list(b.shape)}"
+            f"batch_dot currently only support N-D*N-D array (N >= 3){shape_text(a.shape)} v.s. "
+            f"{shape_text(b.shape)}"
         )
     if a.shape[:-2] != b.shape[:-2]:
         raise MXNetError(
             f"batch_dot shape error (the leading batch dimensions must be equal): "
-            f"{list(a.shape)} X {list(b.shape)} {flags}"
+            f"{shape_text(a.shape)} X {shape_text(b.shape)} {flags}"
         )
     if transpose_a:
         a = a.swapaxes(-1, -2)
@@ -136,7 +136,8 @@ def batch_dot(
         b = b.swapaxes(-1, -2)
     if a.shape[-1] != b.shape[-2]:
         raise MXNetError(
-            f"batch_dot shape error (shape mismatch): {list(lhs.shape)} X {list(rhs.shape)} {flags}"
+            f"batch_dot shape error (shape mismatch): {shape_text(lhs.shape)} X "
+            f"{shape_text(rhs.shape)} {flags}"
         )
     if type(a) is np.ndarray:
         _threads.host_threads()  # the BLAS pool follows the thread policy

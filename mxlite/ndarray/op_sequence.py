@@ -13,6 +13,7 @@ import numpy as np
 
 from mxlite.base import MXNetError
 from mxlite.ndarray._dtype_rules import cast_scalar
+from mxlite.ndarray._op_args import shape_text
 from mxlite.ndarray.ndarray import NDArray, as_raw, autograd_record, on_device, out_ctx, same_ctx
 
 __all__ = ["SequenceMask", "length_mask"]
@@ -27,10 +28,6 @@ _MSG_SHAPE = (
     "{op}: Shape inconsistent, Provided = {provided}, inferred shape={inferred}: the lengths "
     "need one entry per {what}."
 )
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "[" + ",".join(str(d) for d in shape) + "]"
 
 
 def length_mask(
@@ -48,7 +45,10 @@ def length_mask(
     if tuple(lengths.shape) != expected:
         raise MXNetError(
             _MSG_SHAPE.format(
-                op=op, provided=_shape_text(tuple(lengths.shape)), inferred=expected, what=what
+                op=op,
+                provided=shape_text(lengths.shape),
+                inferred=shape_text(expected),
+                what=what,
             )
         )
     steps = xp.arange(shape[axis]).reshape((-1,) + (1,) * (len(shape) - axis - 1))
@@ -95,7 +95,7 @@ def SequenceMask(  # noqa: N802 - MXNet's name
         raise MXNetError(
             _MSG_SHAPE.format(
                 op="SequenceMask",
-                provided=_shape_text(tuple(lengths.shape)),
+                provided=shape_text(tuple(lengths.shape)),
                 inferred=(a.shape[batch_axis],),
                 what="sequence (the batch axis)",
             )

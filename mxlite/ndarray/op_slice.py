@@ -20,7 +20,7 @@ from typing import Any
 from mxlite import autograd
 from mxlite.autograd_tape import record_multi_op
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import normalize_axis
+from mxlite.ndarray._op_args import normalize_axis, shape_text
 from mxlite.ndarray.ndarray import NDArray, autograd_record, on_device, out_ctx
 from mxlite.ndarray.op_math import write_out
 
@@ -67,10 +67,6 @@ _MSG_SPLIT_SQUEEZE = (
 _MSG_V2_EVEN = "array split does not result in an equal division"
 _MSG_V2_KIND = "indices_or_sections must either int or tuple of ints"
 _MSG_V2_SQUEEZE = "split_v2: expected axis size of 1 but got {size} (squeeze_axis=True)"
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    return "[" + ",".join(str(d) for d in shape) + "]"
 
 
 def _sliced(data: NDArray, key: tuple[Any, ...], out: NDArray | None = None) -> NDArray:
@@ -222,10 +218,10 @@ def split(
     size = data.shape[ax]
     if size % n:
         raise MXNetError(
-            _MSG_SPLIT_EVEN.format(axis=ax, shape=_shape_text(data.shape), n=n, size=size)
+            _MSG_SPLIT_EVEN.format(axis=ax, shape=shape_text(data.shape), n=n, size=size)
         )
     if squeeze_axis and size != n:
-        raise MXNetError(_MSG_SPLIT_SQUEEZE.format(shape=_shape_text(data.shape), axis=ax, n=n))
+        raise MXNetError(_MSG_SPLIT_SQUEEZE.format(shape=shape_text(data.shape), axis=ax, n=n))
     step = size // n
     return _split_at(data, ax, [i * step for i in range(n + 1)], bool(squeeze_axis))
 

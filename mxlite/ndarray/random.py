@@ -183,6 +183,8 @@ def multinomial(
     extra = () if shape is None else ((shape,) if isinstance(shape, int) else tuple(shape))
     xp, p = data._xp, data._data
     batch = p.shape[:-1]
+    if not batch and not extra and not data._numpy_semantics():
+        extra = (1,)  # one draw from a single distribution: shape (1,), as MXNet's legacy arrays
     draws = max(int(np.prod(extra, dtype=np.int64)), 1)
     u = uniform_raw(batch + (draws,), data.context)
     with backend.array_device_guard(p):
