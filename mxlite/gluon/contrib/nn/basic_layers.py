@@ -7,9 +7,10 @@ MXNet 1.9.1 names them ``Concurrent``/``HybridConcurrent``; MXNet 2 renamed them
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
-from mxlite.gluon.block import HybridBlock
+from mxlite.gluon.block import Block, HybridBlock
 from mxlite.gluon.nn.basic_layers import HybridSequential, Sequential
 from mxlite.gluon.parameter_dict import ParameterDict
 from mxlite.ndarray import op_shape
@@ -21,7 +22,7 @@ class _Joined:
     """What Concurrent and HybridConcurrent share: the ``axis`` and the join of the children's
     outputs."""
 
-    _children: dict[str, Any]
+    _children: OrderedDict[str, Block]
 
     def __init__(
         self, axis: int = -1, prefix: str | None = None, params: ParameterDict | None = None
