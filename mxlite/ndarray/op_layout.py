@@ -191,7 +191,8 @@ def pad_raw(xp: Any, a: Any, widths: Sequence[tuple[int, int]], mode: str, value
     with ``xp.pad``'s ``mode`` (``constant`` writes ``value``)."""
     grow = [(max(b, 0), max(e, 0)) for b, e in widths]
     if mode == "constant":
-        res = xp.pad(a, grow, mode="constant", constant_values=np.array(value).astype(a.dtype))
+        fill = np.array(value).astype(a.dtype).item()  # a Python scalar: CuPy takes no host arrays
+        res = xp.pad(a, grow, mode="constant", constant_values=fill)
     else:
         res = xp.pad(a, grow, mode=mode)
     if any(b < 0 or e < 0 for b, e in widths):
