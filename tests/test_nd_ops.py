@@ -390,3 +390,48 @@ def test_np_front_keeps_numpy_arrays(ctx: mx.Context) -> None:
         assert isinstance(out, mx.np.ndarray), type(out)
         assert out.context == ctx
     assert mx.np.argsort(x).dtype == np.int64
+
+
+OUT_CASES: list[tuple[str, Callable[..., Any]]] = [
+    ("gather_nd", lambda x, **k: nd.gather_nd(x, nd.array([[0, 2]], ctx=x.context), **k)),
+    (
+        "scatter_nd",
+        lambda x, **k: nd.scatter_nd(x[0], nd.array([[1, 0, 1, 2]], ctx=x.context), (3,), **k),
+    ),
+    ("Embedding", lambda x, **k: nd.Embedding(nd.array([2, 0], ctx=x.context), x, 3, 4, **k)),
+    ("sort", lambda x, **k: nd.sort(x, axis=0, **k)),
+    ("argsort", lambda x, **k: nd.argsort(x, **k)),
+    ("slice_like", lambda x, **k: nd.slice_like(x, nd.zeros((2, 2)), **k)),
+    ("swapaxes", lambda x, **k: nd.swapaxes(x, 0, 1, **k)),
+    ("tile", lambda x, **k: nd.tile(x, (1, 2), **k)),
+    ("repeat", lambda x, **k: nd.repeat(x, 2, axis=0, **k)),
+    ("flip", lambda x, **k: nd.flip(x, axis=1, **k)),
+    ("pad", lambda x, **k: nd.pad(x, mode="edge", pad_width=(1, 0, 0, 2), **k)),
+    ("diag", lambda x, **k: nd.diag(x, k=1, **k)),
+    ("LeakyReLU", lambda x, **k: nd.LeakyReLU(x, act_type="gelu", **k)),
+    ("Dropout", lambda x, **k: nd.Dropout(x, p=0.5, **k)),
+    ("L2Normalization", lambda x, **k: nd.L2Normalization(x, **k)),
+    (
+        "SequenceMask",
+        lambda x, **k: nd.SequenceMask(
+            x, nd.array([1, 0, 2, 3], ctx=x.context), use_sequence_length=True, **k
+        ),
+    ),
+    ("gemm2", lambda x, **k: nd.linalg.gemm2(x, x, transpose_b=True, **k)),
+    (
+        "gemm",
+        lambda x, **k: nd.linalg.gemm(x, x, nd.ones((3, 3), ctx=x.context), transpose_b=True, **k),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "call"), OUT_CASES, ids=[c[0] for c in OUT_CASES])
+def test_out_argument_receives_the_result(name: str, call: Any, ctx: mx.Context) -> None:
+    x = nd.array(A34, ctx=ctx)
+    want = call(x).asnumpy()
+    out = nd.zeros(want.shape, ctx=ctx)
+    got = call(x, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out.asnumpy(), want)
+    with pytest.raises(MXNetError, match="out= has shape"):
+        call(x, out=nd.zeros((7,), ctx=ctx))

@@ -273,6 +273,29 @@ LAYOUT = (
         ],
     )
     + _cases(
+        "concatenate",
+        "x = mx.nd.arange(12).reshape((3, 4))\n",
+        [
+            "mx.nd.concatenate([x, x])",
+            "mx.nd.concatenate([x, x], axis=1)",
+            "mx.nd.concatenate([x, x[:, :2]], axis=1)",
+            "mx.nd.concatenate([x, x], axis=1, always_copy=False)",
+            "mx.nd.concatenate([x])",
+            "mx.nd.concatenate([x], always_copy=False) is x",
+            "mx.nd.concatenate([x]) is x",
+            "mx.nd.concatenate([])",
+            "mx.nd.concatenate((x, x))",
+            "mx.nd.concatenate([x, x.astype('int32')])",
+            "mx.nd.concatenate([x, x[:, :2]])",
+            "mx.nd.concatenate([x, x], axis=5)",
+            "mx.nd.concatenate([x.astype('float16'), x.astype('float16')], axis=0)",
+            "mx.nd.concat(x, x, dim=-1)",
+            "mx.nd.concat(x, x, dim=2)",
+            "mx.nd.stack(x, x, axis=2)",
+            "mx.nd.stack(x, x, axis=3)",
+        ],
+    )
+    + _cases(
         "tile/repeat",
         "x = mx.nd.arange(12).reshape((3, 4))\n",
         [

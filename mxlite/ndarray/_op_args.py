@@ -7,14 +7,16 @@ point types, not int32``); the helpers here raise the same texts, followed by wh
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from mxlite.base import MXNetError, dtype_np
 
 __all__ = [
+    "accepts_out",
     "check_choice",
     "check_float",
     "check_int_dtype",
@@ -40,6 +42,7 @@ _MSG_AXIS = (
     "{op}: axis {axis} is out of range for an input of {ndim} dimensions; valid axes are "
     "{lo} .. {hi}."
 )
+_F = TypeVar("_F", bound=Callable[..., Any])
 _FLOAT_KINDS = frozenset({np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)})
 
 
@@ -117,3 +120,19 @@ def to_index(xp: Any, raw: Any) -> Any:
 def shape_text(shape: Any) -> str:
     """A shape as MXNet prints it in messages: ``[3,4]``."""
     return "[" + ",".join(str(int(d)) for d in shape) + "]"
+
+
+def accepts_out(fn: _F) -> _F:
+    """Decorator giving a single-output op MXNet's ``out=`` argument: the result is copied into
+    ``out`` (which must have its shape) and ``out`` is returned."""
+
+    @functools.wraps(fn)
+    def with_out(*args: Any, out: Any = None, **kwargs: Any) -> Any:
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        from mxlite.ndarray.op_math import write_out  # noqa: PLC0415 - op_math sits above us
+
+        return write_out(result, out)
+
+    return with_out  # type: ignore[return-value]

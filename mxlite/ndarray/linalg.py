@@ -16,6 +16,7 @@ import numpy as np
 
 from mxlite import _threads
 from mxlite.base import MXNetError
+from mxlite.ndarray._op_args import accepts_out
 from mxlite.ndarray.ndarray import NDArray, as_raw, autograd_record, on_device, out_ctx, same_ctx
 from mxlite.ndarray.op_shape import transpose
 
@@ -91,6 +92,7 @@ def _product(
     return ra, rb, a._xp.matmul(ma, mb)
 
 
+@accepts_out
 @on_device
 def gemm2(
     A: NDArray,  # noqa: N803 - MXNet's names
@@ -120,6 +122,7 @@ def gemm2(
     return _from_rows_second_last(out, axis)
 
 
+@accepts_out
 @on_device
 def gemm(
     A: NDArray,  # noqa: N803 - MXNet's names

@@ -22,7 +22,7 @@ import numpy as np
 
 from mxlite import autograd
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import check_choice, check_float, shape_text
+from mxlite.ndarray._op_args import accepts_out, check_choice, check_float, shape_text
 from mxlite.ndarray.ndarray import NDArray, as_raw, autograd_record, on_device, out_ctx, same_ctx
 
 __all__ = ["LeakyReLU", "Dropout", "SELU_ALPHA", "SELU_LAMBDA"]
@@ -88,6 +88,7 @@ def gelu_cdf(a: Any) -> Any:
     return (dt(0.5) * (dt(1) + erf(a * dt(1 / np.sqrt(2.0))))).astype(a.dtype, copy=False)
 
 
+@accepts_out
 @on_device
 def LeakyReLU(  # noqa: N802 - MXNet's name
     data: NDArray,
@@ -157,6 +158,7 @@ def _dropout_mask(
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
 
 
+@accepts_out
 @on_device
 def Dropout(  # noqa: N802 - MXNet's name
     data: NDArray,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import check_choice, normalize_axis, shape_text, to_index
+from mxlite.ndarray._op_args import accepts_out, check_choice, normalize_axis, shape_text, to_index
 from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
@@ -142,6 +142,7 @@ def _nd_index(op: str, xp: Any, raw: Any, shape: tuple[int, ...]) -> tuple[Any, 
     return tuple(rows)
 
 
+@accepts_out
 @on_device
 def gather_nd(data: NDArray, indices: NDArray, **kwargs: Any) -> NDArray:
     """``data[indices[0], indices[1], ..., indices[M-1]]``: indices of shape ``(M, Y0, ...)``
@@ -159,6 +160,7 @@ def gather_nd(data: NDArray, indices: NDArray, **kwargs: Any) -> NDArray:
     return result
 
 
+@accepts_out
 @on_device
 def scatter_nd(data: NDArray, indices: NDArray, shape: Sequence[int], **kwargs: Any) -> NDArray:
     """A zero array of ``shape`` with ``data`` written at ``indices`` (the inverse of
@@ -188,6 +190,7 @@ def scatter_nd(data: NDArray, indices: NDArray, shape: Sequence[int], **kwargs: 
     return result
 
 
+@accepts_out
 @on_device
 def Embedding(  # noqa: N802 - MXNet's name
     data: NDArray,

@@ -1,5 +1,5 @@
-"""Layout ops of ``mx.nd``: moveaxis, swapaxes (``SwapAxis``), tile, repeat, flip (``reverse``),
-pad (``Pad``), diag.
+"""Layout ops of ``mx.nd``: concatenate, moveaxis, swapaxes (``SwapAxis``), tile, repeat, flip
+(``reverse``), pad (``Pad``), diag.
 
 Every result is a copy. Recorded for autograd as ``transpose`` (moveaxis, swapaxes), ``tile``
 (attr ``reps``: the input's shape and the repetitions, aligned), ``repeat`` (``repeats``,
@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import check_choice, normalize_axis
+from mxlite.ndarray._op_args import accepts_out, check_choice, normalize_axis
 from mxlite.ndarray.ndarray import NDArray, autograd_record, on_device, out_ctx
-from mxlite.ndarray.op_shape import transpose
+from mxlite.ndarray.op_shape import concat, transpose
 
 __all__ = [
+    "concatenate",
     "moveaxis",
     "swapaxes",
     "SwapAxis",
@@ -56,6 +57,51 @@ _MSG_PAD_SPEC = (
 _MSG_DIAG_SAME = "diag: axis1 and axis2 cannot refer to the same axis {axis}"
 _MSG_DIAG_NONE = "diag: Diagonal does not exist: offset k={k} is outside a {rows}x{cols} matrix."
 _MSG_DIAG_RANK = "diag: the input must have at least one dimension, got shape {shape}"
+
+
+class ConcatenateError(AssertionError, ValueError):
+    """A bad ``concatenate`` argument: an AssertionError, as MXNet's asserts (so code that
+    catches those keeps working), and a ValueError (it survives ``python -O``)."""
+
+
+_MSG_CONCATENATE = (
+    "concatenate: {what}; pass a non-empty list of NDArrays of one dtype whose shapes differ "
+    "only on the axis."
+)
+
+
+def concatenate(arrays: list[NDArray], axis: int = 0, always_copy: bool = True) -> NDArray:
+    """Join a list of arrays along ``axis`` (default 0; the legacy Python helper MXNet has
+    beside ``concat``). With ``always_copy=False`` a one-element list gives that array back.
+
+    Raises:
+        ConcatenateError: not a non-empty list of NDArrays, or shapes or dtypes that differ
+            (an AssertionError, as MXNet's asserts).
+        IndexError: ``axis`` out of range.
+    """
+    if not isinstance(arrays, list) or not arrays or not isinstance(arrays[0], NDArray):
+        raise ConcatenateError(_MSG_CONCATENATE.format(what="arrays must be a non-empty list"))
+    if not always_copy and len(arrays) == 1:
+        return arrays[0]
+    ndim = arrays[0].ndim
+    if not -ndim <= axis < ndim:
+        raise IndexError(f"concatenate: axis {axis} is out of range for {ndim}-d arrays")
+    ax = axis % ndim
+    first = arrays[0]
+    for arr in arrays[1:]:
+        if (
+            arr.ndim != ndim
+            or arr.shape[:ax] != first.shape[:ax]
+            or arr.shape[ax + 1 :] != first.shape[ax + 1 :]
+        ):
+            raise ConcatenateError(
+                _MSG_CONCATENATE.format(what=f"shapes {first.shape} and {arr.shape} differ")
+            )
+        if arr.dtype != first.dtype:
+            raise ConcatenateError(
+                _MSG_CONCATENATE.format(what=f"dtypes {first.dtype} and {arr.dtype} differ")
+            )
+    return concat(*arrays, dim=ax)
 
 
 def _copy_result(data: NDArray, raw: Any) -> NDArray:
@@ -102,6 +148,7 @@ def moveaxis(tensor: NDArray, source: Any, destination: Any) -> NDArray:
     return transpose(tensor, axes=order)
 
 
+@accepts_out
 def swapaxes(data: NDArray, dim1: int = 0, dim2: int = 0, **kwargs: Any) -> NDArray:
     """Exchange axes ``dim1`` and ``dim2`` (a copy).
 
@@ -121,6 +168,7 @@ def swapaxes(data: NDArray, dim1: int = 0, dim2: int = 0, **kwargs: Any) -> NDAr
 SwapAxis = swapaxes
 
 
+@accepts_out
 @on_device
 def tile(data: NDArray, reps: Sequence[int], **kwargs: Any) -> NDArray:
     """Repeat the whole array ``reps[i]`` times along axis ``i`` (``reps`` and the shape are
@@ -142,6 +190,7 @@ def tile(data: NDArray, reps: Sequence[int], **kwargs: Any) -> NDArray:
     return out
 
 
+@accepts_out
 @on_device
 def repeat(data: NDArray, repeats: int, axis: int | None = None, **kwargs: Any) -> NDArray:
     """Repeat each element ``repeats`` times along ``axis`` (of the flattened array when None).
@@ -161,6 +210,7 @@ def repeat(data: NDArray, repeats: int, axis: int | None = None, **kwargs: Any) 
     return out
 
 
+@accepts_out
 @on_device
 def flip(data: NDArray, axis: Any = None, **kwargs: Any) -> NDArray:
     """Reverse the order of elements along ``axis`` (an int or a tuple; a copy).
@@ -209,6 +259,7 @@ def padded(data: NDArray, widths: list[tuple[int, int]], mode: str, value: Any) 
     return out
 
 
+@accepts_out
 @on_device
 def pad(
     data: NDArray,
@@ -250,6 +301,7 @@ def _diag_positions(rows: int, cols: int, k: int) -> tuple[np.ndarray, np.ndarra
     return (i, i + k) if k >= 0 else (i - k, i)
 
 
+@accepts_out
 @on_device
 def diag(data: NDArray, k: int = 0, axis1: int = 0, axis2: int = 1, **kwargs: Any) -> NDArray:
     """A vector's diagonal matrix (diagonal ``k``), or diagonal ``k`` of the matrices spanned by

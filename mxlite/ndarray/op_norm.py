@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import check_choice, check_float
+from mxlite.ndarray._op_args import accepts_out, check_choice, check_float
 from mxlite.ndarray.ndarray import NDArray, autograd_record, on_device, out_ctx
 
 __all__ = ["L2Normalization"]
@@ -29,6 +29,7 @@ def _axes(mode: str, ndim: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return (1,) if mode == "channel" else tuple(range(2, ndim))
 
 
+@accepts_out
 @on_device
 def L2Normalization(  # noqa: N802 - MXNet's name
     data: NDArray, eps: float = 1e-10, mode: str = "instance", **kwargs: Any

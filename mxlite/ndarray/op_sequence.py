@@ -13,7 +13,7 @@ import numpy as np
 
 from mxlite.base import MXNetError
 from mxlite.ndarray._dtype_rules import cast_scalar
-from mxlite.ndarray._op_args import shape_text
+from mxlite.ndarray._op_args import accepts_out, shape_text
 from mxlite.ndarray.ndarray import NDArray, as_raw, autograd_record, on_device, out_ctx, same_ctx
 
 __all__ = ["SequenceMask", "length_mask"]
@@ -56,6 +56,7 @@ def length_mask(
     return steps < limit
 
 
+@accepts_out
 @on_device
 def SequenceMask(  # noqa: N802 - MXNet's name
     data: NDArray,

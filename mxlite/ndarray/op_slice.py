@@ -20,7 +20,7 @@ from typing import Any
 from mxlite import autograd
 from mxlite.autograd_tape import record_multi_op
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import normalize_axis, shape_text
+from mxlite.ndarray._op_args import accepts_out, normalize_axis, shape_text
 from mxlite.ndarray.ndarray import NDArray, autograd_record, on_device, out_ctx
 from mxlite.ndarray.op_math import write_out
 
@@ -148,6 +148,7 @@ def slice_axis(
     return _sliced(data, key, out)
 
 
+@accepts_out
 @on_device
 def slice_like(
     data: NDArray, shape_like: NDArray, axes: Sequence[int] = (), **kwargs: Any

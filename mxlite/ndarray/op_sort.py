@@ -20,7 +20,7 @@ import numpy as np
 from mxlite import autograd
 from mxlite.autograd_tape import record_multi_op
 from mxlite.base import MXNetError
-from mxlite.ndarray._op_args import check_choice, out_dtype
+from mxlite.ndarray._op_args import accepts_out, check_choice, out_dtype
 from mxlite.ndarray.ndarray import NDArray, autograd_record, on_device, out_ctx
 
 __all__ = ["topk", "sort", "argsort"]
@@ -125,6 +125,7 @@ def topk(
     return [values, indices]
 
 
+@accepts_out
 @on_device
 def sort(data: NDArray, axis: int | None = -1, is_ascend: bool = True, **kwargs: Any) -> NDArray:
     """The values of ``data`` sorted along ``axis`` (flattened when None); differentiable (the
@@ -141,6 +142,7 @@ def sort(data: NDArray, axis: int | None = -1, is_ascend: bool = True, **kwargs:
     return values
 
 
+@accepts_out
 @on_device
 def argsort(
     data: NDArray,
