@@ -435,3 +435,15 @@ def test_out_argument_receives_the_result(name: str, call: Any, ctx: mx.Context)
     np.testing.assert_array_equal(out.asnumpy(), want)
     with pytest.raises(MXNetError, match="out= has shape"):
         call(x, out=nd.zeros((7,), ctx=ctx))
+
+
+def test_topk_out_takes_one_array_or_a_pair(ctx: mx.Context) -> None:
+    x = nd.array(A34, ctx=ctx)
+    vals, idx = nd.zeros((3, 2), ctx=ctx), nd.zeros((3, 2), ctx=ctx)
+    got = nd.topk(x, k=2, ret_typ="both", out=[vals, idx])
+    assert got[0] is vals and got[1] is idx
+    np.testing.assert_array_equal(vals.asnumpy(), nd.topk(x, k=2, ret_typ="value").asnumpy())
+    single = nd.zeros((3, 2), ctx=ctx)
+    assert nd.topk(x, k=2, out=single) is single
+    with pytest.raises(MXNetError, match="list of 2 arrays"):
+        nd.topk(x, k=2, ret_typ="both", out=single)

@@ -38,6 +38,7 @@ _MSG_INT = (
     "This operation only support integer types, not {dtype}: {op}'s {param} must be an int32 "
     "or int64 array; cast it with .astype('int32') first."
 )
+_MSG_OUTS = "{op}: out= must be a list of {n} arrays, one per result"
 _MSG_AXIS = (
     "{op}: axis {axis} is out of range for an input of {ndim} dimensions; valid axes are "
     "{lo} .. {hi}."
@@ -123,8 +124,13 @@ def shape_text(shape: Any) -> str:
 
 
 def accepts_out(fn: _F) -> _F:
-    """Decorator giving a single-output op MXNet's ``out=`` argument: the result is copied into
-    ``out`` (which must have its shape) and ``out`` is returned."""
+    """Decorator giving an op MXNet's ``out=`` argument: the result is copied into ``out``
+    (which must have its shape) and ``out`` is returned; an op with a list of results takes a
+    list of arrays, one per result.
+
+    Raises:
+        MXNetError: ``out`` of another shape, or not one array per result.
+    """
 
     @functools.wraps(fn)
     def with_out(*args: Any, out: Any = None, **kwargs: Any) -> Any:
@@ -133,6 +139,10 @@ def accepts_out(fn: _F) -> _F:
             return result
         from mxlite.ndarray.op_math import write_out  # noqa: PLC0415 - op_math sits above us
 
+        if isinstance(result, list):
+            if not isinstance(out, (list, tuple)) or len(out) != len(result):
+                raise MXNetError(_MSG_OUTS.format(op=fn.__name__, n=len(result)))
+            return [write_out(r, o) for r, o in zip(result, out)]
         return write_out(result, out)
 
     return with_out  # type: ignore[return-value]

@@ -67,6 +67,7 @@ def _wrap(data: NDArray, raw: Any) -> NDArray:
     return type(data)(raw, out_ctx(data.context))
 
 
+@accepts_out
 @on_device
 def topk(
     data: NDArray,
@@ -87,12 +88,14 @@ def topk(
             ``'mask'`` (an array of ``data``'s shape and dtype, 1 at the selected elements).
         is_ascend: pick the smallest elements, in ascending order.
         dtype: dtype of the indices (float32 by default, as MXNet).
+        out: an array to write the result into (a pair of arrays for ``'both'``).
 
     Returns:
         the values or indices with the axis cut to ``k``, a mask, or ``[values, indices]``.
 
     Raises:
-        MXNetError: bad ``axis``, ``k`` above the axis size, unknown ``ret_typ`` or ``dtype``.
+        MXNetError: bad ``axis``, ``k`` above the axis size, unknown ``ret_typ`` or ``dtype``,
+            or an ``out`` that does not fit.
     """
     check_choice("topk", "ret_typ", ret_typ, _RET_TYPES)
     idx_dt = out_dtype("topk", dtype, _INDEX_DTYPES)
