@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import _threads, backend
-from mxlite.autograd_rules import GRAD_RULES, INTO_RULES, fit_to_input
+from mxlite.autograd_rules import GRAD_RULES, INTO_RULES, MULTI_GRAD_RULES, fit_to_input
 from mxlite.base import MXNetError
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "set_recording",
     "set_training",
     "record_op",
+    "record_multi_op",
     "check_assignable",
     "get_fresh_grad",
     "set_fresh_grad",
@@ -52,6 +53,8 @@ __all__ = [
     "OpNode",
     "RuleNode",
     "FunctionNode",
+    "MultiRuleNode",
+    "SlotNode",
     "MSG_NOT_IN_GRAPH",
 ]
 
@@ -64,6 +67,10 @@ MSG_NOT_IN_GRAPH = (
 _MSG_NO_VARIABLES = (
     "There are no inputs in computation graph that require gradients. Call attach_grad() "
     "(grad_req 'write' or 'add') on the arrays to differentiate before recording."
+)
+_MSG_NO_RULE = (
+    "Operator {op} is non-differentiable because it didn't register FGradient attribute. "
+    "Compute it outside autograd.record() or under autograd.pause()."
 )
 _MSG_ASSIGN = (
     "Assigning to NDArrays that are already in a computational graph will cause undefined "
@@ -204,10 +211,7 @@ class RuleNode(OpNode):
     ) -> Sequence[Any]:
         rule = self.rule
         if rule is None:
-            raise MXNetError(
-                f"Operator {self.op} is non-differentiable because it didn't register FGradient "
-                "attribute. Compute it outside autograd.record() or under autograd.pause()."
-            )
+            raise MXNetError(_MSG_NO_RULE.format(op=self.op))
         if into is None:
             in_grads = rule(grads[0], self.ins, self.out, self.attrs, needs)
         else:
@@ -255,6 +259,61 @@ class FunctionNode(OpNode):
         self.fn = _freed_backward
 
 
+class MultiRuleNode(OpNode):
+    """A built-in op with several outputs (``split``, ``topk(ret_typ='both')``, ...): one node
+    with ``n_out`` slots whose rule, from :data:`mxlite.autograd_rules.MULTI_GRAD_RULES`, maps
+    the list of slot gradients (None for outputs that received none) to per-input gradients.
+
+    Each output array holds a :class:`SlotNode` pointing at its slot, so the tape's edges stay
+    ``(node, slot)`` pairs and single-output ops keep their direct nodes.
+    """
+
+    __slots__ = ("rule", "ins", "outs", "attrs")
+
+    def __init__(
+        self,
+        op: str,
+        parents: list[tuple[Any, int] | None],
+        rule: Any,
+        ins: tuple[Any, ...],
+        outs: tuple[Any, ...],
+        attrs: dict[str, Any],
+    ) -> None:
+        super().__init__(op, parents, len(outs))
+        self.rule = rule
+        self.ins = ins
+        self.outs = outs
+        self.attrs = attrs
+
+    def run(
+        self, grads: list[Any], needs: tuple[bool, ...], into: tuple[Any, ...] | None = None
+    ) -> Sequence[Any]:
+        if self.rule is None:
+            raise MXNetError(_MSG_NO_RULE.format(op=self.op))
+        in_grads = self.rule(grads, self.ins, self.outs, self.attrs, needs)
+        return [
+            None if ig is None or not need else fit_to_input(ig, raw)
+            for ig, raw, need in zip(in_grads, self.ins, needs)
+        ]
+
+    def free(self) -> None:
+        super().free()
+        self.ins = ()
+        self.outs = ()
+        self.attrs = {}
+
+
+class SlotNode(OpNode):
+    """The node of one output of a :class:`MultiRuleNode`: hands its gradient to that slot."""
+
+    __slots__ = ()
+
+    def run(
+        self, grads: list[Any], needs: tuple[bool, ...], into: tuple[Any, ...] | None = None
+    ) -> Sequence[Any]:
+        return (grads[0],)
+
+
 def _freed_backward(grads: list[Any]) -> Sequence[Any]:
     raise MXNetError(MSG_NOT_IN_GRAPH)
 
@@ -292,6 +351,31 @@ def record_op(op: str, inputs: Sequence[Any], output: Any, attrs: dict[str, Any]
         return
     raws = tuple([getattr(x, "_data", x) for x in inputs])
     output._ag_node = RuleNode(op, parents, GRAD_RULES.get(op), raws, output._data, attrs)
+
+
+def record_multi_op(
+    op: str, inputs: Sequence[Any], outputs: Sequence[Any], attrs: dict[str, Any]
+) -> None:
+    """Record one finished op with several outputs (:func:`record_op` for ``split``, ``topk``
+    with ``ret_typ='both'``, ...): one :class:`MultiRuleNode` whose rule receives the gradient
+    of every output slot, and a :class:`SlotNode` on each output.
+
+    Args:
+        op: the op name a rule in :data:`mxlite.autograd_rules.MULTI_GRAD_RULES` is registered
+            under (an op without one fails at backward, naming the op).
+        inputs: the op's array inputs (NDArrays; anything else counts as a constant).
+        outputs: the NDArrays the op produced, in slot order.
+        attrs: what the rule needs besides the inputs and outputs.
+    """
+    parents = parents_of(inputs)
+    if parents is None:
+        return
+    raws = tuple([getattr(x, "_data", x) for x in inputs])
+    node = MultiRuleNode(
+        op, parents, MULTI_GRAD_RULES.get(op), raws, tuple(o._data for o in outputs), attrs
+    )
+    for slot, out in enumerate(outputs):
+        out._ag_node = SlotNode(op, [(node, slot)])
 
 
 def check_assignable(target: Any) -> None:

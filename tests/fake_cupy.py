@@ -36,6 +36,7 @@ import contextlib
 import functools
 import inspect
 import json
+import math
 import sys
 import types
 from collections.abc import Iterator
@@ -767,10 +768,27 @@ compute.WRAP = _wrap
 compute.IS_FAKE = lambda obj: isinstance(obj, ndarray)
 
 
+def _special_erf(x: Any) -> Any:
+    """``cupyx.scipy.special.erf``: a CuPy float array in, one of its dtype out, same device."""
+    if not isinstance(x, ndarray):
+        raise TypeError(f"cupyx.scipy.special.erf: expected cupy.ndarray, got {type(x)}")
+    vals = np.vectorize(math.erf, otypes=[np.float64])(x._a).astype(x._a.dtype)
+    return _wrap(vals, _device_of((x,)))
+
+
+cupyx_scipy = types.ModuleType("cupyx.scipy")
+cupyx_special = types.ModuleType("cupyx.scipy.special")
+cupyx_special.erf = _special_erf  # type: ignore[attr-defined]
+cupyx_scipy.special = cupyx_special  # type: ignore[attr-defined]
+cupyx.scipy = cupyx_scipy  # type: ignore[attr-defined]
+cupyx.__path__ = []  # type: ignore[attr-defined] - a package, so `from cupyx.scipy import ...` works
+
+
 # --------------------------------------------------------------------------------- installing
 _SAVED: dict[str, Any] = {}
 _SUBMODULES = {"cupy.cuda": cuda, "cupy.cuda.runtime": runtime, "cupy.linalg": linalg,
-               "cupy.testing": testing, "cupyx": cupyx}  # fmt: skip
+               "cupy.testing": testing, "cupyx": cupyx, "cupyx.scipy": cupyx_scipy,
+               "cupyx.scipy.special": cupyx_special}  # fmt: skip
 
 
 def install(devices: int = 1, missing: tuple[str, ...] = ()) -> Any:

@@ -19,6 +19,7 @@ _LAZY = {
     "loss": ("mxlite.gluon.loss", None),
     "data": ("mxlite.gluon.data", None),
     "rnn": ("mxlite.gluon.rnn", None),
+    "contrib": ("mxlite.gluon.contrib", None),
 }
 
 

@@ -263,6 +263,11 @@ def arange(
     """
     if stop is None:
         start, stop = 0, start
+    if int(repeat) < 1:
+        raise MXNetError(
+            f"arange: Range only supports repeat > 0, received {repeat}; repeat is how many "
+            "times each value appears."
+        )
     if step == 0:
         raise MXNetError("arange: step must not be 0")
     if (step > 0 and not start < stop) or (step < 0 and not start > stop):

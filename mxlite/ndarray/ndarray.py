@@ -363,14 +363,19 @@ class NDArray(OperatorMixin):
         return self.as_in_context(ctx)
 
     def as_np_ndarray(self) -> NDArray:
-        """The same memory as an ``mx.np.ndarray``."""
+        """The same memory as an ``mx.np.ndarray`` (in the same autograd graph, as in MXNet,
+        where both share one handle)."""
         from mxlite.numpy.multiarray import ndarray as np_ndarray
 
-        return np_ndarray(self._data, self._ctx)
+        out = np_ndarray(self._data, self._ctx)
+        out._ag_node = self._ag_node
+        return out
 
     def as_nd_ndarray(self) -> NDArray:
-        """The same memory as a legacy ``mx.nd.NDArray``."""
-        return NDArray(self._data, self._ctx)
+        """The same memory as a legacy ``mx.nd.NDArray`` (in the same autograd graph)."""
+        out = NDArray(self._data, self._ctx)
+        out._ag_node = self._ag_node
+        return out
 
     def wait_to_read(self) -> None:
         """Block until pending writes to this array are done."""

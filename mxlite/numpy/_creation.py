@@ -163,7 +163,7 @@ def linspace(
     host, step = np.linspace(start, stop, num, endpoint=endpoint, retstep=True)
     ctx = default_ctx(ctx)
     out = ndarray(backend.to_ctx(host.astype(_dt(dtype)), ctx), ctx)
-    return (out, step) if retstep else out
+    return (out, float(step)) if retstep else out
 
 
 def eye(

@@ -1,7 +1,34 @@
 """``gluon.nn``: neural network layers (and, as in MXNet, Block and HybridBlock)."""
 
 from mxlite.gluon.block import Block, HybridBlock
-from mxlite.gluon.nn.activations import Activation
-from mxlite.gluon.nn.basic_layers import Dense, HybridSequential, Sequential
+from mxlite.gluon.nn.activations import ELU, GELU, SELU, Activation, LeakyReLU, PReLU, Swish
+from mxlite.gluon.nn.basic_layers import (
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    HybridLambda,
+    HybridSequential,
+    Lambda,
+    Sequential,
+)
 
-__all__ = ["Block", "HybridBlock", "Sequential", "HybridSequential", "Dense", "Activation"]
+__all__ = [
+    "Block",
+    "HybridBlock",
+    "Sequential",
+    "HybridSequential",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Lambda",
+    "HybridLambda",
+    "Activation",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "SELU",
+    "GELU",
+    "Swish",
+]
