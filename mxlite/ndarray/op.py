@@ -4,6 +4,9 @@
 * :mod:`mxlite.ndarray.op_reduce`: sum, mean, max, min, prod, norm, argmax, ...
 * :mod:`mxlite.ndarray.op_nn`: dot, batch_dot, FullyConnected, Activation, softmax, pick, ...
 * :mod:`mxlite.ndarray.op_shape`: transpose, expand_dims, concat, stack, split, add_n, where, ...
+* :mod:`mxlite.ndarray.op_optimizer`, :mod:`~mxlite.ndarray.op_update_rules`,
+  :mod:`~mxlite.ndarray.op_lamb`, :mod:`~mxlite.ndarray.op_multi_optimizer`: the optimizer
+  operators (sgd_update, adam_update, lamb_update_phase1, multi_sgd_update, all_finite, ...).
 
 Each op computes on the raw arrays with the array module of its inputs (numpy or cupy) and hands
 the finished op to autograd (``autograd_record``) under a stable op name, with the attributes the
@@ -16,11 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from mxlite.ndarray import op_math, op_nn, op_reduce, op_shape
+from mxlite.ndarray.op_lamb import *  # noqa: F403
 from mxlite.ndarray.op_math import *  # noqa: F403
 from mxlite.ndarray.op_math import abs, binary, inplace, round, write_out  # noqa: A004, F401
+from mxlite.ndarray.op_multi_optimizer import *  # noqa: F403
 from mxlite.ndarray.op_nn import *  # noqa: F403
+from mxlite.ndarray.op_optimizer import *  # noqa: F403
 from mxlite.ndarray.op_reduce import *  # noqa: F403
 from mxlite.ndarray.op_shape import *  # noqa: F403
+from mxlite.ndarray.op_update_rules import *  # noqa: F403
 
 broadcast_add = broadcast_plus = elemwise_add = op_math.add
 broadcast_sub = broadcast_minus = elemwise_sub = op_math.subtract
