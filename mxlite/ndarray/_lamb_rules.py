@@ -177,8 +177,8 @@ def lamb_phase2(
     xp = backend.xp_of(weight)
     master = weight if weight32 is None else weight32
     t = master.dtype.type
-    new_r1 = t(r1.reshape(-1)[0])
-    norm2 = t(r2.reshape(-1)[0])
+    new_r1 = t(r1.reshape(-1)[0].item())
+    norm2 = t(r2.reshape(-1)[0].item())
     if t(lower_bound) >= 0:
         new_r1 = max(new_r1, t(lower_bound))
     if t(upper_bound) >= 0:
@@ -275,8 +275,8 @@ def multi_lamb(
             (lrs[i], wds[i], step_count[i]), beta1, beta2, epsilon, rescale_grad,
             clip_gradient, bias_correction,
         )  # fmt: skip
-        r1 = np.sqrt(F32.type(r1_sq))
-        r2 = np.sqrt(F32.type(sum_sq(g)))
+        r1 = np.sqrt(F32.type(r1_sq.item()))  # host scalars (a device sync on a GPU)
+        r2 = np.sqrt(F32.type(sum_sq(g).item()))
         if lower_bound >= 0:
             r1 = max(r1, F32.type(lower_bound))
         if upper_bound >= 0:
