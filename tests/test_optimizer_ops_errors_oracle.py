@@ -112,6 +112,10 @@ ERRORS: list[tuple[str, str, str]] = [
      "Required parameter num_arrays of int is not presented, in operator multi_sum_sq"),
     ("finite_count", "nd.multi_all_finite(w, g)",
      "Operator multi_all_finite expects 1 inputs, but got 2 instead."),
+    ("finite_mixed", "nd.multi_all_finite(w.astype('float64'), g, num_arrays=2).asnumpy()",
+     "data type do not match specified type"),
+    ("reset_count", "nd.reset_arrays(w, num_arrays=2)",
+     "Operator reset_arrays expects 2 inputs, but got 1 instead."),
 ]  # fmt: skip
 
 _DRIVER = r"""
@@ -180,3 +184,28 @@ def test_errors_are_mxnet_errors() -> None:
         mx.nd.adam_update(w, w, w.copy(), w.copy())
     with pytest.raises(AssertionError, match="must have NDArray type"):
         mx.nd.rmsprop_update([1.0, 2.0], w, w.copy(), lr=0.1)
+
+
+@pytest.mark.oracle
+def test_reset_arrays_and_all_finite_results_match_oracle() -> None:
+    """What the operators without an update return: reset_arrays an empty list (and zeros),
+    all_finite a float32 (1,) flag that ``init_output=False`` leaves alone on finite data."""
+    snippet = """
+def results(mod):
+    nd = mod.nd
+    w, g = nd.ones((2, 3)), nd.ones((4,), dtype="float16")
+    ret = nd.reset_arrays(w, g, num_arrays=2)
+    flag = nd.array([5.0])
+    nd.all_finite(nd.array([1.0, 2.0]), init_output=False, out=flag)
+    kept = flag.asnumpy().tolist()
+    nd.all_finite(nd.array([1.0, np.inf]), init_output=False, out=flag)
+    big = nd.multi_all_finite(nd.array([1e30], dtype="float64"), nd.ones((2,), dtype="float64"),
+                              num_arrays=2)
+    return [repr(ret), w.asnumpy().tolist(), g.asnumpy().tolist(), kept, flag.asnumpy().tolist(),
+            str(flag.dtype), big.asnumpy().tolist(),
+            nd.all_finite(nd.array([1e300], dtype="float64")).asnumpy().tolist()]
+"""
+    expected = run_oracle_json(snippet + "\nprint(json.dumps(results(mx)))\n")
+    namespace: dict[str, Any] = {"np": np}
+    exec(snippet, namespace)  # noqa: S102 - our own snippet, shared with the oracle
+    assert json.loads(json.dumps(namespace["results"](mx))) == expected

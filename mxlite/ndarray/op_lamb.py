@@ -413,6 +413,7 @@ def _multi_lamb(
     return out
 
 
+@on_device
 def multi_lamb_update(
     weights: Sequence[NDArray],
     grads: Sequence[NDArray],
@@ -439,6 +440,7 @@ def multi_lamb_update(
     return _multi_lamb("_multi_lamb_update", lists, step_count, lrs, wds, out, num_tensors, kwargs)
 
 
+@on_device
 def multi_mp_lamb_update(
     weights: Sequence[NDArray],
     grads: Sequence[NDArray],

@@ -265,9 +265,19 @@ _MULTI_FINITE = ParamSpec(
 )
 
 
+_MSG_FINITE_TYPES = (
+    "TBlob.get_with_shape: data type do not match specified type.Expected: {got} v.s. given "
+    "{want} ({op} reads every array as array_0's dtype; check arrays of one dtype per call)."
+)
+
+
 def _finite_flag(arrays: list[NDArray], init: bool, out: NDArray | None, op: str) -> NDArray:
+    check_real(op, arrays[0])
+    want = arrays[0]._data.dtype
     for arr in arrays:
-        check_real(op, arr)
+        if arr._data.dtype != want:
+            got = arr._data.dtype.name
+            raise MXNetError(_MSG_FINITE_TYPES.format(got=got, want=want.name, op=op))
     first = arrays[0]
     xp = first._xp
     with np.errstate(all="ignore"):
