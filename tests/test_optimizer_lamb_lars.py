@@ -213,6 +213,17 @@ def test_dmlc_parser_edges() -> None:
         dmlc_float("abc")
 
 
+def test_int_and_bool_fields_parse_as_mxnet() -> None:
+    w = mx.nd.ones((2,))
+    states = [w.copy(), w.copy()]
+    on = mx.nd.lamb_update_phase1(w, w, *states, t=np.int64(1), wd=0.0, bias_correction="true")
+    states = [w.copy(), w.copy()]
+    off = mx.nd.lamb_update_phase1(w, w, *states, t="1", wd=0.0, bias_correction="False")
+    assert not np.array_equal(on.asnumpy(), off.asnumpy())
+    with pytest.raises(mx.base.MXNetError, match="expect boolean but value='maybe'"):
+        mx.nd.lamb_update_phase1(w, w, *states, t=1, wd=0.0, bias_correction="maybe")
+
+
 # ---------------------------------------------------------------------------------- operators
 def test_strided_inputs_are_updated_in_place(ctx: mx.Context) -> None:
     """Non-contiguous arrays go through contiguous copies and are written back."""

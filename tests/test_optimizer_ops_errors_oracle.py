@@ -42,6 +42,8 @@ ERRORS: list[tuple[str, str, str]] = [
     ("int_weight", "nd.sgd_update(nd.ones((2,), dtype='int32'), nd.ones((2,), dtype='int32'), "
      "lr=0.1).asnumpy()", "This operation only support floating point types, not int32"),
     ("lr_range", "nd.sgd_update(w, g, lr=1.5e-39)", "Out of range value for lr, value='1.5e-39'"),
+    ("ftml_float_t", "nd.ftml_update(w, g, m, m, m, lr=0.1, t=2.0)",
+     "Invalid Parameter format for t expect int but value='2.0'"),
     ("ftml_no_t", "nd.ftml_update(w, g, m, m, m, lr=0.1)",
      "Required parameter t of int is not presented, in operator ftml_update"),
     ("adam_var_shape", "nd.adam_update(w, g, m, m2, lr=0.1)",

@@ -136,6 +136,26 @@ def dmlc_double(value: Any) -> np.float64:
     return _checked(value, np.float64)  # type: ignore[no-any-return]
 
 
+def _parse_int(value: Any) -> int:
+    """An ``int`` field: ``str(value)`` must be a decimal integer (``2.0`` is refused, as by
+    dmlc)."""
+    text = str(value).strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isdigit():
+        raise ValueError(text)
+    return int(text)
+
+
+def _parse_bool(value: Any) -> bool:
+    """A ``bool`` field: ``True``/``False`` (any case) or ``1``/``0``, from ``str(value)``."""
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise ValueError(text)
+
+
 def float_tuple(values: Any) -> np.ndarray:
     """A ``Tuple<float>`` field (``lrs=``, ``wds=``) as float32 values held in float64 (the C++
     stream reader rounds each decimal correctly); a scalar counts as a 1-tuple."""
@@ -198,9 +218,9 @@ class ParamSpec:
             if kind == "double":
                 return float(dmlc_double(value))
             if kind == "int":
-                return int(value)
+                return _parse_int(value)
             if kind == "boolean":
-                return bool(value)
+                return _parse_bool(value)
         except OverflowError as err:
             limit = 308 if kind == "double" else 38
             msg = _MSG_RANGE.format(field=key, value=value, op=self.op, limit=limit)

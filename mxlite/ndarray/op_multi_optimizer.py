@@ -35,11 +35,10 @@ from mxlite.ndarray._update_checks import (
     check_groups,
     check_real,
     outs_of,
-    same_buffer,
     staged,
 )
 from mxlite.ndarray.ndarray import NDArray, on_device, out_ctx
-from mxlite.ndarray.op_optimizer import given
+from mxlite.ndarray.op_optimizer import given, weight_target
 from mxlite.ops import multi_optimizer
 
 __all__ = [
@@ -160,7 +159,7 @@ def _run(lay: _Layout, data: Sequence[Any], out: Any, kwargs: dict[str, Any]) ->
 
     grads = [g[1]._data for g in groups]
     if not lay.mp or dtype == F32:  # float32: MXNet's compute type is the weight's, no master
-        targets = [_into(g[0], o) for g, o in zip(groups, outs)]
+        targets = [weight_target(g[0], o)._data for g, o in zip(groups, outs)]
         staged(launch, targets, grads, None, moms)
     elif dtype == F16:
         staged(launch, [o._data for o in outs], grads, [g[-1]._data for g in groups], moms)
@@ -170,13 +169,6 @@ def _run(lay: _Layout, data: Sequence[Any], out: Any, kwargs: dict[str, Any]) ->
         for o, m in zip(outs, masters):
             o._data[...] = m.astype(o._data.dtype)
     return out
-
-
-def _into(weight: NDArray, out: NDArray) -> Raw:
-    """``out``'s raw array holding the weight (copied unless it is the weight's buffer)."""
-    if not same_buffer(out._data, weight._data):
-        out._data[...] = weight._data
-    return out._data
 
 
 def _preloaded_wide(
