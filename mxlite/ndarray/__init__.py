@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxlite.ndarray import op, random
+from mxlite.ndarray import contrib, op, random
 from mxlite.ndarray._interop import (
     from_dlpack,
     from_numpy,

@@ -297,7 +297,7 @@ def _arange(
     return cls(backend.to_ctx(host, ctx), ctx)
 
 
-def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any) -> None:
+def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any) -> list[NDArray]:
     """Set every array to zero, grouped by (device, dtype) so each group is one kernel launch.
 
     As MXNet's operator: ``num_arrays`` is required and must equal the number of arrays; the
@@ -328,6 +328,7 @@ def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any)
     from mxlite import ops
 
     ops.multi_zero([a._data for a in arrays])
+    return []  # MXNet's operator has no outputs: its front end returns an empty list
 
 
 def waitall() -> None:

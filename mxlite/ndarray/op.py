@@ -12,6 +12,9 @@
 * :mod:`mxlite.ndarray.op_norm`, :mod:`~mxlite.ndarray.op_sequence`: L2Normalization,
   SequenceMask
 * :mod:`mxlite.ndarray.op_creation`: eye, linspace; :mod:`mxlite.ndarray.linalg`: gemm, gemm2
+* :mod:`mxlite.ndarray.op_optimizer`, :mod:`~mxlite.ndarray.op_update_rules`,
+  :mod:`~mxlite.ndarray.op_lamb`, :mod:`~mxlite.ndarray.op_multi_optimizer`: the optimizer
+  operators (sgd_update, adam_update, lamb_update_phase1, multi_sgd_update, all_finite, ...).
 
 Each op computes on the raw arrays with the array module of its inputs (numpy or cupy) and hands
 the finished op to autograd (``autograd_record``) under a stable op name, with the attributes the
@@ -37,17 +40,21 @@ from mxlite.ndarray import (
 from mxlite.ndarray.op_act import *  # noqa: F403
 from mxlite.ndarray.op_creation import *  # noqa: F403
 from mxlite.ndarray.op_index import *  # noqa: F403
+from mxlite.ndarray.op_lamb import *  # noqa: F403
 from mxlite.ndarray.op_layout import *  # noqa: F403
 from mxlite.ndarray.op_math import *  # noqa: F403
 from mxlite.ndarray.op_math import abs, binary, inplace, round, write_out  # noqa: A004, F401
+from mxlite.ndarray.op_multi_optimizer import *  # noqa: F403
 from mxlite.ndarray.op_nn import *  # noqa: F403
 from mxlite.ndarray.op_norm import *  # noqa: F403
+from mxlite.ndarray.op_optimizer import *  # noqa: F403
 from mxlite.ndarray.op_reduce import *  # noqa: F403
 from mxlite.ndarray.op_sequence import *  # noqa: F403
 from mxlite.ndarray.op_shape import *  # noqa: F403
 from mxlite.ndarray.op_slice import *  # noqa: F403
 from mxlite.ndarray.op_slice import slice  # noqa: A004, F401
 from mxlite.ndarray.op_sort import *  # noqa: F403
+from mxlite.ndarray.op_update_rules import *  # noqa: F403
 
 broadcast_add = broadcast_plus = elemwise_add = op_math.add
 broadcast_sub = broadcast_minus = elemwise_sub = op_math.subtract

@@ -203,9 +203,13 @@ class ZeroPlan:
         else:
             from mxlite.ops import _cpu_multi
 
-            parallel = self.runs_parallel()
-            kernel = _cpu_multi.zero_chunks if parallel else _cpu_multi.zero_chunks_serial
-            kernel(*self._table)
+            _threads.launch(
+                _cpu_multi.zero_chunks,
+                *self._table,
+                serial=_cpu_multi.zero_chunks_serial,
+                big_enough=self._nbytes >= ZERO_PARALLEL_MIN_BYTES,
+                min_threads=ZERO_PARALLEL_MIN_THREADS,
+            )
 
     def runs_parallel(self) -> bool:
         """Whether a host call now runs the parallel kernel (big enough, and the thread policy
@@ -318,8 +322,20 @@ class AveragePlan:
         chunk_buf, chunk_begin = chunk_table(numel, chunk)
         traffic = int(numel.sum()) * itemsize * (k + len(outs) // max(1, len(idxs)))
         name = f"average_chunks_{'f32' if family == 'float32' else 'f64'}"
-        kernel = getattr(_cpu_multi, name + ("" if _host_parallel(traffic) else "_serial"))
-        kernel(in_addrs, out_addrs, out_start, numel, chunk_buf, chunk_begin, chunk, k)
+        _threads.launch(
+            getattr(_cpu_multi, name),
+            in_addrs,
+            out_addrs,
+            out_start,
+            numel,
+            chunk_buf,
+            chunk_begin,
+            chunk,
+            k,
+            serial=getattr(_cpu_multi, name + "_serial"),
+            big_enough=traffic >= PARALLEL_MIN_BYTES,
+            min_threads=PARALLEL_MIN_THREADS,
+        )
 
     def _launch_gpu(
         self, family: str, idxs: list[int], ins: list[Any], numel: np.ndarray, itemsize: int
