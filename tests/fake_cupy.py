@@ -20,7 +20,8 @@ The point is to fail where real CuPy fails, so host-only habits show up without 
   operation raises ValueError (``FAKE_DEVICES`` devices, 1 by default).
 
 Kernels from ``cupy.RawModule`` run the host-emulated CUDA sources of tests/cuda_host_emu.py,
-tests/cuda_emu_multi_tensor.py and tests/cuda_emu_optimizer.py.
+tests/cuda_emu_multi_tensor.py and tests/cuda_emu_optimizer.py. ``cupy.cuda.nccl`` is
+tests/fake_nccl.py (collectives over mpi4py between the processes of an ``mpiexec`` job).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tests import fake_nccl as _fake_nccl
 
 API = json.loads((Path(__file__).parent / "data" / "cupy_api.json").read_text())
 FAKE_DEVICES = 1
@@ -744,6 +747,7 @@ cuda.runtime = runtime  # type: ignore[attr-defined]
 cuda.get_current_stream = lambda device_id=-1: _Stream.null  # type: ignore[attr-defined]
 cuda.alloc_pinned_memory = lambda size: _Pinned(int(size))  # type: ignore[attr-defined]
 cuda.is_available = lambda: True  # type: ignore[attr-defined]
+cuda.nccl = _fake_nccl  # type: ignore[attr-defined]
 
 
 def _host_of(x: Any) -> Any:
@@ -777,7 +781,8 @@ cupyx.scatter_min = _scatter(np.minimum)  # type: ignore[attr-defined]
 # --------------------------------------------------------------------------------- installing
 _SAVED: dict[str, Any] = {}
 _SUBMODULES = {"cupy.cuda": cuda, "cupy.cuda.runtime": runtime, "cupy.linalg": linalg,
-               "cupy.testing": testing, "cupyx": cupyx}  # fmt: skip
+               "cupy.testing": testing, "cupyx": cupyx,
+               "cupy.cuda.nccl": _fake_nccl}  # fmt: skip
 
 
 def install(devices: int = 1) -> Any:
