@@ -44,7 +44,8 @@ def mpiexec() -> str:
     return found
 
 
-def _env(extra: dict[str, str] | None) -> dict[str, str]:
+def worker_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """This environment, with the checkout on PYTHONPATH (workers import this mxlite)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.pop("MXLITE_FAKE_CUPY", None)
@@ -81,7 +82,7 @@ def run_workers(
     cmd = [sys.executable, str(WORKERS / script), *args]
     if n is not None:
         cmd = [mpiexec(), "-n", str(n), *cmd]
-    return run(cmd, timeout, _env(env), cwd)
+    return run(cmd, timeout, worker_env(env), cwd)
 
 
 def records(output: str) -> dict[int, dict[str, Any]]:
