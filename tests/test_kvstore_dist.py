@@ -168,3 +168,17 @@ def test_disagreement_names_each_key_and_the_ranks() -> None:
         ("w", (3, 4), "float32", "host"), ("b", (4,), "float32", "host"), (7, (1,), "int32", "host")
     )
     assert disagreement([good, extra]) == ["key 7 is given on rank 1 but not on rank 0"]
+
+
+def test_the_dist_extra_and_make_test_bring_mpi() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert sorted(r.split(">")[0] for r in extras["optional-dependencies"]["dist"]) == [
+        "mpi4py",
+        "mpich",
+    ]
+    assert not any(r.startswith("mpi") for r in extras["dependencies"]), "MPI stays optional"
+    makefile = (ROOT / "Makefile").read_text()
+    test_rule = next(line for line in makefile.splitlines() if line.startswith("test:"))
+    assert "$(BIN)/.dist" in test_rule.split()
+    assert "pip install -q -e '.[dist]'" in makefile.split("$(BIN)/.dist:")[1].split("\n\n")[0]
