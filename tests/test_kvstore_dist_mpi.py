@@ -77,11 +77,14 @@ def test_trainer_weights_do_not_depend_on_the_process_layout(
         prefix = tmp_path / f"w{workers}x{contexts}"
         status, out, _ = run_workers(
             workers, "train_steps.py", "--kvstore", "dist_sync", "--contexts", str(contexts),
-            "--out", str(prefix), *args, cwd=tmp_path,
+            "--out", str(prefix), "--states", *args, cwd=tmp_path,
         )  # fmt: skip
         assert status == 0, out[-4000:]
         for rank, got in enumerate(_weights(prefix, workers)):
             _assert_bitwise(got, ref, f"{workers} workers x {contexts} contexts, rank {rank}")
+        for mode in ("kv", "local"):  # Trainer.save_states on every worker: the same states
+            states = [Path(f"{prefix}.{mode}.rank{r}.states").read_bytes() for r in range(workers)]
+            assert len(states[0]) > 100 and all(s == states[0] for s in states[1:])
 
 
 # ------------------------------------------------------------------ MXNet 1.9.1 dist_sync

@@ -67,7 +67,9 @@ class Trainer:
         params: a ParameterDict, a dict of Parameters or a list of Parameters.
         optimizer: an optimizer name (``'sgd'``) or an Optimizer instance.
         optimizer_params: keyword arguments for the optimizer when given by name.
-        kvstore: 'device', 'local', a KVStore, or None (no store: single context only).
+        kvstore: 'device', 'local', 'dist_sync' / 'dist_device_sync' (the processes of an
+            ``mpiexec`` job: the gradient is summed over every context of every worker), a
+            KVStore, or None (no store: single context only).
         compression_params: gradient compression, e.g. ``{'type': '2bit', 'threshold': 0.5}``;
             applied by 'device' stores, refused by 'local' ones (as MXNet).
         update_on_kvstore: whether the update runs once on the store (then the new weight is

@@ -310,6 +310,8 @@ class DistKVStore(KVStore):
         if self._threshold is not None:
             grouped = {k: [self._compressed(k, vals)] for k, vals in grouped.items()}
         merged = self._reduce_all(grouped, sigs, _op)
+        if _op != "pushpull":
+            self._groups = []  # only a pushpull's plan reuses them (and their buffers)
         if self._updater is None:
             self._store.update(merged)
         else:
@@ -379,6 +381,18 @@ class DistKVStore(KVStore):
         if self._threshold is None and plannable(key, value, out):
             self._plan = DistPushPullPlan(self, key, value, out, self._groups)
         self._groups = []
+
+    def _send_command_to_servers(self, head: int, body: str) -> None:
+        """MXNet's server commands have no receiver here.
+
+        Raises:
+            MXNetError: always (mxlite's distributed stores have no servers).
+        """
+        raise MXNetError(
+            f"kvstore {self._type}: there are no parameter servers to send command {head} to; "
+            "every mxlite worker holds the store itself (use set_optimizer / "
+            "set_gradient_compression on the store)."
+        )
 
     def row_sparse_pull(
         self, key: Any, out: Any = None, priority: int = 0, row_ids: Any = None

@@ -247,6 +247,9 @@ raises(
     "row_sparse",
     lambda: kv.row_sparse_pull(3, out=nd.zeros((4, 5)), row_ids=nd.array([0])),
 )
+raises(
+    "server command", MXNetError, "no parameter servers", lambda: kv._send_command_to_servers(0, "")
+)
 kv._barrier()
 kv.barrier()
 same("barriers", True, True)

@@ -6,7 +6,8 @@ Run as ``python train_steps.py --kvstore device --contexts 4`` (one process) or 
 ``rank``, and ``step`` gets the global batch size: every layout applies the same summed
 gradient. Each worker writes its final weights, for ``update_on_kvstore`` True and False, to
 ``<out>.rank<r>.npz`` and checks that the replicas of each weight are identical. ``--gpu`` puts
-the contexts on ``gpu(i)`` (``--fake-gpu``: on tests/fake_cupy.py, two fake GPUs per process).
+the contexts on ``gpu(i)`` (``--fake-gpu``: on tests/fake_cupy.py, two fake GPUs per process);
+``--states`` saves each worker's ``Trainer.save_states`` next to its weights.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def train(args: argparse.Namespace, update_on_kvstore: bool) -> dict[str, np.nda
         for loss in losses:
             loss.backward()
         trainer.step(GLOBAL_BATCH)
+    if args.states:  # each worker saves its own trainer states
+        trainer.save_states(
+            f"{args.out}.{'kv' if update_on_kvstore else 'local'}.rank{rank}.states"
+        )
     out = {}
     for i, param in enumerate(net.collect_params().values()):
         replicas = [a.asnumpy() for a in param.list_data()]
@@ -89,6 +94,7 @@ def main() -> int:
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--out", required=True)
     parser.add_argument("--gpu", action="store_true", help="gpu(i) contexts instead of cpu(i)")
+    parser.add_argument("--states", action="store_true", help="Trainer.save_states per worker")
     parser.add_argument("--fake-gpu", action="store_true", help="on tests/fake_cupy.py")
     args = parser.parse_args()
     results = {}
