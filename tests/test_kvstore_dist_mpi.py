@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -202,12 +203,14 @@ def test_nccl_path_matches_the_host_path_on_fake_gpus(tmp_path: Path) -> None:
 def test_nccl_on_one_real_gpu_matches_the_cpu(tmp_path: Path) -> None:
     assert HAS_GPU
     status, out, _ = run_workers(
-        None, "train_steps.py", "--contexts", "1", "--out", str(tmp_path / "cpu"), cwd=tmp_path
-    )
+        None, "train_steps.py", "--kvstore", "dist_sync", "--contexts", "1", "--out",
+        str(tmp_path / "cpu"), cwd=tmp_path,
+    )  # fmt: skip
     assert status == 0, out
+    fake = ["--fake-gpu"] if os.environ.get("MXLITE_FAKE_CUPY") == "1" else []
     status, out, _ = run_workers(
         None, "train_steps.py", "--kvstore", "dist_device_sync", "--contexts", "1", "--gpu",
-        "--out", str(tmp_path / "gpu"), cwd=tmp_path,
+        "--out", str(tmp_path / "gpu"), *fake, cwd=tmp_path,
     )  # fmt: skip
     assert status == 0, out
     (cpu,) = _weights(tmp_path / "cpu", 1)
