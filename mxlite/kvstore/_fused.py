@@ -87,14 +87,25 @@ def _same_device(raw: Any, ctx: Context) -> bool:
 
 
 class _Bucket:
-    """Keys ``first..last-1`` of a group: where their shards go and where the sum lands."""
+    """Consecutive keys of a group: where their shards go and where the sum lands (views into
+    the group's buffers, made once)."""
 
-    __slots__ = ("start", "chunk", "pieces", "what_exchange", "what_gather")
+    __slots__ = (
+        "start", "chunk", "pieces", "send", "send_counts", "recv", "recv_counts", "rows",
+        "region", "shard", "what_exchange", "what_gather",
+    )  # fmt: skip
 
     def __init__(self, start: int, chunk: int) -> None:
         self.start = start  # offset of the bucket's region (size * chunk elements) in the result
         self.chunk = chunk
         self.pieces: list[tuple[Any, Any, bool]] = []  # (send slice, value slice, same device)
+        self.send: Any = None  # this worker's values, [shard][context][chunk], flat
+        self.send_counts: list[int] = []
+        self.recv: Any = None  # every worker's values for this worker's shard, [rank][context]
+        self.recv_counts: list[int] = []
+        self.rows: list[Any] = []  # the rows of recv, in (rank, context) order
+        self.region: Any = None  # the bucket's part of the result: every shard
+        self.shard: Any = None  # this worker's shard of it
         self.what_exchange = ""
         self.what_gather = ""
 
@@ -191,7 +202,14 @@ class FusedGroup:
         n_buckets = len(self.buckets)
         for b, (bucket, (i, j)) in enumerate(zip(self.buckets, self._bucket_keys)):
             chunk = bucket.chunk
-            send = self.send[: self.size * mine * chunk].reshape(self.size, mine, chunk)
+            bucket.send = self.send[: self.size * mine * chunk]
+            bucket.send_counts = [mine * chunk] * self.size
+            bucket.recv = self.recv[: rows * chunk]
+            bucket.recv_counts = [c * chunk for c in self.counts]
+            bucket.rows = [bucket.recv[r * chunk : (r + 1) * chunk] for r in range(rows)]
+            bucket.region = self.result[bucket.start : bucket.start + self.size * chunk]
+            bucket.shard = bucket.region[self.rank * chunk : (self.rank + 1) * chunk]
+            send = bucket.send.reshape(self.size, mine, chunk)
             for k in range(i, j):
                 local = offsets[k] - bucket.start  # the key's first element within the bucket
                 for c, raw in enumerate(self.values[k]):
@@ -210,12 +228,6 @@ class FusedGroup:
             bucket.what_gather = f"{label}: gathering the sums"
 
     # ------------------------------------------------------------------ running
-    def _copy(self, dst: Any, src: Any, same: bool) -> None:
-        if same:
-            dst[...] = src
-        else:
-            dst[...] = backend.to_ctx(src, self.ctx)
-
     def _sum_rows(self, rows: Sequence[Any], out: Any) -> None:
         """``out = rows[0] + rows[1] + ...``, left to right."""
         add = self.xp.add
@@ -244,30 +256,22 @@ class FusedGroup:
                 )
 
     def _run_exchange(self) -> None:
-        mine = self.counts[self.rank]
-        rows_total = sum(self.counts)
         transport = self.transport
         for bucket in self.buckets:
-            chunk = bucket.chunk
-            if chunk == 0:
+            if bucket.chunk == 0:
                 continue
             for dst, src, same in bucket.pieces:
                 if same:
                     dst[...] = src
                 else:
                     dst[...] = backend.to_ctx(src, self.ctx)
-            send = self.send[: self.size * mine * chunk]
-            recv = self.recv[: rows_total * chunk]
             transport.alltoallv(
-                send,
-                [mine * chunk] * self.size,
-                recv,
-                [c * chunk for c in self.counts],
+                bucket.send,
+                bucket.send_counts,
+                bucket.recv,
+                bucket.recv_counts,
                 bucket.what_exchange,
             )
-            region = self.result[bucket.start : bucket.start + self.size * chunk]
-            shard = region[self.rank * chunk : (self.rank + 1) * chunk]
-            rows = recv.reshape(rows_total, chunk)
-            self._sum_rows([rows[r] for r in range(rows_total)], shard)
-            transport.allgather_inplace(region, chunk, bucket.what_gather)
+            self._sum_rows(bucket.rows, bucket.shard)
+            transport.allgather_inplace(bucket.region, bucket.chunk, bucket.what_gather)
         transport.finish(self.buckets[-1].what_gather if self.buckets else "")
