@@ -38,22 +38,30 @@ from typing import Any
 import numpy as np
 
 
-def _timed(comm: Any, fn: Callable[[], None], runs: int, warmup: int) -> float:
-    """Median over ``runs`` of the slowest rank's seconds for ``fn()``."""
+def _once(comm: Any, fn: Callable[[], None]) -> float:
+    """The slowest rank's seconds for one ``fn()``, started together after a barrier."""
     from mpi4py import MPI
 
-    for _ in range(warmup):
-        fn()
-    times = []
+    comm.Barrier()
+    start = time.perf_counter()
+    fn()
+    mine = np.array([time.perf_counter() - start])
+    worst = np.empty(1)
+    comm.Allreduce(mine, worst, op=MPI.MAX)
+    return float(worst[0])
+
+
+def _timed(comm: Any, fns: list[Callable[[], None]], runs: int, warmup: int) -> list[float]:
+    """Per function, the median over ``runs`` of the slowest rank's seconds; the functions
+    take turns in every run, so a change of load on the machine hits them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        comm.Barrier()
-        start = time.perf_counter()
-        fn()
-        mine = np.array([time.perf_counter() - start])
-        worst = np.empty(1)
-        comm.Allreduce(mine, worst, op=MPI.MAX)
-        times.append(float(worst[0]))
-    return statistics.median(times)
+        for fn, got in zip(fns, times):
+            got.append(_once(comm, fn))
+    return [statistics.median(got) for got in times]
 
 
 def allreduce(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -95,18 +103,17 @@ def allreduce(args: argparse.Namespace) -> list[dict[str, Any]]:
         for k, g in zip(keys, grads):
             kv.pushpull(k, g)
 
-    rows = []
-    base = None
-    for name, fn in (
-        ("floor: one mpi4py Allreduce of the same bytes", floor),
-        ("mxlite fused: kv.pushpull(keys, grads)", fused),
-        ("mpi4py: one Allreduce per parameter", per_param),
-        ("mxlite: kv.pushpull per key", per_key),
-    ):
-        seconds = _timed(comm, fn, args.runs, args.warmup)
-        base = seconds if base is None else base
-        rows.append({"case": name, "ms": seconds * 1e3, "x_floor": seconds / base})
-    return rows
+    cases = {
+        "floor: one mpi4py Allreduce of the same bytes": floor,
+        "mxlite fused: kv.pushpull(keys, grads)": fused,
+        "mpi4py: one Allreduce per parameter": per_param,
+        "mxlite: kv.pushpull per key": per_key,
+    }
+    seconds = _timed(comm, list(cases.values()), args.runs, args.warmup)
+    return [
+        {"case": name, "ms": t * 1e3, "x_floor": t / seconds[0], "x_fused": t / seconds[1]}
+        for name, t in zip(cases, seconds)
+    ]
 
 
 def mlp(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -168,7 +175,7 @@ def mlp(args: argparse.Namespace) -> list[dict[str, Any]]:
         step()
     for key in spent:
         spent[key] = 0.0
-    total = _timed(comm, step, args.runs, 0)
+    (total,) = _timed(comm, [step], args.runs, 0)
     row: dict[str, Any] = {
         "case": f"mlp step, {workers} rank(s) x {args.contexts} context(s)",
         "ms": total * 1e3,

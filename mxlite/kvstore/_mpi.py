@@ -225,7 +225,7 @@ class World:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.timeout = timeout_s()
+        self.timeout: float | None = timeout_s()
         self.mpi = import_mpi(name)
         world = self.mpi.COMM_WORLD
         launched = _launched_size()
@@ -246,6 +246,21 @@ class World:
         node.Free()
 
     # ------------------------------------------------------------------ faults
+    def set_timeout(self, seconds: float | None) -> None:
+        """Change the collective time limit (None or 0: none).
+
+        Raises:
+            MXNetError: ``seconds`` is negative or not a number.
+        """
+        if seconds is not None and not (isinstance(seconds, (int, float)) and seconds >= 0):
+            raise MXNetError(
+                f"kvstore {self.name}: timeout must be a number of seconds >= 0 or None (0 and "
+                f"None wait forever), got {seconds!r}"
+            )
+        self.timeout = None if not seconds or seconds == float("inf") else float(seconds)
+        if self.timeout is not None:
+            _WATCHDOG.start(self.timeout)
+
     @contextmanager
     def guard(self, what: str, on_timeout: Callable[[], None] | None = None) -> Iterator[None]:
         """Run the body under the watchdog; an MPI error aborts the job with ``what`` named."""

@@ -152,6 +152,21 @@ class DistKVStore(KVStore):
         """The number of workers on this worker's machine."""
         return self._world.local_size
 
+    @property
+    def timeout(self) -> float | None:
+        """How many seconds a collective may wait for the other workers before this worker
+        aborts the job (None: forever). Starts from ``MXLITE_DIST_TIMEOUT`` (default 30); raise
+        it around work that one worker does alone while the others wait (an mxlite extension).
+
+        Raises:
+            MXNetError: on assignment, a negative or non-numeric value.
+        """
+        return self._world.timeout
+
+    @timeout.setter
+    def timeout(self, seconds: float | None) -> None:
+        self._world.set_timeout(seconds)
+
     def barrier(self) -> None:
         """Wait until every worker arrives (under the collective time limit)."""
         self._world.barrier("kv.barrier()")
