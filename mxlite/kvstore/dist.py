@@ -393,7 +393,7 @@ class DistKVStore(KVStore):
         self._plan = None
         self.push(key, value, priority, _out=out, _op="pushpull")
         self.pull(key, out if out is not None else value, priority)
-        if self._threshold is None and plannable(key, value, out):
+        if self._threshold is None and plannable(key, value, out) and self._contiguous():
             self._plan = DistPushPullPlan(self, key, value, out, self._groups)
         self._groups = []
 
@@ -407,6 +407,16 @@ class DistKVStore(KVStore):
             f"kvstore {self._type}: there are no parameter servers to send command {head} to; "
             "every mxlite worker holds the store itself (use set_optimizer / "
             "set_gradient_compression on the store)."
+        )
+
+    def _contiguous(self) -> bool:
+        """Whether the last push's values are all C-contiguous (a plan packs from flat views
+        of them made once; a strided value would be copied at that moment instead)."""
+        return all(
+            raw.flags.c_contiguous
+            for group in self._groups
+            for vals in group.values
+            for raw in vals
         )
 
     def row_sparse_pull(

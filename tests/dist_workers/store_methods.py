@@ -151,6 +151,20 @@ for step in range(2):
     for k, o, wo in zip(keys, outs, want_outs):
         for x in o:
             same(f"pushpull out step {step} key {k}", x, wo[0])
+# strided values (transposed views): no plan, every call reads them afresh
+strided = [nd.NDArray(v._data.T, v.context) for v in mine("strided", (3, 4))]
+rstrided = [nd.NDArray(v._data.T, v.context) for v in everyone("strided", (3, 4))]
+for store in (kv, ref):
+    store.init([40, 41], [nd.zeros((4, 3)), nd.zeros((4, 3))])
+other = [nd.ones((4, 3), ctx=c) for c in CTXS]
+rother = [nd.ones((4, 3)) for _ in range(W * C)]
+for step in range(3):
+    for v in strided + rstrided:
+        v[:] = v + 1
+    kv.pushpull([40, 41], [strided, other])
+    ref.pushpull([40, 41], [rstrided, rother])
+    same(f"strided step {step}", strided[0], rstrided[0])
+same("no plan for strided values", kv._plan is None, True)
 one = mine("single", shapes[5], dtypes[5])
 kv.pushpull(5, one)
 rone = everyone("single", shapes[5], dtypes[5])
