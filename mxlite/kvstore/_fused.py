@@ -16,14 +16,16 @@ workers). Instead, per (dtype, transport) group of keys:
 1. the keys' elements are laid out one after another and cut into buckets of at most
    ``MXLITE_DIST_BUCKET_MB`` MiB (a larger key is a bucket of its own); a bucket of ``T``
    elements is split into ``W`` shards of ``chunk = ceil(T / W)`` elements (rounded up to 16);
-2. each worker copies its contexts' values into a send buffer laid out ``[shard][context]``, and
-   one ``Alltoallv`` gives worker ``j`` shard ``j`` of every context of every worker, in rank
-   order (a reduce-scatter whose order mxlite controls);
-3. worker ``j`` sums those rows in order into shard ``j`` of the result buffer;
+2. each worker copies its contexts' values of the other workers' shards into a send buffer laid
+   out ``[shard][context]``, and one ``Alltoallv`` gives worker ``j`` shard ``j`` of every
+   context of every other worker, in rank order (a reduce-scatter whose order mxlite controls);
+3. worker ``j`` sums, in (rank, context) order, those rows and its own values of shard ``j``
+   (read where they are: never packed nor sent to itself) into shard ``j`` of the result buffer;
 4. one in-place ``Allgather`` gives every worker the whole result.
 
 That is two collectives per bucket, moving ``(C + 1) * T * (W - 1) / W`` elements in and out of
-each worker, the volume of a ring all-reduce when ``C = 1``. Host groups go through MPI
+each worker, the volume of a ring all-reduce when ``C = 1``, plus one local copy of the values
+that leave the worker. Host groups go through MPI
 (:class:`mxlite.kvstore._mpi.World`), GPU groups through NCCL on the device
 (:class:`mxlite.kvstore._nccl.NcclTransport`); both move raw bytes. With one worker, host groups
 sum the values straight into the result (no copies, as the 'device' store).
@@ -91,7 +93,7 @@ class _Bucket:
     the group's buffers, made once)."""
 
     __slots__ = (
-        "start", "chunk", "pieces", "send", "send_counts", "recv", "recv_counts", "rows",
+        "start", "chunk", "pieces", "send", "send_counts", "recv", "recv_counts", "order",
         "region", "shard", "what_exchange", "what_gather",
     )  # fmt: skip
 
@@ -99,11 +101,13 @@ class _Bucket:
         self.start = start  # offset of the bucket's region (size * chunk elements) in the result
         self.chunk = chunk
         self.pieces: list[tuple[Any, Any, bool]] = []  # (send slice, value slice, same device)
-        self.send: Any = None  # this worker's values, [shard][context][chunk], flat
+        self.send: Any = None  # values for the other workers, [their rank][context][chunk]
         self.send_counts: list[int] = []
-        self.recv: Any = None  # every worker's values for this worker's shard, [rank][context]
+        self.recv: Any = None  # the other workers' values of this worker's shard
         self.recv_counts: list[int] = []
-        self.rows: list[Any] = []  # the rows of recv, in (rank, context) order
+        # The terms of the sum, in (rank, context) order: ("row", a row of recv) or
+        # ("own", [(position in the shard, value slice, same device), ...]) for a context here.
+        self.order: list[tuple[str, Any]] = []
         self.region: Any = None  # the bucket's part of the result: every shard
         self.shard: Any = None  # this worker's shard of it
         self.what_exchange = ""
@@ -193,23 +197,26 @@ class FusedGroup:
         return offsets
 
     def _make_staging(self, offsets: list[int], op: str) -> None:
-        """Send/receive buffers for the largest bucket and each bucket's copy list."""
+        """Send/receive buffers for the largest bucket, and each bucket's copy list and terms."""
         mine = self.counts[self.rank]
-        rows = sum(self.counts)
+        others = [r for r in range(self.size) if r != self.rank]
+        rows = sum(self.counts[r] for r in others)
         biggest = max((b.chunk for b in self.buckets), default=0)
-        self.send = self.xp.zeros(max(self.size * mine * biggest, 1), dtype=self.dtype)
+        self.send = self.xp.zeros(max(len(others) * mine * biggest, 1), dtype=self.dtype)
         self.recv = self.xp.zeros(max(rows * biggest, 1), dtype=self.dtype)
         n_buckets = len(self.buckets)
         for b, (bucket, (i, j)) in enumerate(zip(self.buckets, self._bucket_keys)):
             chunk = bucket.chunk
-            bucket.send = self.send[: self.size * mine * chunk]
-            bucket.send_counts = [mine * chunk] * self.size
+            bucket.send = self.send[: len(others) * mine * chunk]
+            bucket.send_counts = [0 if r == self.rank else mine * chunk for r in range(self.size)]
             bucket.recv = self.recv[: rows * chunk]
-            bucket.recv_counts = [c * chunk for c in self.counts]
-            bucket.rows = [bucket.recv[r * chunk : (r + 1) * chunk] for r in range(rows)]
+            bucket.recv_counts = [
+                0 if r == self.rank else c * chunk for r, c in enumerate(self.counts)
+            ]
             bucket.region = self.result[bucket.start : bucket.start + self.size * chunk]
             bucket.shard = bucket.region[self.rank * chunk : (self.rank + 1) * chunk]
-            send = bucket.send.reshape(self.size, mine, chunk)
+            send = bucket.send.reshape(len(others), mine, chunk)
+            own: list[list[tuple[int, Any, bool]]] = [[] for _ in range(mine)]
             for k in range(i, j):
                 local = offsets[k] - bucket.start  # the key's first element within the bucket
                 for c, raw in enumerate(self.values[k]):
@@ -218,10 +225,21 @@ class FusedGroup:
                     while done < self.sizes[k]:
                         shard, pos = divmod(local + done, chunk)
                         n = min(chunk - pos, self.sizes[k] - done)
-                        bucket.pieces.append(
-                            (send[shard, c, pos : pos + n], flat[done : done + n], self._same[k][c])
-                        )
+                        piece, same = flat[done : done + n], self._same[k][c]
+                        if shard == self.rank:
+                            own[c].append((pos, piece, same))
+                        else:
+                            dest = send[shard - (shard > self.rank), c, pos : pos + n]
+                            bucket.pieces.append((dest, piece, same))
                         done += n
+            row = 0
+            for r in range(self.size):
+                for c in range(self.counts[r]):
+                    if r == self.rank:
+                        bucket.order.append(("own", own[c]))
+                    else:
+                        bucket.order.append(("row", bucket.recv[row * chunk : (row + 1) * chunk]))
+                        row += 1
             label = f"{op} ({len(self.keys)} keys of {np.dtype(self.dtype).name}"
             label += f", bucket {b + 1}/{n_buckets})" if n_buckets > 1 else ")"
             bucket.what_exchange = f"{label}: exchanging shards"
@@ -272,6 +290,42 @@ class FusedGroup:
                 bucket.recv_counts,
                 bucket.what_exchange,
             )
-            self._sum_rows(bucket.rows, bucket.shard)
+            self._sum_terms(bucket.order, bucket.shard)
             transport.allgather_inplace(bucket.region, bucket.chunk, bucket.what_gather)
         transport.finish(self.buckets[-1].what_gather if self.buckets else "")
+
+    def _local(self, src: Any, same: bool) -> Any:
+        return src if same else backend.to_ctx(src, self.ctx)
+
+    def _sum_terms(self, order: list[tuple[str, Any]], shard: Any) -> None:
+        """``shard = term0 + term1 + ...``, left to right; a row covers the shard, a context of
+        this worker only the elements of its keys (the rest of the shard is padding)."""
+        add = self.xp.add
+        kind0, first = order[0]
+        if len(order) == 1:
+            if kind0 == "row":
+                shard[...] = first
+            for pos, src, same in first if kind0 == "own" else ():
+                shard[pos : pos + src.size] = self._local(src, same)
+            return
+        kind1, second = order[1]
+        if kind0 == "row" and kind1 == "row":
+            add(first, second, out=shard)
+        elif kind0 == "own" and kind1 == "own":  # two contexts here: the same positions
+            for (pos, a, sa), (_, b, sb) in zip(first, second):
+                add(self._local(a, sa), self._local(b, sb), out=shard[pos : pos + a.size])
+        elif kind0 == "own":
+            for pos, a, sa in first:
+                n = a.size
+                add(self._local(a, sa), second[pos : pos + n], out=shard[pos : pos + n])
+        else:
+            for pos, b, sb in second:
+                n = b.size
+                add(first[pos : pos + n], self._local(b, sb), out=shard[pos : pos + n])
+        for kind, term in order[2:]:
+            if kind == "row":
+                add(shard, term, out=shard)
+                continue
+            for pos, src, same in term:
+                dst = shard[pos : pos + src.size]
+                add(dst, self._local(src, same), out=dst)

@@ -95,6 +95,8 @@ class NcclTransport:
         byte = self.nccl.NCCL_UINT8
         stream = self._stream()
         send_ptr, recv_ptr = send.data.ptr, recv.data.ptr
+        if not any(send_counts) and not any(recv_counts):
+            return
         self.nccl.groupStart()
         try:
             s_off = r_off = 0

@@ -2,9 +2,9 @@
 
 Run alone or under ``mpiexec -n W``; each process has two fake GPUs and pushes from both. Checks,
 against the store's own buffers, that every pushpull of three float32 keys and one float64 key
-makes one NCCL group of sends/receives and one in-place allGather per dtype (fused, not one call
-per key), with the right pointers, byte counts, peers and the device's current stream, on the
-communicator of the first GPU. Prints ``JSON{"rank": r, "failures": [...], ...}``.
+makes one NCCL group of sends/receives (to and from every other worker) and one in-place allGather
+per dtype (fused, not one call per key), with the right pointers, byte counts, peers and the
+device's current stream, on the communicator of the first GPU. Prints ``JSON{"rank": r, "failures": [...], ...}``.
 """
 
 from __future__ import annotations
@@ -54,19 +54,20 @@ for _ in range(2):
         item = np.dtype(g.dtype).itemsize
         for bucket in g.buckets:
             chunk = bucket.chunk * item
-            want.append({"op": "groupStart"})
-            r_off = 0
-            for peer in range(W):
+            peers = [p for p in range(W) if p != RANK]  # a worker's own shard is never sent
+            if peers:
+                want.append({"op": "groupStart"})
+            for n, peer in enumerate(peers):
                 want.append(
-                    {"op": "send", "rank": RANK, "device": 0, "ptr": g.send.data.ptr + peer * 2 * chunk,
+                    {"op": "send", "rank": RANK, "device": 0, "ptr": g.send.data.ptr + n * 2 * chunk,
                      "count": 2 * chunk, "datatype": fake_nccl.NCCL_UINT8, "peer": peer, "stream": stream}
                 )  # fmt: skip
                 want.append(
-                    {"op": "recv", "rank": RANK, "device": 0, "ptr": g.recv.data.ptr + r_off,
+                    {"op": "recv", "rank": RANK, "device": 0, "ptr": g.recv.data.ptr + n * 2 * chunk,
                      "count": 2 * chunk, "datatype": fake_nccl.NCCL_UINT8, "peer": peer, "stream": stream}
                 )  # fmt: skip
-                r_off += 2 * chunk
-            want.append({"op": "groupEnd"})
+            if peers:
+                want.append({"op": "groupEnd"})
             base = g.result.data.ptr + bucket.start * item
             want.append(
                 {"op": "allGather", "rank": RANK, "device": 0, "sendbuf": base + RANK * chunk,
