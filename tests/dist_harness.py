@@ -49,6 +49,10 @@ def worker_env(extra: dict[str, str] | None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.pop("MXLITE_FAKE_CUPY", None)
+    # Workers share this machine's cores: one BLAS/Numba thread each (as the README advises),
+    # and the same in the one-process runs they are compared with.
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(NUMBA_NUM_THREADS="1")
     env.update(extra or {})
     return env
 

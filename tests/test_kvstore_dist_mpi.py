@@ -21,6 +21,8 @@ import pytest
 from tests.conftest import HAS_GPU, requires_gpu
 from tests.dist_harness import records, run_mxnet_workers, run_workers
 
+SLOW = pytest.mark.slow
+
 
 def _check_all(status: int, output: str, workers: int) -> dict[int, dict]:
     assert status == 0, output[-4000:]
@@ -32,8 +34,11 @@ def _check_all(status: int, output: str, workers: int) -> dict[int, dict]:
 # ------------------------------------------------------------------ store methods
 @pytest.mark.parametrize(
     ("workers", "kvtype", "bucket_mb"),
-    [(None, "dist_sync", None), (2, "dist_sync", None), (3, "dist_device_sync", "0.0005")],
-    ids=["1-worker", "2-workers", "3-workers-small-buckets"],
+    [
+        pytest.param(None, "dist_sync", None, id="1-worker"),
+        pytest.param(2, "dist_sync", None, id="2-workers"),
+        pytest.param(3, "dist_device_sync", "0.0005", id="3-workers-small-buckets", marks=SLOW),
+    ],
 )
 def test_every_store_method_matches_the_device_store(
     workers: int | None, kvtype: str, bucket_mb: str | None, tmp_path: Path
