@@ -21,8 +21,10 @@ back in every gradient:
 its forward+backward, and its ``trainer.step`` (started after a barrier, so it holds no waiting
 for a slower rank) with the part spent in the store's ``pushpull``.
 
-Each figure is the median over ``--runs`` of the slowest rank's time, after warm-up; rank 0 prints
-a Markdown table (and writes JSON with ``--out``).
+Each figure is the median over ``--runs`` of the slowest rank's time, after warm-up (the cases
+take turns in every run); rank 0 prints a Markdown table (and writes JSON with ``--out``). When
+several ranks share a machine, give each one thread (``OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1``),
+as for training.
 """
 
 from __future__ import annotations
