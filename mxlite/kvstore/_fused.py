@@ -154,7 +154,7 @@ class FusedGroup:
         first = self.values[0][0]
         self.dtype = first.dtype
         self.xp = backend.get_xp(ctx)
-        self.sizes = [int(np.prod(vals[0].shape, dtype=np.int64)) for vals in self.values]
+        self.sizes = [int(vals[0].size) for vals in self.values]
         self.shapes = [tuple(vals[0].shape) for vals in self.values]
         self.direct = transport is None
         self._same = [[_same_device(v, ctx) for v in vals] for vals in self.values]

@@ -88,29 +88,31 @@ def _describe(entry: list[Any]) -> str:
 
 
 def disagreement(sigs: list[Signature]) -> list[str]:
-    """What differs between the workers' signatures (empty when they agree)."""
+    """What differs between the workers' signatures (empty when they agree). The number of
+    values per key may differ (workers may have different numbers of contexts)."""
+    compared = [[(e[0], tuple(e[1]), e[2], e[4]) for e in sig] for sig in sigs]
+    if all(c == compared[0] for c in compared[1:]):
+        return []
     problems: list[str] = []
     size = len(sigs)
-    key_lists = [[entry[0] for entry in sig] for sig in sigs]
-    all_keys = list(dict.fromkeys(k for keys in key_lists for k in keys))
+    by_key = [{entry[0]: entry for entry in sig} for sig in sigs]
+    all_keys = list(dict.fromkeys(k for sig in sigs for k in (e[0] for e in sig)))
     for key in all_keys:
-        have = [r for r in range(size) if key in key_lists[r]]
+        have = [r for r in range(size) if key in by_key[r]]
         if len(have) < size:
             missing = [r for r in range(size) if r not in have]
             problems.append(f"key {key!r} is given on {_ranks(have)} but not on {_ranks(missing)}")
             continue
         seen: dict[str, list[int]] = {}
         for r in range(size):
-            entry = sigs[r][key_lists[r].index(key)]
-            seen.setdefault(_describe(entry), []).append(r)
+            seen.setdefault(_describe(by_key[r][key]), []).append(r)
         if len(seen) > 1:
             parts = "; ".join(f"{d} on {_ranks(rs)}" for d, rs in seen.items())
             problems.append(f"key {key!r}: {parts}")
     if not problems:
-        orders = {tuple(keys) for keys in key_lists}
-        if len(orders) > 1:
-            parts = "; ".join(f"rank {r} gives {key_lists[r]}" for r in range(size))
-            problems.append(f"the keys come in different orders: {parts}")
+        key_lists = [[entry[0] for entry in sig] for sig in sigs]
+        parts = "; ".join(f"rank {r} gives {key_lists[r]}" for r in range(size))
+        problems.append(f"the keys come in different orders: {parts}")
     return problems
 
 
@@ -223,7 +225,7 @@ class DistKVStore(KVStore):
     @staticmethod
     def _entry(key: Any, values: list[NDArray], kind: str) -> list[Any]:
         raw = values[0]._data
-        return [key, list(raw.shape), str(raw.dtype), len(values), kind]
+        return [key, list(raw.shape), raw.dtype.name, len(values), kind]
 
     # ------------------------------------------------------------------ init
     def init(self, key: Any, value: Any, _out: Any = None) -> None:
