@@ -393,11 +393,13 @@ class DistKVStore(KVStore):
             plan.run(self)
             return
         self._plan = None
-        self.push(key, value, priority, _out=out, _op="pushpull")
-        self.pull(key, out if out is not None else value, priority)
-        if self._threshold is None and plannable(key, value, out) and self._contiguous():
-            self._plan = DistPushPullPlan(self, key, value, out, self._groups)
-        self._groups = []
+        try:
+            self.push(key, value, priority, _out=out, _op="pushpull")
+            self.pull(key, out if out is not None else value, priority)
+            if self._threshold is None and plannable(key, value, out) and self._contiguous():
+                self._plan = DistPushPullPlan(self, key, value, out, self._groups)
+        finally:
+            self._groups = []
 
     def _send_command_to_servers(self, head: int, body: str) -> None:
         """MXNet's server commands have no receiver here.
@@ -420,9 +422,3 @@ class DistKVStore(KVStore):
             for vals in group.values
             for raw in vals
         )
-
-    def row_sparse_pull(
-        self, key: Any, out: Any = None, priority: int = 0, row_ids: Any = None
-    ) -> None:
-        """As the single-process store: values are dense; use pull()."""
-        super().row_sparse_pull(key, out, priority, row_ids)
