@@ -29,6 +29,12 @@ $(BIN)/.torch: $(BIN)/.installed
 		--index-url https://download.pytorch.org/whl/cpu 'torch>=2.1'
 	touch $@
 
+# mpi4py and MPICH (the `dist` extra; the mpich wheel brings mpiexec): the distributed-store
+# tests start real worker processes with mpiexec.
+$(BIN)/.dist: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[dist]'
+	touch $@
+
 oracle:
 	bash tools/ensure_oracle.sh "$(ORACLE_VENV)"
 
@@ -40,7 +46,7 @@ demo: venv
 tour: venv
 	$(BIN)/python examples/demo.py
 
-test: venv $(BIN)/.torch oracle
+test: venv $(BIN)/.torch $(BIN)/.dist oracle
 	$(BIN)/python -m pytest -q -ra
 
 # Runs all three checks, then fails if any did.

@@ -27,7 +27,8 @@ So a missing event between two devices, or a read of a copy that has not run, gi
 in a CPU test. ``cupy.cuda`` (devices, raw memory, runtime, RawModule) is tests/fake_cupy_cuda.py.
 
 Kernels from ``cupy.RawModule`` run the host-emulated CUDA sources of tests/cuda_host_emu.py,
-tests/cuda_emu_multi_tensor.py and tests/cuda_emu_optimizer.py.
+tests/cuda_emu_multi_tensor.py and tests/cuda_emu_optimizer.py. ``cupy.cuda.nccl`` is
+tests/fake_nccl.py (collectives over mpi4py between the processes of an ``mpiexec`` job).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import numpy as np
 from tests import fake_cupy_compute as compute
 from tests import fake_cupy_cuda as fcuda
 from tests import fake_cupy_streams as streams
+from tests import fake_nccl as _fake_nccl
 from tests.fake_cupy_cuda import CUDARuntimeError, Device, MemoryPointer, RawModule  # noqa: F401
 
 API = json.loads((Path(__file__).parent / "data" / "cupy_api.json").read_text())
@@ -724,6 +726,7 @@ for _name in API["linalg"]:
 
 # ------------------------------------------------------------------------ cupy.cuda and friends
 cuda = fcuda.make_module()
+cuda.nccl = _fake_nccl  # type: ignore[attr-defined]
 runtime = fcuda.runtime
 _Pinned = fcuda.Pinned  # (tests check for it by this name)
 
@@ -788,7 +791,7 @@ cupyx.__path__ = []  # type: ignore[attr-defined] - a package, so `from cupyx.sc
 _SAVED: dict[str, Any] = {}
 _SUBMODULES = {"cupy.cuda": cuda, "cupy.cuda.runtime": runtime, "cupy.linalg": linalg,
                "cupy.testing": testing, "cupyx": cupyx, "cupyx.scipy": cupyx_scipy,
-               "cupyx.scipy.special": cupyx_special}  # fmt: skip
+               "cupyx.scipy.special": cupyx_special, "cupy.cuda.nccl": _fake_nccl}  # fmt: skip
 
 
 def install(devices: int = 1, missing: tuple[str, ...] = ()) -> Any:

@@ -129,15 +129,7 @@ class PushPullPlan:
     """
 
     def __init__(self, kv: Any, keys: list[Any], value: list[Any], out: list[Any] | None):
-        self.version = kv._version
-        self.updater = kv._updater
-        self.keys = tuple(keys)
-        self.value_form = _form(value)
-        self.values = list(value)
-        self.flat_values = _flat(value, self.value_form)  # type: ignore[arg-type]
-        self.out_form = None if out is None else _form(out)
-        self.outs = None if out is None else list(out)
-        self.flat_outs = None if out is None else _flat(out, self.out_form)  # type: ignore[arg-type]
+        self._remember(kv, keys, value, out)
         targets = value if out is None else out
         self.entries: list[_Key] = []
         for key, vals, outs in zip(keys, value, targets, strict=True):
@@ -173,6 +165,18 @@ class PushPullPlan:
                 ]
             else:
                 self.host_adds = None
+
+    def _remember(self, kv: Any, keys: list[Any], value: list[Any], out: list[Any] | None) -> None:
+        """Keep what :meth:`matches` compares: the store's version and updater, the call."""
+        self.version = kv._version
+        self.updater = kv._updater
+        self.keys = tuple(keys)
+        self.value_form = _form(value)
+        self.values = list(value)
+        self.flat_values = _flat(value, self.value_form)  # type: ignore[arg-type]
+        self.out_form = None if out is None else _form(out)
+        self.outs = None if out is None else list(out)
+        self.flat_outs = None if out is None else _flat(out, self.out_form)  # type: ignore[arg-type]
 
     def matches(self, kv: Any, keys: Any, value: Any, out: Any) -> bool:
         """Whether ``pushpull(keys, value, out)`` on ``kv`` is the call this plan was made for
