@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mxlite as mx
-from mxlite import autograd, random
+from mxlite import _epoch, autograd, random
 from mxlite.gluon import ParameterDict, _grad_cache, _param_init
 from mxlite.initializer import InitDesc, init_many
 from mxlite.initializers import _fill, batched
@@ -82,21 +82,24 @@ def test_gradients_are_distinct_zero_buffers_marked_for_autograd():
             assert data._grad_req == param.grad_req == data._ag_node.grad_req
 
 
-def test_one_mark_and_one_invalidation_per_batch(monkeypatch):
-    marks, changes = [], []
-    real_mark, real_changed = autograd.mark_variables, _grad_cache.grad_buffers_changed
+def test_one_mark_per_batch_and_the_owner_invalidates_plans(monkeypatch):
+    marks = []
+    real_mark = autograd.mark_variables
     monkeypatch.setattr(
         autograd,
         "mark_variables",
         lambda v, g, r="write": (marks.append(len(v)), real_mark(v, g, r)),
     )
-    monkeypatch.setattr(
-        _grad_cache, "grad_buffers_changed", lambda: (changes.append(1), real_changed())
-    )
+    before = _epoch.BUFFERS.value
     pd = _dict()
     pd.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
     assert marks == [2 * (len(pd.keys()) - 1)]  # every replica but the grad_req='null' ones
-    assert changes == [1]
+    # each Parameter's own _install bumped the buffers epoch: plans built before are stale
+    assert _epoch.BUFFERS.value > before
+    cache, _ = _grad_cache.lookup(tuple(pd.values()))
+    assert cache.current
+    next(iter(pd.values())).initialize(force_reinit=True, ctx=[mx.cpu(0), mx.cpu(1)])
+    assert not cache.current
 
 
 def test_backward_reaches_batched_gradients():

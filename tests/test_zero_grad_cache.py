@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import mxlite as mx
+from mxlite import _epoch
 from mxlite.base import MXNetError
 from mxlite.gluon import ParameterDict, _grad_cache, nn
 from mxlite.ops.multi_tensor import ZeroPlan
@@ -371,7 +372,7 @@ def test_forked_child_rebuilds_plans_even_if_the_lock_was_held() -> None:
         if pid == 0:  # the child: an invalidation and a rebuild need the lock
             code = 1  # (no kernel runs here: OpenMP refuses to run in a forked child)
             try:
-                _grad_cache.grad_buffers_changed()
+                _epoch.BUFFERS.bump()
                 cache, plans = _grad_cache.lookup(tuple(pd.values()))
                 code = 0 if cache.current and len(plans) == 1 else 2
             finally:

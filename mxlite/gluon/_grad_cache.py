@@ -5,10 +5,10 @@ table of their addresses costs microseconds per buffer; running it is one kernel
 parallel Numba loop on the host) per device. So the table is built once and reused:
 
 * Every gradient (re)allocation anywhere (``initialize``, deferred init, ``reset_ctx``,
-  ``grad_req`` changes, ``cast``, ``load`` of an uninitialized Parameter) calls
-  :func:`grad_buffers_changed`, which bumps one global generation counter and drops every cached
-  plan at once (a plan holds references to its buffers; dropping it frees old buffers now rather
-  than at the next ``zero_grad``).
+  ``grad_req`` changes, ``cast``, ``load`` of an uninitialized Parameter) goes through the
+  Parameter's owning methods, which bump the buffers epoch (:data:`mxlite._epoch.BUFFERS`, the
+  generation here); the bump drops every cached plan at once (a plan holds references to its
+  buffers; dropping it frees old buffers now rather than at the next ``zero_grad``).
 * A ``ParameterDict`` keeps its :class:`ZeroGradCache` with its own version (bumped when a
   Parameter is added) and length at the time: checking them and the generation is a handful of
   comparisons, whatever the number of Parameters.
@@ -32,17 +32,16 @@ under one lock (:data:`_LOCK`), which rebuilds and invalidations take, never the
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import weakref
 from collections import OrderedDict
 from typing import Any
 
-from mxlite import backend
+from mxlite import _epoch, backend
 from mxlite.base import MXNetError
 
-__all__ = ["ZeroGradCache", "grad_buffers_changed", "generation", "lookup", "build"]
+__all__ = ["ZeroGradCache", "generation", "lookup", "build"]
 
 _MSG_NOT_FLOAT = (
     "reset_arrays: This operation only support floating point types, not {dtype} (gradient of "
@@ -65,11 +64,9 @@ if hasattr(os, "register_at_fork"):
 
 
 class _State:
-    """The generation counter and every cache that currently holds plans."""
+    """Every cache that currently holds plans (the generation is :data:`mxlite._epoch.BUFFERS`)."""
 
     def __init__(self) -> None:
-        self.counter = itertools.count(1)
-        self.generation = 0
         self.live: weakref.WeakSet[ZeroGradCache] = weakref.WeakSet()
         self.shared: OrderedDict[tuple[Any, ...], ZeroGradCache] = OrderedDict()
 
@@ -78,24 +75,32 @@ _STATE = _State()
 
 
 def generation() -> int:
-    """The current generation: it changes whenever any gradient buffer is (re)allocated."""
-    return _STATE.generation
+    """The current generation: the buffers epoch, bumped by the Parameter methods that
+    (re)allocate gradient buffers (:mod:`mxlite._epoch`)."""
+    return _epoch.BUFFERS.value
 
 
-def grad_buffers_changed() -> None:
-    """Record that some Parameter replaced its gradient buffers; every cached plan goes stale.
+def _release() -> None:
+    """After a bump of the buffers epoch: drop every stale cached plan now, so the old buffers
+    they hold are freed at once rather than at the next ``zero_grad``. O(1) when none is cached
+    (e.g. during an ``initialize`` of thousands of Parameters).
 
-    Call it *after* the new buffers are in place (a plan built meanwhile would otherwise be
-    marked current while holding the old ones). O(1) when no plan is cached (e.g. during an
-    ``initialize`` of thousands of Parameters).
+    Only caches of an older generation are dropped: another thread may have built and
+    registered a current one between the bump and this call.
     """
+    if not _STATE.live:
+        return
     with _LOCK:
-        _STATE.generation = next(_STATE.counter)  # first: readers of dropped plans see it stale
-        if _STATE.live:
-            for cache in _STATE.live:
-                cache.plans = ()
-            _STATE.live.clear()
-            _STATE.shared.clear()
+        now = _epoch.BUFFERS.value
+        stale = [cache for cache in _STATE.live if cache.generation != now]
+        for cache in stale:
+            cache.plans = ()
+            _STATE.live.discard(cache)
+        for key in [k for k, cache in _STATE.shared.items() if cache.generation != now]:
+            del _STATE.shared[key]
+
+
+_epoch.BUFFERS.on_bump(_release)
 
 
 class ZeroGradCache:
@@ -112,14 +117,14 @@ class ZeroGradCache:
     __slots__ = ("generation", "plans", "not_float", "__weakref__")
 
     def __init__(self) -> None:
-        self.generation = _STATE.generation
+        self.generation = _epoch.BUFFERS.value
         self.plans: tuple[Any, ...] = ()
         self.not_float: tuple[str, str] | None = None
 
     @property
     def current(self) -> bool:
         """Whether no gradient buffer has been (re)allocated since the plans were built."""
-        return self.generation == _STATE.generation
+        return self.generation == _epoch.BUFFERS.value
 
     def run(self, plans: tuple[Any, ...] | None = None) -> bool:
         """Zero every gradient buffer: one launch per device.
@@ -138,7 +143,7 @@ class ZeroGradCache:
         """
         if plans is None:
             plans = self.plans  # read before the generation: see the module docstring
-            if self.generation != _STATE.generation:
+            if self.generation != _epoch.BUFFERS.value:
                 return False
         if self.not_float is not None:
             from mxlite.util import is_np_array

@@ -425,7 +425,7 @@ def apply_loads(plans: Sequence[tuple[Any, Any]]) -> None:
                     gpu_dests.append(raw)
                 else:
                     np.copyto(raw, host)
-            param._deferred_init = ()
+            param._end_deferred()
     if gpu_dests:
         staging.to_device_into(gpu_hosts, gpu_dests)
 
