@@ -4,6 +4,7 @@ multi-tensor path against the single-tensor path."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 import warnings
@@ -353,7 +354,8 @@ def test_update_multi_calls_multi_tensor_once_per_dtype_group(
         calls.append(len(weights))
         real(weights, *args, **kwargs)
 
-    monkeypatch.setattr(sgd, "_multi_tensor_sgd", spy)
+    rule = dataclasses.replace(sgd.SGD.fused_rule, kernel=spy)
+    monkeypatch.setattr(sgd.SGD, "fused_rule", rule)
     weights, grads = _params(["float32", "float16", "float32", "float16", "float32"])
     opt = mx.optimizer.SGD(momentum=0.9, multi_precision=True, aggregate_num=2)
     states = [opt.create_state_multi_precision(i, w) for i, w in enumerate(weights)]

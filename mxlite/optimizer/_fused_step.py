@@ -9,12 +9,21 @@ launches (:func:`mxlite.ops.multi_optimizer.prepare`), and a
 
 ``FusedOptimizer.update_multi`` builds a plan and runs it once; :class:`~mxlite.optimizer.Updater`
 keeps it and runs it every step while :meth:`FusedStep.valid` holds (and its own checks that the
-arrays and states are the same objects). :class:`FusedOptimizer` is the base of those families:
-its ``update_multi`` and ``_step_plan`` choose between these plans and the generic loop.
+arrays and states are the same objects). :class:`FusedOptimizer` is the base of those families.
+
+Fusing is declared as data: a family class sets ``fused_rule = FusedRule(kernel, group, bias)``
+(its multi-tensor kernel, its state layout and its kind of scalars) and nothing else. Whether a
+step is fused is answered by one function, :func:`fused_rule`, from flags that
+``FusedOptimizer.__init_subclass__`` computes once per class: a subclass that overrides
+``update``, ``update_multi_precision`` or ``update_multi`` (itself or through a mixin) is not
+fused, by construction, so MXNet's generic loop calls its code; one that overrides a scalar hook
+(:data:`~mxlite.optimizer._scalars.SCALAR_HOOKS`) keeps the fused kernels but reads its
+scalars index by index. (Methods patched onto a class after it is created are not seen.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -23,10 +32,50 @@ import numpy as np
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.ops import multi_optimizer
 from mxlite.optimizer._common import Raw, check_arrays, group_by_dtype
-from mxlite.optimizer._scalars import VECTOR_MIN, ScalarPlan
+from mxlite.optimizer._scalars import SCALAR_HOOKS, VECTOR_MIN, ScalarPlan
 from mxlite.optimizer.optimizer import Optimizer
 
-__all__ = ["FusedOptimizer", "FusedStep", "fused_plan", "multi_tensor_step"]
+__all__ = [
+    "FusedOptimizer",
+    "FusedRule",
+    "FusedStep",
+    "fused_plan",
+    "fused_rule",
+    "multi_tensor_step",
+]
+
+# Overriding one of these below the class that declares a FusedRule makes the class generic.
+UPDATE_METHODS = ("update", "update_multi_precision", "update_multi")
+
+
+@dataclasses.dataclass(frozen=True)
+class FusedRule:
+    """What a fused optimizer family declares, in one place.
+
+    Attributes:
+        kernel: the multi-tensor rule over raw lists (``_multi_tensor_<rule>``), the same
+            function its single-tensor ``update`` calls with lists of one.
+        group: the state layout: ``group(opt, dtype, weights, grads, states)`` unpacks one dtype
+            group's states into raw lists and returns the callable ``(opt, lrs, wds)`` that
+            steps it (see :class:`FusedStep`).
+        bias: the rates carry Adam's bias correction.
+        vector_scalars: the scalar hooks are the family's own, so the counts, rates and decays
+            of a long list may be computed vectorized (set per class, never declared).
+    """
+
+    kernel: Callable[..., None]
+    group: Callable[..., Callable[..., None]]
+    bias: bool = False
+    vector_scalars: bool = True
+
+
+def fused_rule(opt: Any) -> FusedRule | None:
+    """The rule a step of ``opt`` runs fused with, or None when it takes the generic loop.
+
+    The one answer to "will this step be fused?": the rule of ``type(opt)``'s family when the
+    class keeps the family's update methods (see the module docstring).
+    """
+    return getattr(type(opt), "_fused", None)
 
 
 def fused_plan(
@@ -83,12 +132,9 @@ class FusedStep:
     """One list of parameters of a fused-family optimizer, ready to be stepped repeatedly.
 
     Args:
-        opt: the optimizer; ``opt._group_launcher(dtype, weights, grads, states)`` makes the
-            callable ``(opt, lrs, wds)`` that updates one dtype group.
-        family: the class defining the fused path (scalar hooks overridden below it disable the
-            vectorized scalars).
+        opt: the optimizer.
+        rule: its :func:`fused_rule` (``rule.group`` makes each dtype group's launcher).
         indices, weights, grads, states: as :meth:`Optimizer.update_multi` takes them.
-        bias: Adam's bias-corrected rates.
 
     Raises:
         mxlite.lr_scheduler.ArgumentTypeError: a weight or gradient is not an NDArray.
@@ -97,12 +143,11 @@ class FusedStep:
     def __init__(
         self,
         opt: Any,
-        family: type,
+        rule: FusedRule,
         indices: Sequence[Any],
         weights: Sequence[NDArray],
         grads: Sequence[NDArray],
         states: Sequence[Any],
-        bias: bool = False,
     ) -> None:
         _check_lists(opt, weights, grads)
         weights = list(weights)
@@ -111,23 +156,23 @@ class FusedStep:
         self.groups: list[tuple[Any, Any]] = []
         for dtype, positions in groups:
             if self.whole:
-                launcher = opt._group_launcher(dtype, weights, list(grads), list(states))
+                launcher = rule.group(opt, dtype, weights, list(grads), list(states))
             else:
-                launcher = opt._group_launcher(
+                launcher = rule.group(
+                    opt,
                     dtype,
                     [weights[p] for p in positions],
                     [grads[p] for p in positions],
                     [states[p] for p in positions],
                 )
             self.groups.append((None if self.whole else np.asarray(positions), launcher))
-        vector = len(weights) >= VECTOR_MIN and opt._scalar_hooks_intact(family)
         self.scalars = ScalarPlan(
             opt,
             tuple(indices),
             [positions for _, positions in groups],
             weights,
-            bias=bias,
-            vector=vector,
+            bias=rule.bias,
+            vector=len(weights) >= VECTOR_MIN and rule.vector_scalars,
         )
 
     def valid(self, opt: Any) -> bool:
@@ -147,24 +192,23 @@ class FusedStep:
 class FusedOptimizer(Optimizer):
     """Base of the optimizers with a fused multi-tensor path (SGD, NAG, Adam).
 
-    ``update_multi`` runs the fused path once and ``_step_plan`` returns a
-    :class:`FusedStep`, unless a subclass overrides ``update`` or ``update_multi_precision``
-    below :meth:`_fused_family` (then MXNet's generic loop runs, which calls them) or overrides
-    ``update_multi`` itself (then its plan just calls it).
+    A family class declares ``fused_rule``; ``update_multi`` and ``_step_plan`` run it when
+    :func:`fused_rule` says so and MXNet's generic loop otherwise.
     """
 
-    #: The rates of the fused path carry Adam's bias correction (:class:`FusedStep`'s ``bias``).
-    _fused_bias: ClassVar[bool] = False
+    #: Declared by each family class (SGD, NAG, Adam); see :class:`FusedRule`.
+    fused_rule: ClassVar[FusedRule]
+    #: Computed per class by ``__init_subclass__``: what :func:`fused_rule` returns.
+    _fused: ClassVar[FusedRule | None] = None
 
-    def _fused_family(self) -> type:
-        """The class that defines the fused path of ``type(self)``."""
-        raise NotImplementedError
-
-    def _group_launcher(
-        self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
-    ) -> Callable[..., None]:
-        """The callable ``(opt, lrs, wds)`` that updates one dtype group (see :class:`FusedStep`)."""
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        owner = next((c for c in cls.__mro__ if "fused_rule" in vars(c)), None)
+        if owner is None or any(getattr(cls, n) is not getattr(owner, n) for n in UPDATE_METHODS):
+            cls._fused = None
+            return
+        intact = all(getattr(cls, h, None) is getattr(owner, h, None) for h in SCALAR_HOOKS)
+        cls._fused = dataclasses.replace(owner.__dict__["fused_rule"], vector_scalars=intact)
 
     def update_multi(
         self,
@@ -178,17 +222,17 @@ class FusedOptimizer(Optimizer):
         Uncached: a list is stepped through a :class:`FusedStep` built for this call; a single
         index (the Updater's per-key form) skips building one: check, read its scalars, launch.
         """
-        family = self._fused_family()
-        if self._has_custom_update(family):
+        rule = fused_rule(self)
+        if rule is None:
             Optimizer.update_multi(self, indices, weights, grads, states)
             return
         if len(indices) >= VECTOR_MIN:
-            FusedStep(self, family, indices, weights, grads, states, self._fused_bias).run(self)
+            FusedStep(self, rule, indices, weights, grads, states).run(self)
             return
         _check_lists(self, weights, grads)
         lrs, wds = self._plan_scalars(indices, weights)
         for dtype, _ in group_by_dtype(weights):  # at most one group
-            self._group_launcher(dtype, list(weights), list(grads), list(states))(self, lrs, wds)
+            rule.group(self, dtype, list(weights), list(grads), list(states))(self, lrs, wds)
 
     def _step_plan(
         self,
@@ -197,9 +241,7 @@ class FusedOptimizer(Optimizer):
         grads: Sequence[NDArray],
         states: Sequence[Any],
     ) -> Any:
-        family = self._fused_family()
-        if self._has_custom_update(family) or (
-            type(self).update_multi is not FusedOptimizer.update_multi
-        ):
+        rule = fused_rule(self)
+        if rule is None:
             return super()._step_plan(indices, weights, grads, states)
-        return FusedStep(self, family, indices, weights, grads, states, self._fused_bias)
+        return FusedStep(self, rule, indices, weights, grads, states)

@@ -40,7 +40,12 @@ from mxlite.optimizer._common import (
     scalar,
     zeros_state,
 )
-from mxlite.optimizer._fused_step import FusedOptimizer, fused_plan, multi_tensor_step
+from mxlite.optimizer._fused_step import (
+    FusedOptimizer,
+    FusedRule,
+    fused_plan,
+    multi_tensor_step,
+)
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["Adam", "Adamax", "Nadam"]
@@ -134,6 +139,35 @@ class _TwoMoments(Optimizer):
         return xp, w, g, lr, self._index_update_count[index]
 
 
+class _AdamGroup:
+    """The raw arrays of one Adam dtype group and their prepared fused launch."""
+
+    def __init__(
+        self, opt: Adam, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
+    ) -> None:
+        if opt.multi_precision and dtype == np.float16:
+            self.masters: list[Raw | None] = [s[0]._data for s in states]
+            inner = [s[1] for s in states]
+        else:
+            self.masters = [None] * len(states)
+            inner = states
+        self.weights = [w._data for w in weights]
+        self.grads = [g._data for g in grads]
+        self.means = [s[0]._data for s in inner]
+        self.variances = [s[1]._data for s in inner]
+        self.plan: multi_optimizer.Prepared | bool | None = None
+
+    def __call__(self, opt: Adam, lrs: np.ndarray, wds: np.ndarray) -> None:
+        if self.plan is None:
+            self.plan = fused_plan(
+                self.weights, self.grads, [self.means, self.variances], self.masters
+            )
+        opt.fused_rule.kernel(
+            self.weights, self.grads, self.means, self.variances, self.masters, lrs, wds,
+            plan=self.plan, **opt._kernel_kwargs(),
+        )  # fmt: skip
+
+
 @register
 class Adam(FusedOptimizer, _TwoMoments):
     """The Adam optimizer (arXiv:1412.6980) with MXNet's update rule (see module docstring).
@@ -145,7 +179,7 @@ class Adam(FusedOptimizer, _TwoMoments):
         lazy_update: accepted; mxlite gradients are dense, so updates are always standard.
     """
 
-    _fused_bias = True
+    fused_rule = FusedRule(kernel=_multi_tensor_adam, group=_AdamGroup, bias=True)
 
     def __init__(
         self,
@@ -196,43 +230,6 @@ class Adam(FusedOptimizer, _TwoMoments):
         _single_tensor_adam(
             weight._data, grad._data, mean._data, var._data, None, lr, wd, **self._kernel_kwargs()
         )
-
-    def _fused_family(self) -> type:
-        return Adam
-
-    def _group_launcher(
-        self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
-    ) -> _AdamGroup:
-        return _AdamGroup(self, dtype, weights, grads, states)
-
-
-class _AdamGroup:
-    """The raw arrays of one Adam dtype group and their prepared fused launch."""
-
-    def __init__(
-        self, opt: Adam, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
-    ) -> None:
-        if opt.multi_precision and dtype == np.float16:
-            self.masters: list[Raw | None] = [s[0]._data for s in states]
-            inner = [s[1] for s in states]
-        else:
-            self.masters = [None] * len(states)
-            inner = states
-        self.weights = [w._data for w in weights]
-        self.grads = [g._data for g in grads]
-        self.means = [s[0]._data for s in inner]
-        self.variances = [s[1]._data for s in inner]
-        self.plan: multi_optimizer.Prepared | bool | None = None
-
-    def __call__(self, opt: Adam, lrs: np.ndarray, wds: np.ndarray) -> None:
-        if self.plan is None:
-            self.plan = fused_plan(
-                self.weights, self.grads, [self.means, self.variances], self.masters
-            )
-        _multi_tensor_adam(
-            self.weights, self.grads, self.means, self.variances, self.masters, lrs, wds,
-            plan=self.plan, **opt._kernel_kwargs(),
-        )  # fmt: skip
 
 
 @register

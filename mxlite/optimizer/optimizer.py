@@ -29,7 +29,6 @@ import numpy as np
 from mxlite.lr_scheduler import ArgumentTypeError, LRScheduler
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer._common import group_by_dtype, scalar_product
-from mxlite.optimizer._scalars import SCALAR_HOOKS
 from mxlite.util import is_np_array
 
 __all__ = ["Optimizer", "register", "create", "aggregation_size"]
@@ -386,21 +385,6 @@ class Optimizer:
                 self.update_multi_precision(idx, weight, grad, state)
 
     # ------------------------------------------------------------------ multi-tensor helpers
-    def _has_custom_update(self, fused_cls: type) -> bool:
-        """True when ``type(self)`` overrides ``update`` or ``update_multi_precision`` below
-        ``fused_cls``: its multi-tensor path would bypass them, so the generic loop must run."""
-        cls = type(self)
-        return any(
-            getattr(cls, name) is not getattr(fused_cls, name)
-            for name in ("update", "update_multi_precision")
-        )
-
-    def _scalar_hooks_intact(self, fused_cls: type) -> bool:
-        """True when ``type(self)`` overrides none of the scalar hooks (counts, rates, decays)
-        below ``fused_cls``, so the vectorized scalars equal what those hooks would return."""
-        cls = type(self)
-        return all(getattr(cls, h, None) is getattr(fused_cls, h, None) for h in SCALAR_HOOKS)
-
     def _step_plan(
         self,
         indices: Sequence[Any],

@@ -34,7 +34,7 @@ fused kernel takes. ``update_multi`` makes one multi-tensor call per dtype group
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,12 @@ from mxlite.optimizer._common import (
     scalar,
     zeros_state,
 )
-from mxlite.optimizer._fused_step import FusedOptimizer, fused_plan, multi_tensor_step
+from mxlite.optimizer._fused_step import (
+    FusedOptimizer,
+    FusedRule,
+    fused_plan,
+    multi_tensor_step,
+)
 from mxlite.optimizer.dcasgd import DCASGD, SGLD
 from mxlite.optimizer.optimizer import aggregation_size, register
 
@@ -256,19 +261,9 @@ class _MomentumFamily(FusedOptimizer):
         wds: Scalars,
         plan: multi_optimizer.Prepared | bool | None = None,
     ) -> None:
-        """One call of the family's multi-tensor rule (looked up when called)."""
-        rule: Callable[..., None] = (
-            _multi_tensor_nag if isinstance(self, NAG) else _multi_tensor_sgd
-        )
-        rule(weights, grads, moms, masters, lrs, wds, plan=plan, **self._kernel_kwargs())
-
-    def _fused_family(self) -> type:
-        return next(c for c in type(self).__mro__ if c in (SGD, NAG))
-
-    def _group_launcher(
-        self, dtype: Any, weights: list[NDArray], grads: list[NDArray], states: list[Any]
-    ) -> _MomentumGroup:
-        return _MomentumGroup(self, dtype, weights, grads, states)
+        """One call of the family's multi-tensor kernel (its declared ``fused_rule.kernel``)."""
+        kernel = self.fused_rule.kernel
+        kernel(weights, grads, moms, masters, lrs, wds, plan=plan, **self._kernel_kwargs())
 
     def _group_uses_mp(self, dtype: Any, states: Sequence[Any]) -> bool:
         return bool(self.multi_precision and dtype == np.float16)
@@ -286,6 +281,7 @@ class SGD(_MomentumFamily):
     """
 
     _kind = "SGD"
+    fused_rule = FusedRule(kernel=_multi_tensor_sgd, group=_MomentumGroup)
 
     def __init__(self, momentum: float = 0.0, lazy_update: bool = True, **kwargs: Any) -> None:
         aggregate = kwargs.pop("aggregate_num", None)
@@ -337,6 +333,7 @@ class NAG(_MomentumFamily):
     """
 
     _kind = "NAG"
+    fused_rule = FusedRule(kernel=_multi_tensor_nag, group=_MomentumGroup)
 
     def __init__(self, momentum: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
