@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import _threads, backend
+from mxlite import _epoch, _threads, backend
 from mxlite.autograd_rules import GRAD_RULES, INTO_RULES, MULTI_GRAD_RULES, fit_to_input
 from mxlite.base import MXNetError
 
@@ -40,7 +40,6 @@ __all__ = [
     "check_assignable",
     "get_fresh_grad",
     "set_fresh_grad",
-    "variables_generation",
     "variable_nodes",
     "all_fresh",
     "clear_fresh",
@@ -118,18 +117,6 @@ def set_training(train_mode: bool) -> bool:
 _SEQ = itertools.count()
 
 
-class _VariableCount:
-    """How many variables (VarNodes) were ever made, for callers that cache variables' nodes."""
-
-    __slots__ = ("made",)
-
-    def __init__(self) -> None:
-        self.made = 0
-
-
-_VARIABLES = _VariableCount()
-
-
 class VarNode:
     """A variable: the leaf whose gradient lands in ``grad`` (an NDArray) per ``grad_req``.
 
@@ -141,7 +128,7 @@ class VarNode:
     n_out = 1
 
     def __init__(self, grad: Any, grad_req: str) -> None:
-        _VARIABLES.made += 1
+        _epoch.VARIABLES.bump()  # nodes cached by variable_nodes() callers are stale now
         self.seq = next(_SEQ)
         self.grad = grad
         self.grad_req = grad_req
@@ -410,13 +397,6 @@ def set_fresh_grad(arr: Any, state: bool) -> None:
             "Call attach_grad() (or initialize the Parameter) first."
         )
     node.fresh = bool(state)
-
-
-def variables_generation() -> int:
-    """A number that changes whenever an array is (re)marked as a variable (``attach_grad``,
-    ``mark_variables``): nodes returned by :func:`variable_nodes` stay the arrays' nodes while
-    it is unchanged."""
-    return _VARIABLES.made
 
 
 def variable_nodes(arrays: Sequence[Any]) -> list[VarNode] | None:

@@ -328,24 +328,24 @@ def test_duplicate_and_bytes_indices_follow_the_index_by_index_path(monkeypatch)
     assert fast[1] == slow[1] == [("a", 6), ("b", 3)]
 
 
-def test_plan_version_is_not_saved_and_assignments_bump_it():
+def test_version_is_not_saved_and_assignments_bump_it():
     opt = mx.optimizer.create("sgd", learning_rate=0.1)
-    before = opt._plan_version
+    before = opt._version
     opt.rescale_grad = 0.5
     opt.num_update = 3
-    assert opt._plan_version == before  # per-step values are read at every step
+    assert opt._version == before  # per-step values are read at every step
     opt.param_dict = {}
     opt.set_wd_mult({})
-    assert opt._plan_version == before + 2
-    assert "_plan_version" not in opt.__getstate__()
+    assert opt._version == before + 2
+    assert "_version" not in opt.__getstate__()
     upd = mx.optimizer.get_updater(opt)
     upd(0, mx.nd.ones((2,)), mx.nd.ones((2,)))
     saved = upd.get_states(dump_optimizer=True)
-    assert b"_plan_version" not in saved
+    assert b"_version" not in saved
     restored = mx.optimizer.get_updater(mx.optimizer.create("sgd"))
     restored.set_states(saved)
     assert restored.optimizer.num_update == 3  # max(count, the 3 set above)
-    assert isinstance(restored.optimizer._plan_version, int)
+    assert isinstance(restored.optimizer._version, int)
 
 
 def test_bad_weights_raise_before_anything_is_counted():

@@ -6,11 +6,10 @@ parallel Numba loop on the host) per device. So the table is built once and reus
 
 * Every gradient (re)allocation anywhere (``initialize``, deferred init, ``reset_ctx``,
   ``grad_req`` changes, ``cast``, ``load`` of an uninitialized Parameter) goes through the
-  Parameter's owning methods, which bump the buffers epoch (:data:`mxlite._epoch.BUFFERS`, the
-  generation here); the bump drops every cached plan at once (a plan holds references to its
+  Parameter's owning methods, which bump the buffers epoch (:data:`mxlite._epoch.BUFFERS`); the bump drops every cached plan at once (a plan holds references to its
   buffers; dropping it frees old buffers now rather than at the next ``zero_grad``).
 * A ``ParameterDict`` keeps its :class:`ZeroGradCache` with its own version (bumped when a
-  Parameter is added) and length at the time: checking them and the generation is a handful of
+  Parameter is added) and length at the time: checking them and the epoch is a handful of
   comparisons, whatever the number of Parameters.
 * ``Block.collect_params()`` returns a new dict each time (as in MXNet), so
   ``net.collect_params().zero_grad()`` would never hit a per-dict cache. Fresh dicts therefore
@@ -22,7 +21,7 @@ Buffers of all dtypes on one device share one plan: the kernel zeroes bytes. All
 
 Threads: a ``zero_grad`` may run while another thread (re)allocates gradient buffers (an
 ``initialize`` of another net, a ``grad_req`` change). The steady-state path takes no lock: it
-reads a cache's plans *before* comparing its generation, and a change bumps the generation
+reads a cache's plans *before* comparing its epoch, and a change bumps the epoch
 *before* it drops plans and *after* the new buffers are in place, so a ``zero_grad`` either runs
 plans that were valid when it started or finds them stale and rebuilds; it never runs dropped
 (empty) plans and returns. A fresh plan is run from the builder's own reference, so a concurrent
@@ -41,7 +40,7 @@ from typing import Any
 from mxlite import _epoch, backend
 from mxlite.base import MXNetError
 
-__all__ = ["ZeroGradCache", "generation", "lookup", "build"]
+__all__ = ["ZeroGradCache", "lookup", "build"]
 
 _MSG_NOT_FLOAT = (
     "reset_arrays: This operation only support floating point types, not {dtype} (gradient of "
@@ -49,7 +48,7 @@ _MSG_NOT_FLOAT = (
     "(mx.npx.set_np()), where zero_grad zeroes every dtype."
 )
 _SHARED_SLOTS = 8
-#: Guards the generation bump, ``_State.live`` and ``_State.shared`` (never the steady state).
+#: Guards the epoch bump, ``_State.live`` and ``_State.shared`` (never the steady state).
 _LOCK = threading.Lock()
 
 
@@ -64,7 +63,7 @@ if hasattr(os, "register_at_fork"):
 
 
 class _State:
-    """Every cache that currently holds plans (the generation is :data:`mxlite._epoch.BUFFERS`)."""
+    """Every cache that currently holds plans (the epoch is :data:`mxlite._epoch.BUFFERS`)."""
 
     def __init__(self) -> None:
         self.live: weakref.WeakSet[ZeroGradCache] = weakref.WeakSet()
@@ -74,29 +73,23 @@ class _State:
 _STATE = _State()
 
 
-def generation() -> int:
-    """The current generation: the buffers epoch, bumped by the Parameter methods that
-    (re)allocate gradient buffers (:mod:`mxlite._epoch`)."""
-    return _epoch.BUFFERS.value
-
-
 def _release() -> None:
     """After a bump of the buffers epoch: drop every stale cached plan now, so the old buffers
     they hold are freed at once rather than at the next ``zero_grad``. O(1) when none is cached
     (e.g. during an ``initialize`` of thousands of Parameters).
 
-    Only caches of an older generation are dropped: another thread may have built and
+    Only caches of an older epoch are dropped: another thread may have built and
     registered a current one between the bump and this call.
     """
     if not _STATE.live:
         return
     with _LOCK:
         now = _epoch.BUFFERS.value
-        stale = [cache for cache in _STATE.live if cache.generation != now]
+        stale = [cache for cache in _STATE.live if cache.epoch != now]
         for cache in stale:
             cache.plans = ()
             _STATE.live.discard(cache)
-        for key in [k for k, cache in _STATE.shared.items() if cache.generation != now]:
+        for key in [k for k, cache in _STATE.shared.items() if cache.epoch != now]:
             del _STATE.shared[key]
 
 
@@ -104,27 +97,27 @@ _epoch.BUFFERS.on_bump(_release)
 
 
 class ZeroGradCache:
-    """The zero plans of one set of Parameters, valid for one generation.
+    """The zero plans of one set of Parameters, valid for one epoch.
 
     Attributes:
-        generation: the generation the plans were built in; the plans are stale (and dropped)
-            once :func:`generation` moves on.
+        epoch: the epoch the plans were built in; the plans are stale (and dropped)
+            once :data:`mxlite._epoch.BUFFERS` moves on.
         plans: one ``ops.ZeroPlan`` per device.
         not_float: ``(dtype name, parameter name)`` of the first non-floating gradient, which
             legacy mode refuses (as MXNet's ``reset_arrays`` does); None when all are floats.
     """
 
-    __slots__ = ("generation", "plans", "not_float", "__weakref__")
+    __slots__ = ("epoch", "plans", "not_float", "__weakref__")
 
     def __init__(self) -> None:
-        self.generation = _epoch.BUFFERS.value
+        self.epoch = _epoch.BUFFERS.value
         self.plans: tuple[Any, ...] = ()
         self.not_float: tuple[str, str] | None = None
 
     @property
     def current(self) -> bool:
         """Whether no gradient buffer has been (re)allocated since the plans were built."""
-        return self.generation == _epoch.BUFFERS.value
+        return self.epoch == _epoch.BUFFERS.value
 
     def run(self, plans: tuple[Any, ...] | None = None) -> bool:
         """Zero every gradient buffer: one launch per device.
@@ -142,8 +135,8 @@ class ZeroGradCache:
                 zeroed then).
         """
         if plans is None:
-            plans = self.plans  # read before the generation: see the module docstring
-            if self.generation != _epoch.BUFFERS.value:
+            plans = self.plans  # read before the epoch: see the module docstring
+            if self.epoch != _epoch.BUFFERS.value:
                 return False
         if self.not_float is not None:
             from mxlite.util import is_np_array

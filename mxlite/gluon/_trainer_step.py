@@ -8,12 +8,12 @@ milliseconds per step for thousands of Parameters, although they only change whe
 buffers are replaced.
 
 :class:`StepLists` gathers them once. It stays valid while no gradient buffer anywhere has been
-(re)allocated (:func:`mxlite.gluon._grad_cache.generation`): every replacement of a Parameter's
+(re)installed (the :data:`mxlite._epoch.BUFFERS` epoch): every replacement of a Parameter's
 replicas or gradients (``initialize``, ``force_reinit``, deferred initialization, ``reset_ctx``,
 ``cast``, a ``grad_req`` change, ``load_parameters`` of an uninitialized Parameter) allocates
-gradient buffers and bumps it. The replicas' autograd nodes, whose ``fresh`` flags the check
-reads, are kept while no array anywhere is re-marked as a variable
-(:func:`mxlite.autograd_tape.variables_generation`), so the steady-state check and reset are one
+gradient buffers through the Parameter's owning methods, which bump it. The replicas' autograd
+nodes, whose ``fresh`` flags the check reads, are kept while no array anywhere is re-marked as a
+variable (the :data:`mxlite._epoch.VARIABLES` epoch), so the steady-state check and reset are one
 tight loop over the nodes each.
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mxlite import _epoch
 from mxlite import autograd_tape as tape
-from mxlite.gluon import _grad_cache
 
 __all__ = ["StepLists", "count_keys"]
 
@@ -81,7 +81,7 @@ class StepLists:
     """
 
     def __init__(self, params: list[Any], n_updaters: int) -> None:
-        self.generation = _grad_cache.generation()
+        self.epoch = _epoch.BUFFERS.value
         self.indices = [i for i, param in enumerate(params) if param.grad_req != "null"]
         self.params = [params[i] for i in self.indices]
         self.datas = [param.list_data() for param in self.params]
@@ -109,19 +109,19 @@ class StepLists:
         contexts = [arr.context for arr in self.datas[0]] if self.datas else []
         self.keys = count_keys(contexts)
         self._nodes: list[Any] | None = None
-        self._nodes_generation = -1
+        self._nodes_epoch = -1
 
     @property
     def current(self) -> bool:
         """Whether no gradient buffer has been (re)allocated since these lists were built."""
-        return self.generation == _grad_cache.generation()
+        return self.epoch == _epoch.BUFFERS.value
 
     def nodes(self) -> list[Any] | None:
         """The autograd nodes of :attr:`flat` (None when a replica is not a variable)."""
-        gen = tape.variables_generation()
-        if gen != self._nodes_generation:
+        now = _epoch.VARIABLES.value
+        if now != self._nodes_epoch:
             self._nodes = tape.variable_nodes(self.flat)
-            self._nodes_generation = gen
+            self._nodes_epoch = now
         return self._nodes
 
     def check_mismatch(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import initializer
+from mxlite._epoch import Versioned
 from mxlite.base import CheckError
 from mxlite.context import Context
 from mxlite.gluon import (
@@ -72,7 +73,7 @@ def _merge_shapes(desired: Sequence[int], stored: Sequence[int]) -> tuple[int, .
     return tuple(merged)
 
 
-class ParameterDict:
+class ParameterDict(Versioned):
     """A dictionary managing a set of Parameters.
 
     Args:
@@ -85,9 +86,8 @@ class ParameterDict:
         self._prefix = prefix
         self._params: OrderedDict[str, Parameter] = OrderedDict()
         self._shared = shared
-        # Bumped whenever a Parameter is added: with len() and the global generation it tells
-        # whether the cached zero_grad plans still cover exactly this dict's gradients.
-        self._version = 0
+        # _version (Versioned) changes whenever a Parameter is added: with len() and the
+        # buffers epoch it tells whether the cached zero_grad plans still cover this dict.
         self._zero_cache: tuple[_grad_cache.ZeroGradCache, int, int] | None = None
 
     def __repr__(self) -> str:
@@ -120,7 +120,7 @@ class ParameterDict:
             return self._params[name]
         if self._shared is not None and name in self._shared._params:
             self._params[name] = self._shared._params[name]
-            self._version += 1
+            self._touch()
             return self._shared._params[name]
         return None
 
@@ -143,7 +143,7 @@ class ParameterDict:
         if param is None:
             param = Parameter(name, **kwargs)
             self._params[name] = param
-            self._version += 1
+            self._touch()
             return param
         updates: list[tuple[str, Any]] = []
         for key, value in kwargs.items():
@@ -189,7 +189,7 @@ class ParameterDict:
                 )
             param = Constant(name, value)
             self._params[name] = param
-            self._version += 1
+            self._touch()
         elif value is not None:
             if not isinstance(param, Constant):
                 raise CheckError(f"Parameter '{name}' already exists but it is not a constant.")
@@ -215,7 +215,7 @@ class ParameterDict:
                 )
         for key, value in other.items():
             self._params[key] = value
-        self._version += 1
+        self._touch()
 
     def initialize(
         self,

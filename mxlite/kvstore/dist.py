@@ -323,7 +323,7 @@ class DistKVStore(KVStore):
             return [self._entry(k, vals, self._kind(vals)) for k, vals in grouped.items()]
 
         sigs = self._agree(_op, build)
-        self._version += 1
+        self._touch()
         if self._threshold is not None:
             grouped = {k: [self._compressed(k, vals)] for k, vals in grouped.items()}
         merged = self._reduce_all(grouped, sigs, _op)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
+from mxlite._epoch import Versioned
 from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context, cpu
 from mxlite.kvstore._plan import PushPullPlan, plannable
@@ -68,7 +69,7 @@ def _copy_into(dst: NDArray, src: Any, what: str) -> None:
     backend.copy_into(dst._data, src)
 
 
-class KVStore(KVStoreBase):
+class KVStore(KVStoreBase, Versioned):
     """A single-process store (``'local'``, ``'device'``, ...): one array per key.
 
     Args:
@@ -86,8 +87,8 @@ class KVStore(KVStoreBase):
         self._updater: Any = None
         self._threshold: float | None = None
         self._residuals: dict[tuple[Any, int], Any] = {}
-        # Bumped by everything that changes what is stored or how (PushPullPlan validity).
-        self._version = 0
+        # _version (Versioned): touched by everything that changes what is stored or how
+        # (PushPullPlan validity).
         self._plan: PushPullPlan | None = None
 
     # ------------------------------------------------------------------ properties
@@ -200,7 +201,7 @@ class KVStore(KVStoreBase):
             self._store[k] = val.copyto(cpu(0))
         if pairs:
             self._key_type = key_kind(pairs[0][0])
-        self._version += 1
+        self._touch()
 
     def push(self, key: Any, value: Any, priority: int = 0) -> None:
         """Sum the values of each key; store the sum, or update the stored weight with it.
@@ -213,7 +214,7 @@ class KVStore(KVStoreBase):
         self._check_key_types(grouped)
         for k in grouped:
             self._stored(k)
-        self._version += 1
+        self._touch()
         merged = {k: self._reduce(k, vals) for k, vals in grouped.items()}
         if self._updater is None:
             self._store.update(merged)
@@ -340,7 +341,7 @@ class KVStore(KVStoreBase):
             raise MXNetError(f"threshold must be greater than 0, got {threshold}")
         self._threshold = threshold
         self._residuals = {}
-        self._version += 1
+        self._touch()
 
     # ------------------------------------------------------------------ optimizer
     def set_optimizer(self, optimizer: Any) -> None:
@@ -352,7 +353,7 @@ class KVStore(KVStoreBase):
     def _set_updater(self, updater: Callable[[Any, NDArray, NDArray], None]) -> None:
         """Call ``updater(key, merged_gradient, stored_weight)`` on every push."""
         self._updater = updater
-        self._version += 1
+        self._touch()
 
     def _barrier(self) -> None:
         """Synchronize workers: nothing to do in a single process."""
@@ -382,7 +383,7 @@ class KVStore(KVStoreBase):
             raise CheckError(_MSG_NO_UPDATER.format(what="load"))
         with open(fname, "rb") as f:
             self._updater.set_states(f.read())
-        self._version += 1
+        self._touch()
 
 
 def create(name: str = "local") -> KVStoreBase:

@@ -115,7 +115,7 @@ class ScalarPlan:
         self.n = n = len(keys)
         self.weights = weights
         self.bias = bias
-        self.version = opt._plan_version
+        self.version = opt._version
         sched = opt.lr_scheduler
         self.vector = bool(
             vector
@@ -204,9 +204,9 @@ class ScalarPlan:
 
     def valid(self, opt: Any) -> bool:
         """Whether ``opt``'s multiplier sources and settings are those this plan was built from
-        (anything assigned since bumps ``opt._plan_version``; in-place edits of ``lr_mult``/
+        (anything assigned since bumps ``opt._version``; in-place edits of ``lr_mult``/
         ``wd_mult`` are compared, of ``param_dict``/``idx2name`` only by size)."""
-        if opt._plan_version != self.version:
+        if opt._version != self.version:
             return False
         return not self.vector or (
             opt.param_dict is self._param_dict

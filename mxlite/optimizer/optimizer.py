@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mxlite._epoch import Versioned
 from mxlite.lr_scheduler import ArgumentTypeError, LRScheduler
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer._common import group_by_dtype, scalar_product
@@ -33,7 +34,7 @@ from mxlite.util import is_np_array
 
 __all__ = ["Optimizer", "register", "create", "aggregation_size"]
 
-# Assigning one of these bumps ``Optimizer._plan_version``: cached step plans (multipliers, dtype
+# Assigning one of these bumps ``Optimizer._version``: cached step plans (multipliers, dtype
 # groups, chunk order, state layout) are rebuilt. Per-step values (lr, wd, rescale_grad,
 # clip_gradient, momentum, betas, num_update) are read at every step and bump nothing.
 _PLAN_ATTRS = frozenset(
@@ -76,7 +77,7 @@ def aggregation_size() -> int:
         ) from err
 
 
-class Optimizer:
+class Optimizer(Versioned):
     """The base class of all optimizers.
 
     Args:
@@ -111,7 +112,6 @@ class Optimizer:
         param_dict: dict[int, Any] | None = None,
         aggregate_num: int | None = None,
     ) -> None:
-        self._plan_version = 0
         self.rescale_grad = rescale_grad
         self.lr_scheduler = lr_scheduler
         if self.lr_scheduler is None and learning_rate is None:
@@ -161,7 +161,7 @@ class Optimizer:
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
         if name in _PLAN_ATTRS:
-            object.__setattr__(self, "_plan_version", self.__dict__.get("_plan_version", 0) + 1)
+            self._touch()
 
     # ------------------------------------------------------------------ registry
     @staticmethod
@@ -434,12 +434,11 @@ class Optimizer:
     def __getstate__(self) -> dict[str, Any]:
         ret = self.__dict__.copy()
         ret.pop("param_dict", None)  # the Trainer sets it again
-        ret.pop("_plan_version", None)  # bookkeeping of this process's step plans
+        ret.pop("_version", None)  # bookkeeping of this process's step plans
         return ret
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__ = state
-        self._plan_version = 0
         self.param_dict = {}
 
 
@@ -456,12 +455,12 @@ class GenericStep:
         grads: Sequence[NDArray],
         states: Sequence[Any],
     ) -> None:
-        self.version = opt._plan_version
+        self.version = opt._version
         self.update = update
         self.args = (list(indices), list(weights), list(grads), list(states))
 
     def valid(self, opt: Optimizer) -> bool:
-        return opt._plan_version == self.version
+        return opt._version == self.version
 
     def run(self, opt: Optimizer) -> None:
         self.update(*self.args)

@@ -14,7 +14,7 @@ keyed by the tuple of indices. The next call with the same indices, the very sam
 gradient objects (compared by identity), the same optimizer and untouched states runs the plan
 directly: no conversions, state lookups, argument checks or per-index Python work. Reading
 ``updater.states`` from outside (it may be edited), ``set_states`` or a change of the optimizer's
-multipliers, scheduler or groups (``Optimizer._plan_version``) makes the next call rebuild it.
+multipliers, scheduler or groups (``Optimizer._version``) makes the next call rebuild it.
 A plan holds references to the arrays of its last call; :meth:`Updater.clear_plans` drops them.
 """
 
@@ -24,6 +24,7 @@ import operator
 from typing import Any
 
 from mxlite import backend
+from mxlite._epoch import Versioned
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer import _states_format
@@ -56,7 +57,7 @@ def _as_classic(value: Any, allow_np: bool) -> Any:
     return convert(value)
 
 
-class Updater:
+class Updater(Versioned):
     """Applies ``optimizer`` to (index, grad, weight) triples and keeps their states.
 
     Args:
@@ -72,7 +73,6 @@ class Updater:
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
         self._states: dict[Any, Any] = {}
-        self._states_version = 0
         self._plans: dict[tuple[Any, ...], _CallPlan] = {}
         self.states_synced: dict[Any, bool] = {}
         self.aggregate_updates = optimizer.aggregate_num > 0
@@ -89,12 +89,12 @@ class Updater:
 
         The caller may edit the dict, so every outside read makes cached step plans rebuild.
         """
-        self._states_version += 1
+        self._touch()
         return self._states
 
     @states.setter
     def states(self, value: dict[Any, Any]) -> None:
-        self._states_version += 1
+        self._touch()
         self._states = value
 
     def clear_plans(self) -> None:
@@ -147,11 +147,11 @@ class Updater:
             if idx not in states:
                 states[idx] = self.optimizer.create_state_multi_precision(idx, weights[i])
                 self.states_synced[idx] = True
-                self._states_version += 1
+                self._touch()
             elif not self.states_synced[idx]:
                 states[idx] = self.sync_state_context(states[idx], weights[i].context)
                 self.states_synced[idx] = True
-                self._states_version += 1
+                self._touch()
         arg_states = [states[idx] for idx in indices]
         if not (listed and weights):
             self.optimizer.update_multi(indices, weights, grads, arg_states)
@@ -169,7 +169,7 @@ class Updater:
         while len(self._plans) >= _MAX_PLANS:
             self._plans.pop(next(iter(self._plans)))
         self._plans[key] = _CallPlan(
-            self.optimizer, self._states, self._states_version, grad, weight, device_id, step
+            self.optimizer, self._states, self._version, grad, weight, device_id, step
         )
 
     def _cached_plan(self, index: Any, grad: Any, weight: Any) -> _CallPlan | None:
@@ -184,7 +184,7 @@ class Updater:
             plan is None
             or plan.optimizer is not self.optimizer
             or plan.states is not self._states
-            or plan.states_version != self._states_version
+            or plan.states_version != self._version
             or not isinstance(grad, (list, tuple))
             or not isinstance(weight, (list, tuple))
             or len(grad) != plan.n
