@@ -83,7 +83,7 @@ def gpu_remedy() -> str:
 
 def check_ctx_usable(ctx: Context) -> None:
     """Raise MXLiteGPUError when ``ctx`` is a GPU context that cannot hold data here."""
-    if ctx.device_typeid != 2:
+    if not ctx.is_gpu:
         return
     count = gpu_count()
     if ctx.device_id < count:
@@ -102,7 +102,7 @@ _USED_GPUS: set[int] = set()
 
 def get_xp(ctx: Context) -> ModuleType:
     """The array module for ``ctx``: numpy for CPU contexts, cupy for a usable GPU context."""
-    if ctx.device_typeid != 2:
+    if not ctx.is_gpu:
         return np
     check_ctx_usable(ctx)
     _USED_GPUS.add(ctx.device_id)
@@ -132,7 +132,7 @@ def xp_of(arr: Any) -> ModuleType:
 @contextlib.contextmanager
 def device_guard(ctx: Context) -> Any:
     """Make ``ctx`` the current CUDA device inside the block (no-op for CPU contexts)."""
-    if ctx.device_typeid != 2:
+    if not ctx.is_gpu:
         yield
         return
     cp = get_xp(ctx)
@@ -163,7 +163,7 @@ def to_ctx(arr: Any, ctx: Context, copy: bool = False) -> Any:
     GPU to GPU copies go through :func:`copy_between_devices` (ordered with both devices'
     streams); GPU to CPU copies go through ``.get()`` (which waits for the array's device).
     """
-    if ctx.device_typeid == 2:
+    if ctx.is_gpu:
         cp = get_xp(ctx)
         if is_gpu_array(arr):
             if arr.device.id != ctx.device_id:
@@ -278,7 +278,7 @@ def synchronize(ctx: Context | None = None) -> None:
             with cp.cuda.Device(dev):
                 cp.cuda.Stream.null.synchronize()
                 cp.cuda.get_current_stream().synchronize()
-    elif ctx.device_typeid == 2:
+    elif ctx.is_gpu:
         with cp.cuda.Device(ctx.device_id):
             cp.cuda.get_current_stream().synchronize()
 
@@ -294,6 +294,6 @@ def gpu_memory_info(device_id: int) -> tuple[int, int]:
 def empty_cache(ctx: Context) -> None:
     """Free CuPy's cached blocks on ``ctx``."""
     cp = cupy_or_none()
-    if cp is not None and ctx.device_typeid == 2:
+    if cp is not None and ctx.is_gpu:
         with cp.cuda.Device(ctx.device_id):
             cp.get_default_memory_pool().free_all_blocks()

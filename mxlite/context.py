@@ -23,6 +23,7 @@ __all__ = [
 
 _DEVTYPE2STR = {1: "cpu", 2: "gpu", 3: "cpu_pinned", 5: "cpu_shared"}
 _DEVSTR2TYPE = {name: typeid for typeid, name in _DEVTYPE2STR.items()}
+GPU_TYPEID = 2  # device_typeid of a GPU context (MXNet's numbering)
 
 
 class _ContextState(threading.local):
@@ -79,6 +80,11 @@ class Context(metaclass=_ContextMeta):
         self._old_ctx: Context | None = None
 
     @property
+    def is_gpu(self) -> bool:
+        """Whether this is a GPU context (its arrays live in device memory, CuPy's)."""
+        return self.device_typeid == GPU_TYPEID
+
+    @property
     def device_type(self) -> str:
         """Name of the device type: ``'cpu'``, ``'gpu'``, ``'cpu_pinned'`` or ``'cpu_shared'``."""
         return _DEVTYPE2STR[self.device_typeid]
@@ -113,7 +119,7 @@ class Context(metaclass=_ContextMeta):
 
     def empty_cache(self) -> None:
         """Release the cached device memory of a GPU context (no-op on CPU)."""
-        if self.device_typeid == 2:
+        if self.is_gpu:
             from mxlite import backend
 
             backend.empty_cache(self)

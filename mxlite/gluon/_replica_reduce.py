@@ -59,7 +59,7 @@ _HOST: DevKey = ("cpu", 0)
 
 def _key(ctx: Context) -> DevKey:
     """The memory a context's arrays live in: the host for every CPU context."""
-    return ("gpu", ctx.device_id) if ctx.device_typeid == 2 else _HOST
+    return ("gpu", ctx.device_id) if ctx.is_gpu else _HOST
 
 
 def _wrap(like: NDArray, raw: Any, ctx: Context) -> NDArray:
@@ -136,7 +136,7 @@ def average_many(
             result.means[i] = arrays[0]
             result.ready[i] = mine
             continue
-        acc = next((a.context for a in arrays if a.context.device_typeid == 2), None)
+        acc = next((a.context for a in arrays if a.context.is_gpu), None)
         raw0 = arrays[0]._data
         allowed = _KERNEL_DTYPES_GPU if acc is not None else _KERNEL_DTYPES_HOST
         if raw0.dtype not in allowed or not all(
@@ -215,9 +215,9 @@ def to_host_many(arrays: Sequence[NDArray]) -> list[tuple[NDArray, bool]]:
 
     host = cpu()
     out: list[tuple[NDArray, bool] | None] = [None] * len(arrays)
-    gpu_idx = [i for i, a in enumerate(arrays) if a.context.device_typeid == 2]
+    gpu_idx = [i for i, a in enumerate(arrays) if a.context.is_gpu]
     for i, arr in enumerate(arrays):
-        if arr.context.device_typeid != 2:
+        if not arr.context.is_gpu:
             out[i] = (arr if arr.context == host else _wrap(arr, arr._data, host), False)
     if gpu_idx:
         copies = staging.to_host([arrays[i]._data for i in gpu_idx])
@@ -243,7 +243,7 @@ def place_many(averages: Averages, ctx_list: Sequence[Context]) -> list[list[NDA
             ready[i].setdefault(_dev_of(raw), []).append(raw)
         for raw in averages.spares[i]:
             free[i].setdefault(_dev_of(raw), []).append(raw)
-    if any(c.device_typeid != 2 for c in ctx_list):
+    if any(not c.is_gpu for c in ctx_list):
         lacking = [
             i for i in range(n) if not ready[i].get(_HOST) and _dev_of(means[i]._data) != _HOST
         ]

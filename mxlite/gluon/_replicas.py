@@ -70,7 +70,7 @@ def to_front(arr: NDArray) -> NDArray:
 def _alloc(fill: str, shape: Sequence[int], dtype: Any, ctx: Context) -> NDArray:
     """A new array of the front-end class on ``ctx``, made by ``xp.zeros`` or ``xp.empty``."""
     dt = dtype if isinstance(dtype, np.dtype) else dtype_np(dtype)
-    if ctx.device_typeid != 2:
+    if not ctx.is_gpu:
         return front_class()(getattr(np, fill)(shape, dt), ctx)
     with backend.device_guard(ctx):
         return front_class()(getattr(backend.get_xp(ctx), fill)(shape, dt), ctx)
@@ -94,7 +94,7 @@ def zeros_like_each(arrays: Sequence[NDArray], cls: type[NDArray] | None = None)
     out = []
     for arr in arrays:
         raw, ctx = arr._data, arr.context
-        if ctx.device_typeid != 2:
+        if not ctx.is_gpu:
             out.append(cls(np.zeros(raw.shape, raw.dtype), ctx))
         else:
             with backend.device_guard(ctx):
@@ -143,7 +143,7 @@ def _plan_route(init_obj: Any, desc: Any) -> tuple[Any, str] | None:
 
 
 def _host_kind(ctx: Context) -> bool:
-    return ctx.device_typeid != 2
+    return not ctx.is_gpu
 
 
 # per initializer object: (the initializer, its descs, the arrays to fill)
@@ -226,7 +226,7 @@ def _take_recycled(job: InitJob, ctx: Context) -> NDArray | None:
     if not job.recycle:
         return None
     dtype = job.dtype if isinstance(job.dtype, np.dtype) else dtype_np(job.dtype)
-    gpu = ctx.device_typeid == 2
+    gpu = ctx.is_gpu
     for i, raw in enumerate(job.recycle):
         on_gpu = backend.is_gpu_array(raw)
         if (
@@ -317,7 +317,7 @@ def astype(arr: NDArray, dtype: Any) -> NDArray:
 
 def same_device(a: Context, b: Context) -> bool:
     """Whether arrays on ``a`` and ``b`` share memory (all CPU contexts share the host)."""
-    if a.device_typeid != 2 and b.device_typeid != 2:
+    if not a.is_gpu and not b.is_gpu:
         return True
     return a == b
 
@@ -333,7 +333,7 @@ def reduce_mean(arrays: Sequence[NDArray]) -> NDArray:
     host = cpu()
     if len(arrays) == 1:
         return arrays[0].copyto(host)
-    acc_ctx = next((a.context for a in arrays if a.context.device_typeid == 2), host)
+    acc_ctx = next((a.context for a in arrays if a.context.is_gpu), host)
     parts = [a if same_device(a.context, acc_ctx) else a.copyto(acc_ctx) for a in arrays]
     with backend.device_guard(acc_ctx):
         mean = op.add_n(*parts) / len(arrays)

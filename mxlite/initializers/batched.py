@@ -58,7 +58,7 @@ class _Queue:
             group = last[2]
         else:
             # every CPU context is the host: one launch for all of them
-            key = (ctx if ctx.device_typeid == 2 else _HOST, plan.kind)
+            key = (ctx if ctx.is_gpu else _HOST, plan.kind)
             found = self.groups.get(key)
             group = found if found is not None else self.groups.setdefault(key, _Group())
             self._last = (ctx, plan.kind, group)

@@ -89,7 +89,7 @@ def _ceil_to(n: int, k: int) -> int:
 
 
 def _same_device(raw: Any, ctx: Context) -> bool:
-    if ctx.device_typeid == 2:
+    if ctx.is_gpu:
         return backend.is_gpu_array(raw) and int(raw.device.id) == ctx.device_id
     return not backend.is_gpu_array(raw)
 

@@ -36,8 +36,6 @@ from mxlite.optimizer.updater import Updater
 
 __all__ = ["PushPullPlan", "plannable"]
 
-_GPU_TYPEID = 2
-
 
 def _form(values: Any) -> str | None:
     """'lists' when every per-key value is a list of NDArrays, 'arrays' when every one is an
@@ -82,7 +80,7 @@ class _Key:
         self.raws = [v._data for v in values]
         self.ctx = ctx
         first = self.raws[0]
-        self.host = ctx.device_typeid != _GPU_TYPEID and all(
+        self.host = not ctx.is_gpu and all(
             not backend.is_gpu_array(r) and r.dtype == first.dtype for r in self.raws
         )
         with backend.device_guard(ctx):

@@ -218,7 +218,7 @@ class DistKVStore(KVStore):
         return sigs
 
     def _kind(self, values: list[NDArray]) -> str:
-        if self._on_device and any(v.context.device_typeid == 2 for v in values):
+        if self._on_device and any(v.context.is_gpu for v in values):
             return _NCCL
         return _HOST
 
@@ -347,7 +347,7 @@ class DistKVStore(KVStore):
             if self._nccl is None:
                 from mxlite.kvstore._nccl import NcclTransport
 
-                gpu = next(v.context for v in values if v.context.device_typeid == 2)
+                gpu = next(v.context for v in values if v.context.is_gpu)
                 self._nccl = NcclTransport(self._world, gpu)
             return self._nccl, self._nccl.ctx
         return (self._world if self._world.size > 1 else None), cpu(0)

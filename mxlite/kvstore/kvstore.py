@@ -50,7 +50,6 @@ _MSG_NO_COMPRESSION = (
     "'device' and distributed stores. Use kvstore='device' or drop compression_params."
 )
 # MXNet's native store: Comm on the devices when the type names them, else on the CPU.
-_GPU_TYPEID = 2
 
 
 def _same_device(a: Any, b: Any) -> bool:
@@ -133,7 +132,7 @@ class KVStore(KVStoreBase, Versioned):
     def _merge_context(self, key: Any, values: list[NDArray]) -> Context:
         """Where the values of ``key`` are summed: CPU for CPU stores or CPU values; for device
         stores the GPU (among the values' GPUs) with the fewest bytes assigned, fixed per key."""
-        gpus = [v.context for v in values if v.context.device_typeid == _GPU_TYPEID]
+        gpus = [v.context for v in values if v.context.is_gpu]
         if not self._on_device or not gpus:
             return cpu(0)
         ctx = self._merge_ctx.get(key)
@@ -235,7 +234,7 @@ class KVStore(KVStoreBase, Versioned):
         groups: dict[Context, list[Any]] = {}
         for k, grad in merged.items():
             stored = self._store[k]
-            if grad.context.device_typeid == _GPU_TYPEID and stored.context != grad.context:
+            if grad.context.is_gpu and stored.context != grad.context:
                 stored = stored.copyto(grad.context)
                 self._store[k] = stored
             groups.setdefault(stored.context, []).append(k)

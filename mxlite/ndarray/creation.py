@@ -231,7 +231,7 @@ def array(source_array: Any, ctx: Context | str | None = None, dtype: Any = None
         target = dtype_np(dtype)
     except TypeError as err:
         raise TypeError(f"source_array must be array like object ({err})") from err
-    if ctx.device_typeid == 2 and backend.is_gpu_array(source_array):
+    if ctx.is_gpu and backend.is_gpu_array(source_array):
         return NDArray(device_copy(source_array, ctx, target), ctx)
     host = host_array(source_array, target)
     backend.check_ctx_usable(ctx)

@@ -379,7 +379,7 @@ class NDArray(OperatorMixin):
 
     def wait_to_read(self) -> None:
         """Block until pending writes to this array are done."""
-        backend.synchronize(self._ctx if self._ctx.device_typeid == 2 else None)
+        backend.synchronize(self._ctx if self._ctx.is_gpu else None)
 
     def wait_to_write(self) -> None:
         """Block until pending reads and writes of this array are done."""

@@ -70,7 +70,7 @@ def array(object: Any, dtype: Any = None, ctx: Context | None = None) -> NDArray
     if dtype is None:
         keeps = isinstance(object, (np.ndarray, np.generic)) or backend.is_gpu_array(object)
         dtype = object.dtype if keeps else _default_dtype()
-    if ctx.device_typeid == 2 and backend.is_gpu_array(object):
+    if ctx.is_gpu and backend.is_gpu_array(object):
         return ndarray(creation.device_copy(object, ctx, dtype_np(dtype)), ctx)
     host = creation.host_array(object, dtype_np(dtype), "mx.np.array")
     backend.check_ctx_usable(ctx)

@@ -77,7 +77,7 @@ def from_wire(obj: Any) -> Any:
 
         cls = np_ndarray if obj.kind == "np" else NDArray
         ctx = Context(Context.devtype2str[obj.device_typeid], obj.device_id)
-        if ctx.device_typeid == 2:
+        if ctx.is_gpu:
             return cls(backend.to_ctx(obj.arr, ctx), ctx)
         return cls(obj.arr, ctx)
     if isinstance(obj, (list, tuple)):

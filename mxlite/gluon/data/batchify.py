@@ -65,7 +65,7 @@ def host_to_batch(host: np.ndarray, ctx: Context | None, cls: type[NDArray] | No
     """
     ctx = current_context() if ctx is None else ctx
     cls = _array_class() if cls is None else cls
-    if ctx.device_typeid != 2:
+    if not ctx.is_gpu:
         return cls(np.ascontiguousarray(host), ctx)
     return cls(backend.to_ctx(host, ctx), ctx)
 
