@@ -229,11 +229,12 @@ class _IndexingReader(BoundedReader):
 
 
 def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
-    """Index a ``.params`` file (see the module docstring); None when it is of another format
-    (the caller then reads it the ordinary way, which also reports any damage).
+    """Index a ``.params`` file with :func:`~mxlite.ndarray.params_format.parse_list`, the one
+    parser of the format, in index mode (see the module docstring); None when it is of another
+    format or cannot be opened (the caller then reads it the ordinary way, which reports why).
 
     Raises:
-        ParamFileError: the file is a damaged ``.params`` file.
+        ParamFileError: the file is a damaged ``.params`` file (the ordinary reader's message).
     """
     if path.lower().endswith((".npz", ".safetensors")):
         return None
@@ -252,33 +253,18 @@ def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
         f.seek(0)
         index = _Index(os.dup(f.fileno()), path, info)
         reader = _IndexingReader(f, info.st_size, index)
-        header = reader.u64("the list header")
-        reader.u64("the reserved header field")
-        if header != params_format.LIST_MAGIC:
-            return None
-        count = reader.u64("the number of arrays")
-        if count > max(0, reader.remaining - 8) // 4:
-            return None
-        for i in range(count):
-            params_format._read_array(reader, i, None)
+        try:
+            _, names = params_format.parse_list(reader)
+        except BaseException:
+            index.close()
+            raise
         entries = reader.entries
-        nnames = reader.u64("the number of names")
-        if nnames not in (0, count) or len(entries) != count:
-            return None
-        if nnames == 0:
+        if names is None:
             return entries
         result: dict[str, FileArray] = {}
-        for i, entry in enumerate(entries):
-            length = reader.u64(f"the length of name {i}")
-            raw = reader.take(length, f"name {i}")
-            try:
-                name = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-            if "\x00" in name:
-                return None
+        for name, entry in zip(names, entries, strict=True):
             entry.name = name
-            result[name] = entry
+            result[name] = entry  # a later duplicate name wins, as in MXNet
         return result
 
 

@@ -216,6 +216,25 @@ def read_params(
         raise reader.error(
             f"Invalid NDArray file format: {size} bytes is too short for the 16-byte header"
         )
+    arrays, names = parse_list(reader, np_shape)
+    if names is None:
+        return arrays
+    return dict(zip(names, arrays))  # a later duplicate name wins, as in MXNet
+
+
+def parse_list(
+    reader: BoundedReader, np_shape: bool | None = None
+) -> tuple[list[np.ndarray], list[str] | None]:
+    """The one parser of the ``.params`` layout: the arrays in file order and their names (None
+    when the file holds none), every size checked against the file before it is trusted.
+
+    Index mode (``gluon/_lazy_load.py``) passes a reader whose ``raw_array`` records where each
+    array's data lies and skips it, returning an empty placeholder: the same checks run, and no
+    data is read.
+
+    Raises:
+        ParamFileError: the layout is damaged (the message names the file, offset and field).
+    """
     header = reader.u64("the list header")
     reader.u64("the reserved header field")
     if header != LIST_MAGIC:
@@ -238,9 +257,9 @@ def read_params(
             "(expected 0 or one per array)"
         )
     if nnames == 0:
-        return arrays
-    result: dict[str, np.ndarray] = {}
-    for i, arr in enumerate(arrays):
+        return arrays, None
+    names: list[str] = []
+    for i in range(count):
         length = reader.u64(f"the length of name {i}")
         raw = reader.take(length, f"name {i}")
         try:
@@ -249,8 +268,8 @@ def read_params(
             raise reader.error(f"name {i} is not valid UTF-8 ({err.reason})") from None
         if "\x00" in name:
             raise reader.error(f"name {i} {name!r} contains a NUL byte")
-        result[name] = arr
-    return result
+        names.append(name)
+    return arrays, names
 
 
 def _format_hint(header: int) -> str:
