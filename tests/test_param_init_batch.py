@@ -255,7 +255,7 @@ def test_gpu_and_host_replicas_batched_like_one_at_a_time(gpu_ctx, init):
 
 
 def test_replica_groups_follow_the_arrays():
-    from mxlite.gluon import data_parallel
+    from mxlite.gluon import utils as data_parallel
 
     groups = data_parallel._REPLICA_GROUPS
     pd = _dict("rg_")

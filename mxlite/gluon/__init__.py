@@ -15,7 +15,6 @@ from mxlite.gluon.parameter_dict import ParameterDict
 _LAZY = {
     "Trainer": ("mxlite.gluon.trainer", "Trainer"),
     "trainer": ("mxlite.gluon.trainer", None),
-    "data_parallel": ("mxlite.gluon.data_parallel", None),
     "loss": ("mxlite.gluon.loss", None),
     "data": ("mxlite.gluon.data", None),
     "rnn": ("mxlite.gluon.rnn", None),

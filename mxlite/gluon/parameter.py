@@ -30,7 +30,7 @@ from mxlite.gluon import (
     _param_load,
     _replica_reduce,
     _replicas,
-    data_parallel,
+    utils,
 )
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
@@ -417,16 +417,16 @@ class Parameter:
         self._grad = grads
         self._deferred_init = None
         if len(replicas) > 1:
-            data_parallel.register_replicas(replicas)
+            utils.register_replicas(replicas)
             if grads is not None:
-                data_parallel.register_replicas(grads)
+                utils.register_replicas(grads)
         _epoch.BUFFERS.bump()
 
     def _replace_data(self, replicas: list[NDArray]) -> None:
         """Swap the replica arrays for others on the same contexts (``cast``)."""
         self._data = replicas
         if len(replicas) > 1:
-            data_parallel.register_replicas(replicas)
+            utils.register_replicas(replicas)
         _epoch.BUFFERS.bump()
 
     def _set_grads(self, grads: list[NDArray] | None) -> None:
@@ -434,7 +434,7 @@ class Parameter:
         changed = grads is not None or self._grad is not None
         self._grad = grads
         if grads is not None and len(grads) > 1:
-            data_parallel.register_replicas(grads)
+            utils.register_replicas(grads)
         if changed:
             _epoch.BUFFERS.bump()
 
