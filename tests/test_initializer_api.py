@@ -99,7 +99,7 @@ def test_register_rejects_non_initializers_and_warns_on_override() -> None:
             init.alias("dup_test_name")(Dup2)
         assert isinstance(init.create("DUP_TEST_NAME"), Dup2)
     finally:
-        from mxlite.initializers import base
+        from mxlite.initializer import base
 
         base._REGISTRY.pop("dup_test_name", None)
 

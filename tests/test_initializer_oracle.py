@@ -257,7 +257,7 @@ def results() -> tuple[dict[str, Any], dict[str, Any]]:
     ref = json.loads(run_oracle(SCENARIO).strip().splitlines()[-1])
     ours = _run_mxlite(SCENARIO)
     # the test-defined initializer must not leak into other tests' registry lookups
-    from mxlite.initializers import base
+    from mxlite.initializer import base
 
     base._REGISTRY.pop("mycustominit", None)
     base._REGISTRY.pop("mycustominit_alias", None)

@@ -12,8 +12,7 @@ import pytest
 import mxlite as mx
 from mxlite import _epoch, autograd, random
 from mxlite.gluon import ParameterDict, _grad_cache, _param_init
-from mxlite.initializer import InitDesc, init_many
-from mxlite.initializers import _fill, batched
+from mxlite.initializer import InitDesc, _fill, batched, init_many
 
 
 def _dict(prefix: str = "t_") -> ParameterDict:

@@ -27,7 +27,7 @@ import numpy as np
 from mxlite import backend, initializer
 from mxlite.base import dtype_np
 from mxlite.context import Context, cpu
-from mxlite.initializers.batched import plan_route
+from mxlite.initializer.batched import plan_route
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_array
 
@@ -247,7 +247,7 @@ def _plans_succeed(batches: dict[int, tuple[Any, list[Any], list[NDArray]]]) -> 
     ``initialize`` must leave the Parameters as they were, and their old buffers are among the
     arrays (``init_many`` fills earlier arrays before a later one fails).
     """
-    from mxlite.initializers import _fill
+    from mxlite.initializer import _fill
 
     try:
         for init_obj, descs, arrays in batches.values():

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from mxlite.initializers import _fill
-from mxlite.initializers.base import Initializer, alias, register
+from mxlite.initializer import _fill
+from mxlite.initializer.base import Initializer, alias, register
 
 __all__ = ["Zero", "One", "Constant", "Bilinear", "LSTMBias"]
 

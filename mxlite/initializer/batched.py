@@ -18,8 +18,8 @@ from typing import Any
 
 from mxlite import backend
 from mxlite.context import Context
-from mxlite.initializers import _fill
-from mxlite.initializers.base import InitDesc, Initializer, create, invoke
+from mxlite.initializer import _fill
+from mxlite.initializer.base import InitDesc, Initializer, create, invoke
 
 __all__ = ["init_many", "plan_route", "replica_safe"]
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mxlite.base import CheckError
-from mxlite.initializers import _fill
-from mxlite.initializers.base import InitDesc, Initializer, create, register
+from mxlite.initializer import _fill
+from mxlite.initializer.base import InitDesc, Initializer, create, register
 
 __all__ = ["Load", "Mixed", "FusedRNN", "fused_rnn_layout"]
 

@@ -266,7 +266,7 @@ def bilinear_weights(arr: Any) -> Any:
     Raises:
         InitShapeError: ``arr`` has fewer than 4 dimensions.
     """
-    from mxlite.initializers.base import InitShapeError
+    from mxlite.initializer.base import InitShapeError
 
     shape = tuple(int(d) for d in raw_of(arr).shape)
     if len(shape) < 4:

@@ -7,11 +7,16 @@ defaults and formulas. Random built-ins fill arrays in place on their own device
 streams keyed by (seed, name, shape, dtype, initializer). ``init_many`` initializes many arrays
 with one multi-tensor fill per context; ``replica_safe`` tells whether per-replica initialization
 gives identical replicas.
+
+Modules: ``base`` (InitDesc, Initializer, registry), ``_fill`` (in-place writes and counter-based
+streams), ``random_inits`` (Uniform, Normal, Xavier, MSRAPrelu, Orthogonal), ``special`` (Zero,
+One, Constant, Bilinear, LSTMBias), ``composite`` (Load, Mixed, FusedRNN), ``batched``
+(``init_many`` for gluon).
 """
 
 from __future__ import annotations
 
-from mxlite.initializers.base import (
+from mxlite.initializer.base import (
     InitDesc,
     Initializer,
     InitShapeError,
@@ -20,9 +25,9 @@ from mxlite.initializers.base import (
     get_registry,
     register,
 )
-from mxlite.initializers.batched import init_many, replica_safe
-from mxlite.initializers.composite import FusedRNN, Load, Mixed, fused_rnn_layout
-from mxlite.initializers.random_inits import (
+from mxlite.initializer.batched import init_many, replica_safe
+from mxlite.initializer.composite import FusedRNN, Load, Mixed, fused_rnn_layout
+from mxlite.initializer.random_inits import (
     MSRAPrelu,
     Normal,
     Orthogonal,
@@ -31,7 +36,7 @@ from mxlite.initializers.random_inits import (
     compute_fans,
     variance_scale,
 )
-from mxlite.initializers.special import Bilinear, Constant, LSTMBias, One, Zero
+from mxlite.initializer.special import Bilinear, Constant, LSTMBias, One, Zero
 
 __all__ = [
     "InitDesc",

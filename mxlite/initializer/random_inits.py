@@ -2,7 +2,7 @@
 
 Xavier and MSRAPrelu share :func:`compute_fans` and :func:`variance_scale` (as JAX's
 ``variance_scaling`` and ``torch.nn.init`` share theirs). Every draw comes from the parameter's
-counter-based stream (:mod:`mxlite.initializers._fill`), written in place on the array's device.
+counter-based stream (:mod:`mxlite.initializer._fill`), written in place on the array's device.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
-from mxlite.initializers import _fill
-from mxlite.initializers.base import Initializer, InitShapeError, register
+from mxlite.initializer import _fill
+from mxlite.initializer.base import Initializer, InitShapeError, register
 
 __all__ = [
     "Uniform",

@@ -15,7 +15,7 @@ bilinear, ``stn_loc*`` weight/bias, ``moving_mean``/``moving_var``/``moving_inv_
 ``moving_avg`` and the rest, with a DeprecationWarning.
 
 Built-in initializers do not write through NumPy's RNG: their random draws come from
-:mod:`mxlite.random`'s counter-based streams (see :mod:`mxlite.initializers._fill`).
+:mod:`mxlite.random`'s counter-based streams (see :mod:`mxlite.initializer._fill`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mxlite.base import CheckError, MXNetError
-from mxlite.initializers import _fill
+from mxlite.initializer import _fill
 
 __all__ = [
     "InitDesc",
@@ -270,7 +270,7 @@ class Initializer:
     def _init_default(self, name: Any, _: Any) -> None:
         raise ValueError(_MSG_UNKNOWN_PATTERN % name)
 
-    # Fill plans (see mxlite.initializers._fill): the constant defaults are plannable.
+    # Fill plans (see mxlite.initializer._fill): the constant defaults are plannable.
     def _plan_zero(self, desc: Any, arr: Any) -> _fill.FillPlan:
         return _fill.FillPlan("constant", (0.0,))
 
