@@ -144,7 +144,7 @@ def test_cpu_paths_never_need_cupy(fresh_probe: pytest.MonkeyPatch) -> None:
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH (CUDA toolkit)")
 def test_probe_kernel_compiles_with_nvcc(tmp_path: Path) -> None:
     """The probe's kernel is real CUDA (NVRTC compiles it at run time; nvcc here, to PTX)."""
-    from mxlite import _gpu_probe
+    from mxlite.backend import probe as _gpu_probe
 
     src = tmp_path / "probe.cu"
     src.write_text(_gpu_probe.KERNEL_SOURCE)

@@ -14,7 +14,7 @@ import pytest
 
 import mxlite as mx
 from mxlite import autograd, gluon, nd
-from mxlite.autograd_rules import GRAD_RULES
+from mxlite.autograd.rules import GRAD_RULES
 from mxlite.base import MXNetError
 from mxlite.ndarray import op_nn
 from tests.oracle import run_oracle_json

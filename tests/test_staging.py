@@ -1,4 +1,4 @@
-"""mxlite.ops.staging: batched device<->host copies through reused pinned chunks.
+"""mxlite.backend.staging: batched device<->host copies through reused pinned chunks.
 
 Without a GPU the logic runs against a fake CuPy whose asynchronous copies really are deferred:
 ``memcpyAsync`` only queues the copy, and it happens when an event recorded after it (or the
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mxlite import backend
-from mxlite.ops import staging
+from mxlite.backend import staging
 from tests import cuda_host_emu
 
 

@@ -15,7 +15,7 @@ Only then are bytes read, in two phases:
    :class:`~mxlite.base.ParamFileError` naming the file and the array; no Parameter has changed.
 2. *Apply*: an initialized Parameter whose replicas are host arrays of the file's dtype and
    shape gets a copy of its staged bytes in each replica; GPU replicas are filled from the
-   staged bytes in one pinned batch (:mod:`mxlite.ops.staging`); anything else (a cast, a new
+   staged bytes in one pinned batch (:mod:`mxlite.backend.staging`); anything else (a cast, a new
    shape, an uninitialized Parameter, a Trainer whose kvstore holds the weights) takes the
    ordinary path with an array over its staged bytes. None of this reads the file.
 
@@ -387,8 +387,8 @@ def apply_loads(plans: Sequence[tuple[Any, Any]]) -> None:
         ParamFileError: the file could not be read, or changed since it was indexed; no
             Parameter has changed.
     """
+    from mxlite.backend import staging
     from mxlite.gluon._replicas import front_class
-    from mxlite.ops import staging
 
     _stage([plan[0] for _, plan in plans if isinstance(plan[0], FileArray)])
     gpu_hosts: list[np.ndarray] = []

@@ -10,7 +10,7 @@ copies the result to every new context. mxlite gives the same values (bitwise on
   the k replicas and writes the mean, summed in replica order and divided by k, as ``add_n``
   then ``/ k`` do.
 * Results cross to the host once, all together, through pinned staging buffers
-  (:mod:`mxlite.ops.staging`); host replicas needed on a GPU go the other way in one batch.
+  (:mod:`mxlite.backend.staging`); host replicas needed on a GPU go the other way in one batch.
 * ``reset_ctx`` puts each average itself on the first new context of the device it was
   computed on, instead of copying it there (the average is a fresh array nobody else holds).
 * A Parameter with one replica is saved straight from its array (no copy).
@@ -73,7 +73,7 @@ def _to_gpu_many(
     ``into[i]`` when given (a buffer on that GPU) else into new arrays: host sources in one
     staged batch, GPU sources device to device (another GPU's through
     :func:`mxlite.backend.copy_between_devices`, ordered with both devices' streams)."""
-    from mxlite.ops import staging
+    from mxlite.backend import staging
 
     out: list[Any] = [None] * len(raws)
     hosts, dests = [], []
@@ -211,7 +211,7 @@ def _dev_of(raw: Any) -> DevKey:
 def to_host_many(arrays: Sequence[NDArray]) -> list[tuple[NDArray, bool]]:
     """``arrays`` on cpu(0): GPU arrays cross in one staged batch (fresh copies); host arrays
     are re-labelled cpu(0) without a copy (not fresh)."""
-    from mxlite.ops import staging
+    from mxlite.backend import staging
 
     host = cpu()
     out: list[tuple[NDArray, bool] | None] = [None] * len(arrays)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from mxlite import _epoch
-from mxlite import autograd_tape as tape
+from mxlite.autograd import tape
 
 __all__ = ["StepLists", "count_keys"]
 

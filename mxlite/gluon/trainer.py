@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import autograd_tape as tape
 from mxlite import kvstore as kvs
 from mxlite import optimizer as opt
+from mxlite.autograd import tape
 from mxlite.base import CheckError
 from mxlite.gluon._trainer_step import StepLists, fork_missing_counts
 from mxlite.gluon.parameter import Parameter, ParameterDict

@@ -2,7 +2,7 @@
 NDArray ops that are themselves recorded, so the gradients it returns can be differentiated again
 (gradient penalties, Hessian-vector products).
 
-The first-order tape (:mod:`mxlite.autograd_tape`) runs its rules on raw arrays, which is what
+The first-order tape (:mod:`mxlite.autograd.tape`) runs its rules on raw arrays, which is what
 makes ``backward()`` fast. Here each op's gradient is written again with NDArray ops
 (:data:`GRAPH_RULES`): every raw input the node kept is re-attached to its parent's graph node,
 its output to the node itself, and the rule's result joins the same graph. Covered: the
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import autograd_tape as tape
+from mxlite.autograd import tape
 from mxlite.base import MXNetError
 from mxlite.ndarray import op
 from mxlite.ndarray.ndarray import NDArray, ctx_of_raw
@@ -73,7 +73,7 @@ def _fit(g: NDArray, shape: tuple[int, ...], dtype: Any) -> NDArray:
 def run_backward_recorded(
     heads: list[NDArray], head_grads: list[Any], targets: list[Any], train: bool
 ) -> dict[Any, NDArray]:
-    """:func:`mxlite.autograd_tape.run_backward` for ``targets`` (variable nodes), computed with
+    """:func:`mxlite.autograd.tape.run_backward` for ``targets`` (variable nodes), computed with
     recorded NDArray ops: returns {variable node: gradient NDArray in the graph}.
 
     Raises:

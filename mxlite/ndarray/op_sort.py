@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import autograd
-from mxlite.autograd_tape import record_multi_op
+from mxlite.autograd.tape import record_multi_op
 from mxlite.base import MXNetError
 from mxlite.ndarray._op_args import accepts_out, check_choice, out_dtype
 from mxlite.ndarray.ndarray import NDArray, autograd_record, on_device, out_ctx

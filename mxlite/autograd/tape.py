@@ -8,7 +8,7 @@ MXNet: writing into them after recording changes the gradient) and its parents' 
 
 :func:`run_backward` walks the nodes reachable from the heads in reverse creation order (a node
 is always created after its parents, so that is a topological order), applies each op's gradient
-rule from :mod:`mxlite.autograd_rules` (with the GPU of the gradients it receives current, so the
+rule from :mod:`mxlite.autograd.rules` (with the GPU of the gradients it receives current, so the
 gradients of arrays on gpu(1) are computed and allocated there) and returns the summed gradient of
 every variable that needs one. Without ``retain_graph`` the visited op nodes are freed afterwards; differentiating
 through them again is an error, as in MXNet.
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import _epoch, _threads, backend
-from mxlite.autograd_rules import GRAD_RULES, INTO_RULES, MULTI_GRAD_RULES, fit_to_input
+from mxlite.autograd.rules import GRAD_RULES, INTO_RULES, MULTI_GRAD_RULES, fit_to_input
 from mxlite.base import MXNetError
 
 __all__ = [
@@ -172,7 +172,7 @@ class OpNode:
 
 
 class RuleNode(OpNode):
-    """An op of :data:`mxlite.autograd_rules.GRAD_RULES`: keeps the raw inputs, output and attrs
+    """An op of :data:`mxlite.autograd.rules.GRAD_RULES`: keeps the raw inputs, output and attrs
     its rule reads (references, not copies, as in MXNet)."""
 
     __slots__ = ("rule", "ins", "out", "attrs", "writes_into")
@@ -248,7 +248,7 @@ class FunctionNode(OpNode):
 
 class MultiRuleNode(OpNode):
     """A built-in op with several outputs (``split``, ``topk(ret_typ='both')``, ...): one node
-    with ``n_out`` slots whose rule, from :data:`mxlite.autograd_rules.MULTI_GRAD_RULES`, maps
+    with ``n_out`` slots whose rule, from :data:`mxlite.autograd.rules.MULTI_GRAD_RULES`, maps
     the list of slot gradients (None for outputs that received none) to per-input gradients.
 
     Each output array holds a :class:`SlotNode` pointing at its slot, so the tape's edges stay
@@ -328,7 +328,7 @@ def record_op(op: str, inputs: Sequence[Any], output: Any, attrs: dict[str, Any]
     """Record one finished op (called by the NDArray ops while :func:`is_recording`).
 
     Args:
-        op: the op name a rule in :data:`mxlite.autograd_rules.GRAD_RULES` is registered under.
+        op: the op name a rule in :data:`mxlite.autograd.rules.GRAD_RULES` is registered under.
         inputs: the op's array inputs (NDArrays; scalars and raw arrays count as constants).
         output: the NDArray the op produced; it receives the node.
         attrs: what the gradient rule needs besides the inputs and output (axis, scalar, ...).
@@ -348,7 +348,7 @@ def record_multi_op(
     of every output slot, and a :class:`SlotNode` on each output.
 
     Args:
-        op: the op name a rule in :data:`mxlite.autograd_rules.MULTI_GRAD_RULES` is registered
+        op: the op name a rule in :data:`mxlite.autograd.rules.MULTI_GRAD_RULES` is registered
             under (an op without one fails at backward, naming the op).
         inputs: the op's array inputs (NDArrays; anything else counts as a constant).
         outputs: the NDArrays the op produced, in slot order.

@@ -1,7 +1,7 @@
 """Autograd: record operations on NDArrays and differentiate them (``mx.autograd``).
 
-A compact dynamic tape (:mod:`mxlite.autograd_tape`) with one gradient rule per op
-(:mod:`mxlite.autograd_rules`). Inside :func:`record`, ops whose inputs belong to a graph get a
+A compact dynamic tape (:mod:`mxlite.autograd.tape`) with one gradient rule per op
+(:mod:`mxlite.autograd.rules`). Inside :func:`record`, ops whose inputs belong to a graph get a
 node; :func:`backward` propagates from the heads and hands the sums to the variables:
 ``grad_req='write'`` overwrites the gradient buffer, ``'add'`` adds to it, ``'null'`` leaves it
 alone. A variable used several times (tied parameters) receives the sum of all its uses. Without
@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import Any
 
 from mxlite import backend
-from mxlite.autograd_rules import fit_to_input
-from mxlite.autograd_tape import (
+from mxlite.autograd.rules import fit_to_input
+from mxlite.autograd.tape import (
     FunctionNode,
     VarNode,
     check_assignable,

@@ -46,7 +46,7 @@ _GPU_REMEDY = (
 @functools.lru_cache(maxsize=1)
 def _probe_cupy() -> tuple[ModuleType | None, int, str]:
     """Import CuPy, count devices, and compile and launch a test kernel once (see
-    :mod:`mxlite._gpu_probe`); returns (cupy or None, device count, why not usable)."""
+    :mod:`mxlite.backend.probe`); returns (cupy or None, device count, why not usable)."""
     try:
         import cupy  # noqa: PLC0415 - lazy by design
     except Exception as err:  # ImportError, or a broken CUDA install raising at import
@@ -57,7 +57,7 @@ def _probe_cupy() -> tuple[ModuleType | None, int, str]:
         return None, 0, f"the CUDA runtime reported no usable GPU ({type(err).__name__}: {err})"
     if count == 0:
         return None, 0, "the CUDA runtime found no GPU"
-    from mxlite import _gpu_probe  # noqa: PLC0415 - only where CuPy found a GPU
+    from mxlite.backend import probe as _gpu_probe  # noqa: PLC0415 - only where CuPy found a GPU
 
     why = _gpu_probe.problem(cupy)
     if why:
