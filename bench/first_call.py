@@ -47,7 +47,7 @@ else:
     t2 = time.perf_counter()
     import numba
     t3 = time.perf_counter()
-    from mxlite.ops import _cpu_primitives
+    from mxlite.ops._numba import _primitives as _cpu_primitives
     _cpu_primitives.data_address(np.empty(1, np.float32))
     t4 = time.perf_counter()
     from mxlite import ops

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mxlite.ops import multi_optimizer as mo
+from mxlite.ops._optimizer_coef import KINDS
 from mxlite.ops.multi_tensor import chunk_table
 from tests import cuda_host_emu
 
@@ -153,8 +154,8 @@ def run(
 def fake_kernel(name: str) -> Any:
     """A stand-in for the CuPy kernel ``name`` (a ``CUDA_KERNELS`` entry) that checks the argument
     types a real launch would pass and runs the emulated kernel on host pointers."""
-    kind = next(k for k, spec in mo._KINDS.items() if spec[2] == name)
-    ctype = mo._KINDS[kind][1]
+    kind = next(k for k, spec in KINDS.items() if spec[2] == name)
+    ctype = KINDS[kind][1]
 
     def launch(grid: tuple[int], block: tuple[int], args: tuple[Any, ...]) -> None:
         assert len(args) == 17, f"the kernel takes 17 arguments, got {len(args)}"

@@ -13,7 +13,8 @@ import pytest
 
 from mxlite import ops
 from mxlite.base import DTYPE_NAME_TO_NP
-from mxlite.ops import _cpu_primitives, _reference
+from mxlite.ops import _reference
+from mxlite.ops._numba import _primitives as _cpu_primitives
 from tests import cuda_host_emu
 
 DTYPES = ["float16", "bfloat16", "float32", "float64"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from mxlite import ops
-from mxlite.ops import _cpu, _reference
+from mxlite.ops import _reference
+from mxlite.ops._numba import fill as _cpu
 from tests import cuda_host_emu
 
 # (counter, key, expected output) from Random123's kat_vectors for philox4x32_10.

@@ -1,7 +1,7 @@
 """Device-neutral kernels over raw NumPy / CuPy arrays (no NDArray here).
 
 Each function checks its arguments, then dispatches on the array type: NumPy arrays go to the Numba
-twins in :mod:`mxlite.ops._cpu`, CuPy arrays to the CUDA kernels in :mod:`mxlite.ops._cuda`. The
+twins in :mod:`mxlite.ops._numba.fill`, CuPy arrays to the CUDA kernels in :mod:`mxlite.ops._cuda`. The
 NumPy reference (:mod:`mxlite.ops._reference`) defines the results; the tests hold both backends
 to it. Nothing is written before every argument has been checked.
 
@@ -74,9 +74,9 @@ _MSG_VALUE = "{where}: value must be a real scalar (int, float, bool or 0-d arra
 
 
 # ------------------------------------------------------------------------------------- backends
-# (Not named _cpu/_cuda: importing mxlite.ops._cpu binds that name on this package.)
+# (Not named _numba/_cuda: importing mxlite.ops._cuda binds that name on this package.)
 def _cpu_impl() -> ModuleType:
-    from mxlite.ops import _cpu as cpu  # noqa: PLC0415 - defer the Numba import to the first fill
+    from mxlite.ops._numba import fill as cpu  # noqa: PLC0415 - defer the Numba import to the first fill
 
     return cpu
 

@@ -41,6 +41,7 @@ __all__ = [
     "multi_fill_constant",
     "multi_zero_bytes",
     "multi_average",
+    "multi_optimizer_step",
     "get_kernel",
     "sm_count",
 ]
@@ -470,3 +471,42 @@ def multi_average(
     kernel = _function("multi_tensor.cu", f"multi_average<{_AVERAGE_TYPES[family]}>")
     args = (in_addrs, out_addrs, numel, chunk_buf, chunk_begin, np.int64(chunk), np.int32(k))
     kernel((nchunks,), (_THREADS,), args)
+
+
+# ---------------------------------------------------------- kernels/multi_optimizer.cu launcher
+def multi_optimizer_step(
+    kind: str,
+    tables: Any,
+    chunk: int,
+    coef: Any,
+    glob: Any,
+    family: int,
+    nstate: int,
+    clipping: bool,
+    *,
+    vec: int = 1,
+) -> None:
+    """Launch ``multi_optimizer_step<...>`` for storage ``kind`` (a key of
+    :data:`mxlite.ops._optimizer_coef.KINDS`; one block per chunk) on the current device.
+
+    Args:
+        tables: device (pointers, numel, chunk_buf, chunk_begin); coef: device coefficients;
+        glob: the global scalars (cast to the kind's coefficient type); vec: vector width.
+    """
+    from mxlite.ops._optimizer_coef import KINDS  # noqa: PLC0415
+
+    nchunks = int(tables[2].size)
+    if nchunks == 0:
+        return
+    _, ctype, instance, _ = KINDS[kind]
+    args = (
+        *tables[:4],
+        np.int64(chunk),
+        coef,
+        *(ctype(v) for v in glob),
+        np.int32(family),
+        np.int32(nstate),
+        np.int32(clipping),
+        np.int32(vec),
+    )
+    get_kernel("multi_optimizer.cu", instance)((nchunks,), (_THREADS,), args)

@@ -1,7 +1,7 @@
 """NumPy reference for the counter-based fills: the implementation the tests trust.
 
 Written for clarity, not speed: plain NumPy ``uint32``/``uint64`` arithmetic, whole arrays at a
-time. The Numba twins (:mod:`mxlite.ops._cpu`) and the CUDA kernels (``kernels/init_fill.cu``) must
+time. The Numba twins (:mod:`mxlite.ops._numba.fill`) and the CUDA kernels (``kernels/init_fill.cu``) must
 agree with it bit for bit (uniform, constant) or to within 2 float32 ulps (normal).
 
 The stream layout (shared by every backend):

@@ -2,7 +2,7 @@
 
 Each call updates a list of tensors in place with one kernel launch per (device, dtype, state
 layout) group: ``kernels/multi_optimizer.cu`` on the GPU, the Numba twins in
-:mod:`mxlite.ops._cpu_optimizer` on the CPU. Both walk the chunk table of
+:mod:`mxlite.ops._numba.optimizer` on the CPU. Both walk the chunk table of
 :mod:`mxlite.ops.multi_tensor` (``chunk_buf``/``chunk_begin``), with 5 addresses and 3
 per-tensor coefficients per buffer.
 
@@ -34,11 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import _threads, backend
+from mxlite import backend
 from mxlite.ops import _optimizer_checks as checks
 from mxlite.ops._optimizer_checks import Arrays
 from mxlite.ops._optimizer_coef import ADAM, CUDA_KERNELS, NAG, SGD, launch_scalars
-from mxlite.ops._optimizer_coef import KINDS as _KINDS
 from mxlite.ops.multi_tensor import chunk_table
 
 __all__ = [
@@ -127,19 +126,17 @@ class _Launch:
         if self.nchunks == 0:
             return
         if self.device[0] == "cpu":
-            from mxlite.ops import _cpu_optimizer  # noqa: PLC0415 - defer Numba to the first step
+            from mxlite.ops._numba import optimizer as twin  # noqa: PLC0415 - Numba at first step
 
-            name = _KINDS[self.kind][3]
-            _threads.launch(
-                getattr(_cpu_optimizer, name),
-                *self.tables,
+            twin.multi_optimizer_step(
+                self.kind,
+                self.tables,
                 self.chunk,
                 coef,
                 glob,
                 family,
                 nstate,
                 clipping,
-                serial=getattr(_cpu_optimizer, name + "_serial"),
                 big_enough=self.total >= CPU_SERIAL_BELOW,
             )
             return
@@ -152,19 +149,17 @@ class _Launch:
             ):
                 self._coef_dev = cp.asarray(coef)
                 self._coef_host = coef
-            kernel = _cuda.get_kernel("multi_optimizer.cu", _KINDS[self.kind][2])
-            ctype = _KINDS[self.kind][1]
-            args = (
-                *self.tables[:4],
-                np.int64(self.chunk),
+            _cuda.multi_optimizer_step(
+                self.kind,
+                self.tables,
+                self.chunk,
                 self._coef_dev,
-                *(ctype(v) for v in glob),
-                np.int32(family),
-                np.int32(nstate),
-                np.int32(clipping),
-                np.int32(self.vec),
+                glob,
+                family,
+                nstate,
+                clipping,
+                vec=self.vec,
             )
-            kernel((self.nchunks,), (_THREADS,), args)
 
 
 class _Plan:

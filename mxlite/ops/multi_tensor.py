@@ -101,7 +101,7 @@ def _address(arr: Any) -> int:
 
 def _host_addresses(arrays: Sequence[Any]) -> np.ndarray:
     """``int64`` addresses of host arrays (Numba's accessor: a tenth of ``arr.ctypes.data``)."""
-    from mxlite.ops._cpu_primitives import data_address
+    from mxlite.ops._numba._primitives import data_address
 
     try:
         return np.array([data_address(a) for a in arrays], dtype=np.int64)
@@ -201,12 +201,10 @@ class ZeroPlan:
             with backend.xp_of(self._dense[0]).cuda.Device(self._dense[0].device.id):
                 _cuda.multi_zero_bytes(addrs, nbytes, chunk_buf, chunk_begin, chunk)
         else:
-            from mxlite.ops import _cpu_multi
+            from mxlite.ops._numba import multi_tensor as twin
 
-            _threads.launch(
-                _cpu_multi.zero_chunks,
+            twin.multi_zero_bytes(
                 *self._table,
-                serial=_cpu_multi.zero_chunks_serial,
                 big_enough=self._nbytes >= ZERO_PARALLEL_MIN_BYTES,
                 min_threads=ZERO_PARALLEL_MIN_THREADS,
             )
@@ -310,7 +308,7 @@ class AveragePlan:
         if self._gpu(idxs):
             self._launch_gpu(family, idxs, ins, numel, itemsize)
             return
-        from mxlite.ops import _cpu_multi
+        from mxlite.ops._numba import multi_tensor as twin
 
         outs = [o for i in idxs for o in self._outs[i]]
         if any(backend.is_gpu_array(a) for a in (*ins, *outs)):
@@ -321,18 +319,16 @@ class AveragePlan:
         chunk = CPU_CHUNK_BYTES // itemsize
         chunk_buf, chunk_begin = chunk_table(numel, chunk)
         traffic = int(numel.sum()) * itemsize * (k + len(outs) // max(1, len(idxs)))
-        name = f"average_chunks_{'f32' if family == 'float32' else 'f64'}"
-        _threads.launch(
-            getattr(_cpu_multi, name),
+        twin.multi_average(
+            family,
             in_addrs,
             out_addrs,
-            out_start,
             numel,
             chunk_buf,
             chunk_begin,
             chunk,
             k,
-            serial=getattr(_cpu_multi, name + "_serial"),
+            out_start=out_start,
             big_enough=traffic >= PARALLEL_MIN_BYTES,
             min_threads=PARALLEL_MIN_THREADS,
         )

@@ -21,7 +21,7 @@ import numpy as np
 from numba import carray, njit, prange, types
 
 from mxlite import _threads
-from mxlite.ops._cpu_primitives import (
+from mxlite.ops._numba._primitives import (
     BFLOAT16,
     HALF,
     M0,

@@ -25,7 +25,8 @@ from llvmlite import ir
 from numba import carray, njit, prange, types
 from numba.extending import intrinsic, overload
 
-from mxlite.ops._cpu_primitives import f32_to_f16_bits, pointer_intrinsic
+from mxlite import _threads
+from mxlite.ops._numba._primitives import f32_to_f16_bits, pointer_intrinsic
 
 __all__ = [
     "SGD", "NAG", "ADAM", "SLOTS",
@@ -398,3 +399,42 @@ def step_f16mp_serial(
         _run_f16mp(
             ptrs, numel, chunk_buf, chunk_begin, chunk, coef, glob, family, nstate, clipping, c
         )
+
+
+# ------------------------------------------------------------- launcher (the name of _cuda's)
+_STEPS = {
+    "float32": (step_f32, step_f32_serial),
+    "float64": (step_f64, step_f64_serial),
+    "float16": (step_f16, step_f16_serial),
+    "float16mp": (step_f16mp, step_f16mp_serial),
+}
+
+
+def multi_optimizer_step(
+    kind: str,
+    tables: Any,
+    chunk: int,
+    coef: Any,
+    glob: Any,
+    family: int,
+    nstate: int,
+    clipping: bool,
+    *,
+    big_enough: bool = True,
+) -> None:
+    """The host twin of ``_cuda.multi_optimizer_step``: one fused SGD/NAG/Adam step over the
+    chunk table ``tables`` = (pointers, numel, chunk_buf, chunk_begin) for storage ``kind``
+    (a key of :data:`mxlite.ops._optimizer_coef.KINDS`), in parallel when ``big_enough``."""
+    kernels = _STEPS[kind]
+    _threads.launch(
+        kernels[0],
+        *tables,
+        chunk,
+        coef,
+        glob,
+        family,
+        nstate,
+        clipping,
+        serial=kernels[1],
+        big_enough=big_enough,
+    )

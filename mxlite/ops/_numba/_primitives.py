@@ -1,4 +1,4 @@
-"""Scalar building blocks shared by the Numba kernels of ``_cpu``, ``_cpu_multi``, ``_cpu_optimizer``.
+"""Scalar building blocks shared by the Numba twins ``fill``, ``multi_tensor`` and ``optimizer``.
 
 Raw pointers and addresses (``numba.carray`` over an address from a table), the bits of a float32,
 float16/bfloat16 rounding to nearest even, Philox4x32-10 on uint64 lanes and Box-Muller. Each one

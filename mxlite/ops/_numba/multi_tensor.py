@@ -24,7 +24,8 @@ from numba import carray, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from mxlite.ops._cpu_primitives import pointer_intrinsic
+from mxlite import _threads
+from mxlite.ops._numba._primitives import pointer_intrinsic
 
 _f32_ptr = pointer_intrinsic(types.float32)
 _f64_ptr = pointer_intrinsic(types.float64)
@@ -215,3 +216,70 @@ def average_chunks_f64_serial(
         begin = chunk_begin[c]
         n = min(begin + chunk_elems, numel[b]) - begin
         _average_span_f64(in_addrs, out_addrs, out_start[b], out_start[b + 1], b * k, k, begin, n)
+
+
+# ------------------------------------------------------------- launchers (the names of _cuda's)
+def multi_zero_bytes(
+    addrs: Any,
+    nbytes: Any,
+    chunk_buf: Any,
+    chunk_begin: Any,
+    chunk: int,
+    *,
+    big_enough: bool = True,
+    min_threads: int = 1,
+) -> None:
+    """The host twin of ``_cuda.multi_zero_bytes``: zero every chunk of the table, in parallel
+    when the job is ``big_enough`` and the thread policy gives at least ``min_threads``
+    (through :func:`mxlite._threads.launch`, which serializes parallel Numba launches)."""
+    _threads.launch(
+        zero_chunks,
+        addrs,
+        nbytes,
+        chunk_buf,
+        chunk_begin,
+        chunk,
+        serial=zero_chunks_serial,
+        big_enough=big_enough,
+        min_threads=min_threads,
+    )
+
+
+def multi_average(
+    family: str,
+    in_addrs: Any,
+    out_addrs: Any,
+    numel: Any,
+    chunk_buf: Any,
+    chunk_begin: Any,
+    chunk: int,
+    k: int,
+    *,
+    out_start: Any,
+    big_enough: bool = True,
+    min_threads: int = 1,
+) -> None:
+    """The host twin of ``_cuda.multi_average`` for dtype name ``family`` ('float32' or
+    'float64'); buffer b's outputs are ``out_addrs[out_start[b]:out_start[b + 1]]`` (the GPU
+    launcher writes one output per buffer and copies)."""
+    kernels = _AVERAGE[family]
+    _threads.launch(
+        kernels[0],
+        in_addrs,
+        out_addrs,
+        out_start,
+        numel,
+        chunk_buf,
+        chunk_begin,
+        chunk,
+        k,
+        serial=kernels[1],
+        big_enough=big_enough,
+        min_threads=min_threads,
+    )
+
+
+_AVERAGE = {
+    "float32": (average_chunks_f32, average_chunks_f32_serial),
+    "float64": (average_chunks_f64, average_chunks_f64_serial),
+}
