@@ -16,7 +16,7 @@ import numpy as np
 import mxlite as mx
 from bench.sets import ParamSet
 from bench.timing import median_time
-from mxlite.ndarray.atomic_file import wait_for_pending_releases
+from mxlite._formats.atomic_file import wait_for_pending_releases
 
 Row = dict[str, Any]
 

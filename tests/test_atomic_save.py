@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import mxlite as mx
-from mxlite.ndarray import _save_tmp, atomic_file, serialization
-from mxlite.ndarray.atomic_file import TMP_SUFFIX, atomic_write
+from mxlite._formats import _save_tmp, atomic_file
+from mxlite._formats.atomic_file import TMP_SUFFIX, atomic_write
+from mxlite.ndarray import serialization
 from mxlite.ndarray.ndarray import NDArray
 from tests.writer_process import expect_line, python_process
 
@@ -91,7 +92,8 @@ _SLOW_WRITER = textwrap.dedent(
     import sys, time
     import numpy as np
     import mxlite as mx
-    from mxlite.ndarray import params_format, serialization
+    from mxlite._formats import params as params_format
+    from mxlite.ndarray import serialization
 
     original = params_format.write_params
 
@@ -122,7 +124,7 @@ _SLOW_WRITER = textwrap.dedent(
 )
 
 
-_NAMED_TEMPS = "from mxlite.ndarray import _save_tmp; _save_tmp.USE_O_TMPFILE = False\n"
+_NAMED_TEMPS = "from mxlite._formats import _save_tmp; _save_tmp.USE_O_TMPFILE = False\n"
 _UNNAMED = _save_tmp.USE_O_TMPFILE  # O_TMPFILE works here (Linux)
 
 

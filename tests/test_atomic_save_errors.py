@@ -13,8 +13,8 @@ import pytest
 
 import mxlite as mx
 from mxlite import gluon
-from mxlite.ndarray import _save_tmp, atomic_file
-from mxlite.ndarray.atomic_file import IN_PLACE_ENV, SaveNotAtomicWarning, atomic_write
+from mxlite._formats import _save_tmp, atomic_file
+from mxlite._formats.atomic_file import IN_PLACE_ENV, SaveNotAtomicWarning, atomic_write
 from tests.writer_process import python_process
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -178,7 +178,7 @@ def test_in_place_fallback_only_when_asked(
 
 
 def _params_of(values: list[float]) -> bytes:
-    from mxlite.ndarray import params_format
+    from mxlite._formats import params as params_format
 
     return params_format.dumps_params({"w": mx.nd.array(values).asnumpy()}, np_magic=False)
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import mxlite as mx
-from mxlite.ndarray import atomic_file, serialization
-from mxlite.ndarray.atomic_file import atomic_write, wait_for_pending_releases
+from mxlite._formats import atomic_file
+from mxlite._formats.atomic_file import atomic_write, wait_for_pending_releases
+from mxlite.ndarray import serialization
 from tests.writer_process import expect_line, python_process
 
 WORKER = "mxlite-release-old"
@@ -290,7 +291,7 @@ def test_forked_child_leaves_a_reused_descriptor_number_alone(tmp_path: Path) ->
 _EXIT_SCRIPT = textwrap.dedent(
     """
     import sys, time
-    from mxlite.ndarray import atomic_file
+    from mxlite._formats import atomic_file
 
     real = atomic_file._close_fd
 
@@ -324,7 +325,8 @@ _KILLED_SCRIPT = textwrap.dedent(
     """
     import sys, time
     import mxlite as mx
-    from mxlite.ndarray import atomic_file, serialization
+    from mxlite._formats import atomic_file
+    from mxlite.ndarray import serialization
 
     atomic_file._close_fd = lambda fd: time.sleep(120)
     serialization.save(sys.argv[1], {"w": mx.nd.array([4.0, 5.0])})

@@ -9,8 +9,8 @@ import struct
 import numpy as np
 import pytest
 
+from mxlite._formats import params as pf
 from mxlite.base import DTYPE_NAME_TO_NP, ParamFileError
-from mxlite.ndarray import params_format as pf
 from tests.params_golden import (
     HAND_BUILT,
     MANIFEST,

@@ -11,8 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 
+from mxlite._formats import npz as npz_format
+from mxlite._formats import params as params_format
+from mxlite._formats import safetensors as safetensors_format
 from mxlite.base import MXNetError, ParamFileError
-from mxlite.ndarray import npz_format, params_format, safetensors_format
 from tests.memory import peak_bytes
 from tests.params_golden import golden_bytes
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import mxlite as mx
+from mxlite._formats import safetensors as safetensors_format
 from mxlite.base import ParamFileError
 from mxlite.gluon import ParameterDict, nn
-from mxlite.ndarray import safetensors_format
 from tests.memory import peak_bytes
 from tests.params_golden import golden_bytes
 from tests.test_params_hostile import HOSTILE, NPZ_HOSTILE, ST_HOSTILE, _mutate

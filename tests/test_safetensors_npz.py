@@ -9,8 +9,9 @@ import struct
 import numpy as np
 import pytest
 
+from mxlite._formats import npz as npz_format
+from mxlite._formats import safetensors as safetensors_format
 from mxlite.base import DTYPE_NAME_TO_NP, ParamFileError
-from mxlite.ndarray import npz_format, safetensors_format
 from tests.params_golden import assert_same_arrays
 
 # A GPU image may have pytest only: skip (not fail collection) without safetensors.

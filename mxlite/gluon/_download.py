@@ -1,7 +1,7 @@
 """``gluon.utils.download`` and ``check_sha1``, with MXNet 1.9.1's signatures, on the standard
 library (``urllib``).
 
-A download streams into a temporary file next to the target (:func:`mxlite.ndarray.atomic_file.
+A download streams into a temporary file next to the target (:func:`mxlite._formats.atomic_file.
 atomic_write`: fsync, then an atomic rename), so the target holds either its old bytes or the
 complete, checked new ones: a dropped connection, a short body (fewer bytes than the server's
 ``Content-Length``), a wrong SHA-1 or a crash never replaces a good file or leaves a partial
@@ -17,8 +17,8 @@ import os
 import warnings
 from typing import IO, Any
 
+from mxlite._formats.atomic_file import atomic_write
 from mxlite.base import CheckError
-from mxlite.ndarray.atomic_file import atomic_write
 
 __all__ = ["download", "check_sha1", "replace_file", "data_dir", "DownloadError"]
 

@@ -1,9 +1,9 @@
 """Loading a ``.params`` file into Parameters, all or nothing.
 
 ``ParameterDict.load`` / ``Block.load_parameters`` first *index* the file: the headers are parsed
-with the checks of :func:`mxlite.ndarray.params_format.read_params` (every size against the
+with the checks of :func:`mxlite._formats.params.read_params` (every size against the
 file's length and NumPy's limits, through the one shared
-:meth:`~mxlite.ndarray._binio.BoundedReader.array_nbytes`) while the data is skipped, and the
+:meth:`~mxlite._formats._binio.BoundedReader.array_nbytes`) while the data is skipped, and the
 open file's identity (device, inode, size, modification time) is noted. The load checks (names,
 shapes, dtypes, contexts) then run on the index entries (:class:`FileArray`: shape and dtype).
 Only then are bytes read, in two phases:
@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
+from mxlite._formats import atomic_file
+from mxlite._formats import params as params_format
+from mxlite._formats._binio import BoundedReader
 from mxlite.base import ParamFileError
 from mxlite.context import cpu
-from mxlite.ndarray import atomic_file, params_format
-from mxlite.ndarray._binio import BoundedReader
 
 __all__ = ["FileArray", "index_params", "apply_loads", "close"]
 
@@ -229,7 +230,7 @@ class _IndexingReader(BoundedReader):
 
 
 def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
-    """Index a ``.params`` file with :func:`~mxlite.ndarray.params_format.parse_list`, the one
+    """Index a ``.params`` file with :func:`~mxlite._formats.params.parse_list`, the one
     parser of the format, in index mode (see the module docstring); None when it is of another
     format or cannot be opened (the caller then reads it the ordinary way, which reports why).
 

@@ -419,7 +419,7 @@ class Trainer:
                 )
             self._kvstore.save_optimizer_states(fname, dump_optimizer=True)
             return
-        from mxlite.ndarray.atomic_file import atomic_write
+        from mxlite._formats.atomic_file import atomic_write
 
         with atomic_write(fname) as f:
             f.write(self._updaters[0].get_states(dump_optimizer=True))
@@ -438,7 +438,7 @@ class Trainer:
             mxlite.base.ParamFileError: the file is damaged or was pickled by real MXNet (the
                 message names the entry); the optimizer and its states are unchanged.
         """
-        from mxlite.ndarray.atomic_file import remove_dead_leftovers
+        from mxlite._formats.atomic_file import remove_dead_leftovers
 
         self._prepare()
         remove_dead_leftovers(fname)  # what killed saves of this file left behind

@@ -365,7 +365,7 @@ class KVStore(KVStoreBase, Versioned):
         """
         if self._updater is None:
             raise CheckError(_MSG_NO_UPDATER.format(what="save"))
-        from mxlite.ndarray.atomic_file import atomic_write
+        from mxlite._formats.atomic_file import atomic_write
 
         states = self._updater.get_states(dump_optimizer)
         with atomic_write(fname) as f:

@@ -3,7 +3,7 @@
 The format comes from ``format=`` (``'params'`` or its alias ``'mxnet'``, ``'safetensors'``,
 ``'npz'``) or else from the file name: ``*.safetensors``, ``*.npz``, anything else is MXNet's binary
 ``.params`` format, byte-identical to what MXNet 1.9.1 writes. Saving is atomic
-(:mod:`mxlite.ndarray.atomic_file`); nothing here ever unpickles.
+(:mod:`mxlite._formats.atomic_file`); nothing here ever unpickles.
 
 MXNet semantics kept (checked against MXNet 1.9.1):
 
@@ -17,7 +17,7 @@ MXNet semantics kept (checked against MXNet 1.9.1):
 - The device recorded in a file is ignored: arrays load onto ``ctx`` (default ``cpu(0)``).
 
 Loading a file also removes what killed saves of it left behind once their writers are gone
-(:func:`mxlite.ndarray.atomic_file.remove_dead_leftovers`). Memory: a load costs the arrays it
+(:func:`mxlite._formats.atomic_file.remove_dead_leftovers`). Memory: a load costs the arrays it
 returns plus transient bookkeeping of about the file's size; each array is an NDArray over a
 NumPy array, about 190 bytes of objects, so a file of very many tiny arrays (the smallest
 ``.params`` record is 17 bytes) costs up to about 11 times its size.
@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend, util
+from mxlite._formats import npz as npz_format
+from mxlite._formats import params as params_format
+from mxlite._formats import safetensors as safetensors_format
+from mxlite._formats.atomic_file import atomic_write, remove_dead_leftovers
 from mxlite.base import ParamFileError
 from mxlite.context import Context, cpu
-from mxlite.ndarray import npz_format, params_format, safetensors_format
-from mxlite.ndarray.atomic_file import atomic_write, remove_dead_leftovers
 
 __all__ = [
     "save",

@@ -16,10 +16,10 @@ from mxlite.optimizer.lamb import LAMB
 from mxlite.optimizer.lars import LARS
 from mxlite.optimizer.lbsgd import LBSGD
 from mxlite.optimizer.optimizer import Optimizer, create, register
+from mxlite.optimizer.plain import Test
 from mxlite.optimizer.rmsprop import RMSProp
 from mxlite.optimizer.sgd import DCASGD, NAG, SGD, SGLD, ccSGD
 from mxlite.optimizer.signum import Signum
-from mxlite.optimizer.test import Test
 from mxlite.optimizer.updater import Updater, get_updater
 
 __all__ = [

@@ -36,12 +36,12 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
+from mxlite._formats._binio import numpy_can_hold
+from mxlite._formats.params import MAX_NDIM
 from mxlite.base import DTYPE_NAME_TO_NP, ParamFileError
 from mxlite.context import cpu
 from mxlite.lr_scheduler import LRScheduler
-from mxlite.ndarray._binio import numpy_can_hold
 from mxlite.ndarray.ndarray import NDArray
-from mxlite.ndarray.params_format import MAX_NDIM
 from mxlite.optimizer import _states_check
 from mxlite.optimizer.optimizer import Optimizer
 

@@ -54,8 +54,8 @@ import warnings
 from collections.abc import Iterator
 from typing import IO
 
-from mxlite.ndarray import _save_tmp
-from mxlite.ndarray._save_tmp import STALE_TMP_SECONDS, TMP_SUFFIX, tmp_name_pattern
+from mxlite._formats import _save_tmp
+from mxlite._formats._save_tmp import STALE_TMP_SECONDS, TMP_SUFFIX, tmp_name_pattern
 
 __all__ = [
     "atomic_write",

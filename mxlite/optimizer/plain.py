@@ -1,4 +1,5 @@
-"""The ``Test`` optimizer of MXNet: ``w += rescale_grad * grad`` and a state that copies ``w``."""
+"""The ``Test`` optimizer of MXNet (``mx.optimizer.Test``): ``w += rescale_grad * grad`` and a state
+that copies ``w``. (Not in a file named test.py: test runners would collect it.)"""
 
 from __future__ import annotations
 

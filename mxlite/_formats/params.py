@@ -31,8 +31,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from mxlite._formats._binio import BoundedReader, Source, as_little_endian, open_source
 from mxlite.base import DTYPE_NAME_TO_NP
-from mxlite.ndarray._binio import BoundedReader, Source, as_little_endian, open_source
 
 __all__ = [
     "LIST_MAGIC",

@@ -24,8 +24,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from mxlite._formats._binio import BoundedReader, Source, as_little_endian, open_source
 from mxlite.base import DTYPE_NAME_TO_NP
-from mxlite.ndarray._binio import BoundedReader, Source, as_little_endian, open_source
 
 __all__ = ["write_safetensors", "read_safetensors", "ST_DTYPES", "MAX_HEADER_BYTES"]
 

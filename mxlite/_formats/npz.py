@@ -21,8 +21,8 @@ from typing import IO
 
 import numpy as np
 
+from mxlite._formats._binio import BoundedReader, Source, open_source, to_native
 from mxlite.base import DTYPE_NAME_TO_NP, ParamFileError
-from mxlite.ndarray._binio import BoundedReader, Source, open_source, to_native
 
 __all__ = ["write_npz", "read_npz"]
 
