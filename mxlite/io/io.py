@@ -15,7 +15,7 @@ from typing import Any
 
 from mxlite.base import CheckError, mx_real_t
 
-__all__ = ["DataDesc", "DataBatch", "DataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter"]
+__all__ = ["DataDesc", "DataBatch", "DataIter", "ResizeIter", "PrefetchingIter", "NDArrayIter"]  # noqa: F822 - NDArrayIter via __getattr__
 
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
@@ -357,4 +357,11 @@ def _concat_descs(iters: list[Any], attr: str, renames: list[dict[str, str]] | N
     )
 
 
-from mxlite.io.ndarray_iter import NDArrayIter  # noqa: E402 - re-export; it imports DataIter
+def __getattr__(name: str) -> Any:
+    """``mx.io.io.NDArrayIter`` (MXNet's path), resolved on first use: its module builds on
+    :class:`DataIter` here, so importing it at module level would make an import cycle."""
+    if name == "NDArrayIter":
+        from mxlite.io.ndarray_iter import NDArrayIter  # noqa: PLC0415
+
+        return NDArrayIter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
