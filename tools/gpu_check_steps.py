@@ -240,6 +240,7 @@ def _kernel_cases(cp: Any) -> list[tuple[str, Callable[[Any], list[Any]], int]]:
     """(name, run(xp) -> arrays to compare, allowed ulps) for every kernel family."""
     from mxlite import ops
     from mxlite.ops import multi_optimizer as mo
+    from mxlite.ops._optimizer_coef import KINDS
 
     rng = np.random.default_rng(17)
     cases: list[tuple[str, Callable[[Any], list[Any]], int]] = []
@@ -308,7 +309,7 @@ def _kernel_cases(cp: Any) -> list[tuple[str, Callable[[Any], list[Any]], int]]:
         # after every addition (mxlite/ops/README.md): 1 ulp apart at most
         allowed = 1 if dt == "float16" else 0
         cases.append((f"replica average {dt}", lambda xp, dt=dt: average(xp, dt), allowed))
-    for kind in mo._KINDS:
+    for kind in KINDS:
         for rule in ("sgd", "nag", "adam"):
             cases.append((f"fused {rule} {kind}", lambda xp, k=kind, r=rule: step(xp, k, r), 0))
     return cases
