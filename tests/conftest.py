@@ -12,7 +12,7 @@ import mxlite as mx
 from mxlite import backend
 
 if os.environ.get("MXLITE_FAKE_CUPY") == "1":  # GPU test bodies on a strict host CuPy stand-in
-    from tests import fake_cupy
+    from tests._support import fake_cupy
 
     fake_cupy.install()
 
@@ -50,9 +50,9 @@ def gpu_ctx() -> mx.Context:
 
 @pytest.fixture
 def fake_gpu() -> Iterator[Any]:
-    """The fake CuPy (tests/fake_cupy.py) with one GPU; the test may ``install`` it again with other
+    """The fake CuPy (tests/_support/fake_cupy.py) with one GPU; the test may ``install`` it again with other
     devices or missing pieces. Whatever was installed before comes back afterwards."""
-    from tests import fake_cupy
+    from tests._support import fake_cupy
 
     with fake_cupy.installed(devices=1) as cp:
         yield cp

@@ -1,7 +1,7 @@
-"""Write tests/data/cupy_api.json: CuPy's public names and parameter lists, for tests/fake_cupy.py.
+"""Write tests/_support/data/cupy_api.json: CuPy's public names and parameter lists, for tests/_support/fake_cupy.py.
 
 Run with an installed CuPy (no GPU needed: only names and signatures are read):
-    python tools/cupy_api_snapshot.py tests/data/cupy_api.json
+    python tools/cupy_api_snapshot.py tests/_support/data/cupy_api.json
 The file records cupy.*, cupy.linalg.*, cupy.testing.* (kind, parameters) and cupy.ndarray's
 attributes and method parameters. Methods compiled by Cython expose their signature only in the
 first docstring line, which is parsed here.

@@ -101,7 +101,7 @@ def _module(run: Run, module: str, *args: str) -> list[str]:
     if not run.fake:
         return [sys.executable, "-m", module, *args]
     code = (
-        "import runpy, sys; from tests import fake_cupy; fake_cupy.install(devices=2); "
+        "import runpy, sys; from tests._support import fake_cupy; fake_cupy.install(devices=2); "
         f"sys.argv = {[module, *args]!r}; runpy.run_module({module!r}, run_name='__main__')"
     )
     return [sys.executable, "-c", code]
@@ -148,7 +148,9 @@ def _selftest(run: Run) -> dict[str, Any]:
 
 def _pytest(run: Run) -> dict[str, Any]:
     junit = run.out / "pytest-gpu.xml"
-    targets = ["tests/test_philox.py", "tests/test_ndarray_gpu.py"] if run.fake else ["tests"]
+    targets = (
+        ["tests/ops/test_philox.py", "tests/ndarray/test_ndarray_gpu.py"] if run.fake else ["tests"]
+    )
     cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-ra", "-p", "no:cacheprovider",
            f"--junitxml={junit}", *targets]  # fmt: skip
     limit = _limit(run, "pytest")
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="skip every GPU step and the install"
     )
     parser.add_argument(
-        "--fake", action="store_true", help="GPU steps on tests/fake_cupy.py (tests)"
+        "--fake", action="store_true", help="GPU steps on tests/_support/fake_cupy.py (tests)"
     )
     parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated subset")
     parser.add_argument("--step", help=argparse.SUPPRESS)  # internal: run one in-process step

@@ -14,7 +14,7 @@ Each step returns ``{"status": "ok" | "FAIL" | "skipped", "summary": str, "detai
   fused SGD step, compared with the CPU path at the same stream offsets at the head, across the
   2**31 element boundary and at the tail.
 
-With ``MXLITE_GPU_CHECK_FAKE=1`` the steps run on tests/fake_cupy.py (two fake GPUs, host
+With ``MXLITE_GPU_CHECK_FAKE=1`` the steps run on tests/_support/fake_cupy.py (two fake GPUs, host
 emulation of the kernels) at small sizes: the test suite checks the steps themselves that way.
 """
 
@@ -51,7 +51,7 @@ def _setup() -> Any:
     """mxlite's CuPy (the fake one under MXLITE_GPU_CHECK_FAKE=1), or None without a GPU."""
     if FAKE:
         sys.path.insert(0, str(ROOT))
-        from tests import fake_cupy
+        from tests._support import fake_cupy
 
         fake_cupy.install(devices=2)
     from mxlite import backend

@@ -1,4 +1,4 @@
-"""Write the golden ``.params`` files of tests/data/params with real MXNet 1.9.1 (the oracle).
+"""Write the golden ``.params`` files of tests/_support/data/params with real MXNet 1.9.1 (the oracle).
 
 Run under the oracle's interpreter, from the repository root::
 
@@ -25,7 +25,9 @@ import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 from mxnet import npx  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "params")
+OUT = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "tests", "_support", "data", "params"
+)
 BF16 = np.dtype([("bfloat16", np.uint16)])
 RNG = np.random.RandomState(1234)
 
