@@ -16,6 +16,7 @@ One, Constant, Bilinear, LSTMBias), ``composite`` (Load, Mixed, FusedRNN), ``bat
 
 from __future__ import annotations
 
+from mxlite.initializer import base
 from mxlite.initializer.base import (
     InitDesc,
     Initializer,
@@ -39,13 +40,7 @@ from mxlite.initializer.random_inits import (
 from mxlite.initializer.special import Bilinear, Constant, LSTMBias, One, Zero
 
 __all__ = [
-    "InitDesc",
-    "Initializer",
-    "InitShapeError",
-    "register",
-    "alias",
-    "create",
-    "get_registry",
+    *(name for name in base.__all__ if name != "invoke"),  # invoke stays internal, as in MXNet
     "init_many",
     "replica_safe",
     "Load",

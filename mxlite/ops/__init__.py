@@ -27,18 +27,13 @@ import numpy as np
 
 from mxlite import backend
 from mxlite.base import DTYPE_NAME_TO_NP
+from mxlite.ops import _launchers
 from mxlite.ops.multi_tensor import AveragePlan, ZeroPlan, multi_average, multi_zero
 
 __all__ = [
     "RANDOM_FILL_DTYPES",
     "MAX_STREAM_ELEMENTS",
-    "philox4x32",
-    "fill_uniform",
-    "fill_normal",
-    "fill_constant",
-    "multi_fill_uniform",
-    "multi_fill_normal",
-    "multi_fill_constant",
+    *_launchers.FILL,
     "multi_zero",
     "multi_average",
     "ZeroPlan",

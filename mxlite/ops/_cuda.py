@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from mxlite.ops import _launchers
+
 __all__ = [
     "FILL_ENTRY_DTYPE",
     "CONST_ENTRY_DTYPE",
@@ -32,16 +34,9 @@ __all__ = [
     "const_table",
     "value_pattern",
     "kernel_source",
-    "philox4x32",
-    "fill_uniform",
-    "fill_normal",
-    "fill_constant",
-    "multi_fill_uniform",
-    "multi_fill_normal",
-    "multi_fill_constant",
-    "multi_zero_bytes",
-    "multi_average",
-    "multi_optimizer_step",
+    *_launchers.FILL,
+    *_launchers.MULTI_TENSOR,
+    *_launchers.OPTIMIZER,
     "get_kernel",
     "sm_count",
 ]

@@ -40,12 +40,7 @@ from mxlite.optimizer._common import (
     scalar,
     zeros_state,
 )
-from mxlite.optimizer._fused_step import (
-    FusedOptimizer,
-    FusedRule,
-    fused_plan,
-    multi_tensor_step,
-)
+from mxlite.optimizer._fused_step import FusedOptimizer, FusedRule, fused_plan, multi_tensor_step
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["Adam", "Adamax", "Nadam"]

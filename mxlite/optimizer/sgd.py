@@ -51,12 +51,7 @@ from mxlite.optimizer._common import (
     scalar,
     zeros_state,
 )
-from mxlite.optimizer._fused_step import (
-    FusedOptimizer,
-    FusedRule,
-    fused_plan,
-    multi_tensor_step,
-)
+from mxlite.optimizer._fused_step import FusedOptimizer, FusedRule, fused_plan, multi_tensor_step
 from mxlite.optimizer.dcasgd import DCASGD, SGLD
 from mxlite.optimizer.optimizer import aggregation_size, register
 

@@ -9,7 +9,7 @@ import inspect
 import pytest
 
 from mxlite.ops import _cuda
-from mxlite.ops._numba import LAUNCHERS
+from mxlite.ops._launchers import BY_TWIN as LAUNCHERS
 
 pytest.importorskip("numba")
 

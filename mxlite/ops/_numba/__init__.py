@@ -1,6 +1,6 @@
 """The CPU twins of the CUDA kernels: Numba ``@njit(cache=True)`` code, one module per kernel
 family, with the same public launcher names and leading arguments as :mod:`mxlite.ops._cuda`
-(``tests/test_kernel_twins.py`` checks it):
+(listed once in :mod:`mxlite.ops._launchers`; ``tests/ops/test_kernel_twins.py`` checks it):
 
 ========================  ==========================  ============================
 family                    twin module                 launchers (also in ``_cuda``)
@@ -21,18 +21,3 @@ so the two forms are written out; every parallel launch goes through
 
 Nothing here is imported by ``import mxlite``: the fronts import a twin at its first call.
 """
-
-#: The launcher names shared with :mod:`mxlite.ops._cuda`, per twin module.
-LAUNCHERS: dict[str, tuple[str, ...]] = {
-    "fill": (
-        "fill_uniform",
-        "fill_normal",
-        "fill_constant",
-        "multi_fill_uniform",
-        "multi_fill_normal",
-        "multi_fill_constant",
-        "philox4x32",
-    ),
-    "multi_tensor": ("multi_zero_bytes", "multi_average"),
-    "optimizer": ("multi_optimizer_step",),
-}

@@ -21,6 +21,7 @@ import numpy as np
 from numba import carray, njit, prange, types
 
 from mxlite import _threads
+from mxlite.ops import _launchers
 from mxlite.ops._numba._primitives import (
     BFLOAT16,
     HALF,
@@ -39,15 +40,7 @@ from mxlite.ops._numba._primitives import (
     pointer_intrinsic,
 )
 
-__all__ = [
-    "philox4x32",
-    "fill_uniform",
-    "fill_normal",
-    "fill_constant",
-    "multi_fill_uniform",
-    "multi_fill_normal",
-    "multi_fill_constant",
-]
+__all__ = list(_launchers.FILL)
 
 UNIFORM = 0
 NORMAL = 1

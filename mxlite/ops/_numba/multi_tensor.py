@@ -220,15 +220,9 @@ def average_chunks_f64_serial(
 
 # ------------------------------------------------------------- launchers (the names of _cuda's)
 def multi_zero_bytes(
-    addrs: Any,
-    nbytes: Any,
-    chunk_buf: Any,
-    chunk_begin: Any,
-    chunk: int,
-    *,
-    big_enough: bool = True,
-    min_threads: int = 1,
-) -> None:
+    addrs: Any, nbytes: Any, chunk_buf: Any, chunk_begin: Any, chunk: int,
+    *, big_enough: bool = True, min_threads: int = 1,
+) -> None:  # fmt: skip
     """The host twin of ``_cuda.multi_zero_bytes``: zero every chunk of the table, in parallel
     when the job is ``big_enough`` and the thread policy gives at least ``min_threads``
     (through :func:`mxlite._threads.launch`, which serializes parallel Numba launches)."""
@@ -246,19 +240,9 @@ def multi_zero_bytes(
 
 
 def multi_average(
-    family: str,
-    in_addrs: Any,
-    out_addrs: Any,
-    numel: Any,
-    chunk_buf: Any,
-    chunk_begin: Any,
-    chunk: int,
-    k: int,
-    *,
-    out_start: Any,
-    big_enough: bool = True,
-    min_threads: int = 1,
-) -> None:
+    family: str, in_addrs: Any, out_addrs: Any, numel: Any, chunk_buf: Any, chunk_begin: Any,
+    chunk: int, k: int, *, out_start: Any, big_enough: bool = True, min_threads: int = 1,
+) -> None:  # fmt: skip
     """The host twin of ``_cuda.multi_average`` for dtype name ``family`` ('float32' or
     'float64'); buffer b's outputs are ``out_addrs[out_start[b]:out_start[b + 1]]`` (the GPU
     launcher writes one output per buffer and copies)."""

@@ -411,17 +411,9 @@ _STEPS = {
 
 
 def multi_optimizer_step(
-    kind: str,
-    tables: Any,
-    chunk: int,
-    coef: Any,
-    glob: Any,
-    family: int,
-    nstate: int,
-    clipping: bool,
-    *,
-    big_enough: bool = True,
-) -> None:
+    kind: str, tables: Any, chunk: int, coef: Any, glob: Any, family: int, nstate: int,
+    clipping: bool, *, big_enough: bool = True,
+) -> None:  # fmt: skip
     """The host twin of ``_cuda.multi_optimizer_step``: one fused SGD/NAG/Adam step over the
     chunk table ``tables`` = (pointers, numel, chunk_buf, chunk_begin) for storage ``kind``
     (a key of :data:`mxlite.ops._optimizer_coef.KINDS`), in parallel when ``big_enough``."""
