@@ -1,6 +1,6 @@
 """Bounded binary reading shared by the parameter-file readers.
 
-Every reader in :mod:`mxlite.ndarray` pulls bytes through :class:`BoundedReader`, which knows how many
+Every reader in :mod:`mxlite._formats` pulls bytes through :class:`BoundedReader`, which knows how many
 bytes the source still holds and refuses any request beyond that *before* anything is allocated.
 A hostile header that claims a terabyte of data therefore fails with :class:`ParamFileError` after
 reading a few bytes, instead of exhausting memory.

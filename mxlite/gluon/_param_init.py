@@ -10,7 +10,8 @@ must be per Parameter:
 * :func:`run` fills the replicas of every job (:func:`mxlite.gluon._replicas.run_jobs`: one batch
   of multi-tensor fills), then :func:`set_replicas_many` hands them over: replica lists, context
   lookup tables (one shared table per distinct context list), zero gradients, one autograd
-  ``mark_variables`` call and one zero_grad-cache invalidation for the whole batch.
+  ``mark_variables`` call; each Parameter's ``_install`` bumps the buffers epoch
+  (:data:`mxlite._epoch.BUFFERS`: O(1) while no zero_grad plan is cached).
 
 Nothing is assigned to any Parameter until every fill succeeded. Functions take Parameters
 duck-typed (this module sits below :mod:`mxlite.gluon.parameter`, which imports it).

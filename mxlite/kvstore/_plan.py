@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
+from mxlite._epoch import same_objects
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer.updater import Updater
@@ -198,7 +199,7 @@ class PushPullPlan:
             if not all(map(operator.is_, given, inner)):
                 return False
             now = list(chain.from_iterable(given))
-            return len(now) == len(flat) and all(map(operator.is_, now, flat))
+            return same_objects(now, flat)
         return all(map(operator.is_, given, flat))
 
     def run(self, kv: Any) -> None:

@@ -1,6 +1,6 @@
 """Result dtypes of MXNet 1.9.1's elementwise operators, legacy (``mx.nd``) and numpy (``mx.np``).
 
-Every rule here was read off real MXNet 1.9.1 (see tests/test_ndarray_oracle.py):
+Every rule here was read off real MXNet 1.9.1 (see tests/ndarray/test_ndarray_oracle.py):
 
 Legacy ``mx.nd.NDArray``
     * array <op> array: both dtypes must be equal and not bool, else MXNetError; the result keeps

@@ -1,7 +1,7 @@
 """NDArray: one NumPy (CPU) or CuPy (GPU) array and the Context it lives on.
 
 Semantics follow MXNet 1.9.1's legacy ``mx.nd.NDArray`` (checked against it, see
-tests/test_ndarray_oracle.py):
+tests/ndarray/test_ndarray_oracle.py):
 
 - Indexing returns a view when the selected elements are contiguous (``x[1]``, ``x[1:3]``,
   ``x[0, 1:3]``), else a copy; one element reads as shape ``(1,)`` (``()`` in numpy mode).

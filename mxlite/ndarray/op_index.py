@@ -1,6 +1,6 @@
 """Gather and scatter ops of ``mx.nd``: take, gather_nd, scatter_nd, Embedding.
 
-Semantics as MXNet 1.9.1 (checked in tests/test_op_index_oracle.py): float indices are truncated
+Semantics as MXNet 1.9.1 (checked in tests/ndarray/test_nd_ops_oracle.py): float indices are truncated
 toward zero; ``take`` clips (``mode='clip'``), wraps (``'wrap'``) or refuses (``'raise'``)
 indices outside the axis; ``gather_nd`` accepts ``[-n, n)`` per indexed axis and raises
 IndexError outside it; ``Embedding`` is ``take(weight, data, axis=0, mode='clip')``.

@@ -20,11 +20,10 @@ A plan holds references to the arrays of its last call; :meth:`Updater.clear_pla
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 from mxlite import backend
-from mxlite._epoch import Versioned
+from mxlite._epoch import Versioned, same_objects
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer import _states_format
@@ -187,10 +186,8 @@ class Updater(Versioned):
             or plan.states_version != self._version
             or not isinstance(grad, (list, tuple))
             or not isinstance(weight, (list, tuple))
-            or len(grad) != plan.n
-            or len(weight) != plan.n
-            or not all(map(operator.is_, grad, plan.grads))
-            or not all(map(operator.is_, weight, plan.weights))
+            or not same_objects(grad, plan.grads)
+            or not same_objects(weight, plan.weights)
             or not plan.step.valid(self.optimizer)
         ):
             return None
@@ -252,7 +249,6 @@ class _CallPlan:
         "states_version",
         "grads",
         "weights",
-        "n",
         "device_id",
         "step",
     )
@@ -272,7 +268,6 @@ class _CallPlan:
         self.states_version = states_version
         self.grads = tuple(grads)  # the caller's objects (before any mx.np conversion)
         self.weights = tuple(weights)
-        self.n = len(self.weights)
         self.device_id = device_id
         self.step = step
 
