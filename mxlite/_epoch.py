@@ -38,6 +38,7 @@ LRU keyed by array ids and kept honest by weak references, the scalar memo of a 
 
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 import threading
@@ -51,39 +52,48 @@ __all__ = ["Epoch", "BUFFERS", "VARIABLES", "Versioned", "same_objects"]
 class Epoch:
     """A counter that only grows: plans read :attr:`value`, the owner calls :meth:`bump`.
 
+    A bump costs well under a microsecond (an ``initialize`` of thousands of Parameters bumps once
+    per Parameter): the next value comes from an ``itertools.count`` (atomic under the GIL, so two
+    concurrent bumps give two distinct values and no change is lost), and the listeners are an
+    immutable tuple, replaced whole by :meth:`on_bump`.
+
     Args:
         name: what the epoch tracks (for reprs and errors).
     """
 
-    __slots__ = ("name", "value", "_lock", "_listeners")
+    __slots__ = ("name", "value", "_count", "_lock", "_listeners")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self._count = itertools.count(1)
         self.value = 0
-        self._lock = threading.Lock()
-        self._listeners: list[weakref.ref[Any] | Callable[[], None]] = []
+        self._lock = threading.Lock()  # guards on_bump's read-modify-write of _listeners
+        self._listeners: tuple[Callable[[], None], ...] = ()
 
     def __repr__(self) -> str:
         return f"Epoch({self.name!r}, value={self.value})"
 
     def bump(self) -> None:
         """Record a change: every plan built before it is stale from now on."""
-        with self._lock:
-            self.value += 1
-            listeners = list(self._listeners)
-        for listener in listeners:
-            if isinstance(listener, weakref.WeakMethod):
-                method = listener()
-                if method is not None:
-                    method()
-            else:
-                listener()  # type: ignore[operator]
+        self.value = next(self._count)
+        for listener in self._listeners:
+            listener()
 
     def on_bump(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after every bump (a bound method is held weakly)."""
-        held: Any = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else callback
+        if hasattr(callback, "__self__"):
+            ref = weakref.WeakMethod(callback)  # type: ignore[arg-type]
+
+            def call() -> None:
+                method = ref()
+                if method is not None:
+                    method()
+
+            held: Callable[[], None] = call
+        else:
+            held = callback
         with self._lock:
-            self._listeners.append(held)
+            self._listeners = (*self._listeners, held)
 
 
 BUFFERS = Epoch("buffers")
