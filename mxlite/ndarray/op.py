@@ -4,6 +4,8 @@
 * :mod:`mxlite.ndarray.op_reduce`: sum, mean, max, min, prod, norm, argmax, ...
 * :mod:`mxlite.ndarray.op_nn`: dot, batch_dot, FullyConnected, Activation, softmax, pick, ...
 * :mod:`mxlite.ndarray.op_shape`: transpose, expand_dims, concat, stack, split, add_n, where, ...
+* :mod:`mxlite.ndarray.op_conv`, ``op_pool``, ``op_norm``, ``op_pad``: Convolution,
+  Deconvolution, Pooling, UpSampling, BatchNorm, LayerNorm, InstanceNorm, GroupNorm, Pad.
 
 Each op computes on the raw arrays with the array module of its inputs (numpy or cupy) and hands
 the finished op to autograd (``autograd_record``) under a stable op name, with the attributes the
@@ -16,9 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from mxlite.ndarray import op_math, op_nn, op_reduce, op_shape
+from mxlite.ndarray.op_conv import *  # noqa: F403
 from mxlite.ndarray.op_math import *  # noqa: F403
 from mxlite.ndarray.op_math import abs, binary, inplace, round, write_out  # noqa: A004, F401
 from mxlite.ndarray.op_nn import *  # noqa: F403
+from mxlite.ndarray.op_norm import *  # noqa: F403
+from mxlite.ndarray.op_pad import *  # noqa: F403
+from mxlite.ndarray.op_pool import *  # noqa: F403
 from mxlite.ndarray.op_reduce import *  # noqa: F403
 from mxlite.ndarray.op_shape import *  # noqa: F403
 

@@ -1,0 +1,210 @@
+"""Normalization math on raw arrays: batch normalization over ``(N, C, P)`` and the row
+normalization behind LayerNorm, InstanceNorm and GroupNorm.
+
+Batch normalization (``xhat = (x - mean) / sqrt(var + eps)``, ``y = gamma * xhat + beta``, with
+the biased batch variance in training):
+
+- forward: per channel ``scale = gamma * invstd`` and ``shift = beta - mean * scale``, then one
+  pass ``y = x * scale + shift`` (optionally with the ReLU that follows it fused in);
+- backward: ``dbeta = sum(g)``, ``dgamma = invstd * sum(g * (x - mean))`` and, with batch
+  statistics, ``dx = k1*g + k2*x + k3`` with ``k1 = gamma*invstd``,
+  ``k2 = -gamma*invstd^3*sum(g*(x-mean))/M``, ``k3 = -k1*sum(g)/M - k2*mean`` (``M`` elements per
+  channel); with fixed statistics ``dx = gamma*invstd*g``.
+
+Host arrays use the Numba kernels of :mod:`mxlite.ops._cpu_norm` (channel sums in float64);
+device arrays the ``*_reference`` functions (NumPy/CuPy array expressions, what the tests hold
+the kernels to). Statistics are returned in float32 for float16/float32 data, float64 for
+float64; float16 data is computed in float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mxlite import _threads, backend
+
+__all__ = [
+    "stat_dtype",
+    "bn_moments",
+    "bn_apply",
+    "bn_grad_sums",
+    "bn_input_grad",
+    "bn_backward",
+    "moments_reference",
+    "apply_reference",
+    "grad_sums_reference",
+    "input_grad_reference",
+    "rows_forward",
+    "rows_backward",
+]
+
+_SERIAL_BELOW = 1 << 15
+
+
+def stat_dtype(dtype: Any) -> Any:
+    """The dtype of statistics and parameters for data of ``dtype``."""
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+
+def _host(work: int) -> tuple[Any, bool]:
+    from mxlite.ops import _cpu_norm  # noqa: PLC0415 - Numba loads on the first normalization
+
+    return _cpu_norm, work >= _SERIAL_BELOW and _threads.numba_threads() > 1
+
+
+def _work(x: Any) -> Any:
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+# ------------------------------------------------------------------------------ reference
+def moments_reference(x3: Any) -> tuple[Any, Any]:
+    """Per-channel mean and biased variance of ``x3`` ``(N, C, P)``."""
+    xp = backend.xp_of(x3)
+    x = _work(x3)
+    mean = x.mean(axis=(0, 2))
+    var = xp.square(x - mean.reshape(1, -1, 1)).mean(axis=(0, 2))
+    return mean, var
+
+
+def apply_reference(x3: Any, scale: Any, shift: Any, relu: bool = False) -> Any:
+    """``x3 * scale[c] + shift[c]`` (then ReLU) in ``x3``'s work dtype."""
+    xp = backend.xp_of(x3)
+    x = _work(x3)
+    y = x * scale.reshape(1, -1, 1).astype(x.dtype) + shift.reshape(1, -1, 1).astype(x.dtype)
+    return xp.maximum(y, 0, out=y) if relu else y
+
+
+def grad_sums_reference(g3: Any, x3: Any, mean: Any) -> tuple[Any, Any]:
+    """Per channel ``sum(g)`` and ``sum(g * (x - mean))``."""
+    g, x = _work(g3), _work(x3)
+    return g.sum(axis=(0, 2)), (g * (x - mean.reshape(1, -1, 1).astype(x.dtype))).sum(axis=(0, 2))
+
+
+def input_grad_reference(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any) -> Any:
+    """``k1[c]*g + k2[c]*x + k3[c]``."""
+    g, x = _work(g3), _work(x3)
+    dt = x.dtype
+    return (
+        g * k1.reshape(1, -1, 1).astype(dt)
+        + x * k2.reshape(1, -1, 1).astype(dt)
+        + k3.reshape(1, -1, 1).astype(dt)
+    )
+
+
+# ---------------------------------------------------------------------------- dispatching
+def bn_moments(x3: Any) -> tuple[Any, Any]:
+    """Per-channel batch mean and biased variance of ``x3`` ``(N, C, P)``, in
+    :func:`stat_dtype`."""
+    sdt = stat_dtype(x3.dtype)
+    if backend.is_gpu_array(x3):
+        mean, var = moments_reference(x3)
+        return mean.astype(sdt, copy=False), var.astype(sdt, copy=False)
+    c = x3.shape[1]
+    mean = np.empty(c, dtype=np.float64)
+    var = np.empty(c, dtype=np.float64)
+    if x3.size == 0:
+        return mean.astype(sdt), var.astype(sdt)
+    kernels, parallel = _host(x3.size)
+    (kernels.moments if parallel else kernels.moments_serial)(x3, mean, var)
+    return mean.astype(sdt), var.astype(sdt)
+
+
+def bn_apply(x3: Any, scale: Any, shift: Any, relu: bool = False) -> Any:
+    """``x3 * scale[c] + shift[c]`` (then ReLU), a new array of ``x3``'s dtype."""
+    if backend.is_gpu_array(x3):
+        return apply_reference(x3, scale, shift, relu).astype(x3.dtype, copy=False)
+    x = _work(x3)
+    out = np.empty(x.shape, dtype=x.dtype)
+    kernels, parallel = _host(x.size)
+    run = kernels.scale_shift if parallel else kernels.scale_shift_serial
+    run(x, scale.astype(x.dtype), shift.astype(x.dtype), out, relu)
+    return out.astype(x3.dtype, copy=False)
+
+
+def bn_grad_sums(g3: Any, x3: Any, mean: Any) -> tuple[Any, Any]:
+    """Per channel ``sum(g)`` and ``sum(g * (x - mean))`` (float64 on the host)."""
+    if backend.is_gpu_array(g3):
+        return grad_sums_reference(g3, x3, mean)
+    c = x3.shape[1]
+    sum_g = np.zeros(c, dtype=np.float64)
+    sum_gx = np.zeros(c, dtype=np.float64)
+    if x3.size:
+        kernels, parallel = _host(x3.size)
+        run = kernels.grad_sums if parallel else kernels.grad_sums_serial
+        run(_work(g3), _work(x3), mean.astype(np.float64), sum_g, sum_gx)
+    return sum_g, sum_gx
+
+
+def bn_input_grad(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any) -> Any:
+    """``k1[c]*g + k2[c]*x + k3[c]`` in ``x3``'s dtype (one pass on the host)."""
+    if backend.is_gpu_array(g3):
+        return input_grad_reference(g3, x3, k1, k2, k3).astype(x3.dtype, copy=False)
+    x, g = _work(x3), _work(g3)
+    out = np.empty(x.shape, dtype=x.dtype)
+    kernels, parallel = _host(x.size)
+    run = kernels.affine2 if parallel else kernels.affine2_serial
+    dt = x.dtype
+    run(g, x, k1.astype(dt), k2.astype(dt), k3.astype(dt), out)
+    return out.astype(x3.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------- row normalization
+def rows_forward(x2: Any, eps: float) -> tuple[Any, Any, Any]:
+    """Normalize each row of ``x2`` ``(R, D)``: returns ``xhat``, the row means ``(R, 1)`` and
+    ``invstd = 1 / sqrt(var + eps)`` ``(R, 1)`` (biased variance), in the work dtype."""
+    xp = backend.xp_of(x2)
+    x = _work(x2)
+    mean = x.mean(axis=1, keepdims=True)
+    centered = x - mean
+    var = xp.square(centered).mean(axis=1, keepdims=True)
+    invstd = 1.0 / xp.sqrt(var + x.dtype.type(eps))
+    return centered * invstd, mean, invstd.astype(x.dtype, copy=False)
+
+
+def rows_backward(gxhat: Any, xhat: Any, invstd: Any) -> Any:
+    """The gradient through :func:`rows_forward` for ``gxhat = dL/dxhat``:
+    ``invstd * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat))`` per row."""
+    m1 = gxhat.mean(axis=1, keepdims=True)
+    m2 = (gxhat * xhat).mean(axis=1, keepdims=True)
+    return invstd * (gxhat - m1 - xhat * m2)
+
+
+def bn_backward(
+    g3: Any,
+    x3: Any,
+    gamma: Any,
+    mean: Any,
+    invstd: Any,
+    batch_stats: bool,
+    needs: tuple[bool, bool, bool],
+) -> tuple[Any, Any, Any]:
+    """Gradients ``(dx, dgamma, dbeta)`` of batch normalization over ``x3`` ``(N, C, P)`` with
+    the effective ``gamma`` (ones under ``fix_gamma``), the ``mean`` and ``invstd`` the forward
+    used, for the output gradient ``g3``; ``batch_stats`` says whether those were the batch's
+    own statistics (their gradient then flows into ``dx``). None where not ``needs``."""
+    xp = backend.xp_of(g3)
+    sdt = stat_dtype(x3.dtype)
+    acc = np.float64 if xp is np else sdt  # the host sums run in float64
+    gam = gamma.astype(acc)
+    inv = invstd.astype(acc)
+    sum_g = sum_gx = xp.zeros(x3.shape[1], dtype=acc)
+    if needs[1] or needs[2] or (needs[0] and batch_stats):
+        sum_g, sum_gx = bn_grad_sums(g3, x3, mean)
+    dx = dgamma = dbeta = None
+    if needs[0]:
+        k1 = gam * inv
+        if batch_stats:
+            count = x3.shape[0] * x3.shape[2]
+            k2 = -gam * inv * inv * inv * sum_gx / count
+            k3 = -k1 * sum_g / count - k2 * mean.astype(acc)
+        else:
+            k2 = xp.zeros_like(k1)
+            k3 = k2
+        dx = bn_input_grad(g3, x3, k1, k2, k3)
+    if needs[1]:
+        dgamma = (sum_gx * inv).astype(sdt)
+    if needs[2]:
+        dbeta = sum_g.astype(sdt)
+    return dx, dgamma, dbeta

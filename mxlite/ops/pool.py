@@ -1,0 +1,204 @@
+"""Pooling over 1-, 2- and 3-d windows (max, average, sum, Lp), forward and backward, on raw arrays.
+
+Semantics are MXNet 1.9.1's (``src/operator/nn/pool.h``, checked with the oracle): output ``o``
+reads the window starting at ``o*stride - pad``, clipped to the input; padding never wins a
+maximum (an all-padding window gives the dtype's lowest value); an average divides by the window
+clipped to the padded input (``count_include_pad``) or to the input (0 for an empty window); Lp
+pooling is ``sum x`` (p=1), ``sqrt(sum x^2)`` (p=2) or ``cbrt(sum x^3)`` (p=3). In the backward
+pass the first maximum of each window in row-major order takes the gradient.
+
+Host arrays go to the Numba kernels of :mod:`mxlite.ops._cpu_pool` (one ``(n, c)`` plane per work
+item); device arrays (and the tests' reference) to :func:`forward_reference` /
+:func:`backward_reference`, one strided NumPy/CuPy operation per kernel offset. float16 is
+computed in float32 and rounded once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mxlite import _threads, backend
+
+__all__ = [
+    "KINDS",
+    "PoolSpec",
+    "out_size",
+    "global_spec",
+    "forward",
+    "backward",
+    "forward_reference",
+    "backward_reference",
+]
+
+KINDS = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
+_MAX, _AVG, _SUM, _LP = 0, 1, 2, 3
+_SERIAL_BELOW = 1 << 15
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """One pooling: 3-d kernel, stride, pad and output size (leading unit entries for 1-d and
+    2-d), the kind (see :data:`KINDS`), ``p`` for Lp, and ``count_include_pad``."""
+
+    kernel: tuple[int, int, int]
+    stride: tuple[int, int, int]
+    pad: tuple[int, int, int]
+    out: tuple[int, int, int]
+    kind: int
+    p: int = 1
+    count_include_pad: bool = True
+
+    def packed(self) -> tuple[int, ...]:
+        """The 12 integers the Numba kernels take."""
+        return (*self.kernel, *self.out, *self.stride, *self.pad)
+
+
+def out_size(size: int, kernel: int, stride: int, pad: int, convention: str) -> int:
+    """Output length along one dimension: ``floor`` ('valid') or ``ceil`` ('full') of
+    ``(size + 2*pad - kernel) / stride``, plus one; 'same' gives ``ceil(size / stride)``."""
+    if convention == "same":
+        return -(-size // stride)
+    span = size + 2 * pad - kernel
+    if convention == "full":
+        return -(-span // stride) + 1
+    return span // stride + 1
+
+
+def _lowest(dtype: Any) -> Any:
+    return np.finfo(dtype).min
+
+
+def _work(x: Any) -> Any:
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+def _host(work: int) -> tuple[Any, bool]:
+    from mxlite.ops import _cpu_pool  # noqa: PLC0415 - Numba loads on the first pooling
+
+    return _cpu_pool, work >= _SERIAL_BELOW and _threads.numba_threads() > 1
+
+
+def forward(x5: Any, spec: PoolSpec) -> Any:
+    """Pool ``x5`` ``(N, C, D, H, W)``; returns ``(N, C, *spec.out)`` in ``x5``'s dtype."""
+    if backend.is_gpu_array(x5):
+        return forward_reference(x5, spec)
+    x = _work(x5)
+    out = np.empty(x.shape[:2] + spec.out, dtype=x.dtype)
+    kernels, parallel = _host(x.size)
+    run = kernels.forward if parallel else kernels.forward_serial
+    lowest = x.dtype.type(_lowest(x.dtype))
+    run(x, out, spec.packed(), spec.kind, spec.p, spec.count_include_pad, lowest)
+    return out.astype(x5.dtype, copy=False)
+
+
+def backward(g5: Any, x5: Any, y5: Any, spec: PoolSpec) -> Any:
+    """The input gradient of :func:`forward` for the output gradient ``g5`` (``y5`` its
+    output)."""
+    if backend.is_gpu_array(x5):
+        return backward_reference(g5, x5, y5, spec)
+    x, y, g = _work(x5), _work(y5), _work(g5).astype(_work(x5).dtype, copy=False)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    kernels, parallel = _host(x.size)
+    run = kernels.backward if parallel else kernels.backward_serial
+    run(g, x, y, dx, spec.packed(), spec.kind, spec.p, spec.count_include_pad)
+    return dx.astype(x5.dtype, copy=False)
+
+
+# ------------------------------------------------------------------------------ reference
+def _offsets(kernel: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    return [(a, b, c) for a in range(kernel[0]) for b in range(kernel[1]) for c in range(kernel[2])]
+
+
+def _padded(x: Any, spec: PoolSpec, fill: Any) -> Any:
+    """``x`` padded by ``pad`` before and as far as the last window reaches after."""
+    xp = backend.xp_of(x)
+    widths = [(0, 0), (0, 0)]
+    for size, k, s, p, o in zip(x.shape[2:], spec.kernel, spec.stride, spec.pad, spec.out):
+        widths.append((p, max(0, (o - 1) * s + k - p - size)))
+    return xp.pad(x, widths, constant_values=fill)
+
+
+def _slices(spec: PoolSpec, k: tuple[int, int, int]) -> tuple[slice, ...]:
+    return (slice(None), slice(None)) + tuple(
+        slice(ki, ki + (o - 1) * s + 1, s) for ki, s, o in zip(k, spec.stride, spec.out)
+    )
+
+
+def _divisor(shape3: tuple[int, ...], spec: PoolSpec, xp: Any, dtype: Any) -> Any:
+    """Per output position, the count an average divides by (1 where the window is empty)."""
+    counts = []
+    for size, k, s, p, o in zip(shape3, spec.kernel, spec.stride, spec.pad, spec.out):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, size + p)
+        if spec.count_include_pad:
+            n = np.maximum(end - start, 0)
+        else:
+            n = np.maximum(np.minimum(end, size) - np.maximum(start, 0), 0)
+        counts.append(n)
+    div = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
+    return xp.asarray(np.where(div > 0, div, 1).astype(dtype))
+
+
+def _power(v: Any, p: int) -> Any:
+    return v * v if p == 2 else v * v * v if p == 3 else v
+
+
+def forward_reference(x5: Any, spec: PoolSpec) -> Any:
+    """:func:`forward` as one NumPy/CuPy operation per kernel offset."""
+    xp = backend.xp_of(x5)
+    x = _work(x5)
+    fill = _lowest(x.dtype) if spec.kind == _MAX else 0
+    xpad = _padded(x, spec, fill)
+    acc = None
+    for k in _offsets(spec.kernel):
+        part = xpad[_slices(spec, k)]
+        if spec.kind == _MAX:
+            acc = part.copy() if acc is None else xp.maximum(acc, part)
+        else:
+            term = _power(part, spec.p) if spec.kind == _LP else part
+            acc = term.copy() if acc is None else acc + term
+    assert acc is not None  # a kernel has at least one position
+    if spec.kind == _AVG:
+        acc = acc / _divisor(x.shape[2:], spec, xp, x.dtype)
+    elif spec.kind == _LP and spec.p == 2:
+        acc = xp.sqrt(acc)
+    elif spec.kind == _LP and spec.p == 3:
+        acc = xp.cbrt(acc)
+    return acc.astype(x5.dtype, copy=False)
+
+
+def backward_reference(g5: Any, x5: Any, y5: Any, spec: PoolSpec) -> Any:
+    """:func:`backward` as one NumPy/CuPy operation per kernel offset."""
+    xp = backend.xp_of(x5)
+    x, y = _work(x5), _work(y5)
+    g = g5.astype(x.dtype, copy=False)
+    xpad = _padded(x, spec, _lowest(x.dtype) if spec.kind == _MAX else 0)
+    gpad = xp.zeros(xpad.shape, dtype=x.dtype)
+    taken = xp.zeros(g.shape, dtype=bool)
+    scale = g / _divisor(x.shape[2:], spec, xp, x.dtype) if spec.kind == _AVG else g
+    zero = xp.zeros((), dtype=x.dtype)
+    for k in _offsets(spec.kernel):
+        sl = _slices(spec, k)
+        part = xpad[sl]
+        if spec.kind == _MAX:
+            hit = (part == y) & ~taken
+            gpad[sl] += xp.where(hit, g, zero)
+            taken |= hit
+        elif spec.kind == _LP and spec.p == 2:
+            gpad[sl] += g * part / y
+        elif spec.kind == _LP and spec.p == 3:
+            gpad[sl] += g * (part * part) / (y * y)
+        else:
+            gpad[sl] += scale
+    inner = (slice(None), slice(None)) + tuple(
+        slice(p, p + n) for p, n in zip(spec.pad, x.shape[2:])
+    )
+    return xp.ascontiguousarray(gpad[inner]).astype(x5.dtype, copy=False)
+
+
+def global_spec(shape3: tuple[int, ...], kind: int, p: int = 1) -> PoolSpec:
+    """The spec of global pooling over a ``shape3`` input (one window covering it)."""
+    return PoolSpec(tuple(shape3), (1, 1, 1), (0, 0, 0), (1, 1, 1), kind, p, True)  # type: ignore[arg-type]
