@@ -107,7 +107,7 @@ def bn_moments(x3: Any) -> tuple[Any, Any]:
     if x3.size == 0:
         return mean.astype(sdt), var.astype(sdt)
     kernels, parallel = _host(x3.size)
-    (kernels.moments if parallel else kernels.moments_serial)(x3, mean, var)
+    (kernels.moments if parallel else kernels.moments_serial)(_work(x3), mean, var)
     return mean.astype(sdt), var.astype(sdt)
 
 
