@@ -572,8 +572,9 @@ def _batch_norm(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequ
     view = (int(np.prod(x.shape[: attrs["axis"]])), x.shape[attrs["axis"]], -1)
     eff = _xp(g).ones_like(gamma) if attrs["fix_gamma"] else gamma
     dx, dgamma, dbeta = norm.bn_backward(
-        g.reshape(view), x.reshape(view), eff, attrs["mean"], attrs["invstd"], batch, needs
-    )
+        g.reshape(view), x.reshape(view), eff, attrs["mean"], attrs["invstd"], batch, needs,
+        attrs.get("allreduce") if mode == "batch" else None,
+    )  # fmt: skip
     if dgamma is not None and attrs["fix_gamma"]:
         dgamma = _xp(g).zeros_like(gamma)
     return (None if dx is None else dx.reshape(x.shape)), dgamma, dbeta

@@ -19,6 +19,8 @@ _LAZY = {
     "loss": ("mxlite.gluon.loss", None),
     "data": ("mxlite.gluon.data", None),
     "rnn": ("mxlite.gluon.rnn", None),
+    "contrib": ("mxlite.gluon.contrib", None),
+    "model_zoo": ("mxlite.gluon.model_zoo", None),
 }
 
 

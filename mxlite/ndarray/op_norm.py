@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import autograd, backend
+from mxlite import _rendezvous, autograd, backend
 from mxlite.base import MXNetError
 from mxlite.ndarray.ndarray import NDArray, as_raw, on_device_of_first, out_ctx, same_ctx
 from mxlite.ndarray.op_math import write_out
@@ -106,11 +106,11 @@ def batch_norm(
     axis: int,
     out: NDArray | None,
     relu: bool,
-    stats: Any = None,
+    sync: tuple[str, int] | None = None,
 ) -> Any:
-    """:func:`BatchNorm`, optionally followed by a ReLU in the same node (``relu``), and with
-    ``stats(x3) -> (mean, var)`` computing the training statistics (SyncBatchNorm passes one
-    that reduces them across devices)."""
+    """:func:`BatchNorm`, optionally followed by a ReLU in the same node (``relu``); with
+    ``sync = (key, ndev)`` the batch statistics and the backward pass's sums are reduced across
+    ``ndev`` contexts running concurrently (``SyncBatchNorm``, see :mod:`mxlite._rendezvous`)."""
     op = "BatchNorm"
     params = (gamma, beta, moving_mean, moving_var)
     names = ("gamma", "beta", "moving_mean", "moving_var")
@@ -133,8 +133,11 @@ def batch_norm(
         g_raw[...] = 1
     x3 = _view3(x, ax)
     training = autograd.is_training() and not use_global_stats
+    reduce = None
     if training:
-        mean, var = stats(x3) if stats is not None else ops_norm.bn_moments(x3)
+        mean, var = ops_norm.bn_moments(x3)
+        if sync is not None and sync[1] > 1:
+            mean, var, reduce = _synced(sync, data._ctx, x3, mean, var)
         m = pdt.type(np.float32(momentum))
         mm_raw[...] = mm_raw * m + mean * (pdt.type(1) - m)
         mv_raw[...] = mv_raw * m + var * (pdt.type(1) - m)
@@ -149,13 +152,34 @@ def batch_norm(
     result = type(data)(y, out_ctx(data._ctx))
     if autograd.is_recording():
         attrs = {"mean": mean, "invstd": invstd, "mode": mode, "fix_gamma": fix_gamma,
-                 "axis": ax, "relu": relu}  # fmt: skip
+                 "axis": ax, "relu": relu, "allreduce": reduce}  # fmt: skip
         autograd.record_op("BatchNorm", [data, gamma, beta], result, attrs)  # type: ignore[list-item]
     result = write_out(result, out)
     if output_mean_var:
         ctx = out_ctx(data._ctx)
         return [result, type(data)(mean, ctx), type(data)(invstd, ctx)]
     return result
+
+
+def _synced(sync: tuple[str, int], ctx: Any, x3: Any, mean: Any, var: Any) -> tuple[Any, Any, Any]:
+    """The statistics of every context's batch from this context's, and the backward pass's
+    reduction (``(sum_g, sum_gx, count) -> global sums``) for the autograd rule."""
+    key, ndev = sync
+    xp = backend.xp_of(x3)
+    count = x3.shape[0] * x3.shape[2]
+    m64, v64 = backend.to_numpy(mean).astype(np.float64), backend.to_numpy(var).astype(np.float64)
+    n, s1, s2 = _rendezvous.allreduce(
+        key, ndev, ctx, [np.float64(count), m64 * count, (v64 + m64 * m64) * count]
+    )
+    g_mean = s1 / n
+    g_var = np.maximum(s2 / n - g_mean * g_mean, 0.0)
+
+    def reduce(sum_g: Any, sum_gx: Any, local: int) -> tuple[Any, Any, int]:
+        tg, tgx, tn = _rendezvous.allreduce(key + "/backward", ndev, ctx, [sum_g, sum_gx, local])
+        return xp.asarray(tg), xp.asarray(tgx), int(tn)
+
+    sdt = mean.dtype
+    return xp.asarray(g_mean.astype(sdt)), xp.asarray(g_var.astype(sdt)), reduce
 
 
 # ---------------------------------------------------------------------- row normalizations

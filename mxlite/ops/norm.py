@@ -179,26 +179,35 @@ def bn_backward(
     invstd: Any,
     batch_stats: bool,
     needs: tuple[bool, bool, bool],
+    allreduce: Any = None,
 ) -> tuple[Any, Any, Any]:
     """Gradients ``(dx, dgamma, dbeta)`` of batch normalization over ``x3`` ``(N, C, P)`` with
     the effective ``gamma`` (ones under ``fix_gamma``), the ``mean`` and ``invstd`` the forward
     used, for the output gradient ``g3``; ``batch_stats`` says whether those were the batch's
-    own statistics (their gradient then flows into ``dx``). None where not ``needs``."""
+    own statistics (their gradient then flows into ``dx``). None where not ``needs``.
+
+    ``allreduce(sum_g, sum_gx, count)`` (SyncBatchNorm) turns this context's sums into the sums
+    over every context's batch for ``dx``; ``dgamma``/``dbeta`` stay this context's share (the
+    Trainer sums the replicas' gradients)."""
     xp = backend.xp_of(g3)
     sdt = stat_dtype(x3.dtype)
     acc = np.float64 if xp is np else sdt  # the host sums run in float64
     gam = gamma.astype(acc)
     inv = invstd.astype(acc)
     sum_g = sum_gx = xp.zeros(x3.shape[1], dtype=acc)
-    if needs[1] or needs[2] or (needs[0] and batch_stats):
+    synced = allreduce is not None and batch_stats
+    if needs[1] or needs[2] or (needs[0] and batch_stats) or synced:
         sum_g, sum_gx = bn_grad_sums(g3, x3, mean)
+    count = x3.shape[0] * x3.shape[2]
+    tot_g, tot_gx = sum_g, sum_gx
+    if synced:  # every context takes part, whether or not it needs dx
+        tot_g, tot_gx, count = allreduce(sum_g, sum_gx, count)
     dx = dgamma = dbeta = None
     if needs[0]:
         k1 = gam * inv
         if batch_stats:
-            count = x3.shape[0] * x3.shape[2]
-            k2 = -gam * inv * inv * inv * sum_gx / count
-            k3 = -k1 * sum_g / count - k2 * mean.astype(acc)
+            k2 = -gam * inv * inv * inv * tot_gx.astype(acc) / count
+            k3 = -k1 * tot_g.astype(acc) / count - k2 * mean.astype(acc)
         else:
             k2 = xp.zeros_like(k1)
             k3 = k2
