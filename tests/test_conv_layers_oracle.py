@@ -76,7 +76,7 @@ CONSTRUCTOR_ERRORS = [
     "nn.ReflectionPad2D((1, 2))",
 ]
 
-SCENARIO = '''
+SCENARIO = """
 def run_layers(mx, np, layers, errors):
     out = {"layers": [], "errors": []}
     arrays = {}
@@ -112,7 +112,7 @@ def run_layers(mx, np, layers, errors):
         except Exception as err:
             out["errors"].append([type(err).__name__, str(err), isinstance(err, AssertionError)])
     return out, arrays
-'''
+"""
 
 
 def _run_mxnet(tmp: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

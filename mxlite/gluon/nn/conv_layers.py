@@ -469,28 +469,72 @@ class AvgPool3D(_Pooling):
         )  # fmt: skip
 
 
-def _global(nd: int, kind: str) -> type[_Pooling]:
-    """A global pooling layer class over ``nd``-d data (one output per channel)."""
+class _GlobalPooling(_Pooling):
+    """Global pooling over ``_nd``-d data: ``(batch, channels, ...)`` to one value per channel
+    (``(batch, channels, 1, ...)``); the window covers the whole input."""
 
-    def __init__(self: _Pooling, layout: str = _POOL_LAYOUTS[nd][0], **kwargs: Any) -> None:
+    _nd = 2
+    _kind = "max"
+
+    def _setup(self, layout: str, kwargs: dict[str, Any]) -> None:
+        nd = self._nd
         if layout not in _POOL_LAYOUTS[nd]:
             raise CheckError(_MSG_POOL_LAYOUT.format(*_POOL_LAYOUTS[nd], nd))
-        _Pooling.__init__(self, (1,) * nd, None, 0, True, True, kind, layout, **kwargs)
-
-    name = f"Global{'Max' if kind == 'max' else 'Avg'}Pool{nd}D"
-    doc = (
-        f"Global {'max' if kind == 'max' else 'average'} pooling over {nd}-d data: "
-        f"``(batch, channels, ...)`` to ``(batch, channels{', 1' * nd})``."
-    )
-    return type(name, (_Pooling,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
+        _Pooling.__init__(self, (1,) * nd, None, 0, True, True, self._kind, layout, **kwargs)
 
 
-GlobalMaxPool1D = _global(1, "max")
-GlobalMaxPool2D = _global(2, "max")
-GlobalMaxPool3D = _global(3, "max")
-GlobalAvgPool1D = _global(1, "avg")
-GlobalAvgPool2D = _global(2, "avg")
-GlobalAvgPool3D = _global(3, "avg")
+class GlobalMaxPool1D(_GlobalPooling):
+    """Global max pooling over ``(batch, channels, width)`` ('NCW' or 'NWC')."""
+
+    _nd, _kind = 1, "max"
+
+    def __init__(self, layout: str = "NCW", **kwargs: Any) -> None:
+        self._setup(layout, kwargs)
+
+
+class GlobalMaxPool2D(_GlobalPooling):
+    """Global max pooling over 2-d data ('NCHW' or 'NHWC')."""
+
+    _nd, _kind = 2, "max"
+
+    def __init__(self, layout: str = "NCHW", **kwargs: Any) -> None:
+        self._setup(layout, kwargs)
+
+
+class GlobalMaxPool3D(_GlobalPooling):
+    """Global max pooling over 3-d data ('NCDHW' or 'NDHWC')."""
+
+    _nd, _kind = 3, "max"
+
+    def __init__(self, layout: str = "NCDHW", **kwargs: Any) -> None:
+        self._setup(layout, kwargs)
+
+
+class GlobalAvgPool1D(_GlobalPooling):
+    """Global average pooling over ``(batch, channels, width)`` ('NCW' or 'NWC')."""
+
+    _nd, _kind = 1, "avg"
+
+    def __init__(self, layout: str = "NCW", **kwargs: Any) -> None:
+        self._setup(layout, kwargs)
+
+
+class GlobalAvgPool2D(_GlobalPooling):
+    """Global average pooling over 2-d data ('NCHW' or 'NHWC')."""
+
+    _nd, _kind = 2, "avg"
+
+    def __init__(self, layout: str = "NCHW", **kwargs: Any) -> None:
+        self._setup(layout, kwargs)
+
+
+class GlobalAvgPool3D(_GlobalPooling):
+    """Global average pooling over 3-d data ('NCDHW' or 'NDHWC')."""
+
+    _nd, _kind = 3, "avg"
+
+    def __init__(self, layout: str = "NCDHW", **kwargs: Any) -> None:
+        self._setup(layout, kwargs)
 
 
 class ReflectionPad2D(HybridBlock):
