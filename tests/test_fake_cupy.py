@@ -138,6 +138,7 @@ GPU_BODIES = [
     "tests/test_multi_optimizer.py",
     "tests/test_kvstore.py",
     "tests/test_autograd_grads.py",
+    "tests/test_conv_ops.py",
 ]
 
 

@@ -12,6 +12,13 @@ from mxlite.context import Context, cpu, cpu_pinned, current_context, gpu, gpu_m
 from mxlite.ndarray import op_math, op_nn, op_shape
 from mxlite.ndarray.creation import waitall
 from mxlite.ndarray.ndarray import NDArray
+from mxlite.numpy_extension._spatial import (
+    batch_norm,
+    convolution,
+    deconvolution,
+    layer_norm,
+    pooling,
+)
 from mxlite.util import (
     is_np_array,
     is_np_default_dtype,
@@ -44,6 +51,11 @@ __all__ = [
     "batch_dot",
     "reshape_like",
     "stop_gradient",
+    "convolution",
+    "deconvolution",
+    "pooling",
+    "batch_norm",
+    "layer_norm",
     "waitall",
     "cpu",
     "cpu_pinned",

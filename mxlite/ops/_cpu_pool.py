@@ -94,7 +94,8 @@ def forward(x: Any, out: Any, geo: Any, kind: int, p: int, incl: bool, lowest: A
     """Pool every plane of ``x`` into ``out``; planes in parallel. ``lowest`` (the dtype's most
     negative finite value, typed as the arrays) starts each maximum."""
     for plane in prange(x.shape[0] * x.shape[1]):
-        n, c = divmod(plane, x.shape[1])
+        n = plane // x.shape[1]
+        c = plane - n * x.shape[1]
         _forward_plane(x[n, c], out[n, c], geo, kind, p, incl, lowest)
 
 
@@ -102,7 +103,8 @@ def forward(x: Any, out: Any, geo: Any, kind: int, p: int, incl: bool, lowest: A
 def forward_serial(x: Any, out: Any, geo: Any, kind: int, p: int, incl: bool, lowest: Any) -> None:
     """:func:`forward` on one thread."""
     for plane in range(x.shape[0] * x.shape[1]):
-        n, c = divmod(plane, x.shape[1])
+        n = plane // x.shape[1]
+        c = plane - n * x.shape[1]
         _forward_plane(x[n, c], out[n, c], geo, kind, p, incl, lowest)
 
 
@@ -161,7 +163,8 @@ def _to_first_max(
 def backward(g: Any, x: Any, y: Any, dx: Any, geo: Any, kind: int, p: int, incl: bool) -> None:
     """``dx`` (overwritten) from the output gradient ``g``, input ``x`` and output ``y``."""
     for plane in prange(x.shape[0] * x.shape[1]):
-        n, c = divmod(plane, x.shape[1])
+        n = plane // x.shape[1]
+        c = plane - n * x.shape[1]
         _backward_plane(g[n, c], x[n, c], y[n, c], dx[n, c], geo, kind, p, incl)
 
 
@@ -171,5 +174,6 @@ def backward_serial(
 ) -> None:
     """:func:`backward` on one thread."""
     for plane in range(x.shape[0] * x.shape[1]):
-        n, c = divmod(plane, x.shape[1])
+        n = plane // x.shape[1]
+        c = plane - n * x.shape[1]
         _backward_plane(g[n, c], x[n, c], y[n, c], dx[n, c], geo, kind, p, incl)

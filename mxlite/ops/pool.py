@@ -148,6 +148,18 @@ def _power(v: Any, p: int) -> Any:
 
 def forward_reference(x5: Any, spec: PoolSpec) -> Any:
     """:func:`forward` as one NumPy/CuPy operation per kernel offset."""
+    with np.errstate(all="ignore"):
+        return _forward_reference(x5, spec)
+
+
+def backward_reference(g5: Any, x5: Any, y5: Any, spec: PoolSpec) -> Any:
+    """:func:`backward` as one NumPy/CuPy operation per kernel offset (windows of padding only
+    divide 0 by 0 there; those positions are cropped)."""
+    with np.errstate(all="ignore"):
+        return _backward_reference(g5, x5, y5, spec)
+
+
+def _forward_reference(x5: Any, spec: PoolSpec) -> Any:
     xp = backend.xp_of(x5)
     x = _work(x5)
     fill = _lowest(x.dtype) if spec.kind == _MAX else 0
@@ -170,8 +182,7 @@ def forward_reference(x5: Any, spec: PoolSpec) -> Any:
     return acc.astype(x5.dtype, copy=False)
 
 
-def backward_reference(g5: Any, x5: Any, y5: Any, spec: PoolSpec) -> Any:
-    """:func:`backward` as one NumPy/CuPy operation per kernel offset."""
+def _backward_reference(g5: Any, x5: Any, y5: Any, spec: PoolSpec) -> Any:
     xp = backend.xp_of(x5)
     x, y = _work(x5), _work(y5)
     g = g5.astype(x.dtype, copy=False)

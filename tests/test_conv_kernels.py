@@ -1,0 +1,136 @@
+"""Kernel twins of the convolution, pooling and normalization layer: the Numba kernels (parallel
+and serial variants) against the NumPy references that define them, per dtype and geometry.
+``im2col``/``col2im`` and pooling forward agree bitwise (the same terms in the same order);
+pooling backward and the normalization sums agree within rounding (other summation orders)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mxlite.ops import _cpu_conv, _cpu_norm, _cpu_pool, conv, norm, pool
+
+_RNG = np.random.default_rng(11)
+
+GEOMETRIES = [  # kernel, stride, pad, dilate (3-d; 1-d and 2-d have unit leading entries)
+    ((1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1)),
+    ((1, 7, 7), (1, 2, 2), (0, 3, 3), (1, 1, 1)),
+    ((1, 1, 1), (1, 2, 2), (0, 0, 0), (1, 1, 1)),
+    ((1, 1, 3), (1, 1, 3), (0, 0, 2), (1, 1, 2)),
+    ((2, 3, 2), (2, 1, 2), (1, 0, 1), (1, 2, 1)),
+    ((3, 3, 3), (1, 1, 1), (1, 1, 1), (2, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_im2col_and_col2im_twins_are_bitwise(geo: Any, dtype: Any, parallel: bool) -> None:
+    win = conv.Window(*geo, ndim=3)
+    x5 = _RNG.standard_normal((2, 3, 5, 7, 8)).astype(dtype)
+    out3 = win.conv_out(x5.shape[2:])
+    ref = conv.im2col_reference(x5, win, out3)
+    cols = np.full_like(ref, np.nan)  # poisoned: every element must be written
+    xph = conv.width_phases(x5, win.stride[2])
+    run = _cpu_conv.im2col if parallel else _cpu_conv.im2col_serial
+    run(xph, x5.shape[4], cols, win.packed(out3))
+    np.testing.assert_array_equal(cols, ref)
+    back_ref = conv.col2im_reference(ref, x5.shape, win, out3)
+    back = np.full(x5.shape, np.nan, dtype=dtype)
+    (_cpu_conv.col2im if parallel else _cpu_conv.col2im_serial)(ref, back, win.packed(out3))
+    np.testing.assert_array_equal(back, back_ref)
+
+
+def test_im2col_reads_strided_views() -> None:
+    base = _RNG.standard_normal((2, 5, 6, 4)).astype(np.float32)
+    x5 = conv.as5d(base.transpose(0, 3, 1, 2))  # a channels-last array seen channels-first
+    win = conv.Window.of((3, 2), (2, 2), (1, 0), (1, 1))
+    out3 = win.conv_out(x5.shape[2:])
+    np.testing.assert_array_equal(
+        conv.im2col(x5, win, out3), conv.im2col_reference(np.ascontiguousarray(x5), win, out3)
+    )
+
+
+POOLS = [  # kind, p, include_pad, kernel, stride, pad
+    ("max", 1, True, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
+    ("max", 1, True, (2, 2, 3), (1, 2, 1), (1, 0, 1)),
+    ("avg", 1, True, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
+    ("avg", 1, False, (1, 3, 2), (1, 2, 1), (0, 1, 1)),
+    ("sum", 1, True, (2, 2, 2), (2, 1, 2), (1, 1, 0)),
+    ("lp", 1, True, (1, 2, 2), (1, 1, 1), (0, 0, 0)),
+    ("lp", 2, True, (1, 2, 3), (1, 2, 1), (0, 1, 0)),
+    ("lp", 3, True, (1, 2, 2), (1, 2, 2), (0, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", POOLS, ids=lambda c: f"{c[0]}{c[1]}-{c[2]}-{c[3]}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("convention", ["valid", "full"])
+def test_pooling_twins(case: Any, dtype: Any, convention: str) -> None:
+    kind, p, incl, kernel, stride, pad = case
+    x = np.round(_RNG.uniform(-2, 2, (2, 3, 4, 7, 6)) * 4) / 4  # ties for max
+    x = (x + 3 if kind == "lp" else x).astype(dtype)
+    out = tuple(pool.out_size(n, k, s, q, convention) for n, k, s, q in
+                zip(x.shape[2:], kernel, stride, pad))  # fmt: skip
+    spec = pool.PoolSpec(kernel, stride, pad, out, pool.KINDS[kind], p, incl)
+    ref = pool.forward_reference(x, spec)
+    for parallel in (True, False):
+        got = np.full(x.shape[:2] + out, np.nan, dtype=dtype)
+        run = _cpu_pool.forward if parallel else _cpu_pool.forward_serial
+        run(x, got, spec.packed(), spec.kind, p, incl, dtype(np.finfo(dtype).min))
+        if kind == "lp" and p == 3:  # cbrt of two libms
+            np.testing.assert_allclose(got, ref, rtol=4 * np.finfo(dtype).eps)
+        else:
+            np.testing.assert_array_equal(got, ref)
+        g = _RNG.standard_normal(ref.shape).astype(dtype)
+        back = np.full(x.shape, np.nan, dtype=dtype)
+        run_b = _cpu_pool.backward if parallel else _cpu_pool.backward_serial
+        run_b(g, x, ref, back, spec.packed(), spec.kind, p, incl)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(back, pool.backward_reference(g, x, ref, spec), rtol=tol,
+                                   atol=tol)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalization_twins(dtype: Any) -> None:
+    x = (_RNG.standard_normal((5, 4, 37)) * 3 + 10).astype(dtype)
+    g = _RNG.standard_normal(x.shape).astype(dtype)
+    mean_ref, var_ref = norm.moments_reference(x.astype(np.float64))
+    k1, k2, k3 = (_RNG.standard_normal(4) for _ in range(3))
+    tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    for parallel in (True, False):
+        suffix = "" if parallel else "_serial"
+        mean, var = np.full(4, np.nan), np.full(4, np.nan)
+        getattr(_cpu_norm, "moments" + suffix)(x, mean, var)
+        np.testing.assert_allclose(mean, mean_ref, rtol=1e-12)
+        np.testing.assert_allclose(var, var_ref, rtol=1e-9)
+        out = np.full_like(x, np.nan)
+        getattr(_cpu_norm, "scale_shift" + suffix)(x, k1.astype(dtype), k2.astype(dtype), out,
+                                                   True)  # fmt: skip
+        np.testing.assert_allclose(out, norm.apply_reference(x, k1, k2, relu=True), **tol)
+        sums = np.full(4, np.nan), np.full(4, np.nan)
+        getattr(_cpu_norm, "grad_sums" + suffix)(g, x, mean_ref, *sums)
+        for a, b in zip(
+            sums, norm.grad_sums_reference(g.astype(np.float64), x.astype(np.float64), mean_ref)
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+        dx = np.full_like(x, np.nan)
+        getattr(_cpu_norm, "affine2" + suffix)(g, x, *(k.astype(dtype) for k in (k1, k2, k3)), dx)
+        np.testing.assert_allclose(dx, norm.input_grad_reference(g, x, k1, k2, k3), **tol)
+
+
+def test_every_twin_has_a_serial_variant() -> None:
+    for module in (_cpu_conv, _cpu_norm, _cpu_pool):
+        names = [n for n in module.__all__ if n.islower() and not n.endswith("_serial")]
+        for name in names:
+            assert hasattr(module, name + "_serial"), f"{module.__name__}.{name}"
+
+
+def test_windows_of_every_dimensionality() -> None:
+    for nd in (1, 2, 3):
+        k = tuple(itertools.islice(itertools.cycle((3, 2)), nd))
+        win = conv.Window.of(k, (1,) * nd, (1,) * nd, (1,) * nd)
+        assert win.ndim == nd and win.kernel[3 - nd :] == k and win.size == int(np.prod(k))
