@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mxlite.ops import _cpu_conv, _cpu_norm, _cpu_pool, conv, norm, pool
+from mxlite.ops import _cpu_conv, _cpu_norm, _cpu_pool, _cpu_winograd, conv, norm, pool, winograd
 
 _RNG = np.random.default_rng(11)
 
@@ -122,8 +122,53 @@ def test_normalization_twins(dtype: Any) -> None:
         np.testing.assert_allclose(dx, norm.input_grad_reference(g, x, k1, k2, k3), **tol)
 
 
+@pytest.mark.parametrize("shape, pad", [((2, 5, 9, 7), (1, 1)), ((1, 3, 4, 13), (0, 2)),
+                                        ((3, 2, 6, 6), (2, 0))])  # fmt: skip
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_winograd_twins_are_bitwise(shape: Any, pad: Any, dtype: Any, parallel: bool) -> None:
+    x = _RNG.standard_normal(shape).astype(dtype)
+    out_h, out_w = shape[2] + 2 * pad[0] - 2, shape[3] + 2 * pad[1] - 2
+    th, tw = winograd.tiles(out_h, out_w)
+    k = winograd.constants(dtype)
+    suffix = "" if parallel else "_serial"
+    v = np.full((36, shape[1], shape[0] * th * tw), np.nan, dtype=dtype)
+    getattr(_cpu_winograd, "input_transform" + suffix)(x, v, k, *pad, th, tw)
+    np.testing.assert_array_equal(v, winograd.input_transform_reference(x, *pad, th, tw))
+    g = _RNG.standard_normal((shape[0], 4, out_h, out_w)).astype(dtype)
+    z = np.full((36, 4, shape[0] * th * tw), np.nan, dtype=dtype)
+    getattr(_cpu_winograd, "grad_transform" + suffix)(g, z, k, th, tw)
+    np.testing.assert_array_equal(z, winograd.grad_transform_reference(g, th, tw))
+    mm = _RNG.standard_normal((36, 4, shape[0] * th * tw)).astype(dtype)
+    bias = _RNG.standard_normal(4).astype(dtype)
+    y = np.full((shape[0], 4, out_h, out_w), np.nan, dtype=dtype)
+    getattr(_cpu_winograd, "output_transform" + suffix)(mm, y, bias, k, th, tw)
+    ref = winograd.output_transform_reference(mm, bias, shape[0], out_h, out_w, th, tw)
+    np.testing.assert_array_equal(y, ref)
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2])
+def test_winograd_convolution_equals_im2col(pad: int) -> None:
+    x = _RNG.standard_normal((2, 16, 11, 9))
+    w = _RNG.standard_normal((18, 16, 3, 3)) / 12
+    g = _RNG.standard_normal((2, 18, 9 + 2 * pad, 7 + 2 * pad))
+    win = conv.Window.of((3, 3), (1, 1), (pad, pad), (1, 1))
+    assert conv._winograd(win, conv.as5d(x), w, 1)
+    fast = (conv.conv_forward(x, w, None, win, 1),) + conv.conv_backward(
+        g, x, w, win, 1, (True, True, False)
+    )[:2]
+    cols = conv.im2col_reference(conv.as5d(x), win, win.conv_out(conv.as5d(x).shape[2:]))
+    direct = (w.reshape(18, -1) @ cols).reshape(18, 2, -1).transpose(1, 0, 2).reshape(fast[0].shape)
+    np.testing.assert_allclose(fast[0], direct, rtol=1e-10, atol=1e-12)
+    dw = (g.transpose(1, 0, 2, 3).reshape(18, -1) @ cols.T).reshape(w.shape)
+    np.testing.assert_allclose(fast[2], dw, rtol=1e-10, atol=1e-11)
+    dcols = w.reshape(18, -1).T @ g.transpose(1, 0, 2, 3).reshape(18, -1)
+    dx = conv.col2im_reference(dcols, conv.as5d(x).shape, win, win.conv_out(conv.as5d(x).shape[2:]))
+    np.testing.assert_allclose(fast[1], dx.reshape(x.shape), rtol=1e-10, atol=1e-11)
+
+
 def test_every_twin_has_a_serial_variant() -> None:
-    for module in (_cpu_conv, _cpu_norm, _cpu_pool):
+    for module in (_cpu_conv, _cpu_norm, _cpu_pool, _cpu_winograd):
         names = [n for n in module.__all__ if n.islower() and not n.endswith("_serial")]
         for name in names:
             assert hasattr(module, name + "_serial"), f"{module.__name__}.{name}"

@@ -54,6 +54,10 @@ CASES = [
     _conv((2, 3, 5, 5), (2, 3, 5, 5)),  # kernel == input
     _conv((1, 2, 7, 7), (3, 2, 2, 2), stride=(3, 3), dilate=(3, 2), pad=(2, 2)),
     _conv((2, 3, 6, 5), (4, 3, 3, 3), dtype=np.float64, pad=(1, 1), stride=(2, 2)),
+    # 3x3 stride 1 with 16+ channels: Winograd F(4x4, 3x3)
+    _conv((2, 16, 9, 8), (17, 16, 3, 3), pad=(1, 1)),
+    _conv((1, 20, 6, 7), (16, 20, 3, 3), bias=False),
+    _conv((2, 16, 5, 6), (16, 16, 3, 3), dtype=np.float64, pad=(2, 2)),
     # 3-d
     _conv((1, 2, 5, 6, 7), (3, 2, 2, 3, 2), stride=(1, 2, 1), pad=(1, 0, 1), dilate=(2, 1, 1)),
     _conv((2, 4, 4, 5, 4), (4, 2, 3, 3, 3), pad=(1, 1, 1), num_group=2, bias=False),

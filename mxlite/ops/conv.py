@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import _threads, backend
+from mxlite.ops import scratch, winograd
 
 __all__ = [
     "Window",
@@ -175,19 +176,22 @@ def width_phases(x5: np.ndarray, stride: int) -> np.ndarray:
     q = -(-w // stride)
     if stride == 1:
         return np.ascontiguousarray(x5).reshape(n, c, d, h, 1, w)
-    xph = np.zeros((n, c, d, h, stride, q), dtype=x5.dtype)
+    xph = scratch.empty("conv.phases", (n, c, d, h, stride, q), x5.dtype)
+    xph[..., -1] = 0
     for r in range(stride):
         part = x5[..., r::stride]
         xph[..., r, : part.shape[-1]] = part
     return xph
 
 
-def im2col(x5: Any, win: Window, out3: tuple[int, int, int]) -> Any:
-    """:func:`im2col_reference`, by the Numba kernel on host arrays."""
+def im2col(x5: Any, win: Window, out3: tuple[int, int, int], tag: str | None = None) -> Any:
+    """:func:`im2col_reference`, by the Numba kernel on host arrays (into the scratch buffer
+    ``tag`` when given: see :mod:`mxlite.ops.scratch`)."""
     if backend.is_gpu_array(x5):
         return im2col_reference(x5, win, out3)
     n, c = x5.shape[:2]
-    cols = np.empty((c * win.size, n * math.prod(out3)), dtype=x5.dtype)
+    shape = (c * win.size, n * math.prod(out3))
+    cols = scratch.empty(tag, shape, x5.dtype) if tag else np.empty(shape, dtype=x5.dtype)
     kernels, parallel = _host_kernels(cols.size)
     xph = width_phases(x5, win.stride[2])
     run = kernels.im2col if parallel else kernels.im2col_serial
@@ -211,10 +215,15 @@ def _work_dtype(dtype: Any) -> Any:
     return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
-def _channels_first(x: Any, xp: ModuleType) -> Any:
-    """``(N, C, ...)`` as a contiguous ``(C, N * P)`` matrix."""
+def _channels_first(x: Any, xp: ModuleType, tag: str) -> Any:
+    """``(N, C, ...)`` as a contiguous ``(C, N * P)`` matrix (a scratch temporary on the host)."""
     n, c = x.shape[:2]
-    return xp.ascontiguousarray(x.reshape(n, c, -1).transpose(1, 0, 2)).reshape(c, -1)
+    src = x.reshape(n, c, -1).transpose(1, 0, 2)
+    if xp is not np:
+        return xp.ascontiguousarray(src).reshape(c, -1)
+    out = scratch.empty(tag, src.shape, x.dtype)
+    out[...] = src
+    return out.reshape(c, -1)
 
 
 def _batch_first(y_cf: Any, n: int, bias: Any, dtype: Any, xp: ModuleType) -> Any:
@@ -229,10 +238,16 @@ def _batch_first(y_cf: Any, n: int, bias: Any, dtype: Any, xp: ModuleType) -> An
     return out
 
 
-def _matmul(a: Any, b: Any, xp: ModuleType) -> Any:
-    if xp is np:
-        _threads.host_threads()  # the BLAS pool follows the thread policy
-    return xp.matmul(a, b)
+def _matmul(a: Any, b: Any, xp: ModuleType, tag: str | None = None) -> Any:
+    """``a @ b`` (into the scratch buffer ``tag`` on the host when given)."""
+    if xp is not np:
+        return xp.matmul(a, b)
+    _threads.host_threads()  # the BLAS pool follows the thread policy
+    if tag is None:
+        return np.matmul(a, b)
+    dt = np.result_type(a.dtype, b.dtype)
+    out = scratch.empty(tag, a.shape[:-1] + b.shape[-1:], dt)
+    return np.matmul(a, b, out=out)
 
 
 def _grouped(mat: Any, groups: int) -> Any:
@@ -243,6 +258,25 @@ def _grouped(mat: Any, groups: int) -> Any:
 def _weight3(w: Any, groups: int, dtype: Any) -> Any:
     """The weight ``(F, C/G, *K)`` as ``(G, F/G, C/G*K)`` in the work dtype."""
     return w.reshape(groups, w.shape[0] // groups, -1).astype(dtype, copy=False)
+
+
+def _winograd(win: Window, x5: Any, w: Any, groups: int) -> bool:
+    """Whether this convolution runs by Winograd F(4x4, 3x3) (see mxlite.ops.winograd)."""
+    if win.ndim != 2:
+        return False
+    out3 = win.conv_out(x5.shape[2:])
+    return winograd.applicable(
+        win.kernel, win.stride, win.pad, win.dilate, x5.shape[2], out3[1:], groups,
+        x5.shape[1], w.shape[0],
+    )  # fmt: skip
+
+
+def _cols(x5: Any, win: Window, out3: tuple[int, int, int], xp: ModuleType) -> Any:
+    """The column matrix of ``x5`` (a scratch temporary): im2col, or for a 1x1 stride-1
+    window the input as ``(C, N*P)``."""
+    if _is_pointwise(win):
+        return _channels_first(x5, xp, "conv.cols")
+    return im2col(x5, win, out3, "conv.cols")
 
 
 def _is_pointwise(win: Window) -> bool:
@@ -260,6 +294,11 @@ def conv_forward(x: Any, w: Any, b: Any | None, win: Window, groups: int) -> Any
     x5 = as5d(x.astype(work, copy=False))
     out3 = win.conv_out(x5.shape[2:])
     out_shape = (n, f) + out3[3 - win.ndim :]
+    if _winograd(win, x5, w, groups):
+        x4, w4 = x5[:, :, 0], w.reshape(f, -1, 3, 3).astype(work, copy=False)
+        bias = None if b is None else b.astype(work, copy=False)
+        y4 = winograd.forward(x4, w4, bias, win.pad[1:])
+        return y4.astype(dtype, copy=False).reshape(out_shape)
     w3 = _weight3(w, groups, work)
     p = math.prod(out3)
     if groups == 1 and _is_pointwise(win) and p >= _PER_SAMPLE_FROM:
@@ -267,8 +306,8 @@ def conv_forward(x: Any, w: Any, b: Any | None, win: Window, groups: int) -> Any
         if b is not None:
             y += b.reshape(1, f, 1).astype(work, copy=False)
         return y.astype(dtype, copy=False).reshape(out_shape)
-    cols = _channels_first(x5, xp) if _is_pointwise(win) else im2col(x5, win, out3)
-    y_cf = _matmul(w3, _grouped(cols, groups), xp).reshape(f, -1)
+    cols = _cols(x5, win, out3, xp)
+    y_cf = _matmul(w3, _grouped(cols, groups), xp, "conv.product").reshape(f, -1)
     return _batch_first(y_cf, n, b, dtype, xp).reshape(out_shape)
 
 
@@ -279,26 +318,75 @@ def conv_backward(
     entry is None where ``needs`` says it is not wanted."""
     xp = backend.xp_of(g)
     work = _work_dtype(x.dtype)
-    n, c = x.shape[0], x.shape[1]
+    n = x.shape[0]
     x5 = as5d(x.astype(work, copy=False))
     out3 = win.conv_out(x5.shape[2:])
-    g_cf = _channels_first(g.astype(work, copy=False), xp)
+    g = g.astype(work, copy=False)
     w3 = _weight3(w, groups, work)
+    g_cf = None
     dx = dw = db = None
-    if needs[1]:
-        cols = _channels_first(x5, xp) if _is_pointwise(win) else im2col(x5, win, out3)
+    if needs[1] and _winograd(win, x5, w, groups):
+        dw = winograd.weight_grad(x5[:, :, 0], g.reshape(n, w.shape[0], *out3[1:]), win.pad[1:])
+    elif needs[1]:
+        g_cf = _channels_first(g, xp, "conv.g_cf")
+        cols = _cols(x5, win, out3, xp)
         dw = _matmul(_grouped(g_cf, groups), _grouped(cols, groups).transpose(0, 2, 1), xp)
-        dw = dw.reshape(w.shape).astype(w.dtype, copy=False)
         del cols
+    if dw is not None:
+        dw = dw.reshape(w.shape).astype(w.dtype, copy=False)
     if needs[0]:
-        dcols = _matmul(w3.transpose(0, 2, 1), _grouped(g_cf, groups), xp).reshape(c * win.size, -1)
-        if _is_pointwise(win):
-            dx = _batch_first(dcols, n, None, x.dtype, xp).reshape(x.shape)
-        else:
-            dx = col2im(dcols, x5.shape, win, out3).astype(x.dtype, copy=False).reshape(x.shape)
+        dx = _data_grad(g, g_cf, w, w3, x5, win, groups, out3)
+        dx = dx.astype(x.dtype, copy=False).reshape(x.shape)
     if len(needs) > 2 and needs[2]:
-        db = g_cf.sum(axis=1).astype(g.dtype, copy=False)
+        db = g.reshape(n, w.shape[0], -1).sum(axis=(0, 2)).astype(x.dtype, copy=False)
     return dx, dw, db
+
+
+def _full_window(win: Window) -> Window | None:
+    """The window of the stride-1 convolution that computes a stride-1 convolution's data
+    gradient: the kernel flipped, padded by ``dilate*(kernel-1) - pad`` (None for strided
+    windows, or padding beyond the dilated kernel)."""
+    if win.stride != (1, 1, 1):
+        return None
+    pad = tuple(d * (k - 1) - p for k, p, d in zip(win.kernel, win.pad, win.dilate))
+    if any(p < 0 for p in pad):
+        return None
+    return Window(win.kernel, (1, 1, 1), pad, win.dilate, win.ndim)  # type: ignore[arg-type]
+
+
+def _flipped_transposed(w: Any, groups: int) -> Any:
+    """A weight ``(O, I/G, *K)`` as ``(I, O/G, *K)`` with the kernel flipped along every axis:
+    the weight of the adjoint (full) convolution."""
+    xp = backend.xp_of(w)
+    o, i = w.shape[:2]
+    k = w.shape[2:]
+    nk = len(k)
+    wg = w.reshape((groups, o // groups, i) + k).transpose((0, 2, 1) + tuple(range(3, 3 + nk)))
+    flipped = wg[(Ellipsis,) + (slice(None, None, -1),) * nk]
+    return xp.ascontiguousarray(flipped).reshape((groups * i, o // groups) + k)
+
+
+def _data_grad(
+    g: Any, g_cf: Any | None, w: Any, w3: Any, x5: Any, win: Window, groups: int, out3: Any
+) -> Any:
+    """The convolution's data gradient in the work dtype, ``(N, C, D, H, W)``-compatible.
+
+    Stride-1 windows run the full convolution of ``g`` with the flipped kernel (an ``im2col``
+    copy and one product whose inner dimension is ``F*K``); strided ones multiply by ``W.T``
+    (inner dimension ``F``) and sum the columns back with ``col2im``."""
+    xp = backend.xp_of(g)
+    n, c = x5.shape[:2]
+    full = _full_window(win)
+    if g_cf is None and (full is None or _is_pointwise(win)):
+        g_cf = _channels_first(g, xp, "conv.g_cf")
+    if _is_pointwise(win):
+        dcols = _matmul(w3.transpose(0, 2, 1), _grouped(g_cf, groups), xp, "conv.product")
+        return _batch_first(dcols.reshape(c, -1), n, None, g.dtype, xp)
+    if full is not None:
+        w_full = _flipped_transposed(w3.reshape(w.shape), groups)
+        return conv_forward(g.astype(w_full.dtype, copy=False), w_full, None, full, groups)
+    dcols = _matmul(w3.transpose(0, 2, 1), _grouped(g_cf, groups), xp, "conv.product")
+    return col2im(dcols.reshape(c * win.size, -1), x5.shape, win, out3)
 
 
 # ------------------------------------------------------------------- transposed convolution
@@ -314,10 +402,10 @@ def deconv_forward(
     f = w.shape[1] * groups
     out5 = (n, f) + win.spatial3(tuple(out_spatial))
     out3 = as5d(x).shape[2:]
-    x_cf = _channels_first(x.astype(work, copy=False), xp)
+    x_cf = _channels_first(x.astype(work, copy=False), xp, "conv.x_cf")
     w3 = _weight3(w, groups, work)  # (G, C/G, F/G*K)
-    dcols = _matmul(w3.transpose(0, 2, 1), _grouped(x_cf, groups), xp).reshape(f * win.size, -1)
-    y = col2im(dcols, out5, win, out3)
+    dcols = _matmul(w3.transpose(0, 2, 1), _grouped(x_cf, groups), xp, "conv.product")
+    y = col2im(dcols.reshape(f * win.size, -1), out5, win, out3)
     if b is not None:
         y += b.reshape((1, f, 1, 1, 1)).astype(work, copy=False)
     return y.astype(dtype, copy=False).reshape((n, f) + tuple(out_spatial))
@@ -332,14 +420,14 @@ def deconv_backward(
     n, c = x.shape[:2]
     g5 = as5d(g.astype(work, copy=False))
     out3 = as5d(x).shape[2:]
-    cols = im2col(g5, win, out3)  # (F*K, N*P)
+    cols = im2col(g5, win, out3, "conv.cols")  # (F*K, N*P)
     w3 = _weight3(w, groups, work)
     dx = dw = db = None
     if needs[0]:
-        dx_cf = _matmul(w3, _grouped(cols, groups), xp).reshape(c, -1)
+        dx_cf = _matmul(w3, _grouped(cols, groups), xp, "conv.product").reshape(c, -1)
         dx = _batch_first(dx_cf, n, None, x.dtype, xp).reshape(x.shape)
     if needs[1]:
-        x_cf = _channels_first(x.astype(work, copy=False), xp)
+        x_cf = _channels_first(x.astype(work, copy=False), xp, "conv.x_cf")
         dw = _matmul(_grouped(x_cf, groups), _grouped(cols, groups).transpose(0, 2, 1), xp)
         dw = dw.reshape(w.shape).astype(w.dtype, copy=False)
     if len(needs) > 2 and needs[2]:
