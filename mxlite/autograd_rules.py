@@ -553,7 +553,9 @@ def _pooling(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequenc
     last = attrs["channels_last"]
     if last:
         g, x, y = conv.to_channels_first(g), conv.to_channels_first(x), conv.to_channels_first(y)
-    dx = pool.backward(conv.as5d(g), conv.as5d(x), conv.as5d(y), attrs["spec"]).reshape(x.shape)
+    index = attrs.get("index")
+    dx = pool.backward(conv.as5d(g), conv.as5d(x), conv.as5d(y), attrs["spec"], index)
+    dx = dx.reshape(x.shape)
     return (conv.to_channels_last(dx) if last else dx,)
 
 
@@ -565,8 +567,6 @@ def _batch_norm(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequ
     from mxlite.ops import norm  # noqa: PLC0415
 
     x, gamma = ins[0], ins[1]
-    if attrs["relu"]:
-        g = g * (out > 0)
     mode = attrs["mode"]
     batch = mode == "batch" or (mode == "infer" and autograd_tape.is_training())
     view = (int(np.prod(x.shape[: attrs["axis"]])), x.shape[attrs["axis"]], -1)
@@ -574,6 +574,7 @@ def _batch_norm(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequ
     dx, dgamma, dbeta = norm.bn_backward(
         g.reshape(view), x.reshape(view), eff, attrs["mean"], attrs["invstd"], batch, needs,
         attrs.get("allreduce") if mode == "batch" else None,
+        out.reshape(view) if attrs["relu"] else None,
     )  # fmt: skip
     if dgamma is not None and attrs["fix_gamma"]:
         dgamma = _xp(g).zeros_like(gamma)

@@ -90,14 +90,31 @@ def test_pooling_twins(case: Any, dtype: Any, convention: str) -> None:
         run_b = _cpu_pool.backward if parallel else _cpu_pool.backward_serial
         run_b(g, x, ref, back, spec.packed(), spec.kind, p, incl)
         tol = 1e-5 if dtype == np.float32 else 1e-12
-        np.testing.assert_allclose(back, pool.backward_reference(g, x, ref, spec), rtol=tol,
-                                   atol=tol)  # fmt: skip
+        back_ref = pool.backward_reference(g, x, ref, spec)
+        np.testing.assert_allclose(back, back_ref, rtol=tol, atol=tol)
+        if kind != "max":
+            continue
+        # the maxima recorded in the forward pass give the same gradient
+        got_i = np.full_like(got, np.nan)
+        index = np.full(got.shape, -7, dtype=np.int32)
+        (_cpu_pool.forward_argmax if parallel else _cpu_pool.forward_argmax_serial)(
+            x, got_i, index, spec.packed(), dtype(np.finfo(dtype).min)
+        )
+        np.testing.assert_array_equal(got_i, ref)
+        back_i = np.full(x.shape, np.nan, dtype=dtype)
+        (_cpu_pool.backward_argmax if parallel else _cpu_pool.backward_argmax_serial)(
+            g, index, back_i
+        )
+        np.testing.assert_allclose(back_i, back_ref, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_normalization_twins(dtype: Any) -> None:
+@pytest.mark.parametrize("relu", [False, True])
+def test_normalization_twins(dtype: Any, relu: bool) -> None:
     x = (_RNG.standard_normal((5, 4, 37)) * 3 + 10).astype(dtype)
     g = _RNG.standard_normal(x.shape).astype(dtype)
+    y = _RNG.standard_normal(x.shape).astype(dtype)  # a fused ReLU's output masks g
+    y_ref = y if relu else None
     mean_ref, var_ref = norm.moments_reference(x.astype(np.float64))
     k1, k2, k3 = (_RNG.standard_normal(4) for _ in range(3))
     tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
@@ -112,14 +129,14 @@ def test_normalization_twins(dtype: Any) -> None:
                                                    True)  # fmt: skip
         np.testing.assert_allclose(out, norm.apply_reference(x, k1, k2, relu=True), **tol)
         sums = np.full(4, np.nan), np.full(4, np.nan)
-        getattr(_cpu_norm, "grad_sums" + suffix)(g, x, mean_ref, *sums)
-        for a, b in zip(
-            sums, norm.grad_sums_reference(g.astype(np.float64), x.astype(np.float64), mean_ref)
-        ):
+        getattr(_cpu_norm, "grad_sums" + suffix)(g, x, mean_ref, *sums, y, relu)
+        g64, x64 = g.astype(np.float64), x.astype(np.float64)
+        for a, b in zip(sums, norm.grad_sums_reference(g64, x64, mean_ref, y_ref)):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
         dx = np.full_like(x, np.nan)
-        getattr(_cpu_norm, "affine2" + suffix)(g, x, *(k.astype(dtype) for k in (k1, k2, k3)), dx)
-        np.testing.assert_allclose(dx, norm.input_grad_reference(g, x, k1, k2, k3), **tol)
+        coef = (k.astype(dtype) for k in (k1, k2, k3))
+        getattr(_cpu_norm, "affine2" + suffix)(g, x, *coef, dx, y, relu)
+        np.testing.assert_allclose(dx, norm.input_grad_reference(g, x, k1, k2, k3, y_ref), **tol)
 
 
 @pytest.mark.parametrize("shape, pad", [((2, 5, 9, 7), (1, 1)), ((1, 3, 4, 13), (0, 2)),

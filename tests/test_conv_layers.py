@@ -293,3 +293,32 @@ def test_pretrained_file_with_a_wrong_sha1_is_fetched_again(
     (root / f"{stem}.params").write_bytes(src.read_bytes())
     net = vision.get_model("resnet18_v1", pretrained=True, root=str(root), classes=5)
     assert net.features[0].weight.shape == (64, 3, 7, 7)
+
+
+def test_batch_norm_then_relu_is_fused_with_the_same_results() -> None:
+    def net(fused_ok: bool) -> nn.HybridSequential:
+        seq = nn.HybridSequential()
+        seq.add(nn.Conv2D(4, 3, padding=1, in_channels=3), nn.BatchNorm(in_channels=4),
+                nn.Activation("relu"), nn.Conv2D(2, 1, in_channels=4))  # fmt: skip
+        seq.initialize(mx.init.Xavier())
+        if not fused_ok:  # a hook keeps the pair apart (summary() installs hooks)
+            seq[2].register_forward_hook(lambda *args: None)
+        return seq
+
+    x = mx.nd.array(np.random.default_rng(4).standard_normal((3, 3, 5, 5)))
+    results = []
+    for fused_ok in (True, False):
+        mx.random.seed(9)
+        with mx.name.NameManager():  # the same names, so the same initial values
+            seq = net(fused_ok)
+        xs = x.copy()
+        xs.attach_grad()
+        with autograd.record():
+            y = seq(xs)
+        y.backward(mx.nd.array(np.arange(y.size).reshape(y.shape) % 5 - 2.0))
+        grads = [p.grad().asnumpy() for p in seq.collect_params().values() if p.grad_req != "null"]
+        results.append(
+            [y.asnumpy(), xs.grad.asnumpy(), seq[1].running_var.data().asnumpy(), *grads]
+        )
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -171,13 +171,15 @@ def Pooling(  # noqa: N802 - MXNet's name
         tuple(x.shape[2:]), kernel, stride, pad, kind, p, include, pooling_convention, global_pool
     )
     x5 = ops_conv.as5d(x)
-    y5 = ops_pool.forward(x5, spec)
+    recording = autograd.is_recording()
+    y5, index = ops_pool.forward(x5, spec, with_index=recording)
     y = y5.reshape(x.shape[:2] + spec.out[3 - nd :])
     if last:
         y = ops_conv.to_channels_last(y)
     result = type(data)(y, out_ctx(data._ctx))
-    if autograd.is_recording():
-        autograd.record_op("Pooling", [data], result, {"spec": spec, "channels_last": last})
+    if recording:
+        attrs = {"spec": spec, "channels_last": last, "index": index}
+        autograd.record_op("Pooling", [data], result, attrs)
     return write_out(result, out)
 
 

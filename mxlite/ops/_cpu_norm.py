@@ -7,6 +7,9 @@
 - :func:`grad_sums`: per channel, ``sum(g)`` and ``sum(g * (x - mean[c]))`` in float64.
 - :func:`affine2`: ``out = a[c] * g + b[c] * x + d[c]``, the input gradient's one pass.
 
+With ``relu`` the two gradient kernels read ``g`` where the output ``y`` of the fused
+BatchNorm+ReLU is positive and 0 elsewhere (the ReLU's gradient, without a masked copy).
+
 The NumPy reference is :mod:`mxlite.ops.norm`'s ``*_reference`` functions; the tests hold these
 twins to it within float rounding (the sums run in another order).
 """
@@ -98,7 +101,9 @@ def scale_shift_serial(x: Any, scale: Any, shift: Any, out: Any, relu: bool) -> 
 
 
 @njit(cache=True)
-def _grad_sums_channel(g: Any, x: Any, mean: Any, c: int, sum_g: Any, sum_gx: Any) -> None:
+def _grad_sums_channel(
+    g: Any, x: Any, mean: Any, c: int, sum_g: Any, sum_gx: Any, y: Any, relu: bool
+) -> None:
     n_batch, _, size = x.shape
     m = mean[c]
     s1 = 0.0
@@ -106,54 +111,72 @@ def _grad_sums_channel(g: Any, x: Any, mean: Any, c: int, sum_g: Any, sum_gx: An
     for n in range(n_batch):
         grow = g[n, c]
         xrow = x[n, c]
-        for i in range(size):
-            gv = np.float64(grow[i])
-            s1 += gv
-            s2 += gv * (np.float64(xrow[i]) - m)
+        yrow = y[n, c]
+        if relu:
+            for i in range(size):
+                gv = np.float64(grow[i]) * np.float64(yrow[i] > 0)  # branch-free mask
+                s1 += gv
+                s2 += gv * (np.float64(xrow[i]) - m)
+        else:
+            for i in range(size):
+                gv = np.float64(grow[i])
+                s1 += gv
+                s2 += gv * (np.float64(xrow[i]) - m)
     sum_g[c] = s1
     sum_gx[c] = s2
 
 
 @njit(cache=True, parallel=True)
-def grad_sums(g: Any, x: Any, mean: Any, sum_g: Any, sum_gx: Any) -> None:
+def grad_sums(g: Any, x: Any, mean: Any, sum_g: Any, sum_gx: Any, y: Any, relu: bool) -> None:
     """``sum_g[c] = sum(g[:, c])``, ``sum_gx[c] = sum(g[:, c] * (x[:, c] - mean[c]))`` in
     float64; channels in parallel."""
     for c in prange(x.shape[1]):
-        _grad_sums_channel(g, x, mean, c, sum_g, sum_gx)
+        _grad_sums_channel(g, x, mean, c, sum_g, sum_gx, y, relu)
 
 
 @njit(cache=True)
-def grad_sums_serial(g: Any, x: Any, mean: Any, sum_g: Any, sum_gx: Any) -> None:
+def grad_sums_serial(
+    g: Any, x: Any, mean: Any, sum_g: Any, sum_gx: Any, y: Any, relu: bool
+) -> None:
     """:func:`grad_sums` on one thread."""
     for c in range(x.shape[1]):
-        _grad_sums_channel(g, x, mean, c, sum_g, sum_gx)
+        _grad_sums_channel(g, x, mean, c, sum_g, sum_gx, y, relu)
 
 
 @njit(cache=True)
-def _affine2_plane(g: Any, x: Any, a: Any, b: Any, d: Any, out: Any, plane: int) -> None:
+def _affine2_plane(
+    g: Any, x: Any, a: Any, b: Any, d: Any, out: Any, plane: int, y: Any, relu: bool
+) -> None:
     n_chan = x.shape[1]
     n = plane // n_chan
     c = plane % n_chan
     grow = g[n, c]
     xrow = x[n, c]
+    yrow = y[n, c]
     dst = out[n, c]
     ac = a[c]
     bc = b[c]
     dc = d[c]
-    for i in range(xrow.shape[0]):
-        dst[i] = ac * grow[i] + bc * xrow[i] + dc
+    zero = dc - dc
+    if relu:
+        for i in range(xrow.shape[0]):
+            gv = grow[i] if yrow[i] > 0 else zero
+            dst[i] = ac * gv + bc * xrow[i] + dc  # (a select: vectorized)
+    else:
+        for i in range(xrow.shape[0]):
+            dst[i] = ac * grow[i] + bc * xrow[i] + dc
 
 
 @njit(cache=True, parallel=True)
-def affine2(g: Any, x: Any, a: Any, b: Any, d: Any, out: Any) -> None:
+def affine2(g: Any, x: Any, a: Any, b: Any, d: Any, out: Any, y: Any, relu: bool) -> None:
     """``out = a[c] * g + b[c] * x + d[c]``; planes in parallel (coefficients in ``x``'s
     dtype)."""
     for plane in prange(x.shape[0] * x.shape[1]):
-        _affine2_plane(g, x, a, b, d, out, plane)
+        _affine2_plane(g, x, a, b, d, out, plane, y, relu)
 
 
 @njit(cache=True)
-def affine2_serial(g: Any, x: Any, a: Any, b: Any, d: Any, out: Any) -> None:
+def affine2_serial(g: Any, x: Any, a: Any, b: Any, d: Any, out: Any, y: Any, relu: bool) -> None:
     """:func:`affine2` on one thread."""
     for plane in range(x.shape[0] * x.shape[1]):
-        _affine2_plane(g, x, a, b, d, out, plane)
+        _affine2_plane(g, x, a, b, d, out, plane, y, relu)

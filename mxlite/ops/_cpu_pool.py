@@ -19,7 +19,20 @@ from numba import njit, prange
 
 from mxlite.ops import _cpu_primitives  # noqa: F401 - picks Numba's threading layer first
 
-__all__ = ["MAX", "AVG", "SUM", "LP", "forward", "forward_serial", "backward", "backward_serial"]
+__all__ = [
+    "MAX",
+    "AVG",
+    "SUM",
+    "LP",
+    "forward",
+    "forward_serial",
+    "backward",
+    "backward_serial",
+    "forward_argmax",
+    "forward_argmax_serial",
+    "backward_argmax",
+    "backward_argmax_serial",
+]
 
 MAX = 0
 AVG = 1
@@ -177,3 +190,78 @@ def backward_serial(
         n = plane // x.shape[1]
         c = plane - n * x.shape[1]
         _backward_plane(g[n, c], x[n, c], y[n, c], dx[n, c], geo, kind, p, incl)
+
+
+@njit(cache=True)
+def _argmax_plane(src: Any, dst: Any, idx: Any, geo: Any, lowest: Any) -> None:
+    """Max pooling of one plane that also records, per output, the flat index (within the
+    plane) of the window's first maximum (-1 for an all-padding window)."""
+    size_d, size_h, size_w = src.shape
+    kd, kh, kw, od_n, oh_n, ow_n, sd, sh, sw, pd, ph, pw = geo
+    for od in range(od_n):
+        d0, d1, _ = _span(od, kd, sd, pd, size_d)
+        for oh in range(oh_n):
+            h0, h1, _ = _span(oh, kh, sh, ph, size_h)
+            for ow in range(ow_n):
+                w0, w1, _ = _span(ow, kw, sw, pw, size_w)
+                acc = lowest
+                at = -1
+                for i in range(d0, d1):
+                    for j in range(h0, h1):
+                        for k in range(w0, w1):
+                            v = src[i, j, k]
+                            if v > acc or (at < 0 and v >= acc):
+                                acc = v
+                                at = (i * size_h + j) * size_w + k
+                dst[od, oh, ow] = acc
+                idx[od, oh, ow] = at
+
+
+@njit(cache=True, parallel=True)
+def forward_argmax(x: Any, out: Any, idx: Any, geo: Any, lowest: Any) -> None:
+    """Max pooling of every plane with the first maximum's index (``idx``, int32, the output's
+    shape); planes in parallel."""
+    for plane in prange(x.shape[0] * x.shape[1]):
+        n = plane // x.shape[1]
+        c = plane - n * x.shape[1]
+        _argmax_plane(x[n, c], out[n, c], idx[n, c], geo, lowest)
+
+
+@njit(cache=True)
+def forward_argmax_serial(x: Any, out: Any, idx: Any, geo: Any, lowest: Any) -> None:
+    """:func:`forward_argmax` on one thread."""
+    for plane in range(x.shape[0] * x.shape[1]):
+        n = plane // x.shape[1]
+        c = plane - n * x.shape[1]
+        _argmax_plane(x[n, c], out[n, c], idx[n, c], geo, lowest)
+
+
+@njit(cache=True)
+def _scatter_plane(grad: Any, idx: Any, acc: Any) -> None:
+    flat = acc.ravel()
+    for i in range(flat.shape[0]):
+        flat[i] = 0
+    g = grad.ravel()
+    at = idx.ravel()
+    for o in range(g.shape[0]):
+        if at[o] >= 0:
+            flat[at[o]] += g[o]
+
+
+@njit(cache=True, parallel=True)
+def backward_argmax(g: Any, idx: Any, dx: Any) -> None:
+    """Max pooling's input gradient from the recorded indices: ``dx`` (overwritten) gets each
+    output's gradient at its maximum; planes in parallel."""
+    for plane in prange(dx.shape[0] * dx.shape[1]):
+        n = plane // dx.shape[1]
+        c = plane - n * dx.shape[1]
+        _scatter_plane(g[n, c], idx[n, c], dx[n, c])
+
+
+@njit(cache=True)
+def backward_argmax_serial(g: Any, idx: Any, dx: Any) -> None:
+    """:func:`backward_argmax` on one thread."""
+    for plane in range(dx.shape[0] * dx.shape[1]):
+        n = plane // dx.shape[1]
+        c = plane - n * dx.shape[1]
+        _scatter_plane(g[n, c], idx[n, c], dx[n, c])

@@ -76,15 +76,23 @@ def apply_reference(x3: Any, scale: Any, shift: Any, relu: bool = False) -> Any:
     return xp.maximum(y, 0, out=y) if relu else y
 
 
-def grad_sums_reference(g3: Any, x3: Any, mean: Any) -> tuple[Any, Any]:
-    """Per channel ``sum(g)`` and ``sum(g * (x - mean))``."""
-    g, x = _work(g3), _work(x3)
+def _masked(g3: Any, y3: Any | None) -> Any:
+    """``g3`` where the fused ReLU's output ``y3`` is positive, else 0 (``g3`` when no ReLU)."""
+    if y3 is None:
+        return g3
+    return g3 * (y3 > 0)
+
+
+def grad_sums_reference(g3: Any, x3: Any, mean: Any, y3: Any | None = None) -> tuple[Any, Any]:
+    """Per channel ``sum(g)`` and ``sum(g * (x - mean))`` (``g`` masked by a fused ReLU's
+    output ``y3``)."""
+    g, x = _work(_masked(g3, y3)), _work(x3)
     return g.sum(axis=(0, 2)), (g * (x - mean.reshape(1, -1, 1).astype(x.dtype))).sum(axis=(0, 2))
 
 
-def input_grad_reference(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any) -> Any:
-    """``k1[c]*g + k2[c]*x + k3[c]``."""
-    g, x = _work(g3), _work(x3)
+def input_grad_reference(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any, y3: Any | None = None) -> Any:
+    """``k1[c]*g + k2[c]*x + k3[c]`` (``g`` masked by a fused ReLU's output ``y3``)."""
+    g, x = _work(_masked(g3, y3)), _work(x3)
     dt = x.dtype
     return (
         g * k1.reshape(1, -1, 1).astype(dt)
@@ -123,30 +131,35 @@ def bn_apply(x3: Any, scale: Any, shift: Any, relu: bool = False) -> Any:
     return out.astype(x3.dtype, copy=False)
 
 
-def bn_grad_sums(g3: Any, x3: Any, mean: Any) -> tuple[Any, Any]:
-    """Per channel ``sum(g)`` and ``sum(g * (x - mean))`` (float64 on the host)."""
+def bn_grad_sums(g3: Any, x3: Any, mean: Any, y3: Any | None = None) -> tuple[Any, Any]:
+    """Per channel ``sum(g)`` and ``sum(g * (x - mean))`` (float64 on the host; ``g`` masked
+    by a fused ReLU's output ``y3`` when given)."""
     if backend.is_gpu_array(g3):
-        return grad_sums_reference(g3, x3, mean)
+        return grad_sums_reference(g3, x3, mean, y3)
     c = x3.shape[1]
     sum_g = np.zeros(c, dtype=np.float64)
     sum_gx = np.zeros(c, dtype=np.float64)
     if x3.size:
         kernels, parallel = _host(x3.size)
         run = kernels.grad_sums if parallel else kernels.grad_sums_serial
-        run(_work(g3), _work(x3), mean.astype(np.float64), sum_g, sum_gx)
+        x = _work(x3)
+        y = x if y3 is None else _work(y3)
+        run(_work(g3), x, mean.astype(np.float64), sum_g, sum_gx, y, y3 is not None)
     return sum_g, sum_gx
 
 
-def bn_input_grad(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any) -> Any:
-    """``k1[c]*g + k2[c]*x + k3[c]`` in ``x3``'s dtype (one pass on the host)."""
+def bn_input_grad(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any, y3: Any | None = None) -> Any:
+    """``k1[c]*g + k2[c]*x + k3[c]`` in ``x3``'s dtype (one pass on the host; ``g`` masked by
+    a fused ReLU's output ``y3`` when given)."""
     if backend.is_gpu_array(g3):
-        return input_grad_reference(g3, x3, k1, k2, k3).astype(x3.dtype, copy=False)
+        return input_grad_reference(g3, x3, k1, k2, k3, y3).astype(x3.dtype, copy=False)
     x, g = _work(x3), _work(g3)
     out = np.empty(x.shape, dtype=x.dtype)
     kernels, parallel = _host(x.size)
     run = kernels.affine2 if parallel else kernels.affine2_serial
     dt = x.dtype
-    run(g, x, k1.astype(dt), k2.astype(dt), k3.astype(dt), out)
+    y = x if y3 is None else _work(y3)
+    run(g, x, k1.astype(dt), k2.astype(dt), k3.astype(dt), out, y, y3 is not None)
     return out.astype(x3.dtype, copy=False)
 
 
@@ -180,6 +193,7 @@ def bn_backward(
     batch_stats: bool,
     needs: tuple[bool, bool, bool],
     allreduce: Any = None,
+    y3: Any | None = None,
 ) -> tuple[Any, Any, Any]:
     """Gradients ``(dx, dgamma, dbeta)`` of batch normalization over ``x3`` ``(N, C, P)`` with
     the effective ``gamma`` (ones under ``fix_gamma``), the ``mean`` and ``invstd`` the forward
@@ -188,7 +202,8 @@ def bn_backward(
 
     ``allreduce(sum_g, sum_gx, count)`` (SyncBatchNorm) turns this context's sums into the sums
     over every context's batch for ``dx``; ``dgamma``/``dbeta`` stay this context's share (the
-    Trainer sums the replicas' gradients)."""
+    Trainer sums the replicas' gradients). ``y3`` is the output of a fused ReLU: ``g3`` counts
+    only where it is positive."""
     xp = backend.xp_of(g3)
     sdt = stat_dtype(x3.dtype)
     acc = np.float64 if xp is np else sdt  # the host sums run in float64
@@ -197,7 +212,7 @@ def bn_backward(
     sum_g = sum_gx = xp.zeros(x3.shape[1], dtype=acc)
     synced = allreduce is not None and batch_stats
     if needs[1] or needs[2] or (needs[0] and batch_stats) or synced:
-        sum_g, sum_gx = bn_grad_sums(g3, x3, mean)
+        sum_g, sum_gx = bn_grad_sums(g3, x3, mean, y3)
     count = x3.shape[0] * x3.shape[2]
     tot_g, tot_gx = sum_g, sum_gx
     if synced:  # every context takes part, whether or not it needs dx
@@ -211,7 +226,7 @@ def bn_backward(
         else:
             k2 = xp.zeros_like(k1)
             k3 = k2
-        dx = bn_input_grad(g3, x3, k1, k2, k3)
+        dx = bn_input_grad(g3, x3, k1, k2, k3, y3)
     if needs[1]:
         dgamma = (sum_gx * inv).astype(sdt)
     if needs[2]:

@@ -81,29 +81,41 @@ def _host(work: int) -> tuple[Any, bool]:
     return _cpu_pool, work >= _SERIAL_BELOW and _threads.numba_threads() > 1
 
 
-def forward(x5: Any, spec: PoolSpec) -> Any:
-    """Pool ``x5`` ``(N, C, D, H, W)``; returns ``(N, C, *spec.out)`` in ``x5``'s dtype."""
+def forward(x5: Any, spec: PoolSpec, with_index: bool = False) -> tuple[Any, Any]:
+    """Pool ``x5`` ``(N, C, D, H, W)``; returns ``(N, C, *spec.out)`` in ``x5``'s dtype, and,
+    for max pooling of host arrays ``with_index``, each output's first maximum as a flat index
+    into its input plane (int32, -1 for an all-padding window; else None)."""
     if backend.is_gpu_array(x5):
-        return forward_reference(x5, spec)
+        return forward_reference(x5, spec), None
     x = _work(x5)
     out = np.empty(x.shape[:2] + spec.out, dtype=x.dtype)
     kernels, parallel = _host(x.size)
-    run = kernels.forward if parallel else kernels.forward_serial
     lowest = x.dtype.type(_lowest(x.dtype))
-    run(x, out, spec.packed(), spec.kind, spec.p, spec.count_include_pad, lowest)
-    return out.astype(x5.dtype, copy=False)
+    index = None
+    if with_index and spec.kind == _MAX:
+        index = np.empty(out.shape, dtype=np.int32)
+        run_i = kernels.forward_argmax if parallel else kernels.forward_argmax_serial
+        run_i(x, out, index, spec.packed(), lowest)
+    else:
+        run = kernels.forward if parallel else kernels.forward_serial
+        run(x, out, spec.packed(), spec.kind, spec.p, spec.count_include_pad, lowest)
+    return out.astype(x5.dtype, copy=False), index
 
 
-def backward(g5: Any, x5: Any, y5: Any, spec: PoolSpec) -> Any:
+def backward(g5: Any, x5: Any, y5: Any, spec: PoolSpec, index: Any = None) -> Any:
     """The input gradient of :func:`forward` for the output gradient ``g5`` (``y5`` its
-    output)."""
+    output, ``index`` the maxima it recorded, if any)."""
     if backend.is_gpu_array(x5):
         return backward_reference(g5, x5, y5, spec)
-    x, y, g = _work(x5), _work(y5), _work(g5).astype(_work(x5).dtype, copy=False)
+    x = _work(x5)
+    g = _work(g5).astype(x.dtype, copy=False)
     dx = np.empty(x.shape, dtype=x.dtype)
     kernels, parallel = _host(x.size)
+    if index is not None:
+        (kernels.backward_argmax if parallel else kernels.backward_argmax_serial)(g, index, dx)
+        return dx.astype(x5.dtype, copy=False)
     run = kernels.backward if parallel else kernels.backward_serial
-    run(g, x, y, dx, spec.packed(), spec.kind, spec.p, spec.count_include_pad)
+    run(g, x, _work(y5), dx, spec.packed(), spec.kind, spec.p, spec.count_include_pad)
     return dx.astype(x5.dtype, copy=False)
 
 

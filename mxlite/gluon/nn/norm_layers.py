@@ -23,6 +23,10 @@ from mxlite.ndarray import op_norm, op_shape
 
 __all__ = ["BatchNorm", "BatchNormReLU", "InstanceNorm", "LayerNorm", "GroupNorm"]
 
+# Passed as the extra input of a BatchNorm's forward pass: apply the ReLU that follows it too
+# (see mxlite.gluon.nn._fusion).
+FUSED_RELU = object()
+
 
 def _content(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
@@ -85,28 +89,32 @@ class _BatchNorm(HybridBlock):
         for param in (self.gamma, self.beta, self.running_mean, self.running_var):
             param.shape = (channels,)
 
-    def _normalize(self, x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: Any,
-                   axis: int, sync: tuple[str, int] | None = None) -> Any:  # fmt: skip
+    def _normalize(self, x: Any, args: tuple[Any, ...], gamma: Any, beta: Any,
+                   running_mean: Any, running_var: Any, axis: int,
+                   sync: tuple[str, int] | None = None) -> Any:  # fmt: skip
         kw = self._kwargs
+        relu = self.fuse_relu or (len(args) == 1 and args[0] is FUSED_RELU)
         try:
             return op_norm.batch_norm(
                 x, gamma, beta, running_mean, running_var, kw["eps"], kw["momentum"],
-                kw["fix_gamma"], kw["use_global_stats"], False, axis, None,
-                relu=self.fuse_relu, sync=sync,
+                kw["fix_gamma"], kw["use_global_stats"], False, axis, None, relu=relu, sync=sync,
             )  # fmt: skip
         except MXNetError as err:
             raise in_layer(self, x, err) from err
 
     def hybrid_forward(
         self,
-        F: Any,
+        F: Any,  # noqa: N803 - MXNet's signature
         x: Any,
+        *args: Any,
         gamma: Any,
         beta: Any,
         running_mean: Any,
-        running_var: Any,  # noqa: N803
+        running_var: Any,
     ) -> Any:
-        return self._normalize(x, gamma, beta, running_mean, running_var, self._kwargs["axis"])
+        return self._normalize(
+            x, args, gamma, beta, running_mean, running_var, self._kwargs["axis"]
+        )
 
     def __repr__(self) -> str:
         in_channels = self.gamma.shape[0] if self.gamma.shape else 0

@@ -111,15 +111,16 @@ class SyncBatchNorm(BatchNorm):
 
     def hybrid_forward(
         self,
-        F: Any,
+        F: Any,  # noqa: N803 - MXNet's signature
         x: Any,
+        *args: Any,
         gamma: Any,
         beta: Any,
         running_mean: Any,
-        running_var: Any,  # noqa: N803
+        running_var: Any,
     ) -> Any:
         sync = (self._kwargs["key"], int(self._kwargs["ndev"]))
-        return self._normalize(x, gamma, beta, running_mean, running_var, 1, sync)
+        return self._normalize(x, args, gamma, beta, running_mean, running_var, 1, sync)
 
 
 class _PixelShuffle(HybridBlock):
