@@ -540,7 +540,7 @@ def _convolution(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Seq
 
     dx, dw, db = conv.backward(
         attrs["transposed"], g, ins[0], ins[1], attrs["win"], attrs["groups"],
-        attrs["channels_last"], needs,
+        attrs["channels_last"], needs, attrs.get("saved"),
     )  # fmt: skip
     return (dx, dw, db)[: len(ins)]
 

@@ -167,13 +167,20 @@ def _checked(
 
 
 def _finish(
-    op: str, data: NDArray, call: _Call, res: Any, win: ops_conv.Window, out: NDArray | None
+    op: str,
+    data: NDArray,
+    call: _Call,
+    res: Any,
+    win: ops_conv.Window,
+    out: NDArray | None,
+    saved: dict[str, Any] | None = None,
 ) -> NDArray:
-    """Wrap the raw result, record the op for autograd, honour ``out``."""
+    """Wrap the raw result, record the op for autograd (with what the forward ``saved`` for
+    the backward pass), honour ``out``."""
     result = type(data)(res, out_ctx(data._ctx))
     if autograd.is_recording():
         attrs = {"transposed": op == "Deconvolution", "win": win, "groups": call.groups,
-                 "channels_last": call.last}  # fmt: skip
+                 "channels_last": call.last, "saved": saved}  # fmt: skip
         autograd.record_op(op, call.inputs, result, attrs)
     return write_out(result, out)
 
@@ -218,8 +225,9 @@ def Convolution(  # noqa: N802 - MXNet's name
                 pad=win.pad[3 - len(k) :],
             )
         )  # fmt: skip
-    res = ops_conv.forward(False, x, call.w, call.b, win, num_group, call.last)
-    return _finish("Convolution", data, call, res, win, out)
+    saved: dict[str, Any] | None = {} if autograd.is_recording() else None
+    res = ops_conv.forward(False, x, call.w, call.b, win, num_group, call.last, saved=saved)
+    return _finish("Convolution", data, call, res, win, out, saved)
 
 
 def _deconv_geometry(

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import _threads, backend
-from mxlite.ops import scratch, winograd
+from mxlite.ops import _launch, scratch, winograd
 
 __all__ = [
     "Window",
@@ -45,8 +45,6 @@ __all__ = [
     "to_channels_last",
 ]
 
-# Host problems below this many column elements run the serial Numba kernels (no pool wake-up).
-_SERIAL_BELOW = 1 << 16
 # A 1x1, stride-1 convolution multiplies each sample in place (no layout copies) from this many
 # output positions per sample; below it, one product over the whole batch is faster.
 _PER_SAMPLE_FROM = 512
@@ -161,11 +159,11 @@ def col2im_reference(
     return xp.ascontiguousarray(dxp[(slice(None), slice(None)) + inner])
 
 
-def _host_kernels(work: int) -> tuple[Any, bool]:
-    """The Numba module and whether to run its parallel variants for ``work`` elements."""
-    from mxlite.ops import _cpu_conv  # noqa: PLC0415 - Numba loads on the first convolution
+def _kernels() -> ModuleType:
+    """The Numba twins (Numba loads on the first convolution)."""
+    from mxlite.ops import _cpu_conv  # noqa: PLC0415
 
-    return _cpu_conv, work >= _SERIAL_BELOW and _threads.numba_threads() > 1
+    return _cpu_conv
 
 
 def width_phases(x5: np.ndarray, stride: int) -> np.ndarray:
@@ -192,10 +190,8 @@ def im2col(x5: Any, win: Window, out3: tuple[int, int, int], tag: str | None = N
     n, c = x5.shape[:2]
     shape = (c * win.size, n * math.prod(out3))
     cols = scratch.empty(tag, shape, x5.dtype) if tag else np.empty(shape, dtype=x5.dtype)
-    kernels, parallel = _host_kernels(cols.size)
     xph = width_phases(x5, win.stride[2])
-    run = kernels.im2col if parallel else kernels.im2col_serial
-    run(xph, x5.shape[4], cols, win.packed(out3))
+    _launch.run(_kernels(), "im2col", cols.size, xph, x5.shape[4], cols, win.packed(out3))
     return cols
 
 
@@ -204,8 +200,7 @@ def col2im(cols: Any, shape5: tuple[int, ...], win: Window, out3: tuple[int, int
     if backend.is_gpu_array(cols):
         return col2im_reference(cols, shape5, win, out3)
     dx = np.empty(shape5, dtype=cols.dtype)
-    kernels, parallel = _host_kernels(cols.size)
-    (kernels.col2im if parallel else kernels.col2im_serial)(cols, dx, win.packed(out3))
+    _launch.run(_kernels(), "col2im", cols.size, cols, dx, win.packed(out3))
     return dx
 
 
@@ -284,9 +279,12 @@ def _is_pointwise(win: Window) -> bool:
 
 
 # ----------------------------------------------------------------------------- convolution
-def conv_forward(x: Any, w: Any, b: Any | None, win: Window, groups: int) -> Any:
+def conv_forward(
+    x: Any, w: Any, b: Any | None, win: Window, groups: int, saved: dict[str, Any] | None = None
+) -> Any:
     """``Convolution``: ``x`` ``(N, C, *S)``, ``w`` ``(F, C/G, *K)``, ``b`` ``(F,)`` or None;
-    returns ``(N, F, *O)`` in ``x``'s dtype."""
+    returns ``(N, F, *O)`` in ``x``'s dtype. ``saved`` (a dict) receives what the backward
+    pass can reuse (the Winograd input transform)."""
     xp = backend.xp_of(x)
     dtype = x.dtype
     work = _work_dtype(dtype)
@@ -297,7 +295,7 @@ def conv_forward(x: Any, w: Any, b: Any | None, win: Window, groups: int) -> Any
     if _winograd(win, x5, w, groups):
         x4, w4 = x5[:, :, 0], w.reshape(f, -1, 3, 3).astype(work, copy=False)
         bias = None if b is None else b.astype(work, copy=False)
-        y4 = winograd.forward(x4, w4, bias, win.pad[1:])
+        y4 = winograd.forward(x4, w4, bias, win.pad[1:], saved)
         return y4.astype(dtype, copy=False).reshape(out_shape)
     w3 = _weight3(w, groups, work)
     p = math.prod(out3)
@@ -312,10 +310,17 @@ def conv_forward(x: Any, w: Any, b: Any | None, win: Window, groups: int) -> Any
 
 
 def conv_backward(
-    g: Any, x: Any, w: Any, win: Window, groups: int, needs: tuple[bool, bool, bool]
+    g: Any,
+    x: Any,
+    w: Any,
+    win: Window,
+    groups: int,
+    needs: tuple[bool, bool, bool],
+    saved: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, Any]:
     """Gradients ``(dx, dw, db)`` of :func:`conv_forward` for the output gradient ``g``; an
-    entry is None where ``needs`` says it is not wanted."""
+    entry is None where ``needs`` says it is not wanted. ``saved``: what the forward pass
+    kept."""
     xp = backend.xp_of(g)
     work = _work_dtype(x.dtype)
     n = x.shape[0]
@@ -326,7 +331,9 @@ def conv_backward(
     g_cf = None
     dx = dw = db = None
     if needs[1] and _winograd(win, x5, w, groups):
-        dw = winograd.weight_grad(x5[:, :, 0], g.reshape(n, w.shape[0], *out3[1:]), win.pad[1:])
+        v = (saved or {}).get("v")
+        g4 = g.reshape(n, w.shape[0], *out3[1:])
+        dw = winograd.weight_grad(x5[:, :, 0], g4, win.pad[1:], v)
     elif needs[1]:
         g_cf = _channels_first(g, xp, "conv.g_cf")
         cols = _cols(x5, win, out3, xp)
@@ -456,16 +463,17 @@ def forward(
     groups: int,
     channels_last: bool,
     out_spatial: tuple[int, ...] = (),
+    saved: dict[str, Any] | None = None,
 ) -> Any:
     """:func:`conv_forward` (``transposed`` False) or :func:`deconv_forward` with the data and
     weight in channels-last layouts (NWC/NHWC/NDHWC, weight ``(O, *K, I)``) when
-    ``channels_last``."""
+    ``channels_last``; ``saved`` receives what :func:`backward` can reuse."""
     if channels_last:
         x, w = to_channels_first(x), to_channels_first(w)
     if transposed:
         y = deconv_forward(x, w, b, win, groups, out_spatial)
     else:
-        y = conv_forward(x, w, b, win, groups)
+        y = conv_forward(x, w, b, win, groups, saved)
     return to_channels_last(y) if channels_last else y
 
 
@@ -478,13 +486,16 @@ def backward(
     groups: int,
     channels_last: bool,
     needs: tuple[bool, ...],
+    saved: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, Any]:
     """The gradients ``(dx, dw, db)`` of :func:`forward` (None where not ``needs``)."""
     wanted = (needs[0], needs[1], len(needs) > 2 and needs[2])
     if channels_last:
         g, x, w = to_channels_first(g), to_channels_first(x), to_channels_first(w)
-    run = deconv_backward if transposed else conv_backward
-    dx, dw, db = run(g, x, w, win, groups, wanted)
+    if transposed:
+        dx, dw, db = deconv_backward(g, x, w, win, groups, wanted)
+    else:
+        dx, dw, db = conv_backward(g, x, w, win, groups, wanted, saved)
     if channels_last:
         dx = None if dx is None else to_channels_last(dx)
         dw = None if dw is None else to_channels_last(dw)

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import _threads, backend
+from mxlite import backend
+from mxlite.ops import _launch
 
 __all__ = [
     "stat_dtype",
@@ -40,18 +41,16 @@ __all__ = [
     "rows_backward",
 ]
 
-_SERIAL_BELOW = 1 << 15
-
 
 def stat_dtype(dtype: Any) -> Any:
     """The dtype of statistics and parameters for data of ``dtype``."""
     return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
-def _host(work: int) -> tuple[Any, bool]:
+def _kernels() -> Any:
     from mxlite.ops import _cpu_norm  # noqa: PLC0415 - Numba loads on the first normalization
 
-    return _cpu_norm, work >= _SERIAL_BELOW and _threads.numba_threads() > 1
+    return _cpu_norm
 
 
 def _work(x: Any) -> Any:
@@ -114,8 +113,7 @@ def bn_moments(x3: Any) -> tuple[Any, Any]:
     var = np.empty(c, dtype=np.float64)
     if x3.size == 0:
         return mean.astype(sdt), var.astype(sdt)
-    kernels, parallel = _host(x3.size)
-    (kernels.moments if parallel else kernels.moments_serial)(_work(x3), mean, var)
+    _launch.run(_kernels(), "moments", x3.size, _work(x3), mean, var)
     return mean.astype(sdt), var.astype(sdt)
 
 
@@ -125,9 +123,8 @@ def bn_apply(x3: Any, scale: Any, shift: Any, relu: bool = False) -> Any:
         return apply_reference(x3, scale, shift, relu).astype(x3.dtype, copy=False)
     x = _work(x3)
     out = np.empty(x.shape, dtype=x.dtype)
-    kernels, parallel = _host(x.size)
-    run = kernels.scale_shift if parallel else kernels.scale_shift_serial
-    run(x, scale.astype(x.dtype), shift.astype(x.dtype), out, relu)
+    args = (scale.astype(x.dtype), shift.astype(x.dtype), out, relu)
+    _launch.run(_kernels(), "scale_shift", x.size, x, *args)
     return out.astype(x3.dtype, copy=False)
 
 
@@ -140,11 +137,10 @@ def bn_grad_sums(g3: Any, x3: Any, mean: Any, y3: Any | None = None) -> tuple[An
     sum_g = np.zeros(c, dtype=np.float64)
     sum_gx = np.zeros(c, dtype=np.float64)
     if x3.size:
-        kernels, parallel = _host(x3.size)
-        run = kernels.grad_sums if parallel else kernels.grad_sums_serial
         x = _work(x3)
         y = x if y3 is None else _work(y3)
-        run(_work(g3), x, mean.astype(np.float64), sum_g, sum_gx, y, y3 is not None)
+        args = (mean.astype(np.float64), sum_g, sum_gx, y, y3 is not None)
+        _launch.run(_kernels(), "grad_sums", x3.size, _work(g3), x, *args)
     return sum_g, sum_gx
 
 
@@ -155,11 +151,10 @@ def bn_input_grad(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any, y3: Any | None = 
         return input_grad_reference(g3, x3, k1, k2, k3, y3).astype(x3.dtype, copy=False)
     x, g = _work(x3), _work(g3)
     out = np.empty(x.shape, dtype=x.dtype)
-    kernels, parallel = _host(x.size)
-    run = kernels.affine2 if parallel else kernels.affine2_serial
     dt = x.dtype
     y = x if y3 is None else _work(y3)
-    run(g, x, k1.astype(dt), k2.astype(dt), k3.astype(dt), out, y, y3 is not None)
+    args = (k1.astype(dt), k2.astype(dt), k3.astype(dt), out, y, y3 is not None)
+    _launch.run(_kernels(), "affine2", x.size, g, x, *args)
     return out.astype(x3.dtype, copy=False)
 
 

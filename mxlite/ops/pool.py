@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import _threads, backend
+from mxlite import backend
+from mxlite.ops import _launch
 
 __all__ = [
     "KINDS",
@@ -35,7 +36,6 @@ __all__ = [
 
 KINDS = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
 _MAX, _AVG, _SUM, _LP = 0, 1, 2, 3
-_SERIAL_BELOW = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,10 @@ def _work(x: Any) -> Any:
     return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
-def _host(work: int) -> tuple[Any, bool]:
+def _kernels() -> Any:
     from mxlite.ops import _cpu_pool  # noqa: PLC0415 - Numba loads on the first pooling
 
-    return _cpu_pool, work >= _SERIAL_BELOW and _threads.numba_threads() > 1
+    return _cpu_pool
 
 
 def forward(x5: Any, spec: PoolSpec, with_index: bool = False) -> tuple[Any, Any]:
@@ -89,16 +89,15 @@ def forward(x5: Any, spec: PoolSpec, with_index: bool = False) -> tuple[Any, Any
         return forward_reference(x5, spec), None
     x = _work(x5)
     out = np.empty(x.shape[:2] + spec.out, dtype=x.dtype)
-    kernels, parallel = _host(x.size)
+    kernels = _kernels()
     lowest = x.dtype.type(_lowest(x.dtype))
     index = None
     if with_index and spec.kind == _MAX:
         index = np.empty(out.shape, dtype=np.int32)
-        run_i = kernels.forward_argmax if parallel else kernels.forward_argmax_serial
-        run_i(x, out, index, spec.packed(), lowest)
+        _launch.run(kernels, "forward_argmax", x.size, x, out, index, spec.packed(), lowest)
     else:
-        run = kernels.forward if parallel else kernels.forward_serial
-        run(x, out, spec.packed(), spec.kind, spec.p, spec.count_include_pad, lowest)
+        args = (spec.packed(), spec.kind, spec.p, spec.count_include_pad, lowest)
+        _launch.run(kernels, "forward", x.size, x, out, *args)
     return out.astype(x5.dtype, copy=False), index
 
 
@@ -110,12 +109,12 @@ def backward(g5: Any, x5: Any, y5: Any, spec: PoolSpec, index: Any = None) -> An
     x = _work(x5)
     g = _work(g5).astype(x.dtype, copy=False)
     dx = np.empty(x.shape, dtype=x.dtype)
-    kernels, parallel = _host(x.size)
+    kernels = _kernels()
     if index is not None:
-        (kernels.backward_argmax if parallel else kernels.backward_argmax_serial)(g, index, dx)
+        _launch.run(kernels, "backward_argmax", x.size, g, index, dx)
         return dx.astype(x5.dtype, copy=False)
-    run = kernels.backward if parallel else kernels.backward_serial
-    run(g, x, _work(y5), dx, spec.packed(), spec.kind, spec.p, spec.count_include_pad)
+    args = (spec.packed(), spec.kind, spec.p, spec.count_include_pad)
+    _launch.run(kernels, "backward", x.size, g, x, _work(y5), dx, *args)
     return dx.astype(x5.dtype, copy=False)
 
 

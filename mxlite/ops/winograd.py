@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from mxlite import _threads, backend
+from mxlite.ops import _launch, scratch
 from mxlite.ops import _winograd_math as _wm
-from mxlite.ops import scratch
 
 __all__ = [
     "G",
@@ -51,7 +51,9 @@ G = np.array(
     dtype=np.float64,
 )  # fmt: skip
 _MIN_CHANNELS = 16  # below this the small products lose to one im2col product
-_SERIAL_BELOW = 1 << 15
+# The forward pass keeps an input transform for the weight gradient only below this size:
+# larger arrays are mapped afresh (and zeroed by the kernel), which costs what recomputing does.
+_KEEP_BELOW = 24 << 20
 
 
 def applicable(kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[int, ...],
@@ -155,22 +157,22 @@ def grad_transform_reference(g: Any, th: int, tw: int) -> Any:
 
 
 # ------------------------------------------------------------------------------ dispatching
-def _host(work: int) -> tuple[Any, bool]:
+def _kernels() -> Any:
     from mxlite.ops import _cpu_winograd  # noqa: PLC0415 - Numba loads on first use
 
-    return _cpu_winograd, work >= _SERIAL_BELOW and _threads.numba_threads() > 1
+    return _cpu_winograd
 
 
-def input_transform(x: Any, pad_h: int, pad_w: int, th: int, tw: int) -> Any:
+def input_transform(x: Any, pad_h: int, pad_w: int, th: int, tw: int, keep: bool = False) -> Any:
     """:func:`input_transform_reference`, by the Numba kernel on host arrays (a scratch
-    buffer)."""
+    buffer, or a new array the caller may ``keep``)."""
     if backend.is_gpu_array(x):
         return input_transform_reference(x, pad_h, pad_w, th, tw)
     n, c = x.shape[:2]
-    v = scratch.empty("winograd.v", (36, c, n * th * tw), x.dtype)
-    kernels, parallel = _host(v.size)
-    run = kernels.input_transform if parallel else kernels.input_transform_serial
-    run(x, v, constants(x.dtype), pad_h, pad_w, th, tw)
+    shape = (36, c, n * th * tw)
+    v = np.empty(shape, dtype=x.dtype) if keep else scratch.empty("winograd.v", shape, x.dtype)
+    args = (constants(x.dtype), pad_h, pad_w, th, tw)
+    _launch.run(_kernels(), "input_transform", v.size, x, v, *args)
     return v
 
 
@@ -179,9 +181,8 @@ def output_transform(mm: Any, bias: Any, n: int, out_h: int, out_w: int, th: int
     if backend.is_gpu_array(mm):
         return output_transform_reference(mm, bias, n, out_h, out_w, th, tw)
     y = np.empty((n, mm.shape[1], out_h, out_w), dtype=mm.dtype)
-    kernels, parallel = _host(mm.size)
-    run = kernels.output_transform if parallel else kernels.output_transform_serial
-    run(mm, y, np.ascontiguousarray(bias, dtype=mm.dtype), constants(mm.dtype), th, tw)
+    args = (np.ascontiguousarray(bias, dtype=mm.dtype), constants(mm.dtype), th, tw)
+    _launch.run(_kernels(), "output_transform", mm.size, mm, y, *args)
     return y
 
 
@@ -192,9 +193,7 @@ def grad_transform(g: Any, th: int, tw: int) -> Any:
         return grad_transform_reference(g, th, tw)
     n, f = g.shape[:2]
     z = scratch.empty("winograd.z", (36, f, n * th * tw), g.dtype)
-    kernels, parallel = _host(z.size)
-    run = kernels.grad_transform if parallel else kernels.grad_transform_serial
-    run(g, z, constants(g.dtype), th, tw)
+    _launch.run(_kernels(), "grad_transform", z.size, g, z, constants(g.dtype), th, tw)
     return z
 
 
@@ -208,22 +207,31 @@ def _matmul(a: Any, b: Any, tag: str | None = None) -> Any:
     return np.matmul(a, b, out=scratch.empty(tag, a.shape[:-1] + b.shape[-1:], a.dtype))
 
 
-def forward(x: Any, w: Any, bias: Any | None, pad: tuple[int, int]) -> Any:
+def forward(
+    x: Any, w: Any, bias: Any | None, pad: tuple[int, int], saved: dict[str, Any] | None = None
+) -> Any:
     """The stride-1 3x3 convolution of ``x`` ``(N, C, H, W)`` with ``w`` ``(F, C, 3, 3)``
-    (zero padding ``pad``) plus ``bias``: ``(N, F, H + 2p - 2, W + 2p - 2)``."""
+    (zero padding ``pad``) plus ``bias``: ``(N, F, H + 2p - 2, W + 2p - 2)``. With ``saved``
+    (a dict), the input's transform is kept there (``saved['v']``, when smaller than 24 MB) for
+    :func:`weight_grad`."""
     xp = backend.xp_of(x)
     n, _, h, wd = x.shape
     out_h, out_w = h + 2 * pad[0] - 2, wd + 2 * pad[1] - 2
     th, tw = tiles(out_h, out_w)
-    v = input_transform(x, pad[0], pad[1], th, tw)
+    keep = saved is not None and 36 * x.shape[1] * n * th * tw * x.itemsize < _KEEP_BELOW
+    v = input_transform(x, pad[0], pad[1], th, tw, keep=keep)
+    if keep and saved is not None:
+        saved["v"] = v
     mm = _matmul(weight_transform(w), v, "winograd.m")
     b = bias if bias is not None else xp.zeros(w.shape[0], dtype=x.dtype)
     return output_transform(mm, b, n, out_h, out_w, th, tw)
 
 
-def weight_grad(x: Any, g: Any, pad: tuple[int, int]) -> Any:
-    """The weight gradient ``(F, C, 3, 3)`` of :func:`forward` for the output gradient ``g``."""
+def weight_grad(x: Any, g: Any, pad: tuple[int, int], v: Any = None) -> Any:
+    """The weight gradient ``(F, C, 3, 3)`` of :func:`forward` for the output gradient ``g``
+    (``v``: the input's transform the forward pass kept, else it is computed again)."""
     th, tw = tiles(g.shape[2], g.shape[3])
-    v = input_transform(x, pad[0], pad[1], th, tw)
+    if v is None:
+        v = input_transform(x, pad[0], pad[1], th, tw)
     z = grad_transform(g, th, tw)
     return weight_grad_transform(_matmul(z, v.transpose(0, 2, 1)))
