@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ORACLE_VENV ?= $(or $(MXLITE_ORACLE_VENV),/tmp/mxref)
 export MXLITE_ORACLE_VENV := $(ORACLE_VENV)
 
-.PHONY: demo tour test venv oracle lint lint-ci kernels-check wheel-check bench-smoke clean
+.PHONY: demo tour test venv oracle lint lint-ci kernels-check wheel-check bench-smoke gpu-check clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ $(BIN)/.torch: $(BIN)/.installed
 		--index-url https://download.pytorch.org/whl/cpu 'torch>=2.1'
 	touch $@
 
+# mpi4py and MPICH (the `dist` extra; the mpich wheel brings mpiexec): the distributed-store
+# tests start real worker processes with mpiexec.
+$(BIN)/.dist: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[dist]'
+	touch $@
+
 oracle:
 	bash tools/ensure_oracle.sh "$(ORACLE_VENV)"
 
@@ -40,7 +46,7 @@ demo: venv
 tour: venv
 	$(BIN)/python examples/demo.py
 
-test: venv $(BIN)/.torch oracle
+test: venv $(BIN)/.torch $(BIN)/.dist oracle
 	$(BIN)/python -m pytest -q -ra
 
 # Runs all three checks, then fails if any did.
@@ -56,6 +62,13 @@ lint-ci: $(BIN)/.ci-tools
 
 kernels-check:
 	bash tools/check_kernels.sh
+
+# On a GPU machine with CuPy, Numba, pytest and PyTorch installed (no network needed): environment,
+# kernels, 4 GiB tensors, selftest, pytest -m gpu and the benchmark in under 8 minutes, results
+# under $OUT (DEVELOPERS.md). Without a GPU it is a dry run that reports the GPU steps as skipped.
+# PYTHON=/path/to/python picks the interpreter that has CuPy.
+gpu-check:
+	$(PYTHON) tools/gpu_check.py --out "$${OUT:-gpu-check-results}"
 
 # Builds the wheel as docker/Dockerfile's builder stage does and checks it in a clean venv.
 wheel-check:

@@ -17,12 +17,12 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-from tqdm import tqdm
 
 import mxlite as mx
 from bench import cases, first_call, peer_mxnet, report, sets, train_step
+from bench.progress import Progress, progress
 from bench.timing import gpu_canary
 
 
@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer")
     parser.add_argument("--cpu-only", action="store_true")
     parser.add_argument(
+        "--gpu-only", action="store_true", help="params suite: gpu(0) only (make gpu-check)"
+    )
+    parser.add_argument(
         "--no-first-call", action="store_true", help="skip the fresh-process first-call timing"
     )
     parser.add_argument(
@@ -103,17 +106,13 @@ def _train_suite(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cases = tuple(args.cases.split(",")) if args.cases else None
     n_jobs = len([j for j in train_step.jobs(libs, gpu, args.size) if not cases or j.case in cases])
-    bar = tqdm(total=args.runs * n_jobs, desc="train steps", unit="job")
-
-    def progress(text: str) -> None:
-        bar.set_postfix_str(text)
-        bar.update(1)
+    bar = Progress(args.runs * n_jobs, "train steps", "job")
 
     def partial(rows: list[dict]) -> None:
         (out / "train_steps.json").write_text(json.dumps(rows, indent=1))
 
     rows = train_step.suite(
-        args.size, args.runs, libs, gpu, progress, partial, args.cpu_time, args.threads, cases
+        args.size, args.runs, libs, gpu, bar.step, partial, args.cpu_time, args.threads, cases
     )
     bar.close()
     table = train_step.markdown(rows)
@@ -131,15 +130,13 @@ def _train_suite(args: argparse.Namespace) -> None:
 
 def _params_suite(args: argparse.Namespace) -> None:
     notes: list[str] = []
-    contexts = [mx.cpu(0)]
+    contexts = [] if args.gpu_only else [mx.cpu(0)]
     if mx.num_gpus() and not args.cpu_only:
-        healthy, tbps = gpu_canary()
-        notes.append(
-            f"canary: 1 GiB device copy {tbps:.2f} TB/s ({'ok' if healthy else 'DEGRADED card'})"
-        )
-        if not healthy:
+        canary = gpu_canary()
+        notes.append(f"canary: {canary.describe()}")
+        if not canary.healthy:
             print(
-                f"GPU canary failed ({tbps:.2f} TB/s < 2.7): GPU results would be discarded",
+                f"GPU canary failed ({canary.describe()}): GPU results would be discarded",
                 file=sys.stderr,
             )
         else:
@@ -154,21 +151,22 @@ def _params_suite(args: argparse.Namespace) -> None:
         notes += more
     cpu_sets = [p for p in param_sets if args.size == "tiny" or p.name in ("S1", "S2")]
     jobs = [(p, c) for c in contexts for p in (cpu_sets if c.device_type == "cpu" else param_sets)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / "results.partial.json"
+    torch_gpu = cases.torch_device_usable("cuda:0")
+    if not args.no_torch and mx.gpu(0) in contexts and not torch_gpu:
+        notes.append("torch has no CUDA here (a CPU-only build?): no PyTorch rows on gpu(0)")
     runs: list[list[dict]] = []
     for run in range(args.runs):
-        rows = []
+        rows: list[dict] = []
         label = "bench" if args.runs == 1 else f"bench run {run + 1}/{args.runs}"
-        for pset, ctx in tqdm(jobs, desc=label, unit="set"):
-            rows += cases.mxlite_cases(pset, ctx, args.repeat)
-            if not args.no_torch:
-                rows += cases.torch_cases(
-                    pset, "cuda:0" if ctx.device_type == "gpu" else "cpu", args.repeat
-                )
-            if ctx.device_type == "cpu":
-                rows += cases.numpy_limits(pset, args.repeat)
-                rows += cases.reset_ctx_case(pset, args.repeat)
-                if not args.no_mxnet:
-                    rows += peer_mxnet.mxnet_cases(pset, args.repeat)
+        for pset, ctx in progress(jobs, label, "set"):
+            for measure in _case_groups(args, pset, ctx, torch_gpu):
+                rows += measure()
+                # what is measured so far survives a crash, a timeout or a kill of a later case
+                done = [*_flat(runs), *rows]
+                partial.write_text(json.dumps({"notes": notes, "rows": done}, indent=1))
         runs.append(rows)
     if args.runs > 1:
         notes.append(
@@ -181,9 +179,30 @@ def _params_suite(args: argparse.Namespace) -> None:
     extra = ""
     if not args.no_first_call:
         extra = first_call.markdown(first_call.measure(1 if args.size == "tiny" else 5))
-    written = report.write_all(rows, Path(args.out), header, extra)
+    written = report.write_all(rows, out, header, extra)
     print(report.markdown(rows, header) + ("\n" + extra if extra else ""))
     print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _case_groups(
+    args: argparse.Namespace, pset: sets.ParamSet, ctx: mx.Context, torch_gpu: bool
+) -> list[Callable[[], list[dict]]]:
+    """The measurements of one parameter set on one context, each a call returning its rows."""
+    repeat = args.repeat
+    groups: list[Callable[[], list[dict]]] = [lambda: cases.mxlite_cases(pset, ctx, repeat)]
+    if not args.no_torch and (ctx.device_type == "cpu" or torch_gpu):
+        device = "cuda:0" if ctx.device_type == "gpu" else "cpu"
+        groups.append(lambda: cases.torch_cases(pset, device, repeat))
+    if ctx.device_type == "cpu":
+        groups.append(lambda: cases.numpy_limits(pset, repeat))
+        groups.append(lambda: cases.reset_ctx_case(pset, repeat))
+        if not args.no_mxnet:
+            groups.append(lambda: peer_mxnet.mxnet_cases(pset, repeat))
+    return groups
+
+
+def _flat(runs: list[list[dict]]) -> list[dict]:
+    return [row for rows in runs for row in rows]
 
 
 if __name__ == "__main__":

@@ -157,12 +157,26 @@ def reset_ctx_case(pset: ParamSet, repeat: int) -> list[Row]:
     ]
 
 
-def torch_cases(pset: ParamSet, device: str, repeat: int) -> list[Row]:
-    """PyTorch peers: per-tensor init loops, one flat uniform_, _foreach_zero_, fused optimizers."""
+def torch_device_usable(device: str) -> bool:
+    """Whether PyTorch is installed and can use ``device`` ('cpu', 'cuda:0'): a CPU-only build
+    (the CI's, or a GPU image's pip default on some platforms) has no CUDA."""
     try:
         import torch
     except ImportError:
+        return False
+    if not device.startswith("cuda"):
+        return True
+    return bool(torch.cuda.is_available()) and torch.cuda.device_count() > 0
+
+
+def torch_cases(pset: ParamSet, device: str, repeat: int) -> list[Row]:
+    """PyTorch peers: per-tensor init loops, one flat uniform_, _foreach_zero_, fused optimizers.
+
+    No rows when PyTorch is missing or cannot use ``device``."""
+    if not torch_device_usable(device):
         return []
+    import torch
+
     rows: list[Row] = []
     dev = torch.device(device)
     tensors = [torch.empty(s, device=dev) for s in pset.shapes]

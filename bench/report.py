@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,8 @@ def _fmt_s(seconds: float) -> str:
 
 
 def write_all(rows: list[Row], out: Path, header: str, extra: str = "") -> list[Path]:
-    """results.json, results.md (``extra`` appended) and two PNG plots under ``out``."""
+    """results.json, results.md (``extra`` appended) and two PNG plots (when matplotlib is
+    installed) under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "results.json", out / "results.md"]
     written[0].write_text(json.dumps(rows, indent=1))
@@ -115,8 +117,13 @@ def write_all(rows: list[Row], out: Path, header: str, extra: str = "") -> list[
 
 
 def plots(rows: list[Row], out: Path) -> list[Path]:
-    """Throughput against total bytes and against number of tensors, one line per (case, impl)."""
-    import matplotlib
+    """Throughput against total bytes and against number of tensors, one line per (case, impl);
+    none without matplotlib (a minimal image), with a note on stderr."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("bench: matplotlib is not installed; no plots written", file=sys.stderr)
+        return []
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

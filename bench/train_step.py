@@ -10,6 +10,7 @@ per-run median step. "Loaded" jobs start a process that keeps one core busy for 
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -23,6 +24,14 @@ from bench import peer_mxnet
 
 SCRIPT = Path(__file__).resolve().parent / "train_script.py"
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "train_mlp.py"
+# The checkout this harness belongs to: its mxlite is the one measured (a script's own folder,
+# not the current directory, starts sys.path, so an installed mxlite would win otherwise).
+_CHECKOUT_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if p
+    ),
+}
 # Runs the main job's own source with ``mxlite`` replaced by ``mxnet``: the same script an MXNet
 # user would run, with only the import changed.
 _AS_MXNET = (
@@ -69,8 +78,12 @@ def jobs(libs: tuple[str, ...], gpu: bool, size: str = "full") -> list[Job]:
         if lib != "floor":
             out.append(Job(lib, "mlp", 1, loaded=True))
     if gpu:
+        from bench.cases import torch_device_usable
+
         for case in ("mlp", "deep", "resnet18_224"):
             for lib in libs:
+                if lib == "torch" and not torch_device_usable("cuda:0"):
+                    continue  # a CPU-only PyTorch build: no GPU peer
                 if lib != "mxnet":  # the oracle's MXNet is a CPU build
                     out.append(Job(lib, case, 1, device="gpu"))
     return out
@@ -122,6 +135,7 @@ def run_job(
             capture_output=True,
             text=True,
             timeout=timeout,
+            env=None if job.lib == "mxnet" else _CHECKOUT_ENV,
         )
     except subprocess.TimeoutExpired:
         print(f"train bench: {job} timed out after {timeout:.0f} s", file=sys.stderr)

@@ -14,6 +14,16 @@ from mxlite import _malloc, base, context, util
 from mxlite import ndarray as nd
 from mxlite.base import MXNetError
 from mxlite.context import Context, cpu, cpu_pinned, current_context, gpu, gpu_memory_info, num_gpus
+from mxlite.util import (
+    is_np_array,
+    is_np_shape,
+    np_array,
+    np_shape,
+    set_np_shape,
+    use_np,
+    use_np_array,
+    use_np_shape,
+)
 
 _malloc.apply()  # freed array buffers stay for reuse (see mxlite/_malloc.py)
 
@@ -66,6 +76,14 @@ __all__ = [
     "current_context",
     "gpu",
     "gpu_memory_info",
+    "is_np_array",
+    "is_np_shape",
+    "np_array",
+    "np_shape",
+    "set_np_shape",
+    "use_np",
+    "use_np_array",
+    "use_np_shape",
     "nd",
     "ndarray",
     "num_gpus",

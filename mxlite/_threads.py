@@ -15,7 +15,10 @@ whose cores are all busy that is a disaster: a product that takes 1.6 ms on two 
   us). With another process busy on one of two cores, host work runs on one thread.
 - **No spinning between the pools**: Numba's threading layer is ``workqueue`` (threads sleep
   when idle) unless ``NUMBA_THREADING_LAYER`` says otherwise; the OpenMP layer's spin-waiting
-  threads took the cores that the BLAS needed right after each kernel.
+  threads took the cores that the BLAS needed right after each kernel. That layer cannot run
+  parallel kernels from two threads at once (it aborts the process), so every parallel launch of
+  mxlite goes through :func:`launch`, which serializes them; a program that runs its own parallel
+  Numba code from several threads should pick ``NUMBA_THREADING_LAYER=omp`` (or ``tbb``).
 - **The user wins**: ``mx.util.set_num_threads(n)`` fixes the number (no sampling);
   ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` (or ``BLIS``/``GOTO``/
   ``VECLIB_MAXIMUM_THREADS``) leave the BLAS pool alone, ``NUMBA_NUM_THREADS`` caps Numba's, and
@@ -32,6 +35,9 @@ from typing import Any
 
 __all__ = [
     "host_threads",
+    "numba_threads",
+    "launch",
+    "PARALLEL_MIN_ELEMENTS",
     "set_num_threads",
     "get_num_threads",
     "policy",
@@ -194,6 +200,34 @@ def numba_threads() -> int:
     if getattr(_POLICY.tls, "numba", None) == n:
         return n
     return _POLICY.limit_numba(n)
+
+
+# Numba's workqueue layer aborts the process when two threads run parallel kernels at once
+# ("nested parallel kernel launch"): every parallel launch of mxlite holds this lock.
+_LAUNCH_LOCK = threading.Lock()
+# Elements below which an elementwise-sized kernel (the layer kernels of mxlite.ops) runs its
+# serial variant: waking the pool costs more than the threads save.
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
+
+def launch(
+    parallel: Any,
+    *args: Any,
+    serial: Any = None,
+    big_enough: bool = True,
+    min_threads: int = 2,
+) -> Any:
+    """Run a Numba kernel under the policy: ``parallel(*args)`` on :func:`numba_threads` threads,
+    or ``serial(*args)`` (when given) if the work is not ``big_enough`` or the policy gives fewer
+    than ``min_threads``. Parallel launches are serialized across the process's threads (see
+    ``_LAUNCH_LOCK``); a kernel without a serial variant runs in parallel with one thread then.
+    """
+    if serial is not None and (not big_enough or numba_threads() < min_threads):
+        return serial(*args)
+    if serial is None:
+        numba_threads()  # apply the count (1 included) before the launch
+    with _LAUNCH_LOCK:
+        return parallel(*args)
 
 
 def set_num_threads(n: int | None) -> None:

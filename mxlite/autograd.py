@@ -55,7 +55,20 @@ __all__ = [
     "get_fresh_grad",
     "set_fresh_grad",
     "Function",
+    "NDArray",  # noqa: F822 - module __getattr__ below
+    "array",  # noqa: F822
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``NDArray`` and ``array``, which MXNet's autograd module exposes (``from mxnet.autograd
+    import *`` brings them), from :mod:`mxlite.ndarray` (loaded on first use: it sits above)."""
+    if name in ("NDArray", "array"):
+        from mxlite import ndarray
+
+        return getattr(ndarray, name)
+    raise AttributeError(f"module 'mxlite.autograd' has no attribute {name!r}")
+
 
 GRAD_REQS = ("write", "add", "null")
 
@@ -212,15 +225,14 @@ def grad(
 
     The variables' own gradient buffers are left untouched.
 
+    With ``create_graph=True`` the backward pass is recorded (see
+    :mod:`mxlite.ndarray._higher_order`), so the returned gradients can be differentiated again;
+    ``retain_graph`` then defaults to True.
+
     Raises:
-        NotImplementedError: ``create_graph=True`` (higher-order gradients are not supported).
-        MXNetError: a variable was not marked with ``attach_grad``, or the heads do not depend on it.
+        MXNetError: a variable was not marked with ``attach_grad``, or the heads do not depend on
+            it; with ``create_graph``, an op on the way whose backward cannot be recorded.
     """
-    if create_graph:
-        raise NotImplementedError(
-            "autograd.grad(create_graph=True): mxlite does not record the backward pass, so "
-            "higher-order gradients are not supported."
-        )
     if retain_graph is None:
         retain_graph = create_graph
     heads, head_grads = _parse_heads(heads, head_grads)
@@ -236,18 +248,38 @@ def grad(
                 "not require gradient. Call attach_grad() on it before recording."
             )
         var_nodes.append(node)
+    if create_graph:
+        # The backward pass itself recorded, with NDArray ops (mxlite.ndarray sits above us).
+        from mxlite.ndarray._higher_order import run_backward_recorded
+
+        recorded = run_backward_recorded(heads, head_grads, var_nodes, train_mode)
+        return [
+            g if g._data.dtype == var._data.dtype else g.astype(var._data.dtype)
+            for var, g in zip(variables, _reached(var_nodes, recorded))
+        ]
     result = run_backward(heads, head_grads, var_nodes, retain_graph, train_mode)
     out = []
-    for i, (var, node) in enumerate(zip(variables, var_nodes)):
+    for var, g in zip(variables, _reached(var_nodes, result)):
+        with backend.array_device_guard(var._data):
+            raw = backend.xp_of(var._data).zeros_like(var._data) if g is None else g
+            out.append(type(var)(raw.astype(var._data.dtype, copy=False), var._ctx))
+    return out
+
+
+def _reached(var_nodes: list[Any], result: dict[Any, Any]) -> list[Any]:
+    """The gradient of each variable node in ``result``.
+
+    Raises:
+        MXNetError: a variable is unreachable from the heads.
+    """
+    out = []
+    for i, node in enumerate(var_nodes):
         if node not in result:
             raise MXNetError(
                 f"Cannot differentiate with respect to the {i + 1}-th variable because it is "
                 "unreachable from the outputs."
             )
-        g = result[node]
-        with backend.array_device_guard(var._data):
-            raw = backend.xp_of(var._data).zeros_like(var._data) if g is None else g
-            out.append(type(var)(raw.astype(var._data.dtype, copy=False), var._ctx))
+        out.append(result[node])
     return out
 
 

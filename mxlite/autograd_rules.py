@@ -218,15 +218,19 @@ def _unary(name: str, fn: Callable[[Any, Any, Any, Any], Any]) -> None:
     GRAD_RULES[name] = rule
 
 
-_unary("abs", lambda xp, g, a, y: g * xp.sign(a))
+# MXNet's conventions at special values: abs' gradient is 0 at NaN, relu's is NaN there (its
+# output is NaN; nd.Activation's relu gives 0, see the FullyConnected rule), rsqrt's is
+# -0.5 / (a * sqrt(a)) (so -inf at -0).
+_unary("abs", lambda xp, g, a, y: g * ((a > 0).astype(g.dtype) - (a < 0).astype(g.dtype)))
 _unary("negative", lambda xp, g, a, y: -g)
 _unary("sqrt", lambda xp, g, a, y: g * 0.5 / y)
-_unary("rsqrt", lambda xp, g, a, y: g * -0.5 * y * y * y)
+_unary("rsqrt", lambda xp, g, a, y: g * (-0.5 / (a * xp.sqrt(a))))
 _unary("square", lambda xp, g, a, y: g * 2 * a)
 _unary("exp", lambda xp, g, a, y: g * y)
 _unary("log", lambda xp, g, a, y: g / a)
 _unary("reciprocal", lambda xp, g, a, y: -g * y * y)
-_unary("relu", lambda xp, g, a, y: g * (a > 0))
+_unary("relu", lambda xp, g, a, y: g * xp.sign(y))
+_unary("Activation_relu", lambda xp, g, a, y: g * (a > 0))
 _unary("sigmoid", lambda xp, g, a, y: g * y * (1 - y))
 _unary("tanh", lambda xp, g, a, y: g * (1 - y * y))
 _unary("softrelu", lambda xp, g, a, y: g * -xp.expm1(-y))
@@ -246,7 +250,8 @@ _unary("identity", lambda xp, g, a, y: g)
 @register_grad("clip")
 def _clip(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     a = ins[0]
-    return (g * ((a >= attrs["a_min"]) & (a <= attrs["a_max"])),)
+    # MXNet passes the gradient unless the input is strictly outside (so at NaN too)
+    return (g * ~((a < attrs["a_min"]) | (a > attrs["a_max"])),)
 
 
 @register_grad("copyto")
@@ -532,7 +537,267 @@ def _slice_axis(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequ
     return (_scatter_into(_xp(g).zeros(a.shape, dtype=g.dtype), tuple(key), g),)
 
 
-# ------------------------------------------------- convolution, pooling, normalization, padding
+# ---------------------------------------------------------------------- layers and operators
+# (issue 12: indexing, sorting, slicing, layout, activations, dropout, normalization, linalg)
+MultiRule = Callable[
+    [list[Any], tuple[Any, ...], tuple[Any, ...], dict[str, Any], tuple[bool, ...]], Sequence[Any]
+]
+MULTI_GRAD_RULES: dict[str, MultiRule] = {}
+
+
+def register_multi_grad(*names: str) -> Callable[[MultiRule], MultiRule]:
+    """Decorator registering the rule of an op with several outputs (``record_multi_op``):
+    ``rule(grads, ins, outs, attrs, needs)`` where ``grads`` holds one gradient per output slot,
+    None for outputs that received none."""
+
+    def deco(fn: MultiRule) -> MultiRule:
+        for name in names:
+            MULTI_GRAD_RULES[name] = fn
+        return fn
+
+    return deco
+
+
+def _zeros_of(g: Any, shape: tuple[int, ...]) -> Any:
+    return _xp(g).zeros(shape, dtype=g.dtype)
+
+
+@register_grad("take")
+def _take(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Scatter-add back along ``axis`` at the effective indices (repeats add up)."""
+    key = (slice(None),) * attrs["axis"] + (attrs["index"],)
+    return (_scatter_into(_zeros_of(g, ins[0].shape), key, g),)
+
+
+@register_grad("gather_nd")
+def _gather_nd(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    return (_scatter_into(_zeros_of(g, ins[0].shape), attrs["index"], g),)
+
+
+@register_grad("scatter_nd")
+def _scatter_nd(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    return (g[attrs["index"]],)
+
+
+@register_grad("sort_indices")
+def _sort_indices(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Indices and masks of topk/argsort: a zero gradient, as MXNet's."""
+    return (_zeros_of(g, ins[0].shape),)
+
+
+def _unsort(g: Any, a: Any, attrs: dict) -> Any:
+    """The gradient of the values taken from ``a`` at ``attrs['order']`` (the first ``k`` of a
+    sorting permutation along ``attrs['axis']``; of the flattened ``a`` when ``attrs['flat']``),
+    written back to their positions; zero elsewhere."""
+    xp = _xp(g)
+    ax, order = attrs["axis"], attrs["order"]
+    shape = (a.size,) if attrs.get("flat") else tuple(a.shape)
+    order2 = xp.moveaxis(order, ax, -1)
+    k = order2.shape[-1]
+    rows = order2.reshape(-1, k)
+    g2 = xp.moveaxis(g.reshape(order.shape), ax, -1).reshape(-1, k)
+    moved_shape = tuple(np.moveaxis(np.empty(shape, dtype=np.int8), ax, -1).shape)
+    grad = xp.zeros((rows.shape[0], shape[ax]), dtype=g.dtype)
+    grad[xp.arange(rows.shape[0]).reshape(-1, 1), rows] = g2
+    return xp.moveaxis(grad.reshape(moved_shape), -1, ax).reshape(a.shape)
+
+
+@register_grad("sort_values")
+def _sort_values(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    return (_unsort(g, ins[0], attrs),)
+
+
+@register_multi_grad("topk_both")
+def _topk_both(grads: list, ins: tuple, outs: tuple, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Only the values (slot 0) carry a gradient; the indices' is zero."""
+    g = grads[0]
+    if g is None:
+        return (_zeros_of(grads[1], ins[0].shape).astype(ins[0].dtype),)
+    return (_unsort(g, ins[0], attrs),)
+
+
+@register_multi_grad("split")
+def _split(grads: list, ins: tuple, outs: tuple, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """The parts' gradients joined along ``axis`` (zeros for parts that received none)."""
+    a = ins[0]
+    live = next(g for g in grads if g is not None)
+    xp = _xp(live)
+    ax, bounds = attrs["axis"], attrs["bounds"]
+    pieces = []
+    for g, lo, hi in zip(grads, bounds[:-1], bounds[1:]):
+        shape = a.shape[:ax] + (hi - lo,) + a.shape[ax + 1 :]
+        pieces.append(xp.zeros(shape, dtype=live.dtype) if g is None else g.reshape(shape))
+    return (xp.concatenate(pieces, axis=ax),)
+
+
+@register_grad("tile")
+def _tile(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Sum over the repetitions: ``g`` viewed as ``(r0, d0, r1, d1, ...)``."""
+    reps, in_shape = attrs["reps"], attrs["in_shape"]
+    split_shape = [v for pair in zip(reps, in_shape) for v in pair]
+    summed = g.reshape(split_shape).sum(axis=tuple(range(0, 2 * len(reps), 2)))
+    return (summed.reshape(ins[0].shape),)
+
+
+@register_grad("repeat")
+def _repeat(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    a, r, ax = ins[0], attrs["repeats"], attrs["axis"]
+    if ax is None:
+        return (g.reshape(-1, r).sum(axis=1).reshape(a.shape) if r else _zeros_of(g, a.shape),)
+    if r == 0:
+        return (_zeros_of(g, a.shape),)
+    split = a.shape[: ax + 1] + (r,) + a.shape[ax + 1 :]
+    return (g.reshape(split).sum(axis=ax + 1),)
+
+
+@register_grad("flip")
+def _flip(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    axes = attrs["axis"]
+    return (_xp(g).flip(g, axis=axes) if axes else g,)
+
+
+@register_grad("pad")
+def _pad(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Per padded axis, each output position adds its gradient to the input position it copied
+    (``numpy.pad`` of ``arange`` gives that map for edge/reflect/symmetric; constant cells
+    have none). maximum/minimum padding is not differentiable here."""
+    mode = attrs["mode"]
+    if mode not in ("constant", "edge", "reflect", "symmetric"):
+        raise NotImplementedError(
+            f"pad: the gradient of mode={mode!r} is not supported; use 'constant', 'edge', "
+            "'reflect' or 'symmetric', or pad outside autograd.record()."
+        )
+    xp = _xp(g)
+    a = ins[0]
+    for ax, (b, e) in enumerate(attrs["widths"]):
+        if b == 0 and e == 0:
+            continue
+        n = a.shape[ax]
+        grow = (max(b, 0), max(e, 0))
+        if mode == "constant":
+            src = np.pad(np.arange(n), grow, mode="constant", constant_values=-1)
+        else:
+            src = np.pad(np.arange(n), grow, mode=mode)
+        src = src[-min(b, 0) : len(src) + min(e, 0)]
+        keep = np.nonzero(src >= 0)[0]
+        moved = xp.moveaxis(g, ax, 0)
+        acc = xp.zeros((n,) + moved.shape[1:], dtype=g.dtype)
+        _scatter_into(acc, xp.asarray(src[keep]), moved[xp.asarray(keep)])
+        g = xp.moveaxis(acc, 0, ax)
+    return (g,)
+
+
+def _diagonal_index(rows: int, cols: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of diagonal ``k`` of a ``rows x cols`` matrix."""
+    n = max(0, min(rows, cols - k) if k >= 0 else min(rows + k, cols))
+    i = np.arange(n)
+    return (i, i + k) if k >= 0 else (i - k, i)
+
+
+@register_grad("diag")
+def _diag(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    xp = _xp(g)
+    k = attrs["k"]
+    if attrs["make"]:  # a vector made into a matrix: read its diagonal back
+        r, c = _diagonal_index(g.shape[0], g.shape[1], k)
+        return (g[xp.asarray(r), xp.asarray(c)],)
+    a = ins[0]
+    a1, a2 = attrs["axis1"], attrs["axis2"]
+    grad = xp.zeros(a.shape, dtype=g.dtype)
+    view = xp.moveaxis(grad, (a1, a2), (-2, -1))
+    r, c = _diagonal_index(a.shape[a1], a.shape[a2], k)
+    view[..., xp.asarray(r), xp.asarray(c)] = g
+    return (grad,)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_LAMBDA = 1.0507009873554804934193349852946
+
+
+@register_grad("leaky_relu")
+def _leaky_relu(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """leaky: 1 or slope; elu: 1 or slope*e^x; selu: lambda or lambda*alpha*e^x (the x <= 0
+    branch at 0, as MXNet); gelu: Phi(x) + x*phi(x)."""
+    xp = _xp(g)
+    a = ins[0]
+    dt = a.dtype.type
+    act, slope = attrs["act"], attrs["slope"]
+    if act == "leaky":
+        return (g * xp.where(a > 0, dt(1), dt(slope)),)
+    if act == "elu":
+        return (g * xp.where(a > 0, dt(1), xp.exp(a) * dt(slope)),)
+    if act == "selu":
+        return (g * (xp.where(a > 0, dt(1), xp.exp(a) * dt(_SELU_ALPHA)) * dt(_SELU_LAMBDA)),)
+    pdf = xp.exp(a * a * dt(-0.5)) * dt(1 / np.sqrt(2 * np.pi))
+    return (g * (attrs["cdf"] + a * pdf),)
+
+
+@register_grad("prelu")
+def _prelu(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """d/dx: 1 or gamma; d/dgamma: x where x <= 0, summed to gamma's aligned shape."""
+    xp = _xp(g)
+    a, gamma = ins
+    gs = gamma.reshape(attrs["gshape"]).astype(a.dtype, copy=False)
+    pos = a > 0
+    g_x = g * xp.where(pos, a.dtype.type(1), gs) if needs[0] else None
+    g_gamma = None
+    if needs[1]:
+        g_gamma = unbroadcast(g * xp.where(pos, a.dtype.type(0), a), attrs["gshape"])
+        g_gamma = g_gamma.reshape(gamma.shape)
+    return g_x, g_gamma
+
+
+@register_grad("Dropout")
+def _dropout(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    return (g * attrs["mask"],)
+
+
+@register_grad("L2Normalization")
+def _l2_normalization(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """``(g - y * sum(g * y)) / norm`` over the normalized axes."""
+    norm = attrs["norm"]
+    y = out.astype(norm.dtype, copy=False)
+    gw = g.astype(norm.dtype, copy=False)
+    return ((gw - y * (gw * y).sum(axis=attrs["axes"], keepdims=True)) / norm,)
+
+
+@register_grad("SequenceMask")
+def _sequence_mask(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    return (g * attrs["keep"],)
+
+
+@register_grad("linalg_gemm2", "linalg_gemm")
+def _linalg_gemm(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """``alpha * op(A) @ op(B) (+ beta * C)``: the product's gradients scaled by ``alpha``,
+    ``C``'s by ``beta``."""
+    a, b = ins[0], ins[1]
+    alpha = g.dtype.type(attrs.get("alpha", 1.0))
+    ta, tb = attrs.get("transpose_a", False), attrs.get("transpose_b", False)
+    g_a, g_b = _matmul_grads(_xp(g), g * alpha, a, b, ta, tb, needs)
+    if len(ins) == 2:
+        return g_a, g_b
+    return g_a, g_b, (g * g.dtype.type(attrs.get("beta", 1.0)) if needs[2] else None)
+
+
+@register_grad("multinomial_logp")
+def _multinomial_logp(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """``d log p[k] / d p = 1 / p[k]`` at each drawn category ``k``, added over the draws."""
+    xp = _xp(g)
+    p = ins[0]
+    idx = attrs["index"]
+    g_flat = g.reshape(idx.shape) / xp.take_along_axis(p, idx, axis=-1)
+    grad = xp.zeros(p.shape, dtype=g_flat.dtype)
+    rows = grad.reshape(-1, p.shape[-1])
+    r = xp.arange(rows.shape[0]).reshape(-1, 1)
+    _scatter_into(
+        rows,
+        (xp.broadcast_to(r, idx.reshape(-1, idx.shape[-1]).shape), idx.reshape(-1, idx.shape[-1])),
+        g_flat.reshape(-1, idx.shape[-1]),
+    )
+    return (grad,)
+
+
+# -------------------------------------------------------- convolution, pooling, normalization
 @register_grad("Convolution", "Deconvolution")
 def _convolution(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
     """Data, weight and bias gradients of (transposed) convolution, by mxlite.ops.conv."""
@@ -616,10 +881,3 @@ def _upsampling(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequ
         start += c
         grads.append(part.reshape(n, c, h, fy, w, fx).sum(axis=(3, 5)))
     return tuple(grads)
-
-
-@register_grad("Pad")
-def _pad(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
-    from mxlite.ops.pad import unpad_gradient  # noqa: PLC0415
-
-    return (unpad_gradient(g, attrs["widths"], attrs["mode"]),)

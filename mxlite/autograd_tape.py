@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import _threads, backend
-from mxlite.autograd_rules import GRAD_RULES, INTO_RULES, fit_to_input
+from mxlite.autograd_rules import GRAD_RULES, INTO_RULES, MULTI_GRAD_RULES, fit_to_input
 from mxlite.base import MXNetError
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "set_recording",
     "set_training",
     "record_op",
+    "record_multi_op",
     "check_assignable",
     "get_fresh_grad",
     "set_fresh_grad",
@@ -46,10 +47,14 @@ __all__ = [
     "live_node",
     "parents_of",
     "run_backward",
+    "plan_backward",
+    "head_nodes_of",
     "VarNode",
     "OpNode",
     "RuleNode",
     "FunctionNode",
+    "MultiRuleNode",
+    "SlotNode",
     "MSG_NOT_IN_GRAPH",
 ]
 
@@ -62,6 +67,10 @@ MSG_NOT_IN_GRAPH = (
 _MSG_NO_VARIABLES = (
     "There are no inputs in computation graph that require gradients. Call attach_grad() "
     "(grad_req 'write' or 'add') on the arrays to differentiate before recording."
+)
+_MSG_NO_RULE = (
+    "Operator {op} is non-differentiable because it didn't register FGradient attribute. "
+    "Compute it outside autograd.record() or under autograd.pause()."
 )
 _MSG_ASSIGN = (
     "Assigning to NDArrays that are already in a computational graph will cause undefined "
@@ -202,10 +211,7 @@ class RuleNode(OpNode):
     ) -> Sequence[Any]:
         rule = self.rule
         if rule is None:
-            raise MXNetError(
-                f"Operator {self.op} is non-differentiable because it didn't register FGradient "
-                "attribute. Compute it outside autograd.record() or under autograd.pause()."
-            )
+            raise MXNetError(_MSG_NO_RULE.format(op=self.op))
         if into is None:
             in_grads = rule(grads[0], self.ins, self.out, self.attrs, needs)
         else:
@@ -253,6 +259,61 @@ class FunctionNode(OpNode):
         self.fn = _freed_backward
 
 
+class MultiRuleNode(OpNode):
+    """A built-in op with several outputs (``split``, ``topk(ret_typ='both')``, ...): one node
+    with ``n_out`` slots whose rule, from :data:`mxlite.autograd_rules.MULTI_GRAD_RULES`, maps
+    the list of slot gradients (None for outputs that received none) to per-input gradients.
+
+    Each output array holds a :class:`SlotNode` pointing at its slot, so the tape's edges stay
+    ``(node, slot)`` pairs and single-output ops keep their direct nodes.
+    """
+
+    __slots__ = ("rule", "ins", "outs", "attrs")
+
+    def __init__(
+        self,
+        op: str,
+        parents: list[tuple[Any, int] | None],
+        rule: Any,
+        ins: tuple[Any, ...],
+        outs: tuple[Any, ...],
+        attrs: dict[str, Any],
+    ) -> None:
+        super().__init__(op, parents, len(outs))
+        self.rule = rule
+        self.ins = ins
+        self.outs = outs
+        self.attrs = attrs
+
+    def run(
+        self, grads: list[Any], needs: tuple[bool, ...], into: tuple[Any, ...] | None = None
+    ) -> Sequence[Any]:
+        if self.rule is None:
+            raise MXNetError(_MSG_NO_RULE.format(op=self.op))
+        in_grads = self.rule(grads, self.ins, self.outs, self.attrs, needs)
+        return [
+            None if ig is None or not need else fit_to_input(ig, raw)
+            for ig, raw, need in zip(in_grads, self.ins, needs)
+        ]
+
+    def free(self) -> None:
+        super().free()
+        self.ins = ()
+        self.outs = ()
+        self.attrs = {}
+
+
+class SlotNode(OpNode):
+    """The node of one output of a :class:`MultiRuleNode`: hands its gradient to that slot."""
+
+    __slots__ = ()
+
+    def run(
+        self, grads: list[Any], needs: tuple[bool, ...], into: tuple[Any, ...] | None = None
+    ) -> Sequence[Any]:
+        return (grads[0],)
+
+
 def _freed_backward(grads: list[Any]) -> Sequence[Any]:
     raise MXNetError(MSG_NOT_IN_GRAPH)
 
@@ -290,6 +351,31 @@ def record_op(op: str, inputs: Sequence[Any], output: Any, attrs: dict[str, Any]
         return
     raws = tuple([getattr(x, "_data", x) for x in inputs])
     output._ag_node = RuleNode(op, parents, GRAD_RULES.get(op), raws, output._data, attrs)
+
+
+def record_multi_op(
+    op: str, inputs: Sequence[Any], outputs: Sequence[Any], attrs: dict[str, Any]
+) -> None:
+    """Record one finished op with several outputs (:func:`record_op` for ``split``, ``topk``
+    with ``ret_typ='both'``, ...): one :class:`MultiRuleNode` whose rule receives the gradient
+    of every output slot, and a :class:`SlotNode` on each output.
+
+    Args:
+        op: the op name a rule in :data:`mxlite.autograd_rules.MULTI_GRAD_RULES` is registered
+            under (an op without one fails at backward, naming the op).
+        inputs: the op's array inputs (NDArrays; anything else counts as a constant).
+        outputs: the NDArrays the op produced, in slot order.
+        attrs: what the rule needs besides the inputs and outputs.
+    """
+    parents = parents_of(inputs)
+    if parents is None:
+        return
+    raws = tuple([getattr(x, "_data", x) for x in inputs])
+    node = MultiRuleNode(
+        op, parents, MULTI_GRAD_RULES.get(op), raws, tuple(o._data for o in outputs), attrs
+    )
+    for slot, out in enumerate(outputs):
+        out._ag_node = SlotNode(op, [(node, slot)])
 
 
 def check_assignable(target: Any) -> None:
@@ -457,6 +543,44 @@ def _into(node: Any, direct: set[Any]) -> tuple[Any, ...] | None:
     return tuple(into) if found else None
 
 
+def head_nodes_of(heads: list[Any]) -> list[Any]:
+    """The graph nodes of ``heads``.
+
+    Raises:
+        MXNetError: a head is not part of a live graph.
+    """
+    nodes = []
+    for head in heads:
+        node = live_node(head)
+        if node is None:
+            raise MXNetError(MSG_NOT_IN_GRAPH)
+        nodes.append(node)
+    return nodes
+
+
+def plan_backward(
+    head_nodes: list[Any], targets: list[Any] | None
+) -> tuple[list[Any], dict[Any, bool]]:
+    """The nodes a backward pass from ``head_nodes`` visits (creation order) and, per node,
+    whether a gradient flowing into it reaches a needed variable (``targets``, or every reachable
+    variable whose grad_req is not 'null').
+
+    Raises:
+        MXNetError: a reachable node was freed, or (``targets`` None) no variable needs a gradient.
+    """
+    order = _reachable(head_nodes)
+    target_ids = None if targets is None else {id(t) for t in targets}
+    needs: dict[Any, bool] = {}
+    for node in order:
+        if type(node) is VarNode:
+            needs[node] = node.grad_req != "null" if target_ids is None else id(node) in target_ids
+        else:
+            needs[node] = any(p is not None and needs[p[0]] for p in node.parents)
+    if targets is None and not any(needs[n] for n in head_nodes):
+        raise MXNetError(_MSG_NO_VARIABLES)
+    return order, needs
+
+
 def run_backward(
     heads: list[Any],
     head_grads: list[Any],
@@ -475,24 +599,10 @@ def run_backward(
     """
     _threads.host_threads()  # the backward's products follow the thread policy
     grads: dict[Any, list[Any]] = {}
-    head_nodes = []
-    for head, hg in zip(heads, head_grads):
-        node = live_node(head)
-        if node is None:
-            raise MXNetError(MSG_NOT_IN_GRAPH)
-        head_nodes.append(node)
+    head_nodes = head_nodes_of(heads)
+    for head, node, hg in zip(heads, head_nodes, head_grads):
         _accumulate(grads, node, 0, _head_gradient(head, hg))
-    order = _reachable(head_nodes)
-    target_ids = None if targets is None else {id(t) for t in targets}
-    # needs[node]: does a gradient flowing into this node reach a needed variable?
-    needs: dict[Any, bool] = {}
-    for node in order:
-        if type(node) is VarNode:
-            needs[node] = node.grad_req != "null" if target_ids is None else id(node) in target_ids
-        else:
-            needs[node] = any(p is not None and needs[p[0]] for p in node.parents)
-    if targets is None and not any(needs[n] for n in head_nodes):
-        raise MXNetError(_MSG_NO_VARIABLES)
+    order, needs = plan_backward(head_nodes, targets)
     direct = _direct_buffers(order, needs, head_nodes) if write_buffers else set()
     result: dict[Any, Any] = {}
     prev_record, prev_train = set_recording(False), set_training(train)

@@ -18,6 +18,7 @@ __all__ = [
     "DTYPE_NAME_TO_NP",
     "dtype_np",
     "dtype_name",
+    "py_str",
 ]
 
 
@@ -87,3 +88,8 @@ def dtype_np(dtype: Any) -> np.dtype:
 def dtype_name(dtype: Any) -> str:
     """Name of a dtype as MXNet prints it (``'float32'``)."""
     return str(dtype_np(dtype).name)
+
+
+def py_str(x: bytes | str) -> str:
+    """``x`` as a ``str`` (bytes decoded as UTF-8), as MXNet's ``base.py_str``."""
+    return x.decode("utf-8") if isinstance(x, bytes) else x

@@ -89,6 +89,7 @@ class _State:
         self.seed = _DEFAULT_SEED
         self.adhoc_key = _adhoc_key_for(_DEFAULT_SEED)
         self.adhoc_offset = 0
+        self.draws: dict[str, int] = {}  # stream name -> initializations since the last seed
 
 
 def _digest(person: bytes, *parts: bytes) -> tuple[int, int]:
@@ -139,6 +140,17 @@ def seed(seed_state: int, ctx: Any = "all") -> None:
         _STATE.seed = value
         _STATE.adhoc_key = _adhoc_key_for(value)
         _STATE.adhoc_offset = 0
+        _STATE.draws.clear()
+
+
+def next_draw(name: str) -> int:
+    """How many times the array called ``name`` was initialized since the last :func:`seed`
+    (0 the first time), counting this call: initializing a name again draws fresh values, as in
+    MXNet, while one seed still gives one sequence of values. Thread-safe."""
+    with _STATE.lock:
+        draw = _STATE.draws.get(name, 0)
+        _STATE.draws[name] = draw + 1
+        return draw
 
 
 def get_seed() -> int:

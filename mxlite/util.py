@@ -7,6 +7,7 @@ MXNet keeps two flags: *np_shape* (0 is a real dimension size and -1 marks an un
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -176,12 +177,32 @@ def np_array(active: bool = True) -> _Scope:
     return _Scope(None, active)
 
 
+def _is_member(obj: Any) -> bool:
+    return inspect.isfunction(obj) or inspect.ismethod(obj) or isinstance(obj, property)
+
+
+def _decorate_class(cls: type, shape: bool | None, array: bool | None) -> type:
+    """Every method, static or class method and property of ``cls``, inherited ones included
+    (as MXNet's ``inspect.getmembers`` walk), re-installed on ``cls`` inside the scope; static and
+    class methods stay what they are (MXNet turns them into plain functions)."""
+    for name, _member in inspect.getmembers(cls, predicate=_is_member):
+        raw = inspect.getattr_static(cls, name)
+        if isinstance(raw, staticmethod):
+            setattr(cls, name, staticmethod(_decorate(raw.__func__, shape, array)))
+        elif isinstance(raw, classmethod):
+            setattr(cls, name, classmethod(_decorate(raw.__func__, shape, array)))
+        elif isinstance(raw, property):
+            fget = None if raw.fget is None else _decorate(raw.fget, shape, array)
+            fset = None if raw.fset is None else _decorate(raw.fset, shape, array)
+            setattr(cls, name, property(fget, fset, raw.fdel, raw.__doc__))
+        elif inspect.isfunction(raw):
+            setattr(cls, name, _decorate(raw, shape, array))
+    return cls
+
+
 def _decorate(func: F, shape: bool | None, array: bool | None) -> F:
     if isinstance(func, type):
-        for name, attr in list(vars(func).items()):
-            if callable(attr) and (not name.startswith("__") or name in ("__init__", "__call__")):
-                setattr(func, name, _decorate(attr, shape, array))
-        return func
+        return _decorate_class(func, shape, array)  # type: ignore[return-value]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

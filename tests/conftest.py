@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -44,6 +46,16 @@ def gpu_ctx() -> mx.Context:
     if not HAS_GPU:
         pytest.skip(GPU_SKIP_REASON)
     return mx.gpu(0)
+
+
+@pytest.fixture
+def fake_gpu() -> Iterator[Any]:
+    """The fake CuPy (tests/fake_cupy.py) with one GPU; the test may ``install`` it again with other
+    devices or missing pieces. Whatever was installed before comes back afterwards."""
+    from tests import fake_cupy
+
+    with fake_cupy.installed(devices=1) as cp:
+        yield cp
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,6 +6,10 @@ the round-to-nearest intrinsics (plain IEEE operations under ``-ffp-contract=off
 A launcher runs the grid's blocks and threads one after another; the kernel uses no shared
 memory or barriers, so this computes what the GPU computes, and the tests hold it bitwise to
 the NumPy single-tensor path. The tables are those :mod:`mxlite.ops.multi_optimizer` builds.
+
+CuPy compiles every ``RawModule`` with ``-ftz=true`` (appended after mxlite's options; NVRTC keeps
+the last), so the float32 intrinsics here flush subnormal inputs and results to zero as the GPU
+does; float64 and the float16 conversions (inline PTX) are not affected.
 """
 
 from __future__ import annotations
@@ -49,11 +53,12 @@ inline double2 make_double2(double x, double y) { return {x, y}; }
 struct Dim3 { unsigned int x, y, z; };
 static Dim3 threadIdx, blockIdx, blockDim, gridDim;
 template <typename T> inline T min(T a, T b) { return a < b ? a : b; }
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline float __fdiv_rn(float a, float b) { return a / b; }
-inline float __fsqrt_rn(float a) { return std::sqrt(a); }
+inline float emu_ftz(float v) { return std::fpclassify(v) == FP_SUBNORMAL ? std::copysign(0.0f, v) : v; }
+inline float __fadd_rn(float a, float b) { return emu_ftz(emu_ftz(a) + emu_ftz(b)); }
+inline float __fsub_rn(float a, float b) { return emu_ftz(emu_ftz(a) - emu_ftz(b)); }
+inline float __fmul_rn(float a, float b) { return emu_ftz(emu_ftz(a) * emu_ftz(b)); }
+inline float __fdiv_rn(float a, float b) { return emu_ftz(emu_ftz(a) / emu_ftz(b)); }
+inline float __fsqrt_rn(float a) { return emu_ftz(std::sqrt(emu_ftz(a))); }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dsub_rn(double a, double b) { return a - b; }
 inline double __dmul_rn(double a, double b) { return a * b; }

@@ -19,79 +19,50 @@ The point is to fail where real CuPy fails, so host-only habits show up without 
 * every array remembers the device that was current when it was made; mixing devices in one
   operation raises ValueError (``FAKE_DEVICES`` devices, 1 by default).
 
+Device work is asynchronous, as on a GPU (tests/fake_cupy_streams.py): kernels, ufuncs, copies
+and fills are queued on the current stream and take effect only when that stream is synchronized,
+an event recorded after them is waited on, or the host reads the array (``get()``, ``item()``...,
+which synchronize the current stream of the array's device). New memory starts as 0xFF bytes (NaN).
+So a missing event between two devices, or a read of a copy that has not run, gives wrong values
+in a CPU test. ``cupy.cuda`` (devices, raw memory, runtime, RawModule) is tests/fake_cupy_cuda.py.
+
 Kernels from ``cupy.RawModule`` run the host-emulated CUDA sources of tests/cuda_host_emu.py,
-tests/cuda_emu_multi_tensor.py and tests/cuda_emu_optimizer.py.
+tests/cuda_emu_multi_tensor.py and tests/cuda_emu_optimizer.py. ``cupy.cuda.nccl`` is
+tests/fake_nccl.py (collectives over mpi4py between the processes of an ``mpiexec`` job).
 """
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import functools
 import inspect
 import json
+import math
 import sys
-import threading
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tests import fake_cupy_compute as compute
+from tests import fake_cupy_cuda as fcuda
+from tests import fake_cupy_streams as streams
+from tests import fake_nccl as _fake_nccl
+from tests.fake_cupy_cuda import CUDARuntimeError, Device, MemoryPointer, RawModule  # noqa: F401
+
 API = json.loads((Path(__file__).parent / "data" / "cupy_api.json").read_text())
 FAKE_DEVICES = 1
-_STATE = threading.local()
 __version__ = "14.2.0"
+# The probe of backend compiles kernels: names of missing CUDA pieces (fake_cupy_cuda.MISSING).
+MISSING = fcuda.MISSING
+# Names of ufuncs called with no device array (computed on the device anyway: a GPU's rounding).
+SCALAR_ONLY_CALLS: list[str] = []
 
 
 def _current() -> int:
-    return getattr(_STATE, "device", 0)
-
-
-# ------------------------------------------------------------------------------------ devices
-class Device:
-    """``cupy.cuda.Device``: a context manager that makes a device current (thread-local)."""
-
-    def __init__(self, device: Any = None) -> None:
-        self.id = _current() if device is None else int(device)
-        if not 0 <= self.id < FAKE_DEVICES:
-            raise RuntimeError(f"CUDARuntimeError: cudaErrorInvalidDevice: device {self.id}")
-        self.attributes = {"MultiProcessorCount": 4}
-        self.compute_capability = "90"
-        self._saved: list[int] = []
-
-    def __enter__(self) -> Device:
-        self._saved.append(_current())
-        _STATE.device = self.id
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        _STATE.device = self._saved.pop()
-
-    def use(self) -> None:
-        _STATE.device = self.id
-
-    def synchronize(self) -> None:
-        return None
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Device) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(("cuda", self.id))
-
-    def __repr__(self) -> str:
-        return f"<CUDA Device {self.id}>"
-
-
-class MemoryPointer:
-    """``arr.data``: the raw address (host memory here) and the device it belongs to."""
-
-    def __init__(self, ptr: int, device_id: int) -> None:
-        self.ptr = ptr
-        self.device_id = device_id
-
-    def memset_async(self, value: int, size: int, stream: Any = None) -> None:
-        ctypes.memset(self.ptr, value, size)
+    return streams.current_device()
 
 
 def _device_of(args: Any) -> int | None:
@@ -166,6 +137,17 @@ def _check_device(dev: int | None, what: str) -> None:
         )
 
 
+def _snapshot(obj: Any) -> Any:
+    """Host data as the device will see it: copied now (CuPy uploads pageable memory at the call)."""
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, list):
+        return [_snapshot(o) for o in obj]
+    if isinstance(obj, tuple):
+        return tuple(_snapshot(o) for o in obj)
+    return obj
+
+
 # -------------------------------------------------------------------------------- the array
 class Flags:
     """``cupy.ndarray.flags``: only the three flags CuPy has (no ``writeable``, ``aligned``)."""
@@ -194,8 +176,9 @@ class ndarray:  # noqa: N801 - CuPy's name
 
     def __init__(self, shape: Any, dtype: Any = float, memptr: Any = None, strides: Any = None,
                  order: str = "C") -> None:  # fmt: skip
-        self._a = np.empty(shape, dtype=dtype, order=order)
+        self._a = streams.alloc(shape, dtype, order)
         self._dev = _current()
+        streams.touch(self._dev)
 
     # -- attributes
     shape = property(lambda self: self._a.shape)
@@ -218,7 +201,7 @@ class ndarray:  # noqa: N801 - CuPy's name
 
     @property
     def data(self) -> MemoryPointer:
-        return MemoryPointer(int(self._a.__array_interface__["data"][0]), self._dev)
+        return MemoryPointer(self._a, self._dev)
 
     @property
     def __cuda_array_interface__(self) -> dict[str, Any]:
@@ -233,6 +216,11 @@ class ndarray:  # noqa: N801 - CuPy's name
             "stream": 1,
         }
 
+    def _host(self) -> np.ndarray:
+        """The values once the current stream of this array's device has run (a host read)."""
+        streams.current_queue(self._dev).run_all()
+        return self._a
+
     # -- conversions CuPy refuses or makes explicit
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TypeError(
@@ -241,9 +229,16 @@ class ndarray:  # noqa: N801 - CuPy's name
         )
 
     def get(self, stream: Any = None, order: str = "C", out: Any = None, blocking: bool = True):  # noqa: ANN201
+        if out is not None and not isinstance(out, np.ndarray):
+            raise TypeError("Only numpy.ndarray can be obtained from cupy.ndarray")
+        q = streams.queue_for(stream, self._dev)
+        if not blocking:  # the copy is queued; the host buffer is valid after a sync
+            target = out if out is not None else np.empty(self.shape, self.dtype, order=order)
+            src = self._a
+            q.push(lambda: np.copyto(target, src))
+            return target
+        q.run_all()
         if out is not None:
-            if not isinstance(out, np.ndarray):
-                raise TypeError("Only numpy.ndarray can be obtained from cupy.ndarray")
             out[...] = self._a
             return out
         return np.array(self._a, order=order, copy=True)
@@ -253,25 +248,26 @@ class ndarray:  # noqa: N801 - CuPy's name
             raise TypeError(f"Only numpy.ndarray can be set to cupy.ndarray, got {type(arr)}")
         if arr.shape != self.shape or arr.dtype != self.dtype:
             raise ValueError("Shape or dtype mismatch in ndarray.set")
-        self._a[...] = arr
+        dst, src = self._a, arr.copy()
+        streams.queue_for(stream, self._dev).push(lambda: np.copyto(dst, src))
 
     def item(self) -> Any:
-        return self._a.item()
+        return self._host().item()
 
     def tolist(self) -> Any:
-        return self._a.tolist()
+        return self._host().tolist()
 
     def __float__(self) -> float:
-        return float(self._a)
+        return float(self._host())
 
     def __int__(self) -> int:
-        return int(self._a)
+        return int(self._host())
 
     def __complex__(self) -> complex:
-        return complex(self._a)
+        return complex(self._host())
 
     def __bool__(self) -> bool:
-        return bool(self._a)
+        return bool(self._host())
 
     def __len__(self) -> int:
         return len(self._a)
@@ -282,13 +278,13 @@ class ndarray:  # noqa: N801 - CuPy's name
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        return repr(self._a)
+        return repr(self._host())
 
     def __str__(self) -> str:
-        return str(self._a)
+        return str(self._host())
 
     def __format__(self, spec: str) -> str:
-        return format(self._a, spec)
+        return format(self._host(), spec)
 
     def __copy__(self) -> ndarray:
         return self.copy()
@@ -305,34 +301,65 @@ class ndarray:  # noqa: N801 - CuPy's name
 
     # -- methods
     def copy(self, order: str = "C") -> ndarray:
-        return _wrap(np.array(self._a, order=order, copy=True))  # on the current device
+        """A copy on the current device (a peer copy queued there for another device's array,
+        not ordered after the source device's streams)."""
+        src = self._a
+        return compute.compute(lambda: np.array(src, order=order, copy=True), _current(), {})
 
     def astype(self, dtype: Any, order: str = "K", casting: Any = None, subok: Any = None,
                copy: bool = True) -> ndarray:  # fmt: skip
         _check_device(self._dev, "astype")
-        out = self._a.astype(dtype, order=order, casting=casting or "unsafe", copy=copy)
-        return self if out is self._a else _wrap(out, self._dev)
+        src = self._a
+        if not copy and np.dtype(dtype) == src.dtype and _has_order(src, order):
+            return self
+        return compute.compute(
+            lambda: src.astype(dtype, order=order, casting=casting or "unsafe", copy=True),
+            self._dev,
+            {},
+        )
 
     def view(self, dtype: Any = None, type: Any = None) -> ndarray:  # noqa: A002
         return _wrap(self._a.view() if dtype is None else self._a.view(dtype), self._dev)
 
     def fill(self, value: Any) -> None:
-        self._a.fill(_fill_value(value))
+        dst = self._a
+        if isinstance(value, ndarray):
+            if value.shape != ():
+                raise ValueError("non-scalar cupy.ndarray cannot be used for fill")
+            src = value._a
+            streams.current_queue(self._dev).push(lambda: dst.fill(src[()]))
+            return
+        v = _fill_value(value)
+        streams.current_queue(self._dev).push(lambda: dst.fill(v))
 
     def __getitem__(self, key: Any) -> ndarray:
         _device_of((self, key))
-        return _wrap(self._a[_index(key)], self._dev)
+        idx = _index(key)
+        src = self._a
+        return compute.compute(
+            lambda: src[idx],
+            self._dev,
+            compute.inputs_of(self),
+            sync=_device_mask(key),
+            queue=streams.current_queue(self._dev),
+        )
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if _device_mask(key):
+            streams.current_queue(self._dev).run_all()  # the target's size depends on the mask
         idx = _index(key)
         parts = idx if isinstance(idx, tuple) else (idx,)
+        dst = self._a
+        _check_assignable(dst, key, value)
         if isinstance(value, ndarray):
             _device_of((self, value))
-            self._a[idx] = value._a
+            src = value._a
+            fn = functools.partial(dst.__setitem__, idx, src)
         elif any(isinstance(k, (np.ndarray, list)) for k in parts):
-            self._a[idx] = value  # advanced assignment: CuPy uploads the values
+            fn = functools.partial(dst.__setitem__, idx, _snapshot(value))  # CuPy uploads them
         else:
-            self._a[idx] = _fill_value(value)  # basic indexing: CuPy fills the view
+            fn = functools.partial(dst.__setitem__, idx, _fill_value(value))  # a fill of the view
+        streams.current_queue(self._dev).push(fn)
 
     def __getattr__(self, name: str) -> Any:
         spec = API["ndarray"].get(name)
@@ -344,8 +371,18 @@ class ndarray:  # noqa: N801 - CuPy's name
             dev = _device_of((self, args, kwargs))
             if name not in _VIEW_METHODS:  # these make views (no kernel, any current device)
                 _check_device(dev, f"ndarray.{name}")
-            out = getattr(self._a, name)(*_unwrap(args, name), **_unwrap_kw(kwargs, name))
-            return _wrap(out, self._dev)
+            host, a, k = self._a, _unwrap(args, name), _unwrap_kw(kwargs, name)
+            q = streams.current_queue(self._dev)
+            if name in _INPLACE_METHODS or kwargs.get("out") is not None:
+                q.push(lambda: getattr(host, name)(*a, **k))
+                return kwargs.get("out")
+            return compute.compute(
+                lambda: getattr(host, name)(*a, **k),
+                self._dev,
+                compute.inputs_of(self, args, kwargs),
+                sync=name in _SYNC,
+                queue=q,
+            )
 
         return method
 
@@ -373,13 +410,23 @@ def _fill_value(value: Any) -> Any:
     if isinstance(value, ndarray):
         if value.shape != ():
             raise ValueError("non-scalar cupy.ndarray cannot be used for fill")
-        return value._a[()]
+        return value._host()[()]
     if not isinstance(value, (bool, int, float, complex, np.generic)):
         raise TypeError(f"Unsupported type {type(value)}")
     return value
 
 
 _VIEW_METHODS = {"reshape", "ravel", "squeeze", "transpose", "swapaxes", "diagonal", "tolist"}
+_INPLACE_METHODS = {"sort", "partition", "put"}
+# Results whose shape depends on device data (CuPy synchronizes), and host reads.
+_SYNC = {
+    "argwhere", "compress", "extract", "flatnonzero", "nonzero", "trim_zeros", "unique",
+    "unique_all", "unique_counts", "unique_inverse", "unique_values", "intersect1d", "setdiff1d",
+    "setxor1d", "union1d", "bincount", "roots", "repeat", "save", "savetxt", "savez",
+    "savez_compressed", "array2string", "array_repr", "array_str", "tofile", "dump", "dumps",
+    "tobytes", "tolist", "item",
+}  # fmt: skip
+_INPLACE_FUNCTIONS = {"put", "place", "putmask", "fill_diagonal", "put_along_axis"}
 
 
 def _unwrap_kw(kwargs: dict[str, Any], what: str) -> dict[str, Any]:
@@ -387,13 +434,51 @@ def _unwrap_kw(kwargs: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def _index(key: Any) -> Any:
-    """An index with device arrays as host arrays; NumPy arrays and lists are allowed (CuPy
-    uploads them)."""
+    """An index with device arrays as host buffers (read when the kernel runs) and NumPy arrays
+    and lists copied (CuPy uploads them at the call)."""
     if isinstance(key, ndarray):
         return key._a
     if isinstance(key, tuple):
-        return tuple(k._a if isinstance(k, ndarray) else k for k in key)
-    return key
+        return tuple(k._a if isinstance(k, ndarray) else _snapshot(k) for k in key)
+    return _snapshot(key)
+
+
+def _has_order(arr: np.ndarray, order: str) -> bool:
+    """Whether ``arr`` already has the memory order ``order`` asks for."""
+    if order == "C":
+        return bool(arr.flags.c_contiguous)
+    if order == "F":
+        return bool(arr.flags.f_contiguous)
+    return True
+
+
+def _check_assignable(dst: np.ndarray, key: Any, value: Any) -> None:
+    """Raise now (as CuPy does at the call) when ``dst[key] = value`` cannot work: a bad index or
+    a value that does not broadcast to the target. Device index arrays count by shape only."""
+    parts = key if isinstance(key, tuple) else (key,)
+    probe_key = tuple(
+        k._a if isinstance(k, ndarray) and k.dtype == np.bool_
+        else np.zeros(k.shape, k.dtype) if isinstance(k, ndarray)
+        else k
+        for k in parts
+    )  # fmt: skip
+    probe = np.broadcast_to(np.zeros((), dst.dtype), dst.shape)
+    target = probe[probe_key if isinstance(key, tuple) else probe_key[0]].shape
+    shape = tuple(np.shape(value._a if isinstance(value, ndarray) else value))
+    while len(shape) > len(target) and shape[0] == 1:
+        shape = shape[1:]
+    try:
+        np.broadcast_to(np.zeros(shape, np.bool_), target)
+    except ValueError:
+        raise ValueError(
+            f"could not broadcast input array from shape {shape} into shape {target}"
+        ) from None
+
+
+def _device_mask(key: Any) -> bool:
+    """Whether ``key`` holds a boolean device array (the result's size depends on its values)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return any(isinstance(k, ndarray) and k.dtype == np.bool_ for k in parts)
 
 
 def _ufunc_call(ufunc: Any, method: str, inputs: Any, kwargs: dict[str, Any]) -> Any:
@@ -403,14 +488,23 @@ def _ufunc_call(ufunc: Any, method: str, inputs: Any, kwargs: dict[str, Any]) ->
     for a in args:
         if not isinstance(a, (np.ndarray, np.generic, bool, int, float, complex)):
             raise TypeError(f"Unsupported type {type(a)}")
+    if ufunc.__name__ == "matmul" and "cublas" in MISSING:
+        raise RuntimeError(fcuda.NO_CUBLAS)
+    if dev is None and kwargs.get("out") is None:
+        SCALAR_ONLY_CALLS.append(ufunc.__name__)
     kw = _unwrap_kw(kwargs, ufunc.__name__)
     if "out" in kw and not isinstance(kw["out"], tuple):
         kw["out"] = (kw["out"],)
-    out = getattr(ufunc, method)(*args, **kw)
-    if "out" in kwargs:
-        outs = kwargs["out"] if isinstance(kwargs["out"], tuple) else (kwargs["out"],)
-        return outs[0] if len(outs) == 1 else outs
-    return _wrap(out, dev)
+    here = _current() if dev is None else dev
+    if method == "__call__" and ufunc.signature is None:
+        return compute.ufunc_call(ufunc, args, kw, kwargs.get("out"), here)
+    q = streams.current_queue()
+    if method == "at" or kwargs.get("out") is not None:
+        q.push(lambda: getattr(ufunc, method)(*args, **kw))
+        return kwargs.get("out")
+    return compute.compute(
+        lambda: getattr(ufunc, method)(*args, **kw), here, compute.inputs_of(inputs, kwargs)
+    )
 
 
 def _binary(name: str, reflected: bool = False, inplace: bool = False) -> Any:
@@ -453,19 +547,39 @@ ndarray.__module__ = "cupy"
 _HOST_IN = {"array", "asarray", "asanyarray", "asnumpy", "get_array_module"}
 _NO_ARRAY = {"result_type", "can_cast", "promote_types", "finfo", "iinfo", "issubdtype",
              "min_scalar_type", "isscalar", "ndim", "shape", "size", "broadcast_shapes",
-             "common_type", "get_array_module"}  # fmt: skip
+             "common_type", "get_array_module", "may_share_memory", "shares_memory"}  # fmt: skip
+_UNINITIALIZED = {"empty", "empty_like"}
 
 
 def array(obj: Any, dtype: Any = None, copy: bool = True, order: str = "K", subok: bool = False,
           ndmin: int = 0, *, blocking: bool = False) -> ndarray:  # fmt: skip
     if isinstance(obj, ndarray):
+        src = obj._a
         if obj._dev != _current():
-            return _wrap(np.array(obj._a, dtype=dtype, order=order, ndmin=ndmin, copy=True))
-        out = np.array(obj._a, dtype=dtype, order=order, ndmin=ndmin, copy=copy or None)
-        return obj if out is obj._a else _wrap(out)
+            # a peer copy queued on the current device's stream, which does not wait for the
+            # source device's streams (CuPy on NVIDIA GPUs)
+            return compute.compute(
+                lambda: np.array(src, dtype=dtype, order=order, ndmin=ndmin, copy=True),
+                _current(),
+                {},
+            )
+        return compute.compute(
+            lambda: np.array(src, dtype=dtype, order=order, ndmin=ndmin, copy=copy or None),
+            _current(),
+            compute.inputs_of(obj),
+        )
     if isinstance(obj, (list, tuple)) and any(isinstance(o, ndarray) for o in _walk(obj)):
-        obj = _unwrap(obj, "cupy.array")
-    return _wrap(np.array(obj, dtype=dtype, order=order, ndmin=ndmin, copy=True))
+        parts = _unwrap(obj, "cupy.array")
+        return compute.compute(
+            lambda: np.array(parts, dtype=dtype, order=order, ndmin=ndmin, copy=True),
+            _current(),
+            {},
+        )
+    host = np.array(obj, dtype=dtype, order=order, ndmin=ndmin, copy=True)  # uploaded now
+    dst = streams.alloc_like(host)
+    streams.current_queue().push(lambda: np.copyto(dst, host))
+    streams.touch(_current())
+    return _wrap(dst)
 
 
 def asarray(a: Any, dtype: Any = None, order: Any = None, *, copy: Any = None,
@@ -481,7 +595,7 @@ asanyarray = asarray
 def asnumpy(a: Any, stream: Any = None, order: str = "C", out: Any = None, *,
             blocking: bool = True) -> np.ndarray:  # fmt: skip
     if isinstance(a, ndarray):
-        return a.get(order=order, out=out)
+        return a.get(stream=stream, order=order, out=out, blocking=blocking)
     return np.asarray(a, order=order)
 
 
@@ -496,14 +610,22 @@ def copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = None) ->
         if src.size != 1:
             raise ValueError("non-scalar numpy.ndarray cannot be used for copyto")
         src = src.reshape(())[()]
+    q = streams.current_queue()
+    d = dst._a
     if isinstance(src, ndarray) and src._dev != dst._dev:
         if where is not None or src.shape != dst.shape:
             raise ValueError("copyto between devices supports same-shape arrays only")
-        np.copyto(dst._a, src._a, casting=casting)
+        if not np.can_cast(src.dtype, dst.dtype, casting=casting):
+            raise TypeError(f"Cannot cast {src.dtype} to {dst.dtype} in {casting} casting mode")
+        s = src._a  # a memcpy on the current stream, not ordered after the source's streams
+        q.push(lambda: np.copyto(d, s, casting=casting))
         return
     _check_device(_device_of((dst, src, where)), "copyto")
-    np.copyto(dst._a, _unwrap(src, "copyto"), casting=casting,
-              where=True if where is None else _unwrap(where, "copyto"))  # fmt: skip
+    s, w = _unwrap(src, "copyto"), True if where is None else _unwrap(where, "copyto")
+    np.broadcast_shapes(np.shape(s), d.shape)  # shape errors at the call, as CuPy raises them
+    if isinstance(s, np.ndarray) and not np.can_cast(s.dtype, d.dtype, casting=casting):
+        raise TypeError(f"Cannot cast {s.dtype} to {d.dtype} in {casting} casting mode")
+    q.push(lambda: np.copyto(d, s, casting=casting, where=w))
 
 
 class PyCapsule:
@@ -535,8 +657,19 @@ def _function(table: dict[str, Any], name: str, host: Any) -> Any:
             return getattr(host, name)(*_unwrap_lenient(args), **_unwrap_lenient(kwargs))
         dev = _device_of((args, kwargs))
         _check_device(dev, f"cupy.{name}")
-        out = getattr(host, name)(*_unwrap(args, name), **_unwrap_kw(kwargs, name))
-        return _wrap(out)
+        if name in ("dot", "matmul", "tensordot", "inner", "vdot") and "cublas" in MISSING:
+            raise RuntimeError(fcuda.NO_CUBLAS)
+        a, k = _unwrap(args, name), _unwrap_kw(kwargs, name)
+        fn = getattr(host, name)
+        if name in _UNINITIALIZED:  # allocation only: the memory holds whatever it held
+            streams.touch(_current())
+            return _wrap(streams.alloc_like(np.asarray(fn(*a, **k))))
+        if name in _INPLACE_FUNCTIONS or kwargs.get("out") is not None:
+            streams.current_queue().push(lambda: fn(*a, **k))
+            return kwargs.get("out")
+        sync = name in _SYNC or (name == "where" and len(args) + len(kwargs) == 1)
+        found = compute.inputs_of(args, kwargs)
+        return compute.compute(lambda: fn(*a, **k), _current(), found, sync=sync)
 
     call.__name__ = name
     return call
@@ -592,158 +725,18 @@ for _name in API["linalg"]:
 
 
 # ------------------------------------------------------------------------ cupy.cuda and friends
-class _Stream:
-    null: _Stream
-
-    def __init__(self, null: bool = False, non_blocking: bool = False, ptds: bool = False) -> None:
-        self.ptr = 0
-
-    def synchronize(self) -> None:
-        return None
-
-    def use(self) -> _Stream:
-        return self
-
-    def __enter__(self) -> _Stream:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
+cuda = fcuda.make_module()
+cuda.nccl = _fake_nccl  # type: ignore[attr-defined]
+runtime = fcuda.runtime
+_Pinned = fcuda.Pinned  # (tests check for it by this name)
 
 
-_Stream.null = _Stream()
+def get_default_memory_pool() -> fcuda.Pool:
+    return fcuda.POOL
 
 
-class _Event:
-    def __init__(self, block: bool = False, disable_timing: bool = False,
-                 interprocess: bool = False) -> None:  # fmt: skip
-        self.done = True
-
-    def record(self, stream: Any = None) -> None:
-        return None
-
-    def synchronize(self) -> None:
-        return None
-
-    def query(self) -> bool:
-        return True
-
-
-class _Pinned(bytearray):
-    """``cupy.cuda.alloc_pinned_memory``: exports the buffer protocol and has ``ptr``."""
-
-    @property
-    def ptr(self) -> int:
-        return ctypes.addressof(ctypes.c_char.from_buffer(self))
-
-
-class CUDARuntimeError(RuntimeError):
-    pass
-
-
-def _memcpy(dst: int, src: int, size: int, kind: int, stream: int = 0) -> None:
-    ctypes.memmove(dst, src, size)
-
-
-runtime = types.SimpleNamespace(
-    getDeviceCount=lambda: FAKE_DEVICES,
-    getDevice=_current,
-    setDevice=lambda d: Device(d).use(),
-    deviceSynchronize=lambda: None,
-    memsetAsync=lambda ptr, value, size, stream: ctypes.memset(ptr, value, size),
-    memcpyAsync=_memcpy,
-    memcpy=lambda dst, src, size, kind: _memcpy(dst, src, size, kind),
-    memGetInfo=lambda: (60 << 30, 80 << 30),
-    CUDARuntimeError=CUDARuntimeError,
-    memcpyHostToHost=0,
-    memcpyHostToDevice=1,
-    memcpyDeviceToHost=2,
-    memcpyDeviceToDevice=3,
-    memcpyDefault=4,
-    is_hip=False,
-)
-
-
-class _Pool:
-    def free_all_blocks(self, stream: Any = None) -> None:
-        return None
-
-    def used_bytes(self) -> int:
-        return 0
-
-    def total_bytes(self) -> int:
-        return 0
-
-
-_POOL = _Pool()
-
-
-def get_default_memory_pool() -> _Pool:
-    return _POOL
-
-
-def get_default_pinned_memory_pool() -> _Pool:
-    return _POOL
-
-
-class _RawKernel:
-    def __init__(self, name: str, launch: Any, as_subclass: bool) -> None:
-        self.name, self._launch, self._as_subclass = name, launch, as_subclass
-
-    def __call__(self, grid: tuple[int, ...], block: tuple[int, ...], args: tuple[Any, ...], *,
-                 shared_mem: int = 0, stream: Any = None,
-                 enable_cooperative_groups: bool = False) -> None:  # fmt: skip
-        from tests import cuda_host_emu
-
-        _check_device(_device_of(args), f"kernel {self.name}")
-        host: list[Any] = []
-        for a in args:
-            if isinstance(a, ndarray):
-                host.append(a._a.view(cuda_host_emu.FakeArray) if self._as_subclass else a._a)
-            elif isinstance(a, (np.generic, bool, int, float)):
-                host.append(a)
-            else:
-                raise TypeError(f"Unsupported type {type(a)} (kernel {self.name} argument)")
-        self._launch(tuple(grid), tuple(block), tuple(host))
-
-
-class RawModule:
-    """``cupy.RawModule`` over the host-emulated kernels/*.cu (keyword-only, as in CuPy 14)."""
-
-    def __init__(self, *, code: str | None = None, path: str | None = None, options: tuple = (),
-                 backend: str = "nvrtc", translate_cucomplex: bool = False,
-                 enable_cooperative_groups: bool = False, name_expressions: Any = None,
-                 jitify: bool = False) -> None:  # fmt: skip
-        from tests import cuda_host_emu
-
-        if code is None:
-            raise TypeError("fake RawModule needs code=")
-        self.code = code
-        self.options = tuple(options)
-        self.name_expressions = tuple(name_expressions or ())
-        self._emu = cuda_host_emu._RawModule(code, self.options, self.name_expressions)
-
-    def get_function(self, name: str) -> _RawKernel:
-        from tests import cuda_emu_multi_tensor, cuda_emu_optimizer
-
-        if "<" in name and name not in self.name_expressions:
-            raise KeyError(f"{name} is not among the RawModule's name_expressions")
-        if name.startswith("multi_optimizer_step"):
-            return _RawKernel(name, cuda_emu_optimizer.fake_kernel(name), False)
-        if name == "multi_zero_bytes" or name.startswith("multi_average<"):
-            return _RawKernel(name, cuda_emu_multi_tensor.launcher(name), False)
-        return _RawKernel(name, self._emu.get_function(name), True)
-
-
-cuda = types.ModuleType("cupy.cuda")
-cuda.Device = Device  # type: ignore[attr-defined]
-cuda.Stream = _Stream  # type: ignore[attr-defined]
-cuda.Event = _Event  # type: ignore[attr-defined]
-cuda.MemoryPointer = MemoryPointer  # type: ignore[attr-defined]
-cuda.runtime = runtime  # type: ignore[attr-defined]
-cuda.get_current_stream = lambda device_id=-1: _Stream.null  # type: ignore[attr-defined]
-cuda.alloc_pinned_memory = lambda size: _Pinned(int(size))  # type: ignore[attr-defined]
-cuda.is_available = lambda: True  # type: ignore[attr-defined]
+def get_default_pinned_memory_pool() -> fcuda.Pool:
+    return fcuda.POOL
 
 
 def _host_of(x: Any) -> Any:
@@ -762,8 +755,9 @@ def _scatter(op: Any) -> Any:
         if not isinstance(a, ndarray):
             raise TypeError(f"cupyx scatter: a must be cupy.ndarray, got {type(a)}")
         _check_device(_device_of((a, slices, value)), "cupyx scatter")
-        vals = value._a if isinstance(value, ndarray) else np.asarray(value, dtype=a.dtype)
-        op.at(a._a, _index(slices), vals)
+        vals = value._a if isinstance(value, ndarray) else np.array(value, dtype=a.dtype)
+        dst, idx = a._a, _index(slices)
+        streams.current_queue().push(lambda: op.at(dst, idx, vals))
 
     return scatter
 
@@ -773,17 +767,42 @@ cupyx.scatter_add = _scatter(np.add)  # type: ignore[attr-defined]
 cupyx.scatter_max = _scatter(np.maximum)  # type: ignore[attr-defined]
 cupyx.scatter_min = _scatter(np.minimum)  # type: ignore[attr-defined]
 
+compute.WRAP = _wrap
+compute.IS_FAKE = lambda obj: isinstance(obj, ndarray)
+
+
+def _special_erf(x: Any) -> Any:
+    """``cupyx.scipy.special.erf``: a CuPy float array in, one of its dtype out, same device."""
+    if not isinstance(x, ndarray):
+        raise TypeError(f"cupyx.scipy.special.erf: expected cupy.ndarray, got {type(x)}")
+    vals = np.vectorize(math.erf, otypes=[np.float64])(x._a).astype(x._a.dtype)
+    return _wrap(vals, _device_of((x,)))
+
+
+cupyx_scipy = types.ModuleType("cupyx.scipy")
+cupyx_special = types.ModuleType("cupyx.scipy.special")
+cupyx_special.erf = _special_erf  # type: ignore[attr-defined]
+cupyx_scipy.special = cupyx_special  # type: ignore[attr-defined]
+cupyx.scipy = cupyx_scipy  # type: ignore[attr-defined]
+cupyx.__path__ = []  # type: ignore[attr-defined] - a package, so `from cupyx.scipy import ...` works
+
 
 # --------------------------------------------------------------------------------- installing
 _SAVED: dict[str, Any] = {}
 _SUBMODULES = {"cupy.cuda": cuda, "cupy.cuda.runtime": runtime, "cupy.linalg": linalg,
-               "cupy.testing": testing, "cupyx": cupyx}  # fmt: skip
+               "cupy.testing": testing, "cupyx": cupyx, "cupyx.scipy": cupyx_scipy,
+               "cupyx.scipy.special": cupyx_special, "cupy.cuda.nccl": _fake_nccl}  # fmt: skip
 
 
-def install(devices: int = 1) -> Any:
-    """Make ``import cupy`` give this module with ``devices`` fake GPUs; mxlite's caches reset."""
+def install(devices: int = 1, missing: tuple[str, ...] = ()) -> Any:
+    """Make ``import cupy`` give this module with ``devices`` fake GPUs (and the CUDA pieces in
+    ``missing`` absent, see :data:`MISSING`); the queues and mxlite's caches start fresh."""
     global FAKE_DEVICES
-    FAKE_DEVICES = devices
+    FAKE_DEVICES = fcuda.FAKE_DEVICES = devices
+    MISSING.clear()
+    MISSING.update(missing)
+    streams.reset()
+    SCALAR_ONLY_CALLS.clear()
     me = sys.modules[__name__]
     for name, mod in {"cupy": me, **_SUBMODULES}.items():
         _SAVED.setdefault(name, sys.modules.get(name))
@@ -800,7 +819,30 @@ def uninstall() -> None:
         else:
             sys.modules[name] = mod
     _SAVED.clear()
+    MISSING.clear()
+    streams.reset()
     _reset_mxlite()
+
+
+@contextlib.contextmanager
+def installed(devices: int = 1, missing: tuple[str, ...] = ()) -> Iterator[Any]:
+    """:func:`install` for a block; then the state before it comes back (the session's fake under
+    ``MXLITE_FAKE_CUPY=1``, with its device count, else no fake at all)."""
+    was_installed = sys.modules.get("cupy") is sys.modules[__name__]
+    before = FAKE_DEVICES
+    try:
+        yield install(devices=devices, missing=missing)
+    finally:
+        if was_installed:
+            install(devices=before)
+        else:
+            uninstall()
+
+
+def synchronize_all() -> None:
+    """Run every queue of every device (the end of a test that leaves work queued)."""
+    for dev in range(FAKE_DEVICES):
+        streams.synchronize_device(dev)
 
 
 def _reset_mxlite() -> None:
@@ -808,6 +850,7 @@ def _reset_mxlite() -> None:
     from mxlite.ops import _cuda
 
     backend._probe_cupy.cache_clear()
+    backend._USED_GPUS.clear()
     _cuda._MODULES.clear()
     _cuda._FUNCTIONS.clear()
     _cuda._SM_COUNT.clear()

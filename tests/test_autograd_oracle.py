@@ -201,3 +201,50 @@ def test_gradients_match_mxnet(
             atol=2e-6,
             err_msg=f"{scenario}:{key}",
         )
+
+
+_SPECIAL_VALUES = [float("nan"), float("inf"), float("-inf"), 0.0, -0.0, -1.0, 2.0, 0.5]
+_SPECIAL_SWEEP = """
+vals = [float(v) for v in VALUES]
+def grad_of(f):
+    x = nd.array(vals)
+    x.attach_grad()
+    with autograd.record():
+        y = f(x)
+    y.backward()
+    return [None if v != v else v for v in x.grad.asnumpy().tolist()]
+out = {}
+for name in ("relu", "sigmoid", "tanh", "abs", "sqrt", "rsqrt", "square", "exp", "log",
+             "log1p", "expm1", "reciprocal", "negative", "softsign", "sign", "floor"):
+    out[name] = grad_of(getattr(nd, name))
+for act in ("relu", "sigmoid", "tanh", "softrelu", "softsign"):
+    out["Activation/" + act] = grad_of(lambda x: nd.Activation(x, act_type=act))
+out["clip"] = grad_of(lambda x: nd.clip(x, -0.5, 0.5))
+out["maximum_scalar"] = grad_of(lambda x: nd.maximum(x, 0.0))
+out["minimum_scalar"] = grad_of(lambda x: nd.minimum(x, 0.0))
+out["pow_scalar"] = grad_of(lambda x: x ** 2.0)
+out["sum"] = grad_of(lambda x: nd.sum(x))
+""".replace("VALUES", repr([str(v) for v in _SPECIAL_VALUES]))
+
+
+def test_gradients_at_nan_inf_and_zero_follow_mxnet() -> None:
+    """Gradients at NaN, +-inf and +-0 as MXNet 1.9.1 gives them (relu's is NaN at NaN while
+    Activation('relu')'s is 0, abs' is 0 at NaN, clip passes NaN, rsqrt is -inf at -0); the
+    other positions agree to float32 rounding."""
+    ref = run_oracle_json(
+        "from mxnet import nd, autograd\n" + _SPECIAL_SWEEP + "print(json.dumps(out))"
+    )
+    namespace: dict[str, Any] = {"nd": mx.nd, "autograd": mx.autograd}
+    exec(_SPECIAL_SWEEP, namespace)
+    ours = namespace["out"]
+    assert set(ours) == set(ref)
+    for key, want in ref.items():
+        got = ours[key]
+        for i, (w, o) in enumerate(zip(want, got)):
+            where = f"{key} at {_SPECIAL_VALUES[i]}"
+            if w is None or o is None or np.isinf(w) or w == 0:
+                assert (w is None and o is None) or (w == o and np.signbit(w) == np.signbit(o)), (
+                    f"{where}: MXNet {w}, mxlite {o}"
+                )
+            else:
+                assert abs(w - o) <= 1e-6 * max(1.0, abs(w)), f"{where}: MXNet {w}, mxlite {o}"

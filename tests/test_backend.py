@@ -3,9 +3,13 @@ CuPy modules), the remedy text, and the errors GPU contexts raise when no GPU is
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -74,14 +78,47 @@ def test_zero_devices_means_no_gpu(fresh_probe: pytest.MonkeyPatch) -> None:
     assert "found no GPU" in backend.gpu_remedy()
 
 
-def test_fewer_gpus_than_asked(fresh_probe: pytest.MonkeyPatch) -> None:
-    fresh_probe.setitem(sys.modules, "cupy", _fake_cupy(lambda: 1))
+def test_fewer_gpus_than_asked(fake_gpu: Any) -> None:
+    fake_gpu.install(devices=1)
     assert backend.gpu_count() == 1
     backend.check_ctx_usable(mx.gpu(0))
     with pytest.raises(MXLiteGPUError, match=r"only 1 GPU\(s\) are usable") as info:
         backend.check_ctx_usable(mx.gpu(1))
     assert "mx.cpu()" in str(info.value)
     backend.check_ctx_usable(mx.cpu(7))
+
+
+@pytest.mark.parametrize(
+    "missing,says",
+    [
+        (("nvrtc",), "NVRTC, CUDA's runtime compiler"),
+        (("headers",), "the CUDA headers (cuda_fp16.h) were not found"),
+        (("cublas",), "cuBLAS, which matrix products"),
+    ],
+)
+def test_a_gpu_without_compiler_headers_or_cublas_is_not_usable(
+    fake_gpu: Any, missing: tuple[str, ...], says: str
+) -> None:
+    """A driver-only host: the GPU is counted, but the probe kernel (or cuBLAS) fails."""
+    fake_gpu.install(devices=2, missing=missing)
+    assert backend.gpu_count() == 0 and mx.context.num_gpus() == 0
+    remedy = backend.gpu_remedy()
+    assert "CuPy found 2 GPU(s), but" in remedy and says in remedy, remedy
+    assert "[ctk]" in remedy and "mxlite[cuda13]" in remedy
+    with pytest.raises(MXLiteGPUError, match="no usable GPU"):
+        mx.nd.zeros((2,), ctx=mx.gpu(0))
+    fake_gpu.install(devices=2)
+    assert backend.gpu_count() == 2 and backend.gpu_remedy().startswith("Install")
+
+
+def test_the_probe_checks_what_the_kernel_wrote(fake_gpu: Any, monkeypatch: Any) -> None:
+    from tests import fake_cupy_cuda
+
+    fake_gpu.install(devices=1)
+    monkeypatch.setattr(fake_cupy_cuda, "_probe_launch", lambda grid, block, args: None)
+    backend._probe_cupy.cache_clear()
+    assert backend.gpu_count() == 0
+    assert "wrote [0.0, 0.0, 0.0, 0.0] instead of [0.0, 0.5, 1.0, 1.5]" in backend.gpu_remedy()
 
 
 def test_gpu_memory_info_errors(fresh_probe: pytest.MonkeyPatch) -> None:
@@ -101,3 +138,17 @@ def test_cpu_paths_never_need_cupy(fresh_probe: pytest.MonkeyPatch) -> None:
     backend.synchronize(None)
     with backend.device_guard(mx.cpu(0)):
         pass
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH (CUDA toolkit)")
+def test_probe_kernel_compiles_with_nvcc(tmp_path: Path) -> None:
+    """The probe's kernel is real CUDA (NVRTC compiles it at run time; nvcc here, to PTX)."""
+    from mxlite import _gpu_probe
+
+    src = tmp_path / "probe.cu"
+    src.write_text(_gpu_probe.KERNEL_SOURCE)
+    cmd = ["nvcc", "-std=c++17", "-arch=sm_90", "--ptx", "-o", str(tmp_path / "p.ptx"), str(src)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f".entry {_gpu_probe.KERNEL_NAME}(" in (tmp_path / "p.ptx").read_text()

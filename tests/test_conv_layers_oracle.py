@@ -9,6 +9,7 @@ statistics. Also the constructor errors (MXNet's AssertionError messages)."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,16 @@ def test_layers_match_mxnet(tmp_path: Path) -> None:
     ref, ref_arrays = _run_mxnet(tmp_path)
     scope: dict[str, Any] = {}
     exec(SCENARIO, scope)  # noqa: S102 - the scenario text the oracle ran
-    got, arrays = scope["run_layers"](mxlite, np, LAYERS, CONSTRUCTOR_ERRORS)
+    # A fresh thread has fresh block-name counters (they are per thread), as the fresh MXNet
+    # process has: parameter names must not depend on the blocks other tests made before.
+    box: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: box.append(scope["run_layers"](mxlite, np, LAYERS, CONSTRUCTOR_ERRORS))
+    )
+    worker.start()
+    worker.join()
+    assert box, "the scenario raised in its thread (see the output above)"
+    got, arrays = box[0]
     got = json.loads(json.dumps(got))  # tuples as lists, as the oracle's JSON has them
     problems = []
     for (expr, _), a, b in zip(LAYERS, got["layers"], ref["layers"]):

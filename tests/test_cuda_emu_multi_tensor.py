@@ -192,9 +192,27 @@ def test_zero_plan_gpu_table_spans_chunks(fake_cp):
     addrs, nbytes, chunk_buf, chunk_begin, chunk = plan._table
     assert addrs.dtype == np.uint64 and nbytes.dtype == np.int64
     assert chunk_buf.dtype == np.int32 and chunk_begin.dtype == np.int64
-    assert chunk == mt.GPU_CHUNK_BYTES and int(chunk_buf.size) == 2 + 1 + 2 + 3
+    total = sum(a.nbytes for a in big + small)
+    assert chunk == mt.gpu_chunk_bytes(total, 2) < mt.GPU_CHUNK_BYTES  # the fake GPU has 2 SMs
+    sizes = [a.nbytes for a in big + small]
+    assert int(chunk_buf.size) == sum(-(-n // chunk) for n in sizes) >= 2 * 2 * 8
     plan()
     assert all(not np.asarray(a).any() for a in big + small)
+
+
+def test_gpu_chunks_fill_the_device_by_sm_count():
+    """ResNet-50's parameters (161 buffers, 102 MB) on a 132-SM H100: a fixed 256 KiB chunk gave
+    508 blocks, under half of one wave (8 blocks of 256 threads per SM); chunks sized by the SM
+    count give at least two full waves, and small sets stop at the 16 KiB floor."""
+    from bench import sets
+
+    nbytes = np.array([int(np.prod(s)) * 4 for s in sets.s2().shapes], dtype=np.int64)
+    wave = 132 * mt.GPU_BLOCKS_PER_SM
+    assert len(mt.chunk_table(nbytes, mt.GPU_CHUNK_BYTES)[0]) == 508 < wave
+    chunk = mt.gpu_chunk_bytes(int(nbytes.sum()), 132)
+    assert chunk == 1 << 15 and len(mt.chunk_table(nbytes, chunk)[0]) >= 2 * wave
+    assert mt.gpu_chunk_bytes(int(nbytes.sum()), 16) == mt.GPU_CHUNK_BYTES  # a small GPU
+    assert mt.gpu_chunk_bytes(4096, 132) == mt.GPU_MIN_CHUNK_BYTES
 
 
 def test_multi_zero_groups_by_device(fake_cp):
@@ -250,7 +268,7 @@ def test_average_plan_gpu_launch_arguments(fake_cp, monkeypatch):
     mt.multi_average(reps, outs)
     assert seen == [
         ("float32", np.uint64, np.uint64, np.int64, np.int32, np.int64,
-         mt.GPU_CHUNK_BYTES // 4, 2, "cupy"),
+         mt.GPU_MIN_CHUNK_BYTES // 4, 2, "cupy"),
     ]  # fmt: skip
     assert all((np.asarray(o) == 0.5).all() for o in outs)
 

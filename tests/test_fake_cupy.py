@@ -122,6 +122,106 @@ def test_ops_on_gpu1_run_on_device_1(fcp):
     assert fcp.cuda.Device().id == 0  # the caller's current device is back
 
 
+def test_work_takes_effect_only_when_its_stream_is_waited_on(fcp):
+    from tests import fake_cupy_streams as streams
+
+    x = fcp.zeros(3, np.float32)
+    x += 2  # queued
+    assert streams.pending_work() == 2 and np.isnan(x._a).all()  # unwritten memory: 0xFF bytes
+    fcp.cuda.get_current_stream().synchronize()
+    assert streams.pending_work() == 0 and x._a.tolist() == [2, 2, 2]
+    x *= 3
+    assert x.get().tolist() == [6, 6, 6]  # a host read synchronizes the array's stream
+    y = x + 1
+    assert float(y[0]) == 7.0
+    with fcp.cuda.Device(1):
+        z = fcp.ones(2, np.float32) * 5
+    fcp.cuda.Device(0).synchronize()  # another device's work is not run
+    assert np.isnan(z._a).all()
+    fcp.cuda.Device(1).synchronize()
+    assert z._a.tolist() == [5, 5]
+
+
+def test_a_copy_between_devices_needs_an_event(fcp):
+    with fcp.cuda.Device(1):
+        src = fcp.ones(4, np.float32) * 2
+    unordered = fcp.array(src)  # queued on device 0; device 1 has not run
+    assert np.isnan(unordered.get()).all()
+    with fcp.cuda.Device(1):
+        src = fcp.ones(4, np.float32) * 3
+        ready = fcp.cuda.get_current_stream().record()
+    fcp.cuda.get_current_stream().wait_event(ready)
+    assert not ready.done
+    ordered = fcp.array(src)
+    assert ordered.get().tolist() == [3, 3, 3, 3] and ready.done
+    event = fcp.cuda.Event()
+    assert event.done  # never recorded
+    event.synchronize()
+
+
+def test_streams_of_one_device_and_deadlocks(fcp):
+    from tests import fake_cupy_streams as streams
+
+    side = fcp.cuda.Stream(non_blocking=True)
+    x = fcp.zeros(2, np.float32)
+    with side:
+        assert fcp.cuda.get_current_stream() is side
+        x += 1  # on the side stream; the null stream does not wait for a non-blocking stream
+    assert fcp.cuda.get_current_stream() is fcp.cuda.Stream.null
+    fcp.cuda.Stream.null.synchronize()
+    assert x._a.tolist() == [0, 0]
+    side.synchronize()
+    assert x._a.tolist() == [1, 1]
+    a, b = fcp.cuda.Stream(non_blocking=True), fcp.cuda.Stream(non_blocking=True)
+    ev_b = fcp.cuda.Event()
+    ev_b.record(b)  # position 0 of b: nothing to wait for
+    with a:
+        y = x * 2
+    ev_a = a.record()
+    b.wait_event(ev_a)
+    with b:
+        z = y + 1
+    assert z.get(stream=b).tolist() == [3, 3]
+    late = fcp.cuda.Event()
+    with b:
+        z += 1
+    late.record(b)
+    a.wait_event(late)
+    ev_a2 = a.record()
+    b.wait_event(ev_a2)  # b now waits for a, which waits for b's earlier work: fine
+    b.synchronize()
+    a2, b2 = fcp.cuda.Stream(non_blocking=True), fcp.cuda.Stream(non_blocking=True)
+    with a2:
+        w = fcp.ones(1)
+    ev1 = a2.record()
+    b2.wait_event(ev1)
+    with b2:
+        w += 1
+    ev2 = b2.record()
+    streams.queue_for(a2).items.appendleft(lambda: ev2.synchronize())  # a cycle, by hand
+    streams.queue_for(a2).submitted += 1
+    with pytest.raises(streams.DeadlockError):
+        a2.synchronize()
+
+
+def test_raw_memory_and_runtime_copies_are_queued(fcp):
+    x = fcp.asarray(np.arange(4, dtype=np.float32))
+    y = fcp.empty(4, np.float32)
+    fcp.cuda.runtime.memcpyAsync(y.data.ptr, x.data.ptr, 16, 3, 0)
+    y.data.memset_async(0, 4)
+    assert y.get().tolist() == [0, 1, 2, 3]
+    pinned = fcp.cuda.alloc_pinned_memory(16)
+    host = np.frombuffer(pinned, dtype=np.float32)
+    ev = fcp.cuda.Event()
+    fcp.cuda.runtime.memcpyAsync(pinned.ptr, y.data.ptr, 16, 2, 0)
+    ev.record()
+    assert not ev.query()
+    ev.synchronize()
+    assert host.tolist() == [0, 1, 2, 3]
+    props = fcp.cuda.runtime.getDeviceProperties(0)
+    assert props["memoryClockRate"] * 1000 * 2 * props["memoryBusWidth"] // 8 > 3e12  # kHz, bits
+
+
 # ------------------------------------------------------------------ GPU test bodies on the fake
 GPU_BODIES = [
     "tests/test_ndarray_gpu.py",

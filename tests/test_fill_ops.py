@@ -457,6 +457,27 @@ def test_cuda_source_uniform_bitwise_host_emulation(dtype):
 
 
 @needs_gxx
+def test_cuda_source_flushes_float32_subnormals_like_cupy_ftz():
+    """CuPy compiles with -ftz=true: a float32 draw below 2**-126 is 0 on the GPU while the CPU
+    keeps the subnormal (mxlite/ops/README.md, "where bitwise identity stops"); float64 keeps
+    subnormals on both."""
+    tiny = float(np.finfo(np.float32).tiny)
+    out = _poisoned((1000,), "float32")
+    cuda_host_emu.fill(out, "uniform", 0.0, 4 * tiny, KEY, 5, grid=3)
+    ref = _ref("uniform", (1000,), "float32", 0.0, 4 * tiny, offset=5)
+    sub = np.abs(ref) < tiny
+    assert 0 < sub.sum() < ref.size and (ref[sub] != 0).any()
+    np.testing.assert_array_equal(_bits(out), _bits(np.where(sub, np.float32(0), ref)))
+    out = _poisoned((999,), "float32")
+    cuda_host_emu.fill(out, "normal", 0.0, tiny / 8, KEY, 2, grid=2)  # every draw subnormal
+    assert (_bits(np.abs(out)) == 0).all()
+    assert (_ref("normal", (999,), "float32", 0.0, tiny / 8, offset=2) != 0).any()
+    out64 = _poisoned((64,), "float64")
+    cuda_host_emu.fill(out64, "uniform", 0.0, 1e-310, KEY, 0, grid=1)
+    np.testing.assert_array_equal(out64, _ref("uniform", (64,), "float64", 0.0, 1e-310))
+
+
+@needs_gxx
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cuda_source_normal_host_emulation(dtype):
     for n, offset in [(1, 0), (5, 1), (37, 3), (4096, 2), (999, 2**33 + 1)]:

@@ -88,7 +88,7 @@ def test_dense_relu_runs_fused_unless_the_activation_has_hooks() -> None:
         hooked = net(x)
     handle.detach()
     assert seen == [(2, 3)]  # the hook saw the activation block run
-    assert hooked._ag_node.op == "relu"
+    assert hooked._ag_node.op == "Activation_relu"
     np.testing.assert_array_equal(fused.asnumpy(), hooked.asnumpy())
 
 

@@ -57,11 +57,18 @@ def test_value_does_not_depend_on_contexts_or_order():
     one.initialize(ctx=mx.cpu(1))
     other = Parameter("other_weight", shape=(6, 3))
     other.initialize()
+    mx.random.seed(1234)  # the first initialization of "same_weight" again, after another name
+    later = Parameter("other_weight", shape=(6, 3))
+    later.initialize()
     many = Parameter("same_weight", shape=(6, 3))
     many.initialize(ctx=[mx.cpu(2), mx.cpu(0), mx.cpu(1)])
     for arr in _values(many):
         np.testing.assert_array_equal(arr, one.data().asnumpy())
     assert not np.array_equal(other.data().asnumpy(), one.data().asnumpy())
+    # a second Parameter of the same name since the seed draws new values, as in MXNet
+    twin = Parameter("same_weight", shape=(6, 3))
+    twin.initialize()
+    assert not np.array_equal(twin.data().asnumpy(), one.data().asnumpy())
     mx.random.seed(99)
     reseeded = Parameter("same_weight", shape=(6, 3))
     reseeded.initialize()
@@ -129,9 +136,11 @@ def test_deferred_init_fills_each_replica():
 @pytest.mark.gpu
 @pytest.mark.parametrize("make_init", BUILT_INS)
 def test_gpu_parameter(gpu_ctx, make_init):
+    mx.random.seed(51)
     p = Parameter("gpu_weight", shape=(16, 8))
     p.initialize(init=make_init(), ctx=gpu_ctx)
     assert p.data().context == gpu_ctx and p.grad().context == gpu_ctx
+    mx.random.seed(51)  # the same (first) draw of the name on the CPU
     ref = Parameter("gpu_weight", shape=(16, 8))
     ref.initialize(init=make_init(), ctx=mx.cpu())
     np.testing.assert_allclose(p.data().asnumpy(), ref.data().asnumpy(), rtol=3e-7, atol=1e-7)
@@ -139,8 +148,10 @@ def test_gpu_parameter(gpu_ctx, make_init):
 
 @pytest.mark.gpu
 def test_gpu_uniform_bit_identical_to_cpu(gpu_ctx):
+    mx.random.seed(52)
     p = Parameter("bits_weight", shape=(64, 33))
     p.initialize(ctx=gpu_ctx)
+    mx.random.seed(52)
     q = Parameter("bits_weight", shape=(64, 33))
     q.initialize(ctx=mx.cpu())
     np.testing.assert_array_equal(p.data().asnumpy(), q.data().asnumpy())

@@ -179,13 +179,6 @@ def test_create_types() -> None:
         mx.kv.create(None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["dist_sync", "dist_async", "dist_device_sync", "DIST"])
-def test_create_distributed_is_refused_with_remedy(name: str) -> None:
-    with pytest.raises(MXNetError, match="multi-process") as info:
-        mx.kv.create(name)
-    assert "use 'local' or 'device'" in str(info.value)
-
-
 @pytest.mark.parametrize(
     ("call", "exc", "fragment"),
     [

@@ -121,7 +121,7 @@ def test_reads_the_indexed_file_even_if_the_path_is_replaced(tmp_path, monkeypat
 def test_index_closes_its_file(tmp_path):
     path, _ = _source(tmp_path, n=2)
     index = _lazy_load.index_params(path)
-    fd = next(iter(index.values())).handle.fd
+    fd = next(iter(index.values())).index.fd
     os.fstat(fd)
     _lazy_load.close(index)
     with pytest.raises(OSError):
@@ -169,3 +169,139 @@ def test_gpu_replicas_load_through_staging(tmp_path, gpu_ctx):
     for name, p in pd.items():
         for arr in p.list_data():
             assert arr.asnumpy().tobytes() == arrays[name].tobytes()
+
+
+# ------------------------------------------------------------------------------ all or nothing
+def _record(shape: tuple[int, ...], flag: int = 0, data: bytes = b"") -> bytes:
+    """One V2 array record of a .params file (cpu(0))."""
+    import struct
+
+    head = struct.pack("<Iii", 0xF993FAC9, 0, len(shape)) + struct.pack(f"<{len(shape)}q", *shape)
+    return head + struct.pack("<iii", 1, 0, flag) + data
+
+
+def _params_file(path, records: list[tuple[str, bytes]]) -> None:
+    import struct
+
+    out = struct.pack("<QQQ", 0x112, 0, len(records)) + b"".join(r for _, r in records)
+    out += struct.pack("<Q", len(records))
+    for name, _ in records:
+        out += struct.pack("<Q", len(name)) + name.encode()
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def _all_zero(pd) -> bool:
+    """Whether every initialized replica is still all zeros (nothing was loaded)."""
+    return all(
+        not arr.asnumpy().astype(np.float64).any()
+        for p in pd.values()
+        if p._data is not None
+        for arr in p.list_data()
+    )
+
+
+@pytest.mark.parametrize("how", ["ParameterDict.load", "load_parameters"])
+def test_zero_size_array_with_huge_dims_fails_before_any_change(tmp_path, how):
+    """(0, 2**40, 2**40) holds no bytes but is beyond NumPy's limits: refused while indexing,
+    with the normal reader's message, before the first Parameter is written."""
+    path = str(tmp_path / "huge.params")
+    ones = np.ones((4, 3), np.float32).tobytes()
+    names = ("a_weight", "b_weight") if how == "ParameterDict.load" else ("0.weight", "1.weight")
+    _params_file(
+        path, [(names[0], _record((4, 3), 0, ones)), (names[1], _record((0, 2**40, 2**40)))]
+    )
+    with pytest.raises(ParamFileError, match="too large for NumPy") as ref:
+        mx.nd.load(path)
+    if how == "ParameterDict.load":
+        target = ParameterDict()
+        target.get("a_weight", shape=(4, 3), init="zeros")
+        target.get("b_weight", shape=(0, 0, 0), allow_deferred_init=True)
+        target["a_weight"].initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+        with pytest.raises(ParamFileError, match="too large for NumPy") as err:
+            target.load(path)
+    else:
+        net = mx.gluon.nn.Sequential()
+        net.add(mx.gluon.nn.Dense(4, in_units=3, use_bias=False))
+        net.initialize(mx.init.Zero(), ctx=[mx.cpu(0), mx.cpu(1)])
+        target = net.collect_params()
+        with pytest.raises(ParamFileError, match="too large for NumPy") as err:
+            net.load_parameters(path, ctx=[mx.cpu(0), mx.cpu(1)], ignore_extra=True)
+    assert path in str(err.value) and "array 1" in str(err.value) and "array 1" in str(ref.value)
+    assert _all_zero(target)
+
+
+def _rewrite_in_place(path: str, data: bytes) -> None:
+    """What `cp other path` does: the same inode truncated and written again (later mtime)."""
+    before = os.stat(path)
+    with open(path, "r+b") as f:
+        f.truncate(0)
+        f.write(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    assert os.stat(path).st_ino == before.st_ino
+
+
+@pytest.mark.parametrize("change", ["truncated", "other model", "grown"])
+def test_file_rewritten_in_place_between_indexing_and_reading(tmp_path, monkeypatch, change):
+    path, arrays = _source(tmp_path, n=6)
+    other, _ = _source(tmp_path, seed=9, n=6, name="other.params")
+    data = open(path, "rb").read()
+    new = {
+        "truncated": data[: len(data) // 2],
+        "other model": open(other, "rb").read(),
+        "grown": data + b"\0" * 64,
+    }[change]
+    pd = _target(arrays, [mx.cpu(0), mx.cpu(1)])
+    real = _lazy_load.apply_loads
+
+    def rewrite_then_apply(plans):
+        _rewrite_in_place(path, new)  # another program rewrites the file after it was indexed
+        return real(plans)
+
+    monkeypatch.setattr(_lazy_load, "apply_loads", rewrite_then_apply)
+    with pytest.raises(ParamFileError) as err:
+        pd.load(path)
+    msg = str(err.value)
+    assert path in msg and "changed" in msg and "no Parameter was changed" in msg, msg
+    assert _all_zero(pd)
+
+
+def test_file_truncated_while_its_arrays_are_read(tmp_path, monkeypatch):
+    path, arrays = _source(tmp_path, n=6)
+    pd = _target(arrays, [mx.cpu(0), mx.cpu(1)])
+    real = os.preadv
+    calls = [0]
+
+    def cut_after_first_read(fd, buffers, offset, *args):
+        calls[0] += 1
+        n = real(fd, buffers, offset, *args)
+        if calls[0] == 1:
+            os.truncate(path, offset + n)  # a writer truncates the file while we read it
+        return n
+
+    monkeypatch.setattr(os, "preadv", cut_after_first_read)
+    with pytest.raises(ParamFileError) as err:
+        pd.load(path)
+    assert path in str(err.value) and "no Parameter was changed" in str(err.value)
+    assert _all_zero(pd)
+    assert calls[0] >= 1
+
+
+def test_cast_on_load_reads_through_the_same_checks(tmp_path, monkeypatch):
+    path, arrays = _source(tmp_path, n=3)
+    pd = ParameterDict()
+    pd.get("p0_weight", shape=(3, 4), dtype="float64", init="zeros")  # file: float32, cast
+    pd.get("p1_weight", shape=(5,), dtype="float64", init="zeros")
+    pd.get("p2_weight", shape=(2, 3, 2), dtype="float16", init="zeros")
+    pd.initialize()
+    data = open(path, "rb").read()
+    real = _lazy_load.apply_loads
+
+    def truncate_then_apply(plans):
+        _rewrite_in_place(path, data[:-30])
+        return real(plans)
+
+    monkeypatch.setattr(_lazy_load, "apply_loads", truncate_then_apply)
+    with pytest.raises(ParamFileError, match="changed"):
+        pd.load(path, cast_dtype=True)
+    assert _all_zero(pd)

@@ -240,6 +240,39 @@ def test_cuda_source_matches_single_path_bitwise(kind, rule, vec):
 
 
 @needs_gxx
+@pytest.mark.parametrize("rule", RULES)
+def test_cuda_source_flushes_float32_subnormals_like_cupy_ftz(rule):
+    """CuPy compiles with -ftz=true: float32 subnormal inputs read as 0 on the GPU and subnormal
+    results are stored as 0, where the CPU keeps them (mxlite/ops/README.md). Elements 0 and 1
+    have only subnormal inputs (all 0 on the GPU), elements 2 and 3 only normal ones (bitwise
+    the CPU's); float64 keeps subnormals on both."""
+    tiny = np.finfo(np.float32).tiny
+    ref = {
+        "w": [np.array([tiny / 4, -tiny / 2, 1.0, 0.5], np.float32)],
+        "g": [np.array([tiny / 8, 0.0, 0.25, -0.5], np.float32)],
+        "s0": [np.array([tiny / 2, -tiny / 4, 0.3, -0.1], np.float32)],
+        "s1": [np.array([tiny / 2, tiny / 4, 0.3, 0.1], np.float32)],
+        "w32": None,
+    }
+    gpu = _copy(ref)
+    _single(rule, ref, [0.5], [0.0], None)
+    _emulated(rule, gpu, [0.5], [0.0], None, vec=True)
+    states = {"adam": ("s0", "s1"), "sgd": ("s0",), "nag": ("s0",)}.get(rule, ())
+    for key in ("w", *states):
+        got, cpu = gpu[key][0], ref[key][0]
+        np.testing.assert_array_equal(got[:2], [0, 0], err_msg=key)
+        np.testing.assert_array_equal(got[2:].view(np.uint32), cpu[2:].view(np.uint32))
+        assert not (np.abs(got[got != 0]) < tiny).any(), (key, got)
+    assert (ref["w"][0][:2] != 0).any()  # the CPU keeps the subnormals
+    w64 = {"w": [np.array([1e-310, 2.0])], "g": [np.array([1e-311, 0.0])], "w32": None}
+    w64.update(s0=[np.array([1e-312, 0.0])], s1=[np.array([1e-310, 1.0])])
+    got64 = _copy(w64)
+    _single(rule, w64, [0.5], [0.0], None)
+    _emulated(rule, got64, [0.5], [0.0], None, vec=False)
+    _assert_same(w64, got64)
+
+
+@needs_gxx
 @pytest.mark.parametrize("rule", ["sgd", "nag_plain", "adam"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_gpu_launch_passes_what_the_kernel_expects(kind, rule, monkeypatch):

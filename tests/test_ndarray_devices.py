@@ -11,7 +11,6 @@ Each op family is compared with the same op on cpu(0).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,16 +26,8 @@ from tests.test_autograd_grads import CASES as GRAD_CASES
 def _fake_two_gpus() -> Iterator[Any]:
     from tests import fake_cupy
 
-    was_installed = sys.modules.get("cupy") is fake_cupy
-    before = fake_cupy.FAKE_DEVICES
-    cp = fake_cupy.install(devices=2)
-    try:
+    with fake_cupy.installed(devices=2) as cp:  # a MXLITE_FAKE_CUPY=1 run keeps its fake after
         yield cp
-    finally:
-        if was_installed:  # MXLITE_FAKE_CUPY=1 run: keep the session's fake, as it was
-            fake_cupy.install(devices=before)
-        else:
-            fake_cupy.uninstall()
 
 
 def _real_two_gpus() -> Iterator[Any]:
@@ -272,6 +263,34 @@ def test_selftest_passes_on_every_gpu(cp: Any) -> None:
     from mxlite import selftest
 
     assert [selftest.check_context(c) for c in (mx.gpu(0), G1)] == ["", ""]
+
+
+def test_selftest_launches_the_kernels_on_every_gpu(
+    cp: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mxlite import selftest
+
+    assert selftest.main(["--require-gpu"]) == 0
+    text = capsys.readouterr().out
+    for ctx in ("gpu(0)", "gpu(1)"):
+        assert f"{ctx} kernels (fill, zero, average, fused SGD vs the CPU): ok" in text, text
+
+
+def test_selftest_reports_a_kernel_that_writes_wrong_values(
+    cp: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mxlite import selftest
+    from mxlite.ops import _cuda
+
+    if getattr(cp, "FAKE_DEVICES", None) is None:
+        pytest.skip("breaks a kernel of the fake CuPy on purpose")
+    monkeypatch.setattr(_cuda, "multi_zero_bytes", lambda *args: None)  # the launch is lost
+    problem = selftest.check_kernels(mx.gpu(1))
+    assert problem.startswith("zero: ") and "values differ from the CPU" in problem
+    assert selftest.main([]) == 1
+    assert "gpu(1) kernels (fill, zero, average, fused SGD vs the CPU): FAIL zero" in (
+        capsys.readouterr().out
+    )
 
 
 def test_host_arrays_get_the_shared_no_op_guard() -> None:

@@ -497,3 +497,25 @@ def test_gpu_cached_step_plans_equal_cpu_bitwise(
         assert len(updater._plans) == 1
         results.append([w.asnumpy() for w in weights])
     _assert_runs_equal(results)
+
+
+def test_no_optimizer_computes_scalar_only_expressions_on_the_device(fake_gpu: Any) -> None:
+    """Bias corrections and other scalar-only formulas run on the host: on a GPU, ``power`` of two
+    scalars would be a kernel with CUDA's (not correctly rounded) ``powf``, so the GPU step would
+    not equal the CPU step bitwise. The fake CuPy records ufuncs called without a device array."""
+    from tests import fake_cupy
+
+    host = np.linspace(-1, 1, 10).astype(np.float32)
+    for name in sorted(opt_mod.Optimizer.opt_registry):
+        results = {}
+        for ctx in (mx.cpu(), mx.gpu(0)):
+            mx.random.seed(5)  # SGLD draws noise
+            opt = opt_mod.create(name, learning_rate=0.1, wd=0.01)
+            w, g = mx.nd.array(host, ctx=ctx), mx.nd.array(host[::-1].copy(), ctx=ctx)
+            state = opt.create_state_multi_precision(0, w)
+            fake_cupy.SCALAR_ONLY_CALLS.clear()
+            for _ in range(3):
+                opt.update_multi_precision(0, w, g, state)
+            results[ctx.device_type] = w.asnumpy()
+        assert fake_cupy.SCALAR_ONLY_CALLS == [], (name, fake_cupy.SCALAR_ONLY_CALLS)
+        np.testing.assert_array_equal(results["gpu"], results["cpu"], err_msg=name)

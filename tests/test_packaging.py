@@ -102,6 +102,45 @@ def test_cuda_extras_name_the_matching_cupy_wheels() -> None:
     assert not any(r.startswith("cupy") for r in core), "CuPy must stay optional"
 
 
+def test_cuda_extras_bring_nvrtc_headers_and_cublas() -> None:
+    """CuPy's [ctk] extra: without it a driver-only host counts its GPUs but compiles nothing."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    for name, wheel in (("cuda12", "cupy-cuda12x"), ("cuda13", "cupy-cuda13x")):
+        assert any(r.replace(" ", "").startswith(f"{wheel}[ctk]") for r in extras[name]), extras
+
+
+def test_kernel_sources_come_from_this_checkout_not_another_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editable install of another checkout maps ``mxlite.kernels`` to its own folder (a meta
+    path finder): the kernels must still be this package's."""
+    import importlib.abc
+    import importlib.util
+
+    from mxlite.ops import _cuda
+
+    other = tmp_path / "other_checkout_kernels"
+    other.mkdir()
+    (other / "__init__.py").write_text("")
+    (other / "init_fill.cu").write_text("// another version of the kernels\n")
+
+    class OtherInstall(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+            if name != "mxlite.kernels":
+                return None
+            return importlib.util.spec_from_file_location(
+                name, other / "__init__.py", submodule_search_locations=[str(other)]
+            )
+
+    monkeypatch.delitem(sys.modules, "mxlite.kernels", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [OtherInstall(), *sys.meta_path])
+    source = _cuda.kernel_source("init_fill.cu")
+    assert "another version" not in source
+    assert source.startswith((ROOT / "kernels" / "init_fill.cu").read_text()[:200])
+
+
 def test_kernel_sources_ship_as_package_data() -> None:
     sources = sorted(p.name for p in (ROOT / "kernels").glob("*.cu"))
     assert sources, "kernels/ has no .cu source"

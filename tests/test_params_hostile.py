@@ -6,17 +6,20 @@ from __future__ import annotations
 import io
 import json
 import struct
-import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from mxlite.base import MXNetError, ParamFileError
 from mxlite.ndarray import npz_format, params_format, safetensors_format
+from tests.memory import peak_bytes
 from tests.params_golden import golden_bytes
+
+# A GPU image may have pytest only: skip (not fail collection) without hypothesis.
+hypothesis = pytest.importorskip("hypothesis")
+st = pytest.importorskip("hypothesis.strategies")
+HealthCheck, given, settings = hypothesis.HealthCheck, hypothesis.given, hypothesis.settings
 
 V2, V3 = params_format.V2_MAGIC, params_format.V3_MAGIC
 CPU = struct.pack("<ii", 1, 0)
@@ -99,13 +102,9 @@ def test_hostile_params_raise_param_file_error(label: str, data: bytes, fragment
 
 def test_huge_claims_allocate_nothing_big() -> None:
     data = listfile([rec(shape=(2**16, 2**16, 2**10), data=b"\0" * 1024)])
-    tracemalloc.start()
-    try:
-        with pytest.raises(ParamFileError, match="needs"):
-            params_format.read_params(data, "huge.params")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with pytest.raises(ParamFileError, match="needs"):
+        params_format.read_params(data, "huge.params")
+    peak = peak_bytes(lambda: params_format.read_params(data, "huge.params"), (ParamFileError,))
     assert peak < 1 << 20
 
 
@@ -118,15 +117,14 @@ def test_file_truncated_at_every_offset_raises() -> None:
 
 def _bounded_read(reader, data: bytes) -> None:
     """Run ``reader``; only a clean result or ParamFileError is allowed, and memory stays bounded."""
-    tracemalloc.start()
-    try:
+
+    def run() -> None:
         try:
             reader(data)
         except ParamFileError as err:
             assert "fuzz" in str(err)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+
+    peak = peak_bytes(run)
     assert peak < (1 << 20) + 8 * len(data), peak
 
 
@@ -242,6 +240,12 @@ ST_HOSTILE = [
     ("extra entry keys", _st_file({"a": {**_entry(), "x": 1}}, b"\0" * 8), "exactly dtype"),
     ("bad metadata", _st_file({"__metadata__": {"k": 1}}), "__metadata__"),
     ("huge shape", _st_file({"a": _entry(shape=[2**40, 2**40])}, b"\0" * 8), "needs"),
+    ("dtype is a list", _st_file({"a": _entry(dtype=["F32"])}, b"\0" * 8), "unknown dtype"),
+    ("dtype is an object", _st_file({"a": _entry(dtype={"F": 32})}, b"\0" * 8), "unknown dtype"),
+    ("dtype is a number", _st_file({"a": _entry(dtype=4)}, b"\0" * 8), "unknown dtype"),
+    ("dtype is null", _st_file({"a": _entry(dtype=None)}, b"\0" * 8), "unknown dtype"),
+    ("header entry not an object", _st_file({"a": [1, 2]}, b""), "exactly dtype"),
+    ("metadata is a list", _st_file({"__metadata__": ["k"]}), "__metadata__"),
 ]
 
 
@@ -295,6 +299,24 @@ NPZ_HOSTILE = [
         "complex64",
     ),
     ("not npy magic", _zip_with("a.npy", b"garbage garbage garbage"), "member 'a.npy'"),
+    (
+        "lzma member",
+        _zip_with(
+            "a.npy",
+            _npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }", b"\1" * 4),
+            zipfile.ZIP_LZMA,
+        ),
+        "LZMA",
+    ),
+    (
+        "bzip2 member",
+        _zip_with(
+            "a.npy",
+            _npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }", b"\1" * 4),
+            zipfile.ZIP_BZIP2,
+        ),
+        "BZIP2",
+    ),
 ]
 
 
@@ -320,14 +342,26 @@ def test_npz_decompression_bomb_is_refused_before_inflating() -> None:
     struct.pack_into(
         "<I", patched, central + 24, 2**31
     )  # uncompressed size in the central directory
-    tracemalloc.start()
-    try:
-        with pytest.raises(ParamFileError, match="more than compression can produce"):
-            npz_format.read_npz(bytes(patched), "bomb.npz")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with pytest.raises(ParamFileError, match="more than compression can produce"):
+        npz_format.read_npz(bytes(patched), "bomb.npz")
+    peak = peak_bytes(lambda: npz_format.read_npz(bytes(patched), "bomb.npz"), (ParamFileError,))
     assert info.file_size == len(payload) and peak < 4 << 20
+
+
+def test_npz_lzma_member_reserves_nothing() -> None:
+    """A 196-byte LZMA member could make the decompressor reserve gigabytes (its dictionary size
+    is in the member's header); NumPy writes only stored or deflate members, so nothing else is
+    decompressed at all."""
+    payload = _npy("{'descr': '|u1', 'fortran_order': False, 'shape': (16,), }", b"\0" * 16)
+    blob = bytearray(_zip_with("a.npy", payload, zipfile.ZIP_LZMA))
+    # The LZMA properties follow the 30-byte local header, the name and a 4-byte props header:
+    # set the dictionary size to 4 GiB - 1.
+    props = 30 + len("a.npy") + 4
+    struct.pack_into("<I", blob, props + 1, 0xFFFFFFFF)
+    with pytest.raises(ParamFileError, match="compressed with LZMA"):
+        npz_format.read_npz(bytes(blob), "lzma.npz")
+    peak = peak_bytes(lambda: npz_format.read_npz(bytes(blob), "lzma.npz"), (ParamFileError,))
+    assert peak < 1 << 20
 
 
 def test_npz_never_calls_pickle(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,14 +91,10 @@ ERRORS = [
     ("Pooling", {"kernel": (2, 2), "layout": "NCHWC"}, [_X], "Invalid Input"),
     ("UpSampling", {"scale": 2, "sample_type": "nearest"}, [np.ones((2, 3, 4), np.float32)],
      "Input data should be 4D"),
-    ("Pad", {"mode": "constant", "pad_width": (1, 0, 0, 0, 1, 2, 3, 4)}, [_X],
-     "padding on the first two axes to be zero"),
-    ("Pad", {"mode": "constant", "pad_width": (0, 0, 0, 0, 1, 1)},
-     [np.ones((2, 3, 4), np.float32)], "only supports 4-D or 5-D input"),
-    ("Pad", {"mode": "reflect", "pad_width": (0, 0, 0, 0, 5, 5, 1, 1)}, [_X],
-     "smaller than the input size"),
     ("Pad", {"mode": "wrap", "pad_width": (0, 0, 0, 0, 1, 1, 1, 1)}, [_X], "Invalid Input"),
 ]  # fmt: skip
+# mx.nd.pad deliberately pads any rank and axis and reflects wider than the axis (see
+# mxlite.ndarray.op_layout), where MXNet 1.9.1 raises: those cases are not compared.
 
 
 def test_pooling_upsampling_pad_match_mxnet(tmp_path: Path) -> None:

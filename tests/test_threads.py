@@ -138,3 +138,35 @@ def test_set_num_threads_round_trip() -> None:
     finally:
         mx.util.set_num_threads(None)
     assert mx.util.thread_policy()["mode"] in ("adaptive", "all cores")
+
+
+def test_parallel_kernels_from_several_threads_do_not_abort() -> None:
+    """Numba's workqueue layer aborts the process when two threads run parallel kernels at once;
+    mxlite serializes its parallel launches (fills, zeroing, optimizer steps)."""
+    code = """
+    import json, threading
+    import numpy as np
+    import mxlite as mx
+    mx.util.set_num_threads(2)
+    errors = []
+    def work(seed):
+        try:
+            for i in range(15):
+                params = mx.gluon.ParameterDict(prefix=f"t{seed}_{i}_")
+                params.get("w", shape=(1024, 1024))           # 4 MB fills: parallel kernels
+                params.get("v", shape=(2048, 1024))
+                params.initialize(mx.init.Uniform(), ctx=mx.cpu())
+                params.zero_grad()
+                trainer = mx.gluon.Trainer(params, "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+                for p in params.values():
+                    p.grad()[:] = 1.0
+                trainer.step(1, ignore_stale_grad=True)
+        except Exception as err:  # noqa: BLE001
+            errors.append(repr(err))
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    print(json.dumps({"errors": errors}))
+    """
+    got = _run(code)
+    assert got == {"errors": []}

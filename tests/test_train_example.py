@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -65,3 +66,31 @@ def test_parse_contexts() -> None:
     assert mod.parse_contexts("gpu1") == [mx.gpu(1)]
     default = mod.parse_contexts(None)
     assert default == ([mx.gpu(i) for i in range(mx.context.num_gpus())] or [mx.cpu(0), mx.cpu(1)])
+
+
+@pytest.mark.slow
+def test_example_on_two_workers_reaches_the_accuracy_of_one_process(tmp_path: Path) -> None:
+    """``mpiexec -n 2 ... --kvstore dist_sync`` (one cpu(0) per worker) sums bitwise the gradients
+    of one process on [cpu(0), cpu(1)]: the same final accuracy; only rank 0 prints."""
+    pytest.importorskip("sklearn", reason="the example trains on scikit-learn's digits")
+    from tests.dist_harness import mpiexec, run, worker_env
+
+    args = [str(EXAMPLE), "--epochs", "6", "--min-accuracy", "0.9"]
+    status, one, _ = run(
+        [sys.executable, *args, "--contexts", "cpu0,cpu1"], 300, worker_env(None), tmp_path
+    )
+    assert status == 0, one
+    status, two, _ = run(
+        [mpiexec(), "-n", "2", sys.executable, *args, "--kvstore", "dist_sync"],
+        300,
+        worker_env(None),
+        tmp_path,
+    )
+    assert status == 0, two
+    assert "contexts: [cpu(0)]; 2 workers" in two
+    assert len(re.findall(r"^epoch +6 ", two, re.M)) == 1  # rank 0 alone prints
+    final = re.compile(r"final test accuracy ([0-9.]+); reloaded ([0-9.]+);")
+    acc_one, acc_two = final.search(one), final.search(two)
+    assert acc_one is not None and acc_two is not None, two
+    assert acc_two.group(1) == acc_one.group(1) == acc_two.group(2)
+    assert float(acc_two.group(1)) >= 0.9

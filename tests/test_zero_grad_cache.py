@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
 import pytest
 
 import mxlite as mx
+from mxlite import _epoch
 from mxlite.base import MXNetError
 from mxlite.gluon import ParameterDict, _grad_cache, nn
 from mxlite.ops.multi_tensor import ZeroPlan
@@ -253,3 +255,137 @@ def test_gpu_and_mixed_contexts(gpu_ctx):
     big.zero_grad()
     assert big._zero_cache[0].plans[0]._table is not None
     assert _all_zero_bits(big)
+
+
+# ------------------------------------------------------------------------------ threads
+def _run_threads(targets: list) -> None:
+    """Run ``targets`` in threads at a 10 us switch interval (restored afterwards)."""
+    import threading
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=target) for target in targets]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        sys.setswitchinterval(old)
+    assert not any(t.is_alive() for t in threads)
+
+
+def _race(steps: int, fresh_dicts: bool) -> tuple[list[int], list[BaseException]]:
+    """One thread zeroes its dict's gradients (grad_req='add') while another keeps (re)allocating
+    gradient buffers of other Parameters; returns the steps whose zero_grad left a gradient
+    non-zero, and what either thread raised."""
+    import threading
+
+    pd = ParameterDict("race_")
+    for i in range(8):
+        pd.get(f"p{i}_weight", shape=(4, 3), grad_req="add")
+    pd.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
+    grads = [g._data for p in pd.values() for g in p.list_grad()]
+    missed: list[int] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def zeroer() -> None:
+        try:
+            for step in range(steps):
+                for raw in grads:
+                    raw[...] = 1.0
+                if fresh_dicts:  # a fresh dict each time, as net.collect_params() gives
+                    fresh = ParameterDict("race_")
+                    fresh.update(pd)
+                    fresh.zero_grad()
+                else:
+                    pd.zero_grad()
+                if any(raw.any() for raw in grads):
+                    missed.append(step)
+        except BaseException as err:  # noqa: BLE001 - reported by the test
+            errors.append(err)
+        finally:
+            done.set()
+
+    def allocator() -> None:
+        try:
+            other = ParameterDict("other_")
+            for i in range(4):
+                other.get(f"q{i}_weight", shape=(2, 2))
+            other.initialize()
+            q0 = other["other_q0_weight"]
+            while not done.is_set():
+                for _ in range(20):  # each change reallocates (or drops) q0's gradient buffer
+                    q0.grad_req = "null"
+                    q0.grad_req = "write"
+                other.zero_grad()  # builds a plan: caches are registered while others drop
+                other.initialize(force_reinit=True)
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+            done.set()
+
+    _run_threads([zeroer, allocator])
+    return missed, errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fresh_dicts", [False, True], ids=["held", "collect_params"])
+def test_zero_grad_is_thread_safe_while_other_buffers_change(fresh_dicts: bool) -> None:
+    missed, errors = _race(20000, fresh_dicts)
+    assert not errors, errors
+    assert not missed, f"zero_grad left gradients non-zero at {len(missed)} steps: {missed[:10]}"
+
+
+@pytest.mark.slow
+def test_threads_that_build_and_invalidate_plans_at_once_never_fail() -> None:
+    """Four threads each toggle a gradient (dropping every cached plan) and rebuild their own
+    plan: the registry of live plans is changed by one while another walks it."""
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            pd = ParameterDict(f"w{k}_")
+            for i in range(6):
+                pd.get(f"p{i}_weight", shape=(2, 2))
+            pd.initialize()
+            p0 = pd[f"w{k}_p0_weight"]
+            for _ in range(4000):
+                p0.grad_req = "null"
+                p0.grad_req = "write"
+                _poison(pd)
+                pd.zero_grad()
+                if not _all_zero_bits(pd):
+                    raise AssertionError("zero_grad left a gradient non-zero")
+        except BaseException as err:  # noqa: BLE001 - reported by the test
+            errors.append(err)
+
+    _run_threads([lambda k=k: worker(k) for k in range(4)])
+    assert not errors, errors[:3]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forks")
+def test_forked_child_rebuilds_plans_even_if_the_lock_was_held() -> None:
+    pd = _dict(2)
+    with _grad_cache._LOCK:  # another thread of the parent holds it at the fork
+        pid = os.fork()
+        if pid == 0:  # the child: an invalidation and a rebuild need the lock
+            code = 1  # (no kernel runs here: OpenMP refuses to run in a forked child)
+            try:
+                _epoch.BUFFERS.bump()
+                cache, plans = _grad_cache.lookup(tuple(pd.values()))
+                code = 0 if cache.current and len(plans) == 1 else 2
+            finally:
+                os._exit(code)
+    import signal
+    import time
+
+    deadline = time.monotonic() + 60
+    done, status = os.waitpid(pid, os.WNOHANG)
+    while not done and time.monotonic() < deadline:
+        time.sleep(0.05)
+        done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:  # deadlocked on the lock it inherited
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done and os.waitstatus_to_exitcode(status) == 0

@@ -5,10 +5,10 @@ table of their addresses costs microseconds per buffer; running it is one kernel
 parallel Numba loop on the host) per device. So the table is built once and reused:
 
 * Every gradient (re)allocation anywhere (``initialize``, deferred init, ``reset_ctx``,
-  ``grad_req`` changes, ``cast``, ``load`` of an uninitialized Parameter) calls
-  :func:`grad_buffers_changed`, which bumps one global generation counter and drops every cached
-  plan at once (a plan holds references to its buffers; dropping it frees old buffers now rather
-  than at the next ``zero_grad``).
+  ``grad_req`` changes, ``cast``, ``load`` of an uninitialized Parameter) goes through the
+  Parameter's owning methods, which bump the buffers epoch (:data:`mxlite._epoch.BUFFERS`, the
+  generation here); the bump drops every cached plan at once (a plan holds references to its
+  buffers; dropping it frees old buffers now rather than at the next ``zero_grad``).
 * A ``ParameterDict`` keeps its :class:`ZeroGradCache` with its own version (bumped when a
   Parameter is added) and length at the time: checking them and the generation is a handful of
   comparisons, whatever the number of Parameters.
@@ -19,19 +19,29 @@ parallel Numba loop on the host) per device. So the table is built once and reus
 
 Buffers of all dtypes on one device share one plan: the kernel zeroes bytes. All host contexts
 (``cpu(0)``, ``cpu(1)``, ...) share the host, so they share one plan too.
+
+Threads: a ``zero_grad`` may run while another thread (re)allocates gradient buffers (an
+``initialize`` of another net, a ``grad_req`` change). The steady-state path takes no lock: it
+reads a cache's plans *before* comparing its generation, and a change bumps the generation
+*before* it drops plans and *after* the new buffers are in place, so a ``zero_grad`` either runs
+plans that were valid when it started or finds them stale and rebuilds; it never runs dropped
+(empty) plans and returns. A fresh plan is run from the builder's own reference, so a concurrent
+drop cannot empty it either. The registry of live caches and the shared slots are changed
+under one lock (:data:`_LOCK`), which rebuilds and invalidations take, never the steady state.
 """
 
 from __future__ import annotations
 
-import itertools
+import os
+import threading
 import weakref
 from collections import OrderedDict
 from typing import Any
 
-from mxlite import backend
+from mxlite import _epoch, backend
 from mxlite.base import MXNetError
 
-__all__ = ["ZeroGradCache", "grad_buffers_changed", "generation", "lookup", "build"]
+__all__ = ["ZeroGradCache", "generation", "lookup", "build"]
 
 _MSG_NOT_FLOAT = (
     "reset_arrays: This operation only support floating point types, not {dtype} (gradient of "
@@ -39,14 +49,24 @@ _MSG_NOT_FLOAT = (
     "(mx.npx.set_np()), where zero_grad zeroes every dtype."
 )
 _SHARED_SLOTS = 8
+#: Guards the generation bump, ``_State.live`` and ``_State.shared`` (never the steady state).
+_LOCK = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    """A forked child gets a fresh lock: another thread of the parent may have held it."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 class _State:
-    """The generation counter and every cache that currently holds plans."""
+    """Every cache that currently holds plans (the generation is :data:`mxlite._epoch.BUFFERS`)."""
 
     def __init__(self) -> None:
-        self.counter = itertools.count(1)
-        self.generation = 0
         self.live: weakref.WeakSet[ZeroGradCache] = weakref.WeakSet()
         self.shared: OrderedDict[tuple[Any, ...], ZeroGradCache] = OrderedDict()
 
@@ -55,21 +75,32 @@ _STATE = _State()
 
 
 def generation() -> int:
-    """The current generation: it changes whenever any gradient buffer is (re)allocated."""
-    return _STATE.generation
+    """The current generation: the buffers epoch, bumped by the Parameter methods that
+    (re)allocate gradient buffers (:mod:`mxlite._epoch`)."""
+    return _epoch.BUFFERS.value
 
 
-def grad_buffers_changed() -> None:
-    """Record that some Parameter replaced its gradient buffers; every cached plan goes stale.
+def _release() -> None:
+    """After a bump of the buffers epoch: drop every stale cached plan now, so the old buffers
+    they hold are freed at once rather than at the next ``zero_grad``. O(1) when none is cached
+    (e.g. during an ``initialize`` of thousands of Parameters).
 
-    O(1) when no plan is cached (e.g. during an ``initialize`` of thousands of Parameters).
+    Only caches of an older generation are dropped: another thread may have built and
+    registered a current one between the bump and this call.
     """
-    _STATE.generation = next(_STATE.counter)
-    if _STATE.live:
-        for cache in list(_STATE.live):
+    if not _STATE.live:
+        return
+    with _LOCK:
+        now = _epoch.BUFFERS.value
+        stale = [cache for cache in _STATE.live if cache.generation != now]
+        for cache in stale:
             cache.plans = ()
-        _STATE.live.clear()
-        _STATE.shared.clear()
+            _STATE.live.discard(cache)
+        for key in [k for k, cache in _STATE.shared.items() if cache.generation != now]:
+            del _STATE.shared[key]
+
+
+_epoch.BUFFERS.on_bump(_release)
 
 
 class ZeroGradCache:
@@ -86,34 +117,48 @@ class ZeroGradCache:
     __slots__ = ("generation", "plans", "not_float", "__weakref__")
 
     def __init__(self) -> None:
-        self.generation = _STATE.generation
+        self.generation = _epoch.BUFFERS.value
         self.plans: tuple[Any, ...] = ()
         self.not_float: tuple[str, str] | None = None
 
     @property
     def current(self) -> bool:
         """Whether no gradient buffer has been (re)allocated since the plans were built."""
-        return self.generation == _STATE.generation
+        return self.generation == _epoch.BUFFERS.value
 
-    def run(self) -> None:
+    def run(self, plans: tuple[Any, ...] | None = None) -> bool:
         """Zero every gradient buffer: one launch per device.
+
+        Args:
+            plans: the plans to run, as :func:`lookup` returned them with this cache (run even
+                if they went stale meanwhile); None runs :attr:`plans` while they are current.
+
+        Returns:
+            False, having zeroed nothing, when ``plans`` is None and the plans are stale (some
+            gradient buffer was reallocated since they were built): rebuild with :func:`lookup`.
 
         Raises:
             MXNetError: a gradient is not floating-point and numpy mode is off (nothing is
                 zeroed then).
         """
+        if plans is None:
+            plans = self.plans  # read before the generation: see the module docstring
+            if self.generation != _epoch.BUFFERS.value:
+                return False
         if self.not_float is not None:
             from mxlite.util import is_np_array
 
             if not is_np_array():
                 dtype, name = self.not_float
                 raise MXNetError(_MSG_NOT_FLOAT.format(dtype=dtype, name=name))
-        for plan in self.plans:
+        for plan in plans:
             plan()
+        return True
 
 
 def build(params: Any) -> ZeroGradCache:
-    """A fresh cache over the gradient buffers of ``params`` (Parameters, in order)."""
+    """A fresh cache over the gradient buffers of ``params`` (Parameters, in order), not yet
+    registered (see :func:`lookup`)."""
     from mxlite.ops import ZeroPlan
 
     cache = ZeroGradCache()
@@ -129,19 +174,24 @@ def build(params: Any) -> ZeroGradCache:
             dev = int(raw.device.id) if backend.is_gpu_array(raw) else -1
             groups.setdefault(dev, []).append(raw)
     cache.plans = tuple(ZeroPlan(arrays) for arrays in groups.values())
-    _STATE.live.add(cache)
     return cache
 
 
-def lookup(params: tuple[Any, ...]) -> ZeroGradCache:
-    """The current cache for the Parameters ``params``: from the shared slots, or built now."""
+def lookup(params: tuple[Any, ...]) -> tuple[ZeroGradCache, tuple[Any, ...]]:
+    """The current cache for the Parameters ``params`` (from the shared slots, or built now)
+    and its plans, which :meth:`ZeroGradCache.run` runs even if another thread drops them."""
     shared = _STATE.shared
-    cache = shared.get(params)
-    if cache is not None and cache.current:
-        shared.move_to_end(params)
-        return cache
+    with _LOCK:
+        cache = shared.get(params)
+        if cache is not None and cache.current:
+            shared.move_to_end(params)
+            return cache, cache.plans
     cache = build(params)
-    shared[params] = cache
-    while len(shared) > _SHARED_SLOTS:
-        shared.popitem(last=False)
-    return cache
+    plans = cache.plans  # nobody else can drop them before the cache is registered
+    with _LOCK:
+        if cache.current:  # else a buffer changed while building: it is stale already
+            _STATE.live.add(cache)
+            shared[params] = cache
+            while len(shared) > _SHARED_SLOTS:
+                shared.popitem(last=False)
+    return cache, plans

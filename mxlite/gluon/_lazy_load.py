@@ -1,26 +1,33 @@
-"""Loading a ``.params`` file straight into the Parameters' own buffers.
+"""Loading a ``.params`` file into Parameters, all or nothing.
 
-``ParameterDict.load`` used to read every array of the file into a new host array, then copy it
-into each replica. A new array costs a page fault per 4 KiB page the first time it is written,
-which on a large model costs more than the copy itself. Here the file is first *indexed*: the
-headers are parsed with the same checks as :func:`mxlite.ndarray.params_format.read_params`
-(every size against the file's length, so a truncated or hostile file fails before any
-Parameter changes) while the data is skipped. The load checks then run on the index entries
-(:class:`FileArray`, which carry shape and dtype), and only then are the bytes read:
+``ParameterDict.load`` / ``Block.load_parameters`` first *index* the file: the headers are parsed
+with the checks of :func:`mxlite.ndarray.params_format.read_params` (every size against the
+file's length and NumPy's limits, through the one shared
+:meth:`~mxlite.ndarray._binio.BoundedReader.array_nbytes`) while the data is skipped, and the
+open file's identity (device, inode, size, modification time) is noted. The load checks (names,
+shapes, dtypes, contexts) then run on the index entries (:class:`FileArray`: shape and dtype).
+Only then are bytes read, in two phases:
 
-* an initialized Parameter whose replicas are host arrays of the file's dtype and shape gets the
-  bytes read (``os.preadv``) into its first replica, and copies of them in the others;
-* host bytes for GPU replicas go through pinned staging buffers in one batch
-  (:mod:`mxlite.ops.staging`);
-* anything else (a cast, a new shape, an uninitialized Parameter, a Trainer whose kvstore holds
-  the weights) reads the array into a new host array and takes the ordinary path.
+1. *Stage*: every array the load needs is read, from the very descriptor that was indexed,
+   into one host buffer (neighbouring arrays in one ``preadv`` each). A short read, an I/O
+   error, or a file whose size, modification time or inode differ from the indexed ones (a
+   ``cp`` or another program rewrote it in place meanwhile) raises
+   :class:`~mxlite.base.ParamFileError` naming the file and the array; no Parameter has changed.
+2. *Apply*: an initialized Parameter whose replicas are host arrays of the file's dtype and
+   shape gets a copy of its staged bytes in each replica; GPU replicas are filled from the
+   staged bytes in one pinned batch (:mod:`mxlite.ops.staging`); anything else (a cast, a new
+   shape, an uninitialized Parameter, a Trainer whose kvstore holds the weights) takes the
+   ordinary path with an array over its staged bytes. None of this reads the file.
 
-Files of other formats (``.npz``, ``.safetensors``) or of unusual layout are read as before.
+The staging buffer holds at most the file's size (the data of the arrays loaded, and the headers
+between neighbours) and lives for the call. A file renamed over the path after indexing (an
+atomic save) does not matter: the indexed file is read. Files of other formats (``.npz``,
+``.safetensors``) are read whole before anything changes, by the ordinary readers.
 """
 
 from __future__ import annotations
 
-import io
+import bisect
 import os
 import weakref
 from collections.abc import Sequence
@@ -29,114 +36,196 @@ from typing import Any
 import numpy as np
 
 from mxlite import backend
+from mxlite.base import ParamFileError
 from mxlite.context import cpu
-from mxlite.ndarray import params_format
+from mxlite.ndarray import atomic_file, params_format
 from mxlite.ndarray._binio import BoundedReader
 
 __all__ = ["FileArray", "index_params", "apply_loads", "close"]
 
+#: Arrays whose data lie at most this many bytes apart are read by one ``preadv`` (the headers
+#: between them land in the staging buffer too).
+_MAX_GAP = 1 << 16
 
-class _Handle:
-    """The open file the entries of one index read from (the very file that was indexed, even
-    if the path is replaced meanwhile); closed when the last entry goes or by :func:`close`."""
+_MSG_CHANGED = (
+    "Cannot load {path!r}: the file changed after it was indexed ({what}); no Parameter was "
+    "changed. Another program is writing it (a `cp` over it, or a writer that is not atomic): "
+    "load it again once that is done, or save with mx.nd.save / save_parameters, which replace "
+    "files atomically."
+)
+_MSG_READ_FAILED = "Cannot load {path!r}: reading {entry} failed ({why}); no Parameter was changed."
 
-    def __init__(self, fd: int) -> None:
+
+class _Index:
+    """The open file behind the entries of one index (the very file that was indexed, even if
+    the path is replaced meanwhile) and its identity then; closed when the last entry goes or
+    by :func:`close`."""
+
+    def __init__(self, fd: int, path: str, info: os.stat_result) -> None:
         self.fd = fd
+        self.path = path
+        self.identity = _identity(info)
+        self.staging: np.ndarray | None = None  # the staged bytes (see _stage)
+        self.runs: list[tuple[int, int, int]] = []  # staged (file start, file end, position)
+        self._starts: list[int] = []
         self._finalizer = weakref.finalize(self, os.close, fd)
 
     def close(self) -> None:
+        self.staging = None
+        self.runs = []
+        self._starts = []
         self._finalizer()
+
+    def stage(self, buf: np.ndarray, runs: list[tuple[int, int, int]]) -> None:
+        """Keep ``buf``, which holds the file's bytes ``[start, end)`` of each run at its
+        position."""
+        self.staging, self.runs = buf, runs
+        self._starts = [start for start, _, _ in runs]
+
+    def staged_at(self, offset: int, nbytes: int) -> int:
+        """Where the file's bytes ``[offset, offset + nbytes)`` are in :attr:`staging`, or -1."""
+        k = bisect.bisect_right(self._starts, offset) - 1
+        if k < 0:
+            return -1
+        start, end, pos = self.runs[k]
+        return pos + offset - start if offset + nbytes <= end else -1
+
+    def check_unchanged(self) -> None:
+        """Raise unless the file still has the size, mtime and inode it had when indexed."""
+        try:
+            now = _identity(os.fstat(self.fd))
+        except OSError as err:
+            raise ParamFileError(
+                _MSG_READ_FAILED.format(path=self.path, entry="its status", why=err.strerror)
+            ) from err
+        if now != self.identity:
+            size, mtime, ino, dev = self.identity
+            what = []
+            if now[0] != size:
+                what.append(f"size {size} -> {now[0]} bytes")
+            if now[1] != mtime:
+                what.append("modification time")
+            if now[2:] != (ino, dev):
+                what.append("inode")
+            raise ParamFileError(_MSG_CHANGED.format(path=self.path, what=", ".join(what)))
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    return (info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
 
 
 class FileArray:
-    """One array of a ``.params`` file, not read yet.
+    """One array of an indexed ``.params`` file, not read yet (what the load checks see).
 
     Attributes:
-        handle: the open file.
-        path: the file's name (for messages).
-        offset: where its bytes start.
+        index: the open file it belongs to.
+        offset: where its bytes start in the file.
         shape: its shape.
         np_dtype: its NumPy dtype (native byte order).
         file_dtype: the dtype as stored (little-endian).
+        name: its name in the file (``array i`` in files without names), for messages.
+        cast: the dtype a load converts it to (:meth:`astype`), or None.
     """
 
+    __slots__ = ("index", "offset", "shape", "np_dtype", "file_dtype", "name")
     stype = "default"
+    cast: Any = None
 
     def __init__(
         self,
-        handle: _Handle,
-        path: str,
+        index: _Index,
         offset: int,
         shape: tuple[int, ...],
         dtype: np.dtype,
         file_dtype: np.dtype,
+        name: str,
     ) -> None:
-        self.handle = handle
-        self.path = path
+        self.index = index
         self.offset = offset
         self.shape = shape
         self.np_dtype = dtype
         self.file_dtype = file_dtype
-        self.context = cpu()
+        self.name = name
+
+    @property
+    def context(self) -> Any:
+        """cpu(0), where the loaded array would be."""
+        return cpu()
 
     @property
     def dtype(self) -> Any:
         """As the loaded array would report it: a scalar type in legacy mode (``numpy.float32``,
         as NDArray), a ``numpy.dtype`` under ``npx.set_np()``."""
+        from mxlite.base import dtype_np
         from mxlite.util import is_np_array
 
-        return self.np_dtype if is_np_array() else self.np_dtype.type
+        dtype = self.np_dtype if self.cast is None else dtype_np(self.cast)
+        return dtype if is_np_array() else dtype.type
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.np_dtype.itemsize
+        """Bytes of data in the file."""
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count * self.file_dtype.itemsize
 
-    def read_into(self, raw: np.ndarray) -> None:
-        """Read the bytes into the C-contiguous host array ``raw`` (same shape, native dtype)."""
-        nbytes = self.nbytes
-        if nbytes:
-            view = memoryview(raw.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
-            got = 0
-            while got < nbytes:
-                n = os.preadv(self.handle.fd, [view[got:]], self.offset + got)
-                if n <= 0:
-                    raise OSError(f"{self.path!r} ended early while reading it (did it change?)")
-                got += n
-        if self.np_dtype == np.bool_:  # bytes other than 0/1 would make odd booleans
-            np.not_equal(raw.view(np.uint8), 0, out=raw)
+    def astype(self, dtype: Any, copy: bool = True) -> FileArray:
+        """This entry, converted to ``dtype`` when it is loaded (nothing is read now)."""
+        return _CastFileArray(self, dtype)
 
-    def read(self) -> Any:
-        """The array as a new host array of the current front-end class on cpu(0)."""
-        from mxlite.gluon._replicas import front_class
+    @property
+    def staged(self) -> bool:
+        """Whether :func:`_stage` has read the bytes."""
+        return not self.nbytes or self.index.staged_at(self.offset, self.nbytes) >= 0
 
-        raw = np.empty(self.shape, dtype=self.file_dtype)
-        self.read_into(raw)
-        if raw.dtype != self.np_dtype:
-            raw = raw.astype(self.np_dtype)
-        return front_class()(raw, cpu())
+    def host(self) -> np.ndarray:
+        """The host array (native dtype, C order) over the bytes :func:`_stage` read."""
+        if not self.nbytes:
+            return np.empty(self.shape, dtype=self.np_dtype)
+        at = self.index.staged_at(self.offset, self.nbytes)
+        if at < 0 or self.index.staging is None:
+            raise RuntimeError(f"array {self.name!r} of {self.index.path!r} was not staged")
+        raw = np.ndarray(self.shape, dtype=self.file_dtype, buffer=self.index.staging, offset=at)
+        return raw if raw.dtype == self.np_dtype else raw.astype(self.np_dtype)
 
-    def astype(self, dtype: Any, copy: bool = True) -> Any:
-        return self.read().astype(dtype, copy=copy)
+
+class _CastFileArray(FileArray):
+    """A :class:`FileArray` that a load converts to ``cast`` (``astype`` of a load check)."""
+
+    __slots__ = ("cast",)
+
+    def __init__(self, entry: FileArray, dtype: Any) -> None:
+        super().__init__(
+            entry.index, entry.offset, entry.shape, entry.np_dtype, entry.file_dtype, entry.name
+        )
+        self.cast = dtype
 
 
 class _IndexingReader(BoundedReader):
-    """A BoundedReader that records where each array's data is and skips it."""
+    """A BoundedReader that makes a :class:`FileArray` of each array and skips its data."""
 
-    def __init__(self, stream: Any, size: int, fname: str) -> None:
-        super().__init__(stream, size, fname)
-        self.spans: list[tuple[int, tuple[int, ...], np.dtype]] = []
+    def __init__(self, stream: Any, size: int, index: _Index) -> None:
+        super().__init__(stream, size, index.path)
+        self.index = index
+        self.entries: list[FileArray] = []
+        self._natives: dict[np.dtype, np.dtype] = {}
+        self._empties: dict[np.dtype, np.ndarray] = {}
 
     def raw_array(self, shape: tuple[int, ...], file_dtype: np.dtype, what: str) -> np.ndarray:
-        count = 1
-        for dim in shape:
-            count *= dim
-        nbytes = count * file_dtype.itemsize
-        self.need(nbytes, what)
-        self.spans.append((self._stream.tell(), tuple(shape), file_dtype))
-        self._stream.seek(nbytes, io.SEEK_CUR)
-        self._left -= nbytes
-        self._pos += nbytes
-        return np.empty(0, dtype=file_dtype)
+        nbytes = self.array_nbytes(shape, file_dtype, what)
+        native = self._natives.get(file_dtype)
+        if native is None:
+            native = self._natives[file_dtype] = file_dtype.newbyteorder("=")
+        entry = FileArray(
+            self.index, self.position, shape, native, file_dtype, f"array {len(self.entries)}"
+        )
+        self.entries.append(entry)
+        self.skip(nbytes)
+        empty = self._empties.get(file_dtype)
+        if empty is None:  # what read_params' checks run on: no data, never kept
+            empty = self._empties[file_dtype] = np.empty(0, dtype=file_dtype)
+        return empty
 
 
 def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
@@ -154,14 +243,15 @@ def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
         f = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError:
         return None  # the ordinary reader raises MXNet's error for it
-    handle = _Handle(os.dup(f.fileno()))
+    atomic_file.remove_dead_leftovers(path)  # what killed saves of this file left behind
     with f:
+        info = os.fstat(f.fileno())
         head = f.read(16)
         if len(head) < 16 or params_format.sniff_format(head) != "params":
             return None
         f.seek(0)
-        size = os.fstat(f.fileno()).st_size
-        reader = _IndexingReader(f, size, path)
+        index = _Index(os.dup(f.fileno()), path, info)
+        reader = _IndexingReader(f, info.st_size, index)
         header = reader.u64("the list header")
         reader.u64("the reserved header field")
         if header != params_format.LIST_MAGIC:
@@ -169,17 +259,12 @@ def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
         count = reader.u64("the number of arrays")
         if count > max(0, reader.remaining - 8) // 4:
             return None
-        metas = []
         for i in range(count):
-            arr = params_format._read_array(reader, i, None)
-            metas.append(arr.dtype)
+            params_format._read_array(reader, i, None)
+        entries = reader.entries
         nnames = reader.u64("the number of names")
-        if nnames not in (0, count) or len(reader.spans) != count:
+        if nnames not in (0, count) or len(entries) != count:
             return None
-        entries = [
-            FileArray(handle, path, off, shape, np.dtype(dtype).newbyteorder("="), file_dtype)
-            for (off, shape, file_dtype), dtype in zip(reader.spans, metas)
-        ]
         if nnames == 0:
             return entries
         result: dict[str, FileArray] = {}
@@ -192,14 +277,104 @@ def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
                 return None
             if "\x00" in name:
                 return None
+            entry.name = name
             result[name] = entry
         return result
 
 
+def _read_range(
+    index: _Index, buf: np.ndarray, start: int, group: list[FileArray], first: int
+) -> None:
+    """Read file bytes ``[start, start + len(buf))`` into ``buf`` (``group[first:]`` starts
+    there)."""
+    view = memoryview(buf)  # type: ignore[arg-type]
+    got = 0
+    while got < len(view):
+        try:
+            n = os.preadv(index.fd, [view[got:]], start + got)
+        except OSError as err:
+            entry = _entry_at(group, first, start + got)
+            raise ParamFileError(
+                _MSG_READ_FAILED.format(path=index.path, entry=entry, why=err.strerror)
+            ) from err
+        if n <= 0:
+            index.check_unchanged()  # names the change when there is one
+            entry = _entry_at(group, first, start + got)
+            raise ParamFileError(
+                _MSG_CHANGED.format(
+                    path=index.path, what=f"it ends at byte {start + got}, inside {entry}"
+                )
+            )
+        got += n
+
+
+def _entry_at(group: list[FileArray], first: int, offset: int) -> str:
+    for i in range(first, len(group)):
+        if offset < group[i].offset + group[i].nbytes:
+            return f"the data of {group[i].name!r}"
+    return f"the data of {group[-1].name!r}"
+
+
+def _offset(entry: FileArray) -> int:
+    return entry.offset
+
+
+def _stage_file(index: _Index, group: list[FileArray]) -> None:
+    """Read the bytes of ``group`` (entries of ``index`` with data) into ``index.staging``:
+    arrays at most ``_MAX_GAP`` apart are read together, by one ``preadv``."""
+    index.check_unchanged()
+    group.sort(key=_offset)
+    runs: list[tuple[int, int, int]] = []  # (file start, file end, first entry)
+    for i, entry in enumerate(group):
+        end = entry.offset + entry.nbytes
+        if runs and entry.offset - runs[-1][1] <= _MAX_GAP:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], end), runs[-1][2])
+        else:
+            runs.append((entry.offset, end, i))
+    buf = np.empty(sum(end - start for start, end, _ in runs), dtype=np.uint8)
+    placed: list[tuple[int, int, int]] = []  # (file start, file end, position in buf)
+    pos = 0
+    for start, end, first in runs:
+        _read_range(index, buf[pos : pos + end - start], start, group, first)
+        placed.append((start, end, pos))
+        pos += end - start
+    index.check_unchanged()  # a writer may have changed bytes already read
+    index.stage(buf, placed)
+    for entry in group:
+        if entry.np_dtype == np.bool_:  # bytes other than 0/1 would make odd booleans
+            at = index.staged_at(entry.offset, entry.nbytes)
+            flags = buf[at : at + entry.nbytes]
+            np.not_equal(flags, 0, out=flags)
+
+
+def _stage(entries: Sequence[FileArray]) -> None:
+    """Read the bytes of ``entries`` into one host buffer per file (see the module docstring).
+
+    Raises:
+        ParamFileError: a read fails or comes up short, or the file changed since it was
+            indexed; nothing has been changed then.
+    """
+    todo = [entry for entry in entries if not entry.staged]
+    if not todo:
+        return
+    index = todo[0].index
+    if all(entry.index is index for entry in todo):
+        _stage_file(index, todo)
+    else:
+        groups: dict[int, list[FileArray]] = {}
+        for entry in todo:
+            groups.setdefault(id(entry.index), []).append(entry)
+        for group in groups.values():
+            _stage_file(group[0].index, group)
+
+
 def _fast(param: Any, plan: Any) -> bool:
-    """Whether ``plan`` can be applied by reading straight into ``param``'s replicas."""
+    """Whether ``plan`` can be applied by copying staged bytes straight into ``param``'s
+    replicas."""
     data, new_shape, new_dtype, _ = plan
-    if not isinstance(data, FileArray) or new_dtype is not None or param._data is None:
+    if not isinstance(data, FileArray) or data.cast is not None:
+        return False
+    if new_dtype is not None or param._data is None:
         return False
     if new_shape is not None and tuple(new_shape) != tuple(param._shape or ()):
         return False
@@ -214,42 +389,52 @@ def _fast(param: Any, plan: Any) -> bool:
             not backend.is_gpu_array(raw) and not raw.flags.writeable
         ):
             return False
-    return bool(data.file_dtype == data.np_dtype)
+    return True
 
 
 def apply_loads(plans: Sequence[tuple[Any, Any]]) -> None:
-    """Apply checked load plans ``(param, LoadPlan)``: file arrays straight into replicas where
-    possible, everything else through ``Parameter._apply_load``."""
+    """Apply checked load plans ``(param, LoadPlan)``: first read every file array the plans
+    name (nothing changes if that fails), then copy them into the replicas, everything else
+    through ``Parameter._apply_load``.
+
+    Raises:
+        ParamFileError: the file could not be read, or changed since it was indexed; no
+            Parameter has changed.
+    """
+    from mxlite.gluon._replicas import front_class
     from mxlite.ops import staging
 
+    _stage([plan[0] for _, plan in plans if isinstance(plan[0], FileArray)])
     gpu_hosts: list[np.ndarray] = []
     gpu_dests: list[Any] = []
     for param, plan in plans:
-        if not _fast(param, plan):
-            if isinstance(plan[0], FileArray):
-                plan = plan._replace(data=plan[0].read())
+        data = plan[0]
+        if not isinstance(data, FileArray):
             param._apply_load(plan)
-            continue
-        data: FileArray = plan[0]
-        replicas = [a._data for a in param._data]
-        host = [r for r in replicas if not backend.is_gpu_array(r)]
-        first = host[0] if host else np.empty(data.shape, dtype=data.np_dtype)
-        data.read_into(first)
-        for raw in host[1:]:
-            np.copyto(raw, first)
-        for raw in replicas:
-            if backend.is_gpu_array(raw):
-                gpu_hosts.append(first)
-                gpu_dests.append(raw)
-        param._deferred_init = ()
+        elif not _fast(param, plan):
+            value = front_class()(data.host(), cpu())
+            if data.cast is not None:
+                value = value.astype(data.cast, copy=False)
+            param._apply_load(plan._replace(data=value))
+        else:
+            host = data.host()
+            for arr in param._data:
+                raw = arr._data
+                if backend.is_gpu_array(raw):
+                    gpu_hosts.append(host)
+                    gpu_dests.append(raw)
+                else:
+                    np.copyto(raw, host)
+            param._end_deferred()
     if gpu_dests:
         staging.to_device_into(gpu_hosts, gpu_dests)
 
 
 def close(loaded: Any) -> None:
-    """Close the file behind an index returned by :func:`index_params` (no-op for arrays)."""
+    """Close the file behind an index returned by :func:`index_params` and drop its staged
+    bytes (no-op for arrays)."""
     values = loaded.values() if isinstance(loaded, dict) else loaded
     for value in values:
         if isinstance(value, FileArray):
-            value.handle.close()
+            value.index.close()
             return

@@ -127,7 +127,10 @@ def plan_load(param: Any, data: Any, ctx: Any, cast_dtype: bool, dtype_source: s
         mine = tuple(param.shape)
         if len(mine) != len(saved) or not all(d in (unknown, s) for d, s in zip(mine, saved)):
             raise CheckError(_MSG_LOAD_SHAPE.format(name=name, mine=str(mine), saved=str(saved)))
-        new_shape = tuple(s if d == unknown else d for d, s in zip(mine, saved))
+        if unknown in mine:
+            new_shape = tuple(s if d == unknown else d for d, s in zip(mine, saved))
+        else:
+            new_shape = mine  # the same tuple: nothing new per Parameter of a large file
     new_dtype = None
     if dtype_np(param.dtype) != np.dtype(data.dtype):
         if not cast_dtype:
@@ -141,11 +144,11 @@ def plan_load(param: Any, data: Any, ctx: Any, cast_dtype: bool, dtype_source: s
     ctx_list = None if ctx is None else as_ctx_list(ctx)
     if param._data is None:
         if param._deferred_init:
-            if ctx_list is not None and set(ctx_list) != set(param._deferred_init[1]):
+            if ctx_list is not None and set(ctx_list) != set(param._deferred_init.ctx_list):
                 raise CheckError(
                     _MSG_LOAD_CTX.format(name=name, ctx=str(ctx_list), prev=str(param.list_ctx()))
                 )
-            ctx_list = param._deferred_init[1]
+            ctx_list = param._deferred_init.ctx_list
         elif ctx_list is None:
             ctx_list = [cpu()]
     elif ctx_list is not None and set(ctx_list) != set(param.list_ctx()):

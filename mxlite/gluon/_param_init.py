@@ -27,7 +27,7 @@ from typing import Any
 from mxlite import autograd
 from mxlite.base import CheckError
 from mxlite.context import Context
-from mxlite.gluon import _grad_cache, _param_checks, _replicas, data_parallel
+from mxlite.gluon import _param_checks, _replicas
 from mxlite.gluon.utils import shape_is_known
 from mxlite.ndarray.ndarray import NDArray
 
@@ -144,9 +144,7 @@ def start(
         init = default_init if param.init is None else param.init
     if not _shape_known(param):
         if param._allow_deferred_init:
-            param._data = None
-            param._set_grads(None)
-            param._deferred_init = (init, list(ctx_list), default_init, None)
+            param._defer(init, ctx_list, default_init)
             return None
         raise ValueError(
             _param_checks.MSG_INVALID_SHAPE.format(name=param.name, shape=str(param.shape))
@@ -179,8 +177,6 @@ def run(jobs: Sequence[_replicas.InitJob], params: Sequence[Any]) -> None:
     """Fill every job's replicas, then hand them to their Parameters (all or none)."""
     with pause():
         _replicas.run_jobs(jobs)
-        for param in params:
-            param._deferred_init = ()
         set_replicas_many(params, [job.arrays for job in jobs], [job.ctx_list for job in jobs])
 
 
@@ -199,10 +195,10 @@ def finish_deferred(params: Iterable[Any]) -> None:
 def _finish_deferred(params: Iterable[Any]) -> None:
     jobs, owners, seen = [], [], set()
     for param in params:
-        if not param._deferred_init or id(param) in seen:
+        pending = param._deferred_init
+        if pending is None or id(param) in seen:
             continue
         seen.add(id(param))
-        init, ctx_list, default_init, data = param._deferred_init
         if not _shape_known(param):
             raise CheckError(
                 _param_checks.MSG_INVALID_SHAPE_DEFERRED.format(
@@ -210,7 +206,9 @@ def _finish_deferred(params: Iterable[Any]) -> None:
                 )
             )
         param._check_dense()
-        jobs.append(make_job(param, init, ctx_list, default_init, data))
+        jobs.append(
+            make_job(param, pending.init, pending.ctx_list, pending.default_init, pending.data)
+        )
         owners.append(param)
     if jobs:
         run(jobs, owners)
@@ -227,37 +225,22 @@ def set_replicas_many(
     variables: list[NDArray] = []
     gradients: list[NDArray] = []
     reqs: list[str] = []
-    changed = False
     last_list: Any = None
     table = None
     for param, replicas, ctx_list in zip(params, arrays, ctx_lists):
         if ctx_list is not last_list:  # usually one list for the whole batch
             last_list, table = ctx_list, ctx_map(ctx_list)
-        param._ctx_list = list(ctx_list)
-        param._ctx_map = table
-        data = replicas  # the list is the caller's to give away
-        for arr in data:
+        data = list(replicas)  # the list is the caller's to give away
+        for i, arr in enumerate(data):
             if type(arr) is not cls:
-                data = [a if type(a) is cls else cls(a._data, a.context) for a in replicas]
-                break
-        param._data = data
-        if len(data) > 1:
-            data_parallel.register_replicas(data)
+                data[i] = cls(arr._data, arr.context)
         req = param.grad_req
-        if req == "null":
-            changed = changed or param._grad is not None
-            param._grad = None
-            continue
-        grads = _replicas.zeros_like_each(data, cls)
-        param._grad = grads
-        changed = True
-        variables += data
-        gradients += grads
-        reqs += [req] * len(data)
-        if len(grads) > 1:
-            data_parallel.register_replicas(grads)
-    if changed:
-        _grad_cache.grad_buffers_changed()  # cached zero_grad plans go stale
+        grads = None if req == "null" else _replicas.zeros_like_each(data, cls)
+        param._install(data, ctx_list, table, grads)
+        if grads is not None:
+            variables += data
+            gradients += grads
+            reqs += [req] * len(data)
     if variables:
         autograd.mark_variables(variables, gradients, reqs)
 
@@ -275,5 +258,3 @@ def init_grad(param: Any) -> None:
 def attach_grads(param: Any) -> None:
     """Mark ``param``'s replicas as autograd variables writing into its gradient buffers."""
     autograd.mark_variables(param._data, param._grad, param.grad_req)
-    if len(param._grad) > 1:
-        data_parallel.register_replicas(param._grad)

@@ -12,7 +12,7 @@ from typing import Any
 
 from mxlite.base import CheckError, dtype_np
 from mxlite.context import cpu
-from mxlite.gluon import _param_checks, _param_init, _replicas, data_parallel
+from mxlite.gluon import _param_checks, _param_init, _replicas
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
 
@@ -34,7 +34,7 @@ def set_data(param: Any, data: Any) -> None:
         if not param._deferred_init:
             raise CheckError(f"Parameter '{param.name}' has not been initialized")
         param.shape = new_shape
-        param._deferred_init = param._deferred_init[:3] + (data,)
+        param._set_deferred(data=data)
         return
     param.shape = new_shape
     trainer = param._trainer
@@ -53,13 +53,11 @@ def cast(param: Any, dtype: Any) -> None:
         TypeError: an unknown dtype.
     """
     dtype_np(dtype)
-    param._dtype = dtype
+    param._set_dtype(dtype)
     if param._data is None:
         return
     with _param_init.pause():
-        param._data = [_replicas.astype(arr, dtype) for arr in param._data]
-        if len(param._data) > 1:
-            data_parallel.register_replicas(param._data)
+        param._replace_data([_replicas.astype(arr, dtype) for arr in param._data])
         if param._grad is None:
             return
         param._set_grads([_replicas.astype(g, dtype) for g in param._grad])
@@ -71,7 +69,7 @@ def apply_load(param: Any, plan: _param_checks.LoadPlan) -> None:
     Parameter gets copies of it on the planned contexts, an initialized one ``set_data``."""
     data, new_shape, new_dtype, ctx_list = plan
     if new_shape is not None:
-        param._shape = new_shape
+        param.shape = new_shape  # checked compatible by plan_load
     if new_dtype is not None:
         param.cast(new_dtype)
     if param._data is None:
@@ -81,4 +79,4 @@ def apply_load(param: Any, plan: _param_checks.LoadPlan) -> None:
             _param_init.set_replicas_many([param], [arrays], [ctx_list])
     else:
         param.set_data(data)
-    param._deferred_init = ()
+    param._end_deferred()

@@ -71,7 +71,8 @@ def _to_gpu_many(
 ) -> list[Any]:
     """Copies of raw arrays (host or any GPU) on the GPU contexts ``ctxs``, written into
     ``into[i]`` when given (a buffer on that GPU) else into new arrays: host sources in one
-    staged batch, GPU sources device to device."""
+    staged batch, GPU sources device to device (another GPU's through
+    :func:`mxlite.backend.copy_between_devices`, ordered with both devices' streams)."""
     from mxlite.ops import staging
 
     out: list[Any] = [None] * len(raws)
@@ -82,10 +83,8 @@ def _to_gpu_many(
             dst = into[i] if into is not None and into[i] is not None else None
             if backend.is_gpu_array(raw):
                 if int(raw.device.id) != ctx.device_id:
-                    raw = cp.array(raw, copy=True)  # peer copy onto this device
-                    if dst is None:
-                        out[i] = raw
-                        continue
+                    out[i] = backend.copy_between_devices(raw, ctx.device_id, out=dst)
+                    continue
                 if dst is None:
                     dst = cp.empty(raw.shape, dtype=raw.dtype)
                 cp.copyto(dst, raw)

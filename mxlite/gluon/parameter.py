@@ -18,24 +18,26 @@ the same message, and it checks before changing anything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from mxlite import context, initializer
+from mxlite import _epoch, context, initializer
 from mxlite.base import CheckError, MXNetError, dtype_np, mx_real_t
 from mxlite.context import Context
 from mxlite.gluon import (
-    _grad_cache,
     _param_checks,
     _param_init,
     _param_load,
     _replica_reduce,
     _replicas,
+    data_parallel,
 )
 from mxlite.ndarray import creation
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.util import is_np_shape
 
 __all__ = [
+    "DeferredInit",
     "DeferredInitializationError",
     "Parameter",
     "Constant",  # noqa: F822 - provided by __getattr__ below
@@ -54,6 +56,25 @@ _VALID_GRAD_REQS = ("write", "add", "null")
 
 class DeferredInitializationError(MXNetError):
     """Error for unfinished deferred initialization."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredInit:
+    """What ``initialize`` was asked for while the shape was unknown, kept until the first
+    forward pass (or a ``set_data``/load) completes it.
+
+    Attributes:
+        init: the initializer chosen by ``initialize`` (its argument, the Parameter's own, or
+            ``default_init``).
+        ctx_list: the contexts to put replicas on.
+        default_init: the fallback initializer (what ``init`` dispatches to by name).
+        data: a value given with ``set_data`` meanwhile, copied instead of initializing.
+    """
+
+    init: Any
+    ctx_list: list[Context]
+    default_init: Any
+    data: NDArray | None = None
 
 
 _pause = _param_init.pause
@@ -115,7 +136,7 @@ class Parameter:
         self._ctx_list: list[Context] | None = None
         self._ctx_map: list[list[int | None]] | None = None
         self._trainer: Any = None
-        self._deferred_init: tuple[Any, ...] = ()
+        self._deferred_init: DeferredInit | None = None
         self._differentiable = differentiable
         self._allow_deferred_init = allow_deferred_init
         self._grad_req: str | None = None
@@ -316,7 +337,7 @@ class Parameter:
         """
         if self._data is None:
             if self._deferred_init:
-                return self._deferred_init[1]
+                return self._deferred_init.ctx_list
             raise RuntimeError(f"Parameter '{self.name}' has not been initialized")
         assert self._ctx_list is not None
         return self._ctx_list
@@ -374,11 +395,67 @@ class Parameter:
         as autograd variables with them."""
         _param_init.init_grad(self)
 
-    def _set_grads(self, grads: list[NDArray] | None) -> None:
-        """Replace the gradient buffers; cached zero_grad plans go stale."""
-        if grads is not None or self._grad is not None:
-            _grad_cache.grad_buffers_changed()
+    # ------------------------------------------------------------------ owning methods
+    # Only these assign the replicas, the context tables, the gradient buffers and the deferred
+    # state; they keep them consistent and bump the buffers epoch (mxlite._epoch) themselves,
+    # after the swap, so a plan built meanwhile in another thread is never current with old
+    # buffers. The helpers of _param_init/_param_load/_replica_reduce compute arrays only.
+    def _install(
+        self,
+        replicas: list[NDArray],
+        ctx_list: Sequence[Context],
+        table: Any,
+        grads: list[NDArray] | None,
+    ) -> None:
+        """Make ``replicas`` (one per context of ``ctx_list``, looked up through ``table``, see
+        :func:`_param_init.ctx_map`) this parameter's data, with ``grads`` as its gradient
+        buffers (None for ``grad_req='null'``); a deferred initialization is over. The caller
+        marks the replicas as autograd variables (one call for a whole batch)."""
+        self._ctx_list = list(ctx_list)
+        self._ctx_map = table
+        self._data = replicas
         self._grad = grads
+        self._deferred_init = None
+        if len(replicas) > 1:
+            data_parallel.register_replicas(replicas)
+            if grads is not None:
+                data_parallel.register_replicas(grads)
+        _epoch.BUFFERS.bump()
+
+    def _replace_data(self, replicas: list[NDArray]) -> None:
+        """Swap the replica arrays for others on the same contexts (``cast``)."""
+        self._data = replicas
+        if len(replicas) > 1:
+            data_parallel.register_replicas(replicas)
+        _epoch.BUFFERS.bump()
+
+    def _set_grads(self, grads: list[NDArray] | None) -> None:
+        """Replace the gradient buffers (None: drop them); cached plans over them go stale."""
+        changed = grads is not None or self._grad is not None
+        self._grad = grads
+        if grads is not None and len(grads) > 1:
+            data_parallel.register_replicas(grads)
+        if changed:
+            _epoch.BUFFERS.bump()
+
+    def _defer(self, init: Any, ctx_list: Sequence[Context], default_init: Any) -> None:
+        """Wait for the shape: drop any replicas and remember what ``initialize`` was asked."""
+        self._data = None
+        self._set_grads(None)
+        self._deferred_init = DeferredInit(init, list(ctx_list), default_init)
+
+    def _set_deferred(self, **changes: Any) -> None:
+        """Change fields of the pending deferred initialization (``data``, ``ctx_list``)."""
+        if self._deferred_init is None:  # pragma: no cover - callers check first
+            raise MXNetError(f"Parameter '{self.name}' has no deferred initialization")
+        self._deferred_init = replace(self._deferred_init, **changes)
+
+    def _end_deferred(self) -> None:
+        """The pending deferred initialization is settled otherwise (values were loaded)."""
+        self._deferred_init = None
+
+    def _set_dtype(self, dtype: Any) -> None:
+        self._dtype = dtype
 
     def _reduce(self) -> NDArray:
         """The average of the replicas, on cpu(0).
@@ -411,8 +488,7 @@ class Parameter:
             )
 
     def _reset_deferred_ctx(self, ctx_list: list[Context]) -> None:
-        init, _, default_init, data = self._deferred_init
-        self._deferred_init = (init, ctx_list, default_init, data)
+        self._set_deferred(ctx_list=list(ctx_list))
 
     def set_data(self, data: Any) -> None:
         """Set the value on every context (kept until initialization when it is deferred).

@@ -263,14 +263,15 @@ class ParameterDict:
         """
         held = self._zero_cache
         if (
-            held is None
-            or held[1] != self._version
-            or held[2] != len(self._params)
-            or not held[0].current
+            held is not None
+            and held[1] == self._version
+            and held[2] == len(self._params)
+            and held[0].run()  # False when stale (a buffer was reallocated): rebuild
         ):
-            cache = _grad_cache.lookup(tuple(self._params.values()))
-            held = self._zero_cache = (cache, self._version, len(self._params))
-        held[0].run()
+            return
+        cache, plans = _grad_cache.lookup(tuple(self._params.values()))
+        self._zero_cache = (cache, self._version, len(self._params))
+        cache.run(plans)
 
     def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
         """Move every Parameter to ``ctx`` (replicas are averaged first).
@@ -424,14 +425,19 @@ class ParameterDict:
             CheckError: a missing or extra name, an incompatible shape or dtype.
         """
         lprefix = len(restore_prefix)
-        if isinstance(param_dict, dict):
-            loaded = [
-                (k[4:] if k.startswith("arg:") or k.startswith("aux:") else k, v)
-                for k, v in param_dict.items()
-            ]
+        strip = isinstance(param_dict, dict)
+        if (
+            strip
+            and not restore_prefix
+            and not any(k.startswith(("arg:", "aux:")) for k in param_dict)
+        ):
+            arg_dict = param_dict  # read only: no copy (files may hold many small arrays)
         else:
-            loaded = list(param_dict)
-        arg_dict = {restore_prefix + k: v for k, v in loaded}
+            items = param_dict.items() if strip else param_dict
+            arg_dict = {
+                restore_prefix + (k[4:] if strip and k.startswith(("arg:", "aux:")) else k): v
+                for k, v in items
+            }
         where = f"file: {filename}" if filename else "param_dict"
         if not allow_missing:
             for name in self.keys():

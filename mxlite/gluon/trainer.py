@@ -47,6 +47,11 @@ _MSG_NO_KVSTORE = (
     "kvstore given by name is only created for several contexts). Leave update_on_kvstore as "
     "None or False."
 )
+_MSG_BATCH_CHANGED = (
+    "Possible change in the `batch_size` from previous `step` detected. Optimizer gradient "
+    "normalizing factor will not change w.r.t new batch_size when update_on_kvstore=True and "
+    "when distributed kvstore is used."
+)
 _MSG_EMPTY = (
     "Trainer got no Parameters; pass a non-empty list or dict of Parameters, e.g. "
     "net.collect_params()."
@@ -62,7 +67,9 @@ class Trainer:
         params: a ParameterDict, a dict of Parameters or a list of Parameters.
         optimizer: an optimizer name (``'sgd'``) or an Optimizer instance.
         optimizer_params: keyword arguments for the optimizer when given by name.
-        kvstore: 'device', 'local', a KVStore, or None (no store: single context only).
+        kvstore: 'device', 'local', 'dist_sync' / 'dist_device_sync' (the processes of an
+            ``mpiexec`` job: the gradient is summed over every context of every worker), a
+            KVStore, or None (no store: single context only).
         compression_params: gradient compression, e.g. ``{'type': '2bit', 'threshold': 0.5}``;
             applied by 'device' stores, refused by 'local' ones (as MXNet).
         update_on_kvstore: whether the update runs once on the store (then the new weight is
@@ -148,7 +155,13 @@ class Trainer:
         self._updaters = [opt.get_updater(self._optimizer) for _ in self._contexts]
 
     def _reset_kvstore(self) -> None:
-        """Forget the store; it is created again (and the weights broadcast) at the next step."""
+        """Forget the store; it is created again (and the weights broadcast) at the next step.
+
+        Raises:
+            RuntimeError: the store is distributed (as in MXNet: every worker holds it).
+        """
+        if self._kvstore is not None and "dist" in self._kvstore.type:
+            raise RuntimeError("Cannot reset distributed KVStore.")
         self._kv_initialized = False
         self._kvstore = None
         self._distributed = False
@@ -249,6 +262,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ stepping
     def _check_and_rescale_grad(self, scale: float) -> None:
+        """Set the optimizer's ``rescale_grad``; with a distributed store that updates, MXNet
+        fixes it at the first step and raises when the batch size changes.
+
+        Raises:
+            UserWarning: as MXNet, a new batch size with a distributed store that updates.
+        """
+        if self._update_on_kvstore and self._distributed and self._kv_initialized:
+            if self._optimizer.rescale_grad != scale:
+                raise UserWarning(_MSG_BATCH_CHANGED)
         self._optimizer.rescale_grad = scale
 
     def step(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
@@ -408,19 +430,27 @@ class Trainer:
         The states may have been saved on other contexts: each state moves to its weight's
         context at the next update. ``param_dict`` is set from this trainer's parameters.
 
+        All or nothing: the file is decoded and checked for every updater before any states
+        or the optimizer are replaced.
+
         Raises:
             OSError: ``fname`` cannot be read.
-            mxlite.base.ParamFileError: the file is damaged or was pickled by real MXNet.
+            mxlite.base.ParamFileError: the file is damaged or was pickled by real MXNet (the
+                message names the entry); the optimizer and its states are unchanged.
         """
+        from mxlite.ndarray.atomic_file import remove_dead_leftovers
+
         self._prepare()
+        remove_dead_leftovers(fname)  # what killed saves of this file left behind
         if self._update_on_kvstore and self._kvstore is not None:
             self._kvstore.load_optimizer_states(fname)
             self._optimizer = self._kvstore._updater.optimizer
         else:
             with open(fname, "rb") as f:
                 states = f.read()
-            for updater in self._updaters:
-                updater.set_states(states)
+            decoded = [updater._decode_states(states) for updater in self._updaters]
+            for updater, (loaded, optimizer) in zip(self._updaters, decoded, strict=True):
+                updater._install_states(loaded, optimizer)
                 updater.optimizer = self._updaters[0].optimizer
             self._optimizer = self._updaters[0].optimizer
         self._optimizer.param_dict = dict(enumerate(self._params))

@@ -4,8 +4,11 @@ Every built-in random draw goes through :func:`random_fill` with a stream chosen
 :func:`stream_key`: for a named array the key is ``mxlite.random.param_key(name, salt)`` with the
 salt built from the shape, the dtype and the initializer's fingerprint (class + arguments), and the
 offset is 0. So a parameter's initial value is a pure function of (global seed, name, shape,
-dtype, initializer): the same on cpu(0), cpu(1) or a GPU, for every replica, in any order. An
-array without a name (``InitDesc('')``) takes an ad-hoc draw that advances the global counter.
+dtype, initializer, and how many times that name was initialized since the seed): the same on
+cpu(0), cpu(1) or a GPU, for every replica, whatever the order in which *different* parameters
+are initialized; initializing a name again (``force_reinit``, a second Parameter of that name)
+draws fresh values, as in MXNet. An array without a name (``InitDesc('')``) takes an ad-hoc draw
+that advances the global counter.
 
 A *fill plan* (:class:`FillPlan`) is what a built-in init method would do, as data: ``uniform``
 ``(low, high)``, ``normal`` ``(loc, scale)`` or ``constant`` ``(value,)`` plus the stream key.
@@ -162,6 +165,13 @@ def stream_key(desc: Any, target: Any, arr: Any, check: bool = True) -> tuple[tu
             if len(_SALTS) >= _SALTS_MAX:
                 _SALTS.clear()
             _SALTS[salt_key] = salt
+    draw = getattr(desc, "_draw", None)
+    if draw is None:
+        draw = random.next_draw(name)
+        if type(desc) is not str:  # a plain str name draws anew at every call
+            desc._draw = draw  # every replica of this initialization takes the same stream
+    if draw:  # the first initialization of a name keeps the stream it always had
+        salt = salt + random.encode_salt(f"draw {draw}")
     return random.salted_param_key(name, salt), 0
 
 

@@ -81,6 +81,9 @@ class InitDesc(str):
     _stream_name: str | None = None
     # (initializer, target, method) of a dispatch resolved by batched.plan_route, reused by init_many
     _route_memo: tuple[Any, Any, str] | None = None
+    # which initialization of its name since the last seed this descriptor draws (set at the
+    # first random draw, shared by every replica filled through this descriptor)
+    _draw: int | None = None
 
     def __new__(
         cls, name: str, attrs: dict[str, Any] | None = None, global_init: Initializer | None = None
@@ -283,6 +286,7 @@ def invoke(target: Any, method: str, desc: InitDesc, arr: Any) -> None:
         attrs = {k: v for k, v in desc.attrs.items() if k != "__init__"}
         plain = InitDesc(str(desc), attrs, desc.global_init)
         plain._stream_name = desc._stream_name
+        plain._draw = desc._draw
         desc = plain
     getattr(target, method)(desc, arr)
 

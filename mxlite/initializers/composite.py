@@ -227,6 +227,7 @@ class FusedRNN(Initializer):
             piece = NDArray(flat[start : start + count].reshape(shape).copy(), _fill.ctx_of(arr))
             sub = InitDesc(name, global_init=global_init)
             sub._stream_name = f"{getattr(desc, '_stream_name', None) or desc}/{name}"
+            sub._draw = getattr(desc, "_draw", None)
             if self._mode == "lstm" and name.endswith("_f_bias"):
                 _fill.constant(piece, self._forget_bias)
             elif self._init is None:

@@ -103,19 +103,18 @@ class _Key:
             return
         ctx = self.ctx
         with backend.device_guard(ctx):
-            buf[...] = backend.to_ctx(raws[0], ctx)
+            backend.copy_into(buf, raws[0])
             for raw in raws[1:]:
                 buf += backend.to_ctx(raw, ctx)
 
     def pull(self, src: Any) -> None:
         """Copy the stored raw array ``src`` into every output (cast to its dtype)."""
         src_host = not backend.is_gpu_array(src)
-        for dst, ctx, dst_host in self.outs:
+        for dst, _ctx, dst_host in self.outs:
             if dst_host and src_host:
                 dst[...] = src
                 continue
-            with backend.device_guard(ctx):
-                dst[...] = backend.to_ctx(src, ctx)
+            backend.copy_into(dst, src)
 
 
 class PushPullPlan:
@@ -130,15 +129,7 @@ class PushPullPlan:
     """
 
     def __init__(self, kv: Any, keys: list[Any], value: list[Any], out: list[Any] | None):
-        self.version = kv._version
-        self.updater = kv._updater
-        self.keys = tuple(keys)
-        self.value_form = _form(value)
-        self.values = list(value)
-        self.flat_values = _flat(value, self.value_form)  # type: ignore[arg-type]
-        self.out_form = None if out is None else _form(out)
-        self.outs = None if out is None else list(out)
-        self.flat_outs = None if out is None else _flat(out, self.out_form)  # type: ignore[arg-type]
+        self._remember(kv, keys, value, out)
         targets = value if out is None else out
         self.entries: list[_Key] = []
         for key, vals, outs in zip(keys, value, targets, strict=True):
@@ -174,6 +165,18 @@ class PushPullPlan:
                 ]
             else:
                 self.host_adds = None
+
+    def _remember(self, kv: Any, keys: list[Any], value: list[Any], out: list[Any] | None) -> None:
+        """Keep what :meth:`matches` compares: the store's version and updater, the call."""
+        self.version = kv._version
+        self.updater = kv._updater
+        self.keys = tuple(keys)
+        self.value_form = _form(value)
+        self.values = list(value)
+        self.flat_values = _flat(value, self.value_form)  # type: ignore[arg-type]
+        self.out_form = None if out is None else _form(out)
+        self.outs = None if out is None else list(out)
+        self.flat_outs = None if out is None else _flat(out, self.out_form)  # type: ignore[arg-type]
 
     def matches(self, kv: Any, keys: Any, value: Any, out: Any) -> bool:
         """Whether ``pushpull(keys, value, out)`` on ``kv`` is the call this plan was made for

@@ -44,10 +44,6 @@ _MSG_NO_UPDATER = (
     "Cannot {what} optimizer states: no optimizer was set on this kvstore. Call "
     "kv.set_optimizer(optimizer) first."
 )
-_MSG_DIST = (
-    "kvstore type {name!r} needs a multi-process (parameter server) setup, which mxlite does not "
-    "provide; use 'local' or 'device' for training on several devices of one machine."
-)
 _MSG_NO_COMPRESSION = (
     "Gradient compression is not supported for this type of kvstore ({type!r}); it applies to "
     "'device' and distributed stores. Use kvstore='device' or drop compression_params."
@@ -69,8 +65,7 @@ def _copy_into(dst: NDArray, src: Any, what: str) -> None:
             f"{what}: cannot copy a stored value of shape {tuple(src.shape)} into an output of "
             f"shape {tuple(dst.shape)}; pull into arrays shaped like the value given to init."
         )
-    with backend.device_guard(dst.context):
-        dst._data[...] = backend.to_ctx(src, dst.context)
+    backend.copy_into(dst._data, src)
 
 
 class KVStore(KVStoreBase):
@@ -393,13 +388,16 @@ class KVStore(KVStoreBase):
 def create(name: str = "local") -> KVStoreBase:
     """Create a store by type name (case-insensitive).
 
-    Registered classes (:meth:`KVStoreBase.register`, e.g. 'teststore') come first; any other
-    name gives a single-process :class:`KVStore` that reduces on the GPUs when the name contains
-    'device' or 'nccl' ('local', 'device', 'local_allreduce_cpu', ...), as MXNet's native store.
+    Registered classes (:meth:`KVStoreBase.register`, e.g. 'teststore') come first; a name
+    containing 'dist' gives a :class:`~mxlite.kvstore.dist.DistKVStore` ('dist_sync',
+    'dist_device_sync', ...: the processes of an MPI job); any other name gives a
+    single-process :class:`KVStore` that reduces on the GPUs when the name contains 'device' or
+    'nccl' ('local', 'device', 'local_allreduce_cpu', ...), as MXNet's native store.
 
     Raises:
         TypeError: ``name`` is not a string.
-        MXNetError: a distributed type ('dist_sync', ...), which needs several processes.
+        MXNetError: 'dist_async' (not supported), or a distributed type without mpi4py (the
+            message says what to install).
     """
     if not isinstance(name, str):
         raise TypeError("name must be a string")
@@ -408,5 +406,7 @@ def create(name: str = "local") -> KVStoreBase:
     if klass is not None:
         return klass()  # type: ignore[no-any-return]
     if "dist" in name:
-        raise MXNetError(_MSG_DIST.format(name=name))
+        from mxlite.kvstore.dist import create_dist  # imports mpi4py, on first use only
+
+        return create_dist(name)
     return KVStore(name)

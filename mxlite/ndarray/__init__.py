@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxlite.ndarray import op, random
+from mxlite.ndarray import contrib, op, random
 from mxlite.ndarray._interop import (
     from_dlpack,
     from_numpy,
@@ -36,3 +36,19 @@ def load_frombuffer(buf: bytes) -> Any:
     from mxlite.ndarray import serialization
 
     return serialization.load_frombuffer(buf)
+
+
+# ``F.np`` / ``F.npx`` inside ``hybrid_forward`` (F is ``mx.nd``): the numpy-semantics fronts,
+# loaded on first use (they import this package).
+_LAZY = {"np": "mxlite.numpy", "numpy": "mxlite.numpy", "npx": "mxlite.numpy_extension"}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'mxlite.ndarray' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(target)
+    globals()[name] = module
+    return module

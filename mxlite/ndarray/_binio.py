@@ -18,7 +18,14 @@ import numpy as np
 
 from mxlite.base import ParamFileError
 
-__all__ = ["BoundedReader", "Source", "open_source", "as_little_endian", "to_native"]
+__all__ = [
+    "BoundedReader",
+    "Source",
+    "open_source",
+    "as_little_endian",
+    "to_native",
+    "numpy_can_hold",
+]
 
 #: What a reader accepts: raw bytes, or a binary file object opened for reading.
 Source = bytes | bytearray | memoryview | IO[bytes]
@@ -58,6 +65,16 @@ def open_source(src: Any) -> tuple[IO[bytes], int]:
                 raise TypeError("the file object must be opened in binary mode ('rb')") from None
             return io.BytesIO(data), len(data)
     return src, max(0, size - start)
+
+
+def numpy_can_hold(shape: tuple[int, ...], itemsize: int) -> bool:
+    """Whether NumPy can create an array of ``shape`` (non-negative dims) and ``itemsize``: it
+    refuses shapes whose dims (zeros counted as ones) times ``itemsize`` overflow ``intp``, even
+    when the array is empty (``(0, 2**40, 2**40)``)."""
+    span = itemsize
+    for dim in shape:
+        span *= max(dim, 1)
+    return span <= _MAX_SPAN
 
 
 class BoundedReader:
@@ -135,18 +152,33 @@ class BoundedReader:
         """
         return to_native(self.raw_array(shape, as_little_endian(dtype), what), dtype)
 
-    def raw_array(self, shape: tuple[int, ...], file_dtype: np.dtype, what: str) -> np.ndarray:
-        """Allocate and fill a C-ordered array of exactly ``file_dtype`` (byte order included)."""
+    def array_nbytes(self, shape: tuple[int, ...], file_dtype: np.dtype, what: str) -> int:
+        """Bytes of a C-ordered ``file_dtype`` array of ``shape`` that starts here, once checked:
+        the input holds them, and NumPy can create the array (the one check every reader runs
+        before it allocates or skips array data).
+
+        Raises:
+            ParamFileError: the bytes run past the input, or NumPy refuses the shape (a
+                zero-size array such as ``(0, 2**40, 2**40)`` too).
+        """
         count = 1
         for dim in shape:
             count *= dim
         nbytes = count * file_dtype.itemsize
         self.need(nbytes, what)
-        span = file_dtype.itemsize
-        for dim in shape:
-            span *= max(dim, 1)
-        if span > _MAX_SPAN:  # NumPy refuses such shapes even when one dimension is 0
+        if not numpy_can_hold(shape, file_dtype.itemsize):
             raise self.error(f"{what}: shape {shape} is too large for NumPy")
+        return nbytes
+
+    def skip(self, nbytes: int) -> None:
+        """Move past ``nbytes`` checked by :meth:`array_nbytes` without reading them."""
+        self._stream.seek(nbytes, io.SEEK_CUR)
+        self._left -= nbytes
+        self._pos += nbytes
+
+    def raw_array(self, shape: tuple[int, ...], file_dtype: np.dtype, what: str) -> np.ndarray:
+        """Allocate and fill a C-ordered array of exactly ``file_dtype`` (byte order included)."""
+        nbytes = self.array_nbytes(shape, file_dtype, what)
         arr = np.empty(shape, dtype=file_dtype)
         if nbytes:
             view = arr.reshape(-1).view(np.uint8).data

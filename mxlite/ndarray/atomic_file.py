@@ -1,13 +1,22 @@
 """Atomic file replacement: a crash while saving never leaves a half-written parameter file.
 
-:func:`atomic_write` writes to a temporary file in the target's directory, flushes and fsyncs it,
-renames it over the target (``os.replace``, atomic on POSIX and Windows) and fsyncs the directory,
-so the target holds either its old bytes or all of the new ones, even across a power cut.
+:func:`atomic_write` writes the new contents into a temporary file in the target's directory,
+flushes and fsyncs it, renames it over the target (``os.replace``, atomic on POSIX and Windows)
+and fsyncs the directory, so the target holds either its old bytes or all of the new ones, even
+across a power cut.
 
-Temporary files are named ``.<target name>.<pid>.<random>.mxlite-tmp``: hidden, and with a suffix
-that no loader or glob for the target matches. A writer killed mid-write (SIGKILL, power loss)
-cannot remove its temporary file; the next successful save of the same target removes such
-leftovers once their writer process is gone and they are older than :data:`STALE_TMP_SECONDS`.
+The temporary file is unnamed while it is written where the system allows (``O_TMPFILE`` on
+Linux) and is named only just before the rename; elsewhere it is named
+``.<target name>.<writer>.<random>.mxlite-tmp`` from the start (see :mod:`._save_tmp`). So a
+writer killed mid-save (SIGKILL, OOM killer) leaves nothing on Linux, and anything it leaves
+elsewhere is removed by the next save or load of the same target as soon as that writer is gone.
+
+Errors name the target and the reason (disk full, file too large, read-only file system,
+permission denied, a directory in the way); the previous file is then unchanged. When the
+target's directory is not writable but the target itself is, MXNet (which writes in place)
+succeeds where an atomic save cannot: with ``in_place_fallback=True`` or the environment
+variable ``MXLITE_SAVE_IN_PLACE=1`` mxlite then overwrites the file in place, without crash
+safety, and says so with a :class:`SaveNotAtomicWarning`. Never otherwise.
 
 The replaced old file is freed off the caller's critical path. Replacing a file frees the old
 one's blocks inside the rename, and that is slow: saving ResNet-50's 102 MB of parameters over an
@@ -37,28 +46,50 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import os
-import secrets
 import stat
 import threading
-import time
+import warnings
 from collections.abc import Iterator
 from typing import IO
+
+from mxlite.ndarray import _save_tmp
+from mxlite.ndarray._save_tmp import STALE_TMP_SECONDS, TMP_SUFFIX, tmp_name_pattern
 
 __all__ = [
     "atomic_write",
     "TMP_SUFFIX",
     "STALE_TMP_SECONDS",
     "MAX_PENDING_RELEASES",
+    "IN_PLACE_ENV",
+    "SaveNotAtomicWarning",
     "tmp_name_pattern",
+    "remove_dead_leftovers",
     "wait_for_pending_releases",
 ]
 
-TMP_SUFFIX = ".mxlite-tmp"
-#: Leftover temporary files younger than this are never removed (a writer may still be busy).
-STALE_TMP_SECONDS = 600.0
 #: Replaced files whose descriptors may wait for the background thread; more are closed at once.
 MAX_PENDING_RELEASES = 32
+#: Set to 1 to overwrite a writable target in place when its directory is not writable.
+IN_PLACE_ENV = "MXLITE_SAVE_IN_PLACE"
+
+
+class SaveNotAtomicWarning(UserWarning):
+    """A file was overwritten in place, without crash safety (``MXLITE_SAVE_IN_PLACE``)."""
+
+
+_MSG_IN_PLACE = (
+    "Saved {target!r} in place, NOT atomically: its directory is not writable ({why}), and "
+    "{env}=1 (or in_place_fallback=True) asks for an in-place write there. A crash during "
+    "such a save leaves the file damaged; make the directory writable to get atomic saves back."
+)
+_MSG_DENIED = (
+    "permission denied: saving needs write access to the directory {directory!r} (the new file "
+    "is written next to the target, then renamed over it). Make the directory writable, save "
+    "elsewhere, or set {env}=1 to overwrite an existing writable file in place, without crash "
+    "safety"
+)
 
 # O_PATH pins the inode without opening the file's data (Linux); elsewhere a read-only open that
 # cannot block (FIFOs are never held, but the target may change between stat and open).
@@ -67,26 +98,9 @@ _HOLD_FLAGS = getattr(os, "O_PATH", os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)) 
 )
 
 
-def tmp_name_pattern(target_name: str) -> tuple[str, str]:
-    """``(prefix, suffix)`` of the temporary files used while saving ``target_name``."""
-    return f".{target_name}.", TMP_SUFFIX
-
-
 def _resolve(path: str) -> str:
     """The file to replace: a symlink's final target, so saving through a link updates the file."""
     return os.path.realpath(path) if os.path.islink(path) else path
-
-
-def _open_tmp(directory: str, name: str, mode: int) -> tuple[int, str]:
-    prefix, suffix = tmp_name_pattern(name)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = os.path.join(directory, f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{suffix}")
-        try:
-            return os.open(tmp, flags, mode), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary file next to {name!r} in {directory!r}")
 
 
 def _fsync_dir(directory: str) -> None:
@@ -101,18 +115,6 @@ def _fsync_dir(directory: str) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists but is not ours, or we cannot tell: keep its file
-    return True
 
 
 def _open_old(path: str) -> int:
@@ -247,33 +249,88 @@ def wait_for_pending_releases(timeout: float | None = None) -> bool:
     return _RELEASER.wait(timeout)
 
 
-def _remove_stale_tmps(directory: str, name: str) -> None:
-    """Remove temporary files of dead writers of ``name`` older than STALE_TMP_SECONDS."""
-    prefix, suffix = tmp_name_pattern(name)
-    now = time.time()
-    try:
-        entries = os.listdir(directory)
-    except OSError:
-        return
-    for entry in entries:
-        if not (entry.startswith(prefix) and entry.endswith(suffix)):
-            continue
-        middle = entry[len(prefix) : -len(suffix)].split(".")
-        if len(middle) != 2 or not middle[0].isdigit():
-            continue
-        path = os.path.join(directory, entry)
-        try:
-            info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < STALE_TMP_SECONDS:
-                continue
-            if not _pid_alive(int(middle[0])):
-                os.unlink(path)
-        except OSError:
-            continue
+def remove_dead_leftovers(path: str | os.PathLike[str]) -> int:
+    """Remove what killed saves of ``path`` left behind, where their writers are gone (see
+    :mod:`._save_tmp`); the number of files removed. Loads call it too. Never raises."""
+    directory, name = os.path.split(os.path.abspath(_resolve(os.fspath(path))))
+    return _save_tmp.remove_dead_leftovers(directory, name)
+
+
+def _reason(err: OSError, directory: str, written: int) -> str:
+    """Why saving failed, in words that say what to do."""
+    code = err.errno
+    kept = "the previous file is unchanged"
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        what = "no space left on device" if code == errno.ENOSPC else "disk quota exceeded"
+        return f"{what} after {written} bytes of the new file; {kept}. Free space, save again"
+    if code == errno.EFBIG:
+        return (
+            f"the file is too large for the file system or the process's file-size limit "
+            f"(ulimit -f) after {written} bytes; {kept}"
+        )
+    if code == errno.EROFS:
+        return f"the file system of {directory!r} is read-only"
+    if code in (errno.EACCES, errno.EPERM):
+        return _MSG_DENIED.format(directory=directory, env=IN_PLACE_ENV)
+    if code == errno.EISDIR:
+        return "it is a directory"
+    if code == errno.ENOENT:
+        return f"{err.strerror} (does the directory exist? {directory!r} was not found)"
+    return err.strerror or str(err)
+
+
+def _save_error(err: OSError, target: str, directory: str, written: int) -> OSError:
+    """``err`` reworded for the target (an OSError of the same errno, so of the same class)."""
+    return OSError(err.errno, f"Cannot save {target!r}: {_reason(err, directory, written)}.")
+
+
+def _wants_in_place(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    return os.environ.get(IN_PLACE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+def _write_in_place(target: str, why: str) -> Iterator[IO[bytes]]:
+    """Overwrite ``target`` in place (truncate, write, fsync), with a warning."""
+    fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "wb") as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+    warnings.warn(
+        _MSG_IN_PLACE.format(target=target, why=why, env=IN_PLACE_ENV),
+        SaveNotAtomicWarning,
+        stacklevel=4,
+    )
+
+
+class _Counting:
+    """A binary file wrapper that counts the bytes written and keeps a failed write's error (so
+    that only errors of the file itself are reworded, not other ones of the caller's block)."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+        self.written = 0
+        self.error: OSError | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        try:
+            n = self._f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+        self.written += n
+        return n
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._f, name)
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: str | os.PathLike[str], in_place_fallback: bool | None = None
+) -> Iterator[IO[bytes]]:
     """Open a binary file whose contents replace ``path`` only when the block ends without error.
 
     Example::
@@ -285,10 +342,20 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     propagates. An existing target's permission bits are kept; a new file gets the usual
     ``0o666 & ~umask``. The new contents are durable when the block ends; the replaced file's
     disk space is freed shortly after, by a background thread (see the module docstring;
-    :func:`wait_for_pending_releases` waits for it).
+    :func:`wait_for_pending_releases` waits for it). Leftovers of earlier saves of ``path``
+    whose writers were killed are removed first.
+
+    Args:
+        path: the file to write.
+        in_place_fallback: when the directory is not writable but ``path`` is an existing
+            writable file, overwrite it in place (not atomically, with a
+            :class:`SaveNotAtomicWarning`). None reads ``MXLITE_SAVE_IN_PLACE``.
 
     Raises:
-        OSError: the directory does not exist or is not writable, the disk is full, ...
+        OSError: of the errno's class (``PermissionError``, ``IsADirectoryError``, ...), naming
+            the target and the reason: the directory does not exist or is not writable, the
+            disk is full, the file is too large, the file system is read-only, ``path`` is a
+            directory.
     """
     target = _resolve(os.fspath(path))
     directory, name = os.path.split(os.path.abspath(target))
@@ -296,16 +363,44 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         old: os.stat_result | None = os.stat(target)
     except OSError:
         old = None
-    fd, tmp = _open_tmp(directory, name, 0o666)
+    if old is not None and stat.S_ISDIR(old.st_mode):
+        raise _save_error(OSError(errno.EISDIR, "Is a directory"), target, directory, 0)
+    _save_tmp.remove_dead_leftovers(directory, name)
+    mode = stat.S_IMODE(old.st_mode) if old is not None else 0o666
+    tmp: str | None = None
+    try:
+        fd = _save_tmp.open_unnamed(directory, 0o666)
+        if fd is None:
+            fd, tmp = _save_tmp.open_named(directory, name, 0o666)
+    except OSError as err:
+        denied = err.errno in (errno.EACCES, errno.EPERM)
+        if (
+            denied
+            and old is not None
+            and stat.S_ISREG(old.st_mode)
+            and _wants_in_place(in_place_fallback)
+        ):
+            with _write_in_place(target, err.strerror or "permission denied") as f:
+                yield f
+            return
+        raise _save_error(err, target, directory, 0) from err
     held: int | None = None
+    counting: _Counting | None = None
+    in_block = False
     try:
         if old is not None and hasattr(os, "fchmod"):
-            os.fchmod(fd, stat.S_IMODE(old.st_mode))
-        with os.fdopen(fd, "wb") as f:
-            fd = -1
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb", closefd=False) as raw:
+            counting = _Counting(raw)
+            in_block = True
+            yield counting  # type: ignore[misc]
+            in_block = False
+            raw.flush()
+        os.fsync(fd)
+        if tmp is None:
+            tmp = _save_tmp.name_unnamed(fd, directory, name)
+        os.close(fd)
+        fd = -1
         if old is not None and stat.S_ISREG(old.st_mode):
             held = _RELEASER.hold(target)
         try:
@@ -317,17 +412,22 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
             _RELEASER.close_now(held)
             held = None
             os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         if fd >= 0:
-            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
         if held is not None:
             _RELEASER.close_now(held)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        ours = not in_block or (counting is not None and err is counting.error)
+        if isinstance(err, OSError) and ours:
+            written = counting.written if counting is not None else 0
+            raise _save_error(err, target, directory, written) from err
         raise
     try:
         _fsync_dir(directory)
     finally:
         if held is not None:
             _RELEASER.release(held)
-    _remove_stale_tmps(directory, name)

@@ -4,10 +4,17 @@ Defaults as MXNet 1.9.1: float32 (``array`` of an NDArray keeps its dtype), the 
 results of class ``mx.nd.NDArray`` even under ``npx.set_np()`` (``mx.np`` creates numpy-mode
 arrays). Under legacy shape semantics a 0 in a shape means "unknown", so ``zeros``/``ones`` refuse
 it (MXNetError) as MXNet does; ``empty``, ``full`` and ``array`` accept empty shapes.
+
+``ctx`` may be a Context or a string as ``str(ctx)`` prints it (``'cpu(1)'``), which MXNet's
+operator-backed ``ones``, ``zeros`` and ``arange`` accept; here every creation function does
+(MXNet's ``full``, ``empty`` and ``array`` fail on a string with an AttributeError).
+``array(..., dtype='bfloat16')`` works from lists and NumPy arrays (MXNet 1.9.1 has no bfloat16
+on the host).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +37,7 @@ __all__ = [
     "waitall",
     "make",
     "normalize_shape",
+    "as_context",
 ]
 
 _UNKNOWN_DIM_MSG = (
@@ -37,6 +45,37 @@ _UNKNOWN_DIM_MSG = (
     "'unknown', so {fn} cannot create it. Turn on numpy shape semantics (mx.npx.set_np() or "
     "`with mx.util.np_shape(True):`) to create empty or 0-d arrays."
 )
+
+_MSG_CTX_STRING = (
+    "Invalid context string {text}: expected 'cpu(i)', 'gpu(i)', 'cpu_pinned(i)' or "
+    "'cpu_shared(i)' (as str(mx.cpu(1)) prints), or a Context such as mx.cpu(1)."
+)
+# MXNet's Context::FromString: "<type>(<id>)" with the ')' last and the id read by std::stoi
+# (leading white space, a sign, digits, anything after the digits ignored).
+_CTX_STRING = re.compile(r"(cpu|gpu|cpu_pinned|cpu_shared)\([ \t\n\v\f\r]*([+-]?\d+)[^)]*\)")
+_INT32_MAX = 2**31 - 1
+
+
+def as_context(ctx: Context | str | None) -> Context:
+    """``ctx`` as a Context: the current context for None, and a string parsed as MXNet 1.9.1's
+    creation operators parse it (``'cpu(1)'``, ``'gpu(0)'``, ``'cpu_pinned(0)'``).
+
+    A negative id of a host context means 0 there, as in MXNet.
+
+    Raises:
+        MXNetError: a string MXNet refuses too ("Invalid context string ...").
+    """
+    if not isinstance(ctx, str):
+        return default_ctx(ctx)
+    match = _CTX_STRING.fullmatch(ctx)
+    if match is None or abs(int(match.group(2))) > _INT32_MAX:
+        raise MXNetError(_MSG_CTX_STRING.format(text=ctx))
+    device_type, device_id = match.group(1), int(match.group(2))
+    if device_id < 0:
+        if device_type == "gpu":
+            raise MXNetError(_MSG_CTX_STRING.format(text=ctx))
+        device_id = 0
+    return Context(device_type, device_id)
 
 
 def normalize_shape(
@@ -70,13 +109,14 @@ def normalize_shape(
 def make(
     fill: str,
     shape: tuple[int, ...],
-    ctx: Context | None,
+    ctx: Context | str | None,
     dtype: Any,
     cls: type[NDArray],
     value: Any = None,
 ) -> NDArray:
-    """A new ``cls`` array on ``ctx`` filled as ``fill`` ('zeros', 'ones', 'empty', 'full')."""
-    ctx = default_ctx(ctx)
+    """A new ``cls`` array on ``ctx`` (a Context or a string such as ``'cpu(1)'``) filled as
+    ``fill`` ('zeros', 'ones', 'empty', 'full')."""
+    ctx = as_context(ctx)
     xp = backend.get_xp(ctx)
     dt = dtype_np(dtype)
     with backend.device_guard(ctx):
@@ -95,7 +135,7 @@ def _into(out: NDArray, value: Any) -> NDArray:
 
 def zeros(
     shape: int | Sequence[int],
-    ctx: Context | None = None,
+    ctx: Context | str | None = None,
     dtype: Any = None,
     stype: str | None = None,
     out: NDArray | None = None,
@@ -111,7 +151,7 @@ def zeros(
 
 def ones(
     shape: int | Sequence[int],
-    ctx: Context | None = None,
+    ctx: Context | str | None = None,
     dtype: Any = None,
     out: NDArray | None = None,
     **kwargs: Any,
@@ -124,7 +164,7 @@ def ones(
 
 def empty(
     shape: int | Sequence[int],
-    ctx: Context | None = None,
+    ctx: Context | str | None = None,
     dtype: Any = None,
     stype: str | None = None,
 ) -> NDArray:
@@ -136,7 +176,7 @@ def empty(
 def full(
     shape: int | Sequence[int],
     val: float,
-    ctx: Context | None = None,
+    ctx: Context | str | None = None,
     dtype: Any = None,
     out: NDArray | None = None,
 ) -> NDArray:
@@ -163,14 +203,14 @@ def host_array(source_array: Any, dtype: Any, fn: str = "array") -> np.ndarray:
                 host = np.array(np.asarray(source_array).astype(dtype), order="C")
     except (TypeError, ValueError, OverflowError) as err:
         raise TypeError(f"source_array must be array like object ({fn}: {err})") from err
-    if host.dtype.kind in "OUSV":
+    if host.dtype.kind in "OUS" or (host.dtype.kind == "V" and host.dtype.name != "bfloat16"):
         raise TypeError(
             f"source_array must be array like object ({fn}: got {type(source_array).__name__})"
         )
     return host
 
 
-def array(source_array: Any, ctx: Context | None = None, dtype: Any = None) -> NDArray:
+def array(source_array: Any, ctx: Context | str | None = None, dtype: Any = None) -> NDArray:
     """Copy ``source_array`` (NDArray, NumPy array, nested lists, scalar) to a new NDArray on
     ``ctx`` (the current context by default).
 
@@ -179,8 +219,9 @@ def array(source_array: Any, ctx: Context | None = None, dtype: Any = None) -> N
 
     Raises:
         TypeError: ``source_array`` is not array-like.
+        MXNetError: ``ctx`` is a string that names no context.
     """
-    ctx = default_ctx(ctx)
+    ctx = as_context(ctx)
     if isinstance(source_array, NDArray):
         target = dtype_np(dtype) if dtype is not None else source_array._data.dtype
         arr = backend.to_ctx(source_array._data, ctx, copy=True)
@@ -190,9 +231,20 @@ def array(source_array: Any, ctx: Context | None = None, dtype: Any = None) -> N
         target = dtype_np(dtype)
     except TypeError as err:
         raise TypeError(f"source_array must be array like object ({err})") from err
+    if ctx.device_typeid == 2 and backend.is_gpu_array(source_array):
+        return NDArray(device_copy(source_array, ctx, target), ctx)
     host = host_array(source_array, target)
     backend.check_ctx_usable(ctx)
     return NDArray(backend.to_ctx(host, ctx), ctx)
+
+
+def device_copy(source: Any, ctx: Context, dtype: Any) -> Any:
+    """A C-contiguous copy of CuPy array ``source`` on GPU context ``ctx`` in ``dtype``, made on
+    the devices (never through the host; another GPU's array through
+    :func:`mxlite.backend.copy_between_devices`)."""
+    arr = backend.to_ctx(source, ctx, copy=True)
+    with backend.array_device_guard(arr):
+        return backend.xp_of(arr).ascontiguousarray(arr.astype(dtype, copy=False))
 
 
 def arange(
@@ -201,7 +253,7 @@ def arange(
     step: float = 1.0,
     repeat: int = 1,
     infer_range: bool | None = None,
-    ctx: Context | None = None,
+    ctx: Context | str | None = None,
     dtype: Any = None,
 ) -> NDArray:
     """Evenly spaced values in ``[start, stop)``, each repeated ``repeat`` times (float32 default).
@@ -211,6 +263,11 @@ def arange(
     """
     if stop is None:
         start, stop = 0, start
+    if int(repeat) < 1:
+        raise MXNetError(
+            f"arange: Range only supports repeat > 0, received {repeat}; repeat is how many "
+            "times each value appears."
+        )
     if step == 0:
         raise MXNetError("arange: step must not be 0")
     if (step > 0 and not start < stop) or (step < 0 and not start > stop):
@@ -226,11 +283,11 @@ def _arange(
     stop: float,
     step: float,
     repeat: int,
-    ctx: Context | None,
+    ctx: Context | str | None,
     dtype: Any,
     cls: type[NDArray],
 ) -> NDArray:
-    ctx = default_ctx(ctx)
+    ctx = as_context(ctx)
     count = max(int(np.ceil((stop - start) / step)), 0)
     host = start + step * np.arange(count, dtype=np.float64)
     if repeat > 1:
@@ -240,7 +297,7 @@ def _arange(
     return cls(backend.to_ctx(host, ctx), ctx)
 
 
-def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any) -> None:
+def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any) -> list[NDArray]:
     """Set every array to zero, grouped by (device, dtype) so each group is one kernel launch.
 
     As MXNet's operator: ``num_arrays`` is required and must equal the number of arrays; the
@@ -271,6 +328,7 @@ def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any)
     from mxlite import ops
 
     ops.multi_zero([a._data for a in arrays])
+    return []  # MXNet's operator has no outputs: its front end returns an empty list
 
 
 def waitall() -> None:

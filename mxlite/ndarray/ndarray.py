@@ -48,6 +48,11 @@ __all__ = [
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+# Names MXNet code imports from ``mxnet.ndarray.ndarray``.
+py_slice = slice
+_STORAGE_TYPE_STR_TO_ID = {"undefined": -1, "default": 0, "row_sparse": 1, "csr": 2}
+_STORAGE_TYPE_ID_TO_STR = {v: k for k, v in _STORAGE_TYPE_STR_TO_ID.items()}
+
 
 def ctx_of_raw(arr: Any) -> Context:
     """The context a raw array lives on (cpu(0) for host arrays)."""
@@ -276,8 +281,12 @@ class NDArray(OperatorMixin):
 
     # ------------------------------------------------------------------ conversion
     def asnumpy(self) -> np.ndarray:
-        """A NumPy copy of the values (synchronizes with the device)."""
-        return np.array(backend.to_numpy(self._data), copy=True)
+        """A NumPy copy of the values (synchronizes with the device): one transfer for a GPU
+        array (``.get()`` returns a fresh host array), one copy for a host array."""
+        raw = self._data
+        if type(raw) is not np.ndarray and backend.is_gpu_array(raw):
+            return raw.get()  # type: ignore[no-any-return]
+        return np.array(raw, copy=True)
 
     def asscalar(self) -> Any:
         """The one element as a NumPy scalar.
@@ -354,14 +363,19 @@ class NDArray(OperatorMixin):
         return self.as_in_context(ctx)
 
     def as_np_ndarray(self) -> NDArray:
-        """The same memory as an ``mx.np.ndarray``."""
+        """The same memory as an ``mx.np.ndarray`` (in the same autograd graph, as in MXNet,
+        where both share one handle)."""
         from mxlite.numpy.multiarray import ndarray as np_ndarray
 
-        return np_ndarray(self._data, self._ctx)
+        out = np_ndarray(self._data, self._ctx)
+        out._ag_node = self._ag_node
+        return out
 
     def as_nd_ndarray(self) -> NDArray:
-        """The same memory as a legacy ``mx.nd.NDArray``."""
-        return NDArray(self._data, self._ctx)
+        """The same memory as a legacy ``mx.nd.NDArray`` (in the same autograd graph)."""
+        out = NDArray(self._data, self._ctx)
+        out._ag_node = self._ag_node
+        return out
 
     def wait_to_read(self) -> None:
         """Block until pending writes to this array are done."""

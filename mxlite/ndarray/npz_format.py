@@ -4,7 +4,9 @@ Writing uses ``np.savez`` (a list becomes ``arr_0``, ``arr_1``, ...; a dict keep
 Reading walks the zip members itself so that every size is checked before allocation: each
 member's ``.npy`` header is parsed with ``allow_pickle``-free NumPy helpers, its shape and dtype must
 account for exactly the member's bytes, and a compressed member may not claim more bytes than
-DEFLATE can produce from its compressed size. Object arrays are refused, never unpickled.
+DEFLATE can produce from its compressed size. Only what NumPy writes is read: stored and deflate
+members (an LZMA or bzip2 member is refused before any decompressor starts). Object arrays are
+refused, never unpickled.
 
 bfloat16 has no ``.npy`` type code; NumPy stores it as the 2-byte void type ``|V2``, which this
 reader maps back to bfloat16. An archive whose names are exactly ``arr_0 .. arr_{n-1}`` loads as a
@@ -29,6 +31,10 @@ _MAX_NDIM = 32
 _MAX_HEADER = 10_000
 # DEFLATE cannot expand data by more than about 1032:1; allow a little slack for headers.
 _MAX_DEFLATE_RATIO = 1100
+# What NumPy writes (np.savez, np.savez_compressed); anything else is refused before decompression
+# (an LZMA member names its own dictionary size: 196 bytes can reserve 4 GiB).
+_ACCEPTED_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+_COMPRESSION_NAMES = {zipfile.ZIP_BZIP2: "BZIP2", zipfile.ZIP_LZMA: "LZMA"}
 
 
 def write_npz(f: IO[bytes], arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> None:
@@ -77,6 +83,13 @@ def _read_member(
     zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int, fname: str
 ) -> np.ndarray:
     name = info.filename
+    if info.compress_type not in _ACCEPTED_COMPRESSION:
+        method = _COMPRESSION_NAMES.get(info.compress_type, f"method {info.compress_type}")
+        raise ParamFileError(
+            f"Invalid npz file {fname!r}: member {name!r} is compressed with {method}; NumPy "
+            "writes only stored or deflate members (np.savez, np.savez_compressed), so mxlite "
+            "reads only those. Re-save the arrays with np.savez."
+        )
     if info.compress_type == zipfile.ZIP_STORED:
         if info.file_size != info.compress_size or info.compress_size > archive_size:
             raise ParamFileError(

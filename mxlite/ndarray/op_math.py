@@ -253,7 +253,11 @@ def write_out(result: NDArray, out: NDArray | None) -> NDArray:
 
 
 # ---------------------------------------------------------------------- unary math
-def _unary(name: str) -> Callable[..., NDArray]:
+def _unary(name: str, recorded_as: str | None = None) -> Callable[..., NDArray]:
+    """The op ``name`` (a kernel of :mod:`._elementwise`), recorded for autograd under
+    ``recorded_as`` (default ``name``): a second name gives the same forward another rule."""
+    grad_name = recorded_as or name
+
     def op(
         data: NDArray, out: NDArray | None = None, name: str | None = None, **kwargs: Any
     ) -> NDArray:
@@ -265,7 +269,7 @@ def _unary(name: str) -> Callable[..., NDArray]:
             )
         res = _elementwise.unary_raw(op.__name__, data._xp, data._data)
         result = type(data)(res, out_ctx(data.context))
-        autograd_record(op.__name__, [data], result)
+        autograd_record(grad_name, [data], result)
         return write_out(result, out)
 
     op.__name__ = name
@@ -289,6 +293,9 @@ log10 = _unary("log10")
 sign = _unary("sign")
 reciprocal = _unary("reciprocal")
 relu = _unary("relu")
+# nd.Activation(act_type='relu'): the same values, but MXNet's Activation kernel gives a zero
+# gradient at NaN where nd.relu gives NaN.
+activation_relu = _unary("relu", recorded_as="Activation_relu")
 sigmoid = _unary("sigmoid")
 tanh = _unary("tanh")
 softrelu = _unary("softrelu")

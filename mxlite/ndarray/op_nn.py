@@ -1,5 +1,5 @@
 """Linear algebra and layer primitives of ``mx.nd``: dot, batch_dot, FullyConnected, Activation,
-LeakyReLU, softmax, log_softmax, pick, one_hot.
+softmax, log_softmax, pick, one_hot (LeakyReLU is in :mod:`mxlite.ndarray.op_act`).
 
 Recorded for autograd as ``dot``/``batch_dot`` (attrs ``transpose_a``, ``transpose_b``),
 ``softmax``/``log_softmax`` (``axis``, ``temperature``), ``pick`` (``index``, ``axis``,
@@ -14,7 +14,8 @@ import numpy as np
 
 from mxlite import _threads, autograd, backend
 from mxlite.base import MXNetError, dtype_np
-from mxlite.ndarray import _dtype_rules
+from mxlite.ndarray import _dtype_rules, _op_args
+from mxlite.ndarray._op_args import check_float, shape_text
 from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
@@ -24,14 +25,21 @@ from mxlite.ndarray.ndarray import (
     out_ctx,
     same_ctx,
 )
-from mxlite.ndarray.op_math import binary, relu, sigmoid, softrelu, softsign, tanh, write_out
+from mxlite.ndarray.op_math import (
+    activation_relu,
+    sigmoid,
+    softrelu,
+    softsign,
+    tanh,
+    write_out,
+)
+from mxlite.ndarray.op_sequence import length_mask
 
 __all__ = [
     "dot",
     "batch_dot",
     "FullyConnected",
     "Activation",
-    "LeakyReLU",
     "softmax",
     "log_softmax",
     "pick",
@@ -108,17 +116,35 @@ def dot(
 def batch_dot(
     lhs: NDArray, rhs: NDArray, transpose_a: bool = False, transpose_b: bool = False, **kwargs: Any
 ) -> NDArray:
-    """Batched matrix product over the leading axis: ``(B, n, k) x (B, k, m) -> (B, n, m)``."""
+    """Batched matrix product over the leading axes: ``(B..., n, k) x (B..., k, m) ->
+    (B..., n, m)`` (N-d inputs, N >= 3, with equal leading batch dimensions);
+    ``transpose_a``/``transpose_b`` swap the last two axes of an operand first.
+
+    Raises:
+        MXNetError: inputs of fewer than 3 or different numbers of dimensions, different batch
+            dimensions, contracted dimensions that differ, or (legacy) different dtypes.
+    """
     ctx = same_ctx("batch_dot", lhs, rhs)
     a, b = _operands("batch_dot", lhs, rhs)
+    flags = f"trans_a={int(transpose_a)} trans_b={int(transpose_b)}"
+    if a.ndim < 3 or a.ndim != b.ndim:
+        raise MXNetError(
+            f"batch_dot currently only support N-D*N-D array (N >= 3){shape_text(a.shape)} v.s. "
+            f"{shape_text(b.shape)}"
+        )
+    if a.shape[:-2] != b.shape[:-2]:
+        raise MXNetError(
+            f"batch_dot shape error (the leading batch dimensions must be equal): "
+            f"{shape_text(a.shape)} X {shape_text(b.shape)} {flags}"
+        )
     if transpose_a:
         a = a.swapaxes(-1, -2)
     if transpose_b:
         b = b.swapaxes(-1, -2)
-    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+    if a.shape[-1] != b.shape[-2]:
         raise MXNetError(
-            f"batch_dot shape error: {list(a.shape)} X {list(b.shape)}; expected "
-            "(B, n, k) and (B, k, m)."
+            f"batch_dot shape error (shape mismatch): {shape_text(lhs.shape)} X "
+            f"{shape_text(rhs.shape)} {flags}"
         )
     if type(a) is np.ndarray:
         _threads.host_threads()  # the BLAS pool follows the thread policy
@@ -236,7 +262,7 @@ def Activation(data: NDArray, act_type: str = "relu", **kwargs: Any) -> NDArray:
         MXNetError: an unknown ``act_type``.
     """
     fns = {
-        "relu": relu,
+        "relu": activation_relu,
         "sigmoid": sigmoid,
         "tanh": tanh,
         "softrelu": softrelu,
@@ -249,35 +275,37 @@ def Activation(data: NDArray, act_type: str = "relu", **kwargs: Any) -> NDArray:
     return fns[act_type](data)
 
 
-def LeakyReLU(  # noqa: N802
-    data: NDArray, act_type: str = "leaky", slope: float = 0.25, **kwargs: Any
-) -> NDArray:
-    """Leaky ReLU (``max(x, slope * x)``) or ELU (``x`` if positive else ``slope * (e^x - 1)``).
-
-    Raises:
-        NotImplementedError: other ``act_type`` values.
-    """
-    if act_type == "leaky":
-        return binary("maximum", data, binary("mul", data, slope))
-    if act_type == "elu":
-        from mxlite.ndarray.op_math import expm1, maximum, minimum
-
-        neg = binary("mul", expm1(minimum(data, 0.0)), slope)
-        return binary("add", maximum(data, 0.0), neg)
-    raise NotImplementedError(
-        f"LeakyReLU act_type={act_type!r} is not supported; use 'leaky' or 'elu'."
-    )
-
-
-def _softmax_raw(xp: Any, a: Any, axis: int, temperature: float | None, log: bool) -> Any:
+def _softmax_raw(
+    xp: Any, a: Any, axis: int, temperature: float | None, log: bool, keep: Any = None
+) -> Any:
+    """Softmax (or log-softmax) of ``a`` along ``axis`` in float32 or wider; with ``keep`` (a
+    boolean mask) only the kept positions take part and the others give 0 (an empty row gives
+    zeros)."""
     work = a.astype(np.float32) if a.dtype.kind != "f" or a.dtype.itemsize < 4 else a
     if temperature is not None and temperature != 1.0:
         work = work / temperature
+    if keep is not None:
+        work = xp.where(keep, work, work.dtype.type(-np.inf))
+        top = xp.max(work, axis=axis, keepdims=True)
+        e = xp.where(keep, xp.exp(work - xp.where(xp.isfinite(top), top, 0)), 0)
+        total = xp.sum(e, axis=axis, keepdims=True)
+        return e / xp.where(total > 0, total, 1)
     shifted = work - xp.max(work, axis=axis, keepdims=True)
     if log:
         return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
     e = xp.exp(shifted)
     return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+_SOFTMAX_DTYPES = ("float16", "float32", "float64")
+_MSG_LENGTH_INPUTS = (
+    "{name}: Operator {name} expects {want} inputs, but got {got} instead: pass length together "
+    "with use_length=True (or neither)."
+)
+_MSG_LOG_LENGTH = (
+    "log_softmax: Cannot find argument 'length' (MXNet 1.9.1's log_softmax takes no lengths); "
+    "use mx.nd.log(mx.nd.softmax(data, length=..., use_length=True)) instead."
+)
 
 
 def _softmax_op(name: str, log: bool) -> Any:
@@ -287,19 +315,49 @@ def _softmax_op(name: str, log: bool) -> Any:
         temperature: float | None = None,
         dtype: Any = None,
         out: NDArray | None = None,
+        length: NDArray | None = None,
+        use_length: bool = False,
         **kwargs: Any,
     ) -> NDArray:
         if data.ndim and not -data.ndim <= axis < data.ndim:
-            raise MXNetError(f"{name}: axis {axis} out of range for shape {data.shape}")
+            raise MXNetError(
+                f"{name}: axis {axis} exceeds the input dimension of {data.ndim} (valid axes are "
+                f"{-data.ndim} .. {data.ndim - 1})"
+            )
+        check_float(name, data._data)
+        out_dt = (
+            data._data.dtype if dtype is None else _op_args.out_dtype(name, dtype, _SOFTMAX_DTYPES)
+        )
+        if log and (length is not None or use_length):
+            raise MXNetError(_MSG_LOG_LENGTH)
+        keep = None
+        if use_length or length is not None:
+            if length is None or not use_length:
+                want, got = (2, 1) if length is None else (1, 2)
+                raise MXNetError(_MSG_LENGTH_INPUTS.format(name=name, want=want, got=got))
+            same_ctx(name, data, length)
+            raw_len = as_raw(length, data)
+            _op_args.check_int_dtype(name, "length", raw_len)
+            ax = axis % data.ndim
+            keep = length_mask(data._xp, raw_len, data.shape, ax, name, "row along the axis")
         with np.errstate(all="ignore"):
-            res = _softmax_raw(data._xp, data._data, axis, temperature, log)
-        out_dt = dtype_np(dtype) if dtype is not None else data._data.dtype
+            res = _softmax_raw(data._xp, data._data, axis, temperature, log, keep)
         result = type(data)(res.astype(out_dt), out_ctx(data.context))
         autograd_record(name, [data], result, axis=axis, temperature=temperature)
         return write_out(result, out)
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"{'Log of the s' if log else 'S'}oftmax along ``axis`` (numerically stable)."
+    op.__doc__ = (
+        f"{'Log of the s' if log else 'S'}oftmax along ``axis`` (numerically stable), of "
+        "``data / temperature`` when given; float inputs only, the result in ``dtype`` (default "
+        "the input's)."
+        + (
+            ""
+            if log
+            else " With ``use_length=True``, ``length`` (int32/int64, the data's shape without "
+            "``axis``) limits each row to its first ``length`` elements; the rest give 0."
+        )
+    )
     return on_device(op)
 
 

@@ -1,5 +1,5 @@
 """Normalization operators of ``mx.nd``: ``BatchNorm``, ``LayerNorm``, ``InstanceNorm``,
-``GroupNorm``.
+``GroupNorm`` and ``L2Normalization``.
 
 MXNet 1.9.1's semantics (checked with the oracle):
 
@@ -15,8 +15,13 @@ MXNet 1.9.1's semantics (checked with the oracle):
   ``(sample, group)`` over its channels and spatial axes (gamma/beta per group, MXNet 1.9.1's
   shape ``(num_groups,)``).
 
-Each op is one autograd node (``BatchNorm``, ``RowNorm``); the rules are in
-:mod:`mxlite.autograd_rules`, the math in :mod:`mxlite.ops.norm`.
+- ``L2Normalization``: ``out = x / sqrt(sum(x**2) + eps)``, the sum over every axis but the first
+  (``instance``), over axis 1 (``channel``) or over the axes after the first two (``spatial``).
+  float16 inputs are computed in float32 and rounded once.
+
+Each op is one autograd node (``BatchNorm``, ``RowNorm``, ``L2Normalization`` with attrs ``axes``
+and ``norm``, the denominator with the reduced axes kept); the rules are in
+:mod:`mxlite.autograd_rules`, the math of the first four in :mod:`mxlite.ops.norm`.
 """
 
 from __future__ import annotations
@@ -28,11 +33,20 @@ import numpy as np
 
 from mxlite import _rendezvous, autograd, backend
 from mxlite.base import MXNetError
-from mxlite.ndarray.ndarray import NDArray, as_raw, on_device_of_first, out_ctx, same_ctx
+from mxlite.ndarray._op_args import accepts_out, check_choice, check_float
+from mxlite.ndarray.ndarray import (
+    NDArray,
+    as_raw,
+    autograd_record,
+    on_device,
+    on_device_of_first,
+    out_ctx,
+    same_ctx,
+)
 from mxlite.ndarray.op_math import write_out
 from mxlite.ops import norm as ops_norm
 
-__all__ = ["BatchNorm", "LayerNorm", "InstanceNorm", "GroupNorm"]
+__all__ = ["BatchNorm", "LayerNorm", "InstanceNorm", "GroupNorm", "L2Normalization"]
 
 _MSG_SHAPE = (
     "{op}: Shape inconsistent, Provided = [{got}], inferred shape=[{want}] for {name}: data of "
@@ -341,3 +355,39 @@ def GroupNorm(  # noqa: N802 - MXNet's name
         type(data)(mean.reshape(n, num_groups).astype(x.dtype), ctx),
         type(data)((1 / invstd).reshape(n, num_groups).astype(x.dtype), ctx),
     ]
+
+
+_MSG_RANK = "L2Normalization: At lease 3 dimensions required in {mode} mode, got shape {shape}"
+
+
+def _axes(mode: str, ndim: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    if mode == "instance":
+        return tuple(range(1, ndim))
+    if ndim < 3:
+        raise MXNetError(_MSG_RANK.format(mode=mode, shape=shape))
+    return (1,) if mode == "channel" else tuple(range(2, ndim))
+
+
+@accepts_out
+@on_device
+def L2Normalization(  # noqa: N802 - MXNet's name
+    data: NDArray, eps: float = 1e-10, mode: str = "instance", **kwargs: Any
+) -> NDArray:
+    """``data / sqrt(sum(data**2, axes) + eps)`` with the axes chosen by ``mode``:
+    ``'instance'`` (all but axis 0), ``'channel'`` (axis 1) or ``'spatial'`` (axes 2 and up).
+
+    Raises:
+        MXNetError: unknown ``mode``, a non-float input, or fewer than 3 dimensions for the
+            channel and spatial modes.
+    """
+    check_choice("L2Normalization", "mode", mode, ("channel", "instance", "spatial"))
+    check_float("L2Normalization", data._data)
+    xp, a = data._xp, data._data
+    axes = _axes(mode, a.ndim, data.shape)
+    work = a.astype(np.float32) if a.dtype == np.float16 else a
+    with np.errstate(all="ignore"):
+        norm = xp.sqrt(xp.sum(work * work, axis=axes, keepdims=True) + work.dtype.type(eps))
+        res = (work / norm).astype(a.dtype, copy=False)
+    result = type(data)(res, out_ctx(data.context))
+    autograd_record("L2Normalization", [data], result, axes=axes, norm=norm)
+    return result

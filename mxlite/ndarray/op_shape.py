@@ -1,10 +1,9 @@
 """Shape and joining ops of ``mx.nd``: transpose, reshape, expand_dims, squeeze, broadcast_to,
-concat, stack, split, slice_axis, add_n, where, zeros_like/ones_like, cast, stop_gradient, tile,
-repeat, flip.
+concat, stack, add_n, where, zeros_like/ones_like, cast, stop_gradient (slicing and splitting are
+in :mod:`mxlite.ndarray.op_slice`, tile/repeat/flip/pad in :mod:`mxlite.ndarray.op_layout`).
 
 Recorded for autograd under the function's name (``transpose``: ``axes``; ``broadcast_to``:
-``shape``; ``concat``: ``dim``; ``stack``: ``axis``; ``slice_axis``: ``axis``, ``begin``,
-``end``; ``where``: ``condition``; ``add_n``).
+``shape``; ``concat``: ``dim``; ``stack``: ``axis``; ``where``: ``condition``; ``add_n``).
 """
 
 from __future__ import annotations
@@ -38,9 +37,6 @@ __all__ = [
     "concat",
     "Concat",
     "stack",
-    "split",
-    "SliceChannel",
-    "slice_axis",
     "add_n",
     "ElementWiseSum",
     "where",
@@ -51,10 +47,6 @@ __all__ = [
     "stop_gradient",
     "BlockGrad",
     "identity",
-    "tile",
-    "repeat",
-    "flip",
-    "swapaxes",
 ]
 
 
@@ -217,40 +209,6 @@ def stack(*data: NDArray, axis: int = 0, **kwargs: Any) -> NDArray:
 
 
 @on_device
-def slice_axis(data: NDArray, axis: int, begin: int, end: int | None, **kwargs: Any) -> NDArray:
-    """Slice ``[begin, end)`` along ``axis`` (a copy)."""
-    ax = axis % data.ndim
-    key = [slice(None)] * data.ndim
-    key[ax] = slice(begin, end)
-    res = data._data[tuple(key)].copy()
-    out = type(data)(res, out_ctx(data.context))
-    autograd_record("slice_axis", [data], out, axis=ax, begin=begin, end=end)
-    return out
-
-
-def split(
-    data: NDArray, num_outputs: int, axis: int = 1, squeeze_axis: bool = False, **kwargs: Any
-) -> list[NDArray] | NDArray:
-    """Split into ``num_outputs`` equal parts along ``axis`` (one part is returned bare).
-
-    Raises:
-        MXNetError: the axis size is not divisible by ``num_outputs``.
-    """
-    ax = axis % data.ndim
-    size = data.shape[ax]
-    if num_outputs <= 0 or size % num_outputs:
-        raise MXNetError(f"split: axis {axis} of size {size} is not divisible by {num_outputs}")
-    step = size // num_outputs
-    parts = [slice_axis(data, ax, i * step, (i + 1) * step) for i in range(num_outputs)]
-    if squeeze_axis and step == 1:
-        parts = [squeeze(p, axis=ax) for p in parts]
-    return parts[0] if num_outputs == 1 else parts
-
-
-SliceChannel = split
-
-
-@on_device
 def add_n(*args: NDArray, out: NDArray | None = None, **kwargs: Any) -> NDArray:
     """Elementwise sum of all inputs (same shape and dtype)."""
     ctx = _inputs_ctx("add_n", args, same_shape=True)
@@ -267,10 +225,31 @@ ElementWiseSum = add_n
 
 @on_device
 def where(condition: NDArray, x: NDArray, y: NDArray, **kwargs: Any) -> NDArray:
-    """``x`` where ``condition`` is nonzero, else ``y``."""
+    """``x`` where ``condition`` is nonzero, else ``y``.
+
+    Legacy arrays follow MXNet: ``x`` and ``y`` have one shape and dtype, and ``condition``
+    has that shape or is 1-d with one entry per row (selecting whole rows). numpy-mode arrays
+    broadcast.
+
+    Raises:
+        MXNetError: (legacy) shapes or dtypes that do not fit these rules.
+    """
     ctx = same_ctx("where", condition, x, y)
     xp = x._xp
     cond = as_raw(condition, x) != 0
+    if not (x._numpy_semantics() or y._numpy_semantics() or condition._numpy_semantics()):
+        if x.shape != y.shape or x._data.dtype != y._data.dtype:
+            raise MXNetError(
+                f"where: x and y need one shape and dtype, got {x.shape} {x._data.dtype.name} "
+                f"and {y.shape} {y._data.dtype.name}"
+            )
+        if cond.shape != x.shape:
+            if cond.ndim != 1 or not x.ndim or cond.shape[0] != x.shape[0]:
+                raise MXNetError(
+                    f"where: condition of shape {condition.shape} must have the shape of x "
+                    f"{x.shape} or be 1-d of size {x.shape[0] if x.ndim else 1} (one per row)"
+                )
+            cond = cond.reshape((-1,) + (1,) * (x.ndim - 1))
     res = xp.where(cond, x._data, as_raw(y, x))
     out = result_class(x)(res, out_ctx(ctx))
     autograd_record("where", [x, y], out, condition=cond)
@@ -327,29 +306,3 @@ def identity(data: NDArray, **kwargs: Any) -> NDArray:
     out = type(data)(data._data.copy(), out_ctx(data.context))
     autograd_record("identity", [data], out)
     return out
-
-
-@on_device
-def tile(data: NDArray, reps: Sequence[int], **kwargs: Any) -> NDArray:
-    """Repeat the whole array ``reps`` times per axis."""
-    return type(data)(data._xp.tile(data._data, tuple(reps)), out_ctx(data.context))
-
-
-@on_device
-def repeat(data: NDArray, repeats: int, axis: int | None = None, **kwargs: Any) -> NDArray:
-    """Repeat each element ``repeats`` times (flattened when ``axis`` is None)."""
-    return type(data)(data._xp.repeat(data._data, repeats, axis=axis), out_ctx(data.context))
-
-
-@on_device
-def flip(data: NDArray, axis: Any, **kwargs: Any) -> NDArray:
-    """Reverse the order of elements along ``axis``; a copy."""
-    res = data._xp.ascontiguousarray(data._xp.flip(data._data, axis=axis))
-    return type(data)(res, out_ctx(data.context))
-
-
-def swapaxes(data: NDArray, dim1: int = 0, dim2: int = 0, **kwargs: Any) -> NDArray:
-    """Exchange two axes; a copy."""
-    axes = list(range(data.ndim))
-    axes[dim1], axes[dim2] = axes[dim2], axes[dim1]
-    return transpose(data, axes=axes)

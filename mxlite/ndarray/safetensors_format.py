@@ -17,6 +17,7 @@ A list is stored under the names ``arr_0``, ``arr_1``, ... with the metadata ent
 from __future__ import annotations
 
 import json
+import operator
 import struct
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -138,7 +139,26 @@ def write_safetensors(
             f.write(data.reshape(-1).view(np.uint8).data)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+_ENTRY_KEYS = frozenset(("dtype", "shape", "data_offsets"))
+
+
+class _Entry(tuple):
+    """A tensor entry of the header, kept compact while parsing: ``(dtype, shape, offsets)``
+    with JSON lists as tuples (JSON never makes tuples, so a tuple was a list)."""
+
+    __slots__ = ()
+
+
+def _compact(pairs: list[tuple[str, Any]]) -> Any:
+    """``object_pairs_hook`` of the header: refuses duplicate keys, and turns each tensor entry
+    into an :class:`_Entry` as soon as it is parsed, so the header never exists as thousands of
+    dicts and lists (a header of many small tensors would cost ten times its size)."""
+    if len(pairs) == 3 and {key for key, _ in pairs} == _ENTRY_KEYS:
+        entry = dict(pairs)
+        return _Entry(
+            tuple(v) if isinstance(v, list) else v
+            for v in (entry["dtype"], entry["shape"], entry["data_offsets"])
+        )
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
@@ -147,12 +167,16 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _parse_entry(reader: BoundedReader, name: str, entry: Any, buffer_len: int) -> tuple:
-    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+def _parse_entry(
+    reader: BoundedReader, name: str, entry: Any, buffer_len: int
+) -> tuple[str, np.dtype, tuple[int, ...], int, int]:
+    if not isinstance(entry, _Entry):
         raise reader.error(
             f"tensor {name!r}: entry must have exactly dtype, shape and data_offsets, got {entry!r:.200}"
         )
-    code, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    code, shape, offsets = entry
+    if not isinstance(code, str):
+        raise reader.error(f"tensor {name!r} has unknown dtype {code!r:.40} (not a string)")
     if code in _OTHER_ST:
         raise reader.error(
             f"tensor {name!r} has dtype {code}, which mxlite does not support; "
@@ -168,12 +192,12 @@ def _parse_entry(reader: BoundedReader, name: str, entry: Any, buffer_len: int) 
         return isinstance(v, int) and not isinstance(v, bool)
 
     if (
-        not isinstance(shape, list)
+        not isinstance(shape, tuple)
         or len(shape) > _MAX_NDIM
         or not all(is_int(d) and d >= 0 for d in shape)
     ):
-        raise reader.error(f"tensor {name!r} has an invalid shape {shape!r:.200}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(is_int(o) for o in offsets)):
+        raise reader.error(f"tensor {name!r} has an invalid shape {list(shape)!r:.200}")
+    if not (isinstance(offsets, tuple) and len(offsets) == 2 and all(is_int(o) for o in offsets)):
         raise reader.error(f"tensor {name!r} has invalid data_offsets {offsets!r:.200}")
     begin, end = offsets
     if not 0 <= begin <= end <= buffer_len:
@@ -185,10 +209,10 @@ def _parse_entry(reader: BoundedReader, name: str, entry: Any, buffer_len: int) 
         count *= dim
     if count * dtype.itemsize != end - begin:
         raise reader.error(
-            f"tensor {name!r}: shape {tuple(shape)} of {code} needs {count * dtype.itemsize} bytes, "
+            f"tensor {name!r}: shape {shape} of {code} needs {count * dtype.itemsize} bytes, "
             f"but data_offsets span {end - begin}"
         )
-    return name, np.dtype(dtype), tuple(shape), begin, end
+    return name, np.dtype(dtype), shape, begin, end
 
 
 def read_safetensors(
@@ -197,8 +221,8 @@ def read_safetensors(
     """Parse a ``.safetensors`` file.
 
     Returns:
-        ``(arrays, metadata)``: a dict name -> array in data order (a list when the file carries
-        mxlite's list marker), and the ``__metadata__`` dict (empty if absent).
+        ``(arrays, metadata)``: a dict name -> array in header order (a list when the file
+        carries mxlite's list marker), and the ``__metadata__`` dict (empty if absent).
 
     Raises:
         ParamFileError: the file is not valid safetensors; the message names ``fname``.
@@ -216,19 +240,26 @@ def read_safetensors(
     if not raw.startswith(b"{"):
         raise reader.error("not a safetensors file: the header does not start with '{'")
     try:
-        header = json.loads(raw.decode("utf-8").rstrip(" "), object_pairs_hook=_no_duplicates)
+        text = raw.decode("utf-8")
+        raw = b""  # the text is all that is needed now
+        header = json.loads(text, object_pairs_hook=_compact)  # trailing spaces are fine
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise reader.error(f"the safetensors header is not valid JSON: {err}") from None
+    del text
     if not isinstance(header, dict):
         raise reader.error("the safetensors header is not a JSON object")
     meta = header.pop("__metadata__", None) or {}
+    if isinstance(meta, _Entry):  # metadata that happens to have an entry's three keys
+        meta = dict(zip(("dtype", "shape", "data_offsets"), meta))
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise reader.error("__metadata__ must be an object of str -> str")
     buffer_len = reader.remaining
     entries = [_parse_entry(reader, name, entry, buffer_len) for name, entry in header.items()]
-    spans = sorted((begin, end) for _, _, _, begin, end in entries)
+    del header
+    by_offset = sorted(entries, key=operator.itemgetter(4))  # (begin, end) order, no key tuples
+    by_offset.sort(key=operator.itemgetter(3))
     pos = 0
-    for begin, end in spans:
+    for _, _, _, begin, end in by_offset:
         if begin != pos:
             what = "overlap" if begin < pos else "leave a hole"
             raise reader.error(f"tensor data offsets {what} at buffer byte {min(begin, pos)}")
@@ -237,13 +268,15 @@ def read_safetensors(
         raise reader.error(
             f"the tensors cover {pos} bytes of a {buffer_len}-byte buffer (truncated or padded file)"
         )
-    by_offset = sorted(entries, key=lambda e: (e[3], e[4]))
+    in_order = all(a is b for a, b in zip(entries, by_offset))
     loaded: dict[str, np.ndarray] = {}
     for name, dtype, shape, _, _ in by_offset:
-        loaded[name] = reader.array(shape, dtype, f"the data of tensor {name!r}")
+        arr = reader.array(shape, dtype, f"the data of tensor {name!r}")
         if dtype == np.bool_:
-            np.not_equal(loaded[name].view(np.uint8), 0, out=loaded[name])
-    result = {name: loaded[name] for name, _, _, _, _ in entries}
+            np.not_equal(arr.view(np.uint8), 0, out=arr)
+        loaded[name] = arr
+    del by_offset
+    result = loaded if in_order else {name: loaded[name] for name, _, _, _, _ in entries}
     if meta.get(LIST_KEY) == "list":
         names = [f"{_LIST_PREFIX}{i}" for i in range(len(result))]
         if set(names) == set(result):

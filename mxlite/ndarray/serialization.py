@@ -15,6 +15,12 @@ MXNet semantics kept (checked against MXNet 1.9.1):
 - ``mx.nd.load`` returns legacy NDArrays even in numpy mode; ``mx.npx.load`` returns
   ``mx.np.ndarray``. ``mx.nd.save`` refuses ``mx.np.ndarray`` (use ``mx.npx.save``).
 - The device recorded in a file is ignored: arrays load onto ``ctx`` (default ``cpu(0)``).
+
+Loading a file also removes what killed saves of it left behind once their writers are gone
+(:func:`mxlite.ndarray.atomic_file.remove_dead_leftovers`). Memory: a load costs the arrays it
+returns plus transient bookkeeping of about the file's size; each array is an NDArray over a
+NumPy array, about 190 bytes of objects, so a file of very many tiny arrays (the smallest
+``.params`` record is 17 bytes) costs up to about 11 times its size.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from mxlite import backend, util
 from mxlite.base import ParamFileError
 from mxlite.context import Context, cpu
 from mxlite.ndarray import npz_format, params_format, safetensors_format
-from mxlite.ndarray.atomic_file import atomic_write
+from mxlite.ndarray.atomic_file import atomic_write, remove_dead_leftovers
 
 __all__ = [
     "save",
@@ -152,12 +158,8 @@ def _write(fname: str, fmt: str, arrays: list[Any] | dict[str, Any], np_magic: b
                 safetensors_format.write_safetensors(f, _host(container))
             else:
                 npz_format.write_npz(f, _host(container))
-    except FileNotFoundError as err:
-        raise ParamFileNotFoundError(
-            f'Cannot save to "{fname}": {err.strerror} (does the directory exist?)',
-            err.errno,
-            fname,
-        ) from None
+    except FileNotFoundError as err:  # worded by atomic_write: the target and the reason
+        raise ParamFileNotFoundError(str(err.strerror), err.errno, fname) from None
 
 
 def _host(container: list[Any] | dict[str, Any]) -> list[np.ndarray] | dict[str, np.ndarray]:
@@ -256,6 +258,7 @@ def load_arrays(
         ) from None
     except IsADirectoryError as err:
         raise ParamFileError(f'Cannot open "{path}": it is a directory') from err
+    remove_dead_leftovers(path)  # what killed saves of this file left behind
     with f:
         return _read(f, path, fmt, np_shape)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as _onp
 
-from mxlite.numpy import random
+from mxlite.numpy import linalg, random
 from mxlite.numpy._creation import *  # noqa: F403
 from mxlite.numpy._op import *  # noqa: F403
 from mxlite.numpy._op import abs, max, min, sum  # noqa: A004, F401
+from mxlite.numpy._op_select import *  # noqa: F403
 from mxlite.numpy.multiarray import ndarray
 
 # NumPy's dtype objects and constants, as ``mx.np`` re-exports them.

@@ -70,6 +70,8 @@ def array(object: Any, dtype: Any = None, ctx: Context | None = None) -> NDArray
     if dtype is None:
         keeps = isinstance(object, (np.ndarray, np.generic)) or backend.is_gpu_array(object)
         dtype = object.dtype if keeps else _default_dtype()
+    if ctx.device_typeid == 2 and backend.is_gpu_array(object):
+        return ndarray(creation.device_copy(object, ctx, dtype_np(dtype)), ctx)
     host = creation.host_array(object, dtype_np(dtype), "mx.np.array")
     backend.check_ctx_usable(ctx)
     return ndarray(backend.to_ctx(host, ctx), ctx)
@@ -161,7 +163,7 @@ def linspace(
     host, step = np.linspace(start, stop, num, endpoint=endpoint, retstep=True)
     ctx = default_ctx(ctx)
     out = ndarray(backend.to_ctx(host.astype(_dt(dtype)), ctx), ctx)
-    return (out, step) if retstep else out
+    return (out, float(step)) if retstep else out
 
 
 def eye(

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as onp
 
-from mxlite.base import MXNetError
-from mxlite.ndarray import op_math, op_nn, op_reduce, op_shape
+from mxlite.ndarray import op_layout, op_math, op_nn, op_reduce, op_shape
 from mxlite.ndarray.ndarray import NDArray, is_scalar
 from mxlite.numpy._creation import array
 
@@ -82,7 +81,6 @@ __all__ = [
     "flip",
     "swapaxes",
     "copy",
-    "split",
     "shape",
     "ndim",
     "size",
@@ -277,47 +275,27 @@ def broadcast_to(array_: Any, shape: Sequence[int]) -> NDArray:
 
 def tile(A: Any, reps: Any) -> NDArray:  # noqa: N803 - NumPy's name
     """Repeat the whole array ``reps`` times per axis."""
-    return op_shape.tile(_arr(A), (reps,) if isinstance(reps, int) else reps)
+    return op_layout.tile(_arr(A), (reps,) if isinstance(reps, int) else reps)
 
 
 def repeat(a: Any, repeats: int, axis: int | None = None) -> NDArray:
     """Repeat each element ``repeats`` times."""
-    return op_shape.repeat(_arr(a), repeats, axis=axis)
+    return op_layout.repeat(_arr(a), repeats, axis=axis)
 
 
 def flip(m: Any, axis: Any = None) -> NDArray:
     """Reverse the order of elements along ``axis``."""
-    return op_shape.flip(_arr(m), axis)
+    return op_layout.flip(_arr(m), axis)
 
 
 def swapaxes(a: Any, axis1: int, axis2: int) -> NDArray:
     """Exchange two axes."""
-    return op_shape.swapaxes(_arr(a), axis1, axis2)
+    return op_layout.swapaxes(_arr(a), axis1, axis2)
 
 
 def copy(a: Any) -> NDArray:
     """A copy of ``a``."""
     return _arr(a).copy()
-
-
-def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[NDArray]:
-    """Split into equal sections (an int) or at the given indices.
-
-    Raises:
-        MXNetError: an int that does not divide the axis.
-    """
-    x = _arr(ary)
-    n = x.shape[axis]
-    if isinstance(indices_or_sections, int):
-        if n % indices_or_sections:
-            raise MXNetError(
-                f"split: array split does not result in an equal division ({n} by {indices_or_sections})"
-            )
-        step = n // indices_or_sections
-        bounds = list(range(0, n + 1, step))
-    else:
-        bounds = [0, *list(indices_or_sections), n]
-    return [op_shape.slice_axis(x, axis, b, e) for b, e in zip(bounds[:-1], bounds[1:])]
 
 
 def shape(a: Any) -> tuple[int, ...]:

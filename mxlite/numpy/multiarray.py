@@ -206,3 +206,17 @@ class ndarray(NDArray):  # noqa: N801 - NumPy's name
     def copy(self, order: str = "C") -> NDArray:  # type: ignore[override]
         """A deep copy on the same context."""
         return super().copy()
+
+    # ------------------------------------------------------------------ selection
+    def take(self, indices: Any, axis: int | None = None, mode: str = "raise") -> NDArray:
+        """``mx.np.take(self, indices, axis, mode)``: the flattened array's elements when
+        ``axis`` is None (NumPy's method, not the legacy ``take``)."""
+        from mxlite.numpy import _op_select
+
+        return _op_select.take(self, indices, axis=axis, mode=mode)
+
+    def argsort(self, axis: int | None = -1, kind: str | None = None, order: Any = None) -> NDArray:
+        """``mx.np.argsort(self, axis)``: int64 indices that sort the array along ``axis``."""
+        from mxlite.numpy import _op_select
+
+        return _op_select.argsort(self, axis=axis)

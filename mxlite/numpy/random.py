@@ -20,7 +20,7 @@ from mxlite.ndarray import random as nd_random
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.numpy.multiarray import ndarray
 
-__all__ = ["uniform", "normal", "rand", "randn", "seed"]
+__all__ = ["uniform", "normal", "rand", "randn", "seed", "randint", "shuffle", "multinomial"]
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -110,3 +110,53 @@ def seed(seed: int, ctx: Any = "all") -> None:
     from mxlite import random as mx_random
 
     mx_random.seed(seed, ctx)
+
+
+def randint(
+    low: int,
+    high: int | None = None,
+    size: int | Sequence[int] | None = None,
+    dtype: Any = None,
+    ctx: Context | None = None,
+    out: NDArray | None = None,
+) -> NDArray:
+    """Integers drawn uniformly from ``[low, high)`` (``[0, low)`` when ``high`` is None), int64
+    by default; ``size=None`` gives a 0-d array (MXNet 1.9.1 fails there).
+
+    Raises:
+        MXNetError: ``low >= high`` or a dtype other than int32/int64.
+    """
+    if high is None:
+        low, high = 0, low
+    shape = _size(size)
+    target = out
+    if target is None:
+        target = creation.make("empty", shape, ctx, "int64" if dtype is None else dtype, ndarray)
+    return nd_random.randint(low, high, dtype=target._data.dtype.name, out=target)
+
+
+def shuffle(x: NDArray) -> None:
+    """Permute ``x`` in place along its first axis (returns None, as NumPy)."""
+    order = nd_random.permutation_raw(x.shape[0], x)
+    with backend.array_device_guard(x._data):
+        x._data[...] = x._data[order]
+
+
+def multinomial(n: int, pvals: Any, size: int | Sequence[int] | None = None) -> NDArray:
+    """Counts of ``n`` draws over the categories of ``pvals`` (int64, shape ``size + (k,)``).
+
+    Raises:
+        ValueError: probabilities that are negative or sum above 1.
+    """
+    p = np.asarray(_host_param(pvals), dtype=np.float64)
+    if (p < 0).any() or p.sum() > 1.0 + 1e-12:
+        raise ValueError("pvals: probabilities must be non-negative and sum to at most 1")
+    shape = _size(size)
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    counts = np.zeros((count, p.size), dtype=np.int64)
+    if int(n) > 0:
+        probs = NDArray(np.broadcast_to(p, (count, p.size)).copy())
+        draws = nd_random.multinomial(probs, shape=int(n), dtype="int32")._data
+        for k in range(p.size):
+            counts[:, k] = (draws == k).sum(axis=1)
+    return ndarray(counts.reshape(shape + (p.size,)))

@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from mxlite.context import Context, cpu, cpu_pinned, current_context, gpu, gpu_memory_info, num_gpus
-from mxlite.ndarray import op_math, op_nn, op_shape
+from mxlite.ndarray import (
+    op_act,
+    op_index,
+    op_math,
+    op_nn,
+    op_sequence,
+    op_shape,
+    op_slice,
+    op_sort,
+)
 from mxlite.ndarray.creation import waitall
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.numpy_extension._spatial import (
@@ -48,6 +57,13 @@ __all__ = [
     "log_softmax",
     "pick",
     "one_hot",
+    "topk",
+    "gather_nd",
+    "slice",
+    "dropout",
+    "embedding",
+    "sequence_mask",
+    "batch_flatten",
     "batch_dot",
     "reshape_like",
     "stop_gradient",
@@ -84,13 +100,6 @@ def activation(data: NDArray, act_type: str = "relu", **kwargs: Any) -> NDArray:
     return op_nn.Activation(data, act_type=act_type)
 
 
-def leaky_relu(
-    data: NDArray, act_type: str = "leaky", slope: float = 0.25, **kwargs: Any
-) -> NDArray:
-    """Leaky ReLU (or ELU with ``act_type='elu'``)."""
-    return op_nn.LeakyReLU(data, act_type=act_type, slope=slope)
-
-
 def fully_connected(
     data: NDArray,
     weight: NDArray,
@@ -107,17 +116,29 @@ def fully_connected(
 
 
 def softmax(
-    data: NDArray, axis: int = -1, temperature: float | None = None, **kwargs: Any
+    data: NDArray,
+    length: NDArray | None = None,
+    axis: int = -1,
+    temperature: float | None = None,
+    use_length: bool = False,
+    dtype: Any = None,
+    **kwargs: Any,
 ) -> NDArray:
-    """Softmax along ``axis``."""
-    return op_nn.softmax(data, axis=axis, temperature=temperature, dtype=kwargs.get("dtype"))
+    """Softmax along ``axis`` (``length`` with ``use_length=True`` masks each row's tail)."""
+    return op_nn.softmax(
+        data, axis=axis, temperature=temperature, dtype=dtype, length=length, use_length=use_length
+    )
 
 
 def log_softmax(
-    data: NDArray, axis: int = -1, temperature: float | None = None, **kwargs: Any
+    data: NDArray,
+    axis: int = -1,
+    temperature: float | None = None,
+    dtype: Any = None,
+    **kwargs: Any,
 ) -> NDArray:
     """Log-softmax along ``axis``."""
-    return op_nn.log_softmax(data, axis=axis, temperature=temperature, dtype=kwargs.get("dtype"))
+    return op_nn.log_softmax(data, axis=axis, temperature=temperature, dtype=dtype, **kwargs)
 
 
 def pick(
@@ -142,6 +163,21 @@ def one_hot(
 ) -> NDArray:
     """One-hot encoding along a new last axis."""
     return op_nn.one_hot(data, depth, on_value=on_value, off_value=off_value, dtype=dtype)
+
+
+# The ops below take the same arguments as their mx.nd twins (results keep the input's class).
+leaky_relu = op_act.LeakyReLU
+dropout = op_act.Dropout
+topk = op_sort.topk
+gather_nd = op_index.gather_nd
+slice = op_slice.slice  # noqa: A001 - MXNet's name
+embedding = op_index.Embedding
+sequence_mask = op_sequence.SequenceMask
+
+
+def batch_flatten(x: NDArray, **kwargs: Any) -> NDArray:
+    """Collapse every axis but the first: ``(d0, d1, ...) -> (d0, d1 * ...)``."""
+    return x.reshape((x.shape[0], -1)) if x.ndim else x.reshape((1, 1))
 
 
 def batch_dot(

@@ -433,21 +433,15 @@ def _fill(
     flat = target.reshape(-1)
     family, kind = _storage(arr)
     k0, k1 = np.uint64(key[0]), np.uint64(key[1])
-    parallel = flat.size >= _SERIAL_BELOW and _threads.numba_threads() > 1
-    off = int(offset)
+    big = flat.size >= _SERIAL_BELOW
+    args = (dist, float(p0), float(p1), k0, k1, int(offset))
     if family == "f32":
-        (_fill_f32_par if parallel else _fill_f32_ser)(
-            flat, dist, float(p0), float(p1), k0, k1, off
-        )
+        _threads.launch(_fill_f32_par, flat, *args, serial=_fill_f32_ser, big_enough=big)
     elif family == "f64":
-        (_fill_f64_par if parallel else _fill_f64_ser)(
-            flat, dist, float(p0), float(p1), k0, k1, off
-        )
+        _threads.launch(_fill_f64_par, flat, *args, serial=_fill_f64_ser, big_enough=big)
     else:
         bits = flat.view(np.uint16)
-        (_fill_u16_par if parallel else _fill_u16_ser)(
-            bits, kind, dist, float(p0), float(p1), k0, k1, off
-        )
+        _threads.launch(_fill_u16_par, bits, kind, *args, serial=_fill_u16_ser, big_enough=big)
     if target is not arr:
         arr[...] = target
     return arr
@@ -481,12 +475,13 @@ def _multi(
         nblocks = ((offs + sizes + 3) >> 2) - (offs >> 2)
         chunk_starts = np.zeros(len(idxs) + 1, dtype=np.int64)
         np.cumsum((nblocks + _CHUNK - 1) // _CHUNK, out=chunk_starts[1:])
+        args = (addrs, sizes, offs, k0s, k1s, a0, a1, chunk_starts, dist)
         if family == "f32":
-            _multi_f32(addrs, sizes, offs, k0s, k1s, a0, a1, chunk_starts, dist)
+            _threads.launch(_multi_f32, *args)
         elif family == "f64":
-            _multi_f64(addrs, sizes, offs, k0s, k1s, a0, a1, chunk_starts, dist)
+            _threads.launch(_multi_f64, *args)
         else:
-            _multi_u16(addrs, sizes, offs, k0s, k1s, a0, a1, chunk_starts, dist, kind)
+            _threads.launch(_multi_u16, *args, kind)
 
 
 def fill_uniform(

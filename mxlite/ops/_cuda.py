@@ -5,7 +5,7 @@ binary on disk), with ``name_expressions`` naming the template instantiations th
 use; the modules are kept in a process-wide table. ``import cupy`` happens inside the functions
 only, so importing this module costs nothing on a machine without CuPy.
 
-Sources come from the ``kernels`` package through :mod:`importlib.resources`; a line
+Sources come from this package's ``kernels`` folder (see :func:`_kernel_dir`); a line
 ``#include "x.cuh"`` is replaced by that header's text (NVRTC is given no include path).
 
 The table builders (:func:`fill_table`, :func:`const_table`, :func:`value_pattern`) are plain
@@ -42,6 +42,7 @@ __all__ = [
     "multi_zero_bytes",
     "multi_average",
     "get_kernel",
+    "sm_count",
 ]
 
 _OPTIONS = ("-std=c++17", "--fmad=false")
@@ -124,15 +125,21 @@ _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
 
 # ------------------------------------------------------------------------------- module loading
 def _kernel_dir() -> Any:
-    """The CUDA sources: package data ``mxlite.kernels`` once installed, else the checkout's kernels/.
+    """The CUDA sources of *this* mxlite: ``mxlite/kernels`` inside an installed package, else the
+    ``kernels/`` folder of the checkout this package was imported from.
 
-    pyproject.toml maps the repository's top-level ``kernels/`` folder onto ``mxlite.kernels``;
-    a source checkout used without installing (``PYTHONPATH=.``) has no such package.
+    pyproject.toml maps the repository's top-level ``kernels/`` folder onto ``mxlite.kernels``.
+    Importing ``mxlite.kernels`` is not enough: in a checkout used without installing it
+    (``PYTHONPATH=.``, or a second worktree) that import finds whatever another install on
+    ``sys.path`` provides (an editable install of another checkout maps ``mxlite.kernels`` to its
+    own folder), so kernels and Python code could come from two versions. The package's own
+    folders come first; ``importlib.resources`` is the fallback (a zipped install).
     """
-    try:
-        return resources.files("mxlite.kernels")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "kernels"
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package / "kernels", package.parent / "kernels"):
+        if (folder / "init_fill.cu").is_file():
+            return folder
+    return resources.files("mxlite.kernels")
 
 
 def kernel_source(filename: str) -> str:
@@ -182,14 +189,20 @@ def get_kernel(filename: str, name: str) -> Any:
     return _function(filename, name)
 
 
-def _grid(work_items: int, per_block: int = _THREADS) -> int:
-    """Blocks for a grid-stride launch: enough to fill the device, no more than the work."""
+def sm_count(device: int | None = None) -> int:
+    """Streaming multiprocessors of GPU ``device`` (the current one when None), cached."""
     cp = _cupy()
-    dev = int(cp.cuda.Device().id)
+    dev = int(cp.cuda.Device().id) if device is None else int(device)
     sms = _SM_COUNT.get(dev)
     if sms is None:
         sms = int(cp.cuda.Device(dev).attributes["MultiProcessorCount"])
         _SM_COUNT[dev] = sms
+    return sms
+
+
+def _grid(work_items: int, per_block: int = _THREADS) -> int:
+    """Blocks for a grid-stride launch: enough to fill the device, no more than the work."""
+    sms = sm_count()
     return max(1, min((work_items + per_block - 1) // per_block, sms * _BLOCKS_PER_SM))
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mxlite import _threads, backend
-from mxlite.ops import _launch, scratch, winograd
+from mxlite.ops import scratch, winograd
 
 __all__ = [
     "Window",
@@ -191,7 +191,16 @@ def im2col(x5: Any, win: Window, out3: tuple[int, int, int], tag: str | None = N
     shape = (c * win.size, n * math.prod(out3))
     cols = scratch.empty(tag, shape, x5.dtype) if tag else np.empty(shape, dtype=x5.dtype)
     xph = width_phases(x5, win.stride[2])
-    _launch.run(_kernels(), "im2col", cols.size, xph, x5.shape[4], cols, win.packed(out3))
+    k = _kernels()
+    _threads.launch(
+        k.im2col,
+        xph,
+        x5.shape[4],
+        cols,
+        win.packed(out3),
+        serial=k.im2col_serial,
+        big_enough=cols.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return cols
 
 
@@ -200,7 +209,15 @@ def col2im(cols: Any, shape5: tuple[int, ...], win: Window, out3: tuple[int, int
     if backend.is_gpu_array(cols):
         return col2im_reference(cols, shape5, win, out3)
     dx = np.empty(shape5, dtype=cols.dtype)
-    _launch.run(_kernels(), "col2im", cols.size, cols, dx, win.packed(out3))
+    k = _kernels()
+    _threads.launch(
+        k.col2im,
+        cols,
+        dx,
+        win.packed(out3),
+        serial=k.col2im_serial,
+        big_enough=cols.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return dx
 
 

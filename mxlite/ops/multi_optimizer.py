@@ -129,10 +129,19 @@ class _Launch:
         if self.device[0] == "cpu":
             from mxlite.ops import _cpu_optimizer  # noqa: PLC0415 - defer Numba to the first step
 
-            serial = self.total < CPU_SERIAL_BELOW or _threads.numba_threads() == 1
-            name = _KINDS[self.kind][3] + ("_serial" if serial else "")
-            driver = getattr(_cpu_optimizer, name)
-            driver(*self.tables, self.chunk, coef, glob, family, nstate, clipping)
+            name = _KINDS[self.kind][3]
+            _threads.launch(
+                getattr(_cpu_optimizer, name),
+                *self.tables,
+                self.chunk,
+                coef,
+                glob,
+                family,
+                nstate,
+                clipping,
+                serial=getattr(_cpu_optimizer, name + "_serial"),
+                big_enough=self.total >= CPU_SERIAL_BELOW,
+            )
             return
         from mxlite.ops import _cuda  # noqa: PLC0415
 

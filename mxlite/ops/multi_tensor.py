@@ -26,11 +26,20 @@ __all__ = [
     "multi_zero",
     "multi_average",
     "chunk_table",
+    "gpu_chunk_bytes",
     "device_tables",
 ]
 
 CPU_CHUNK_BYTES = 1 << 20
+# GPU launches: one 256-thread block per chunk. A fixed 256 KiB gave ResNet-50's parameters
+# (161 buffers, 102 MB) 508 blocks, under half a wave on a 132-SM H100 (8 such blocks fit on an
+# SM), so the memory system saw too few requests in flight. The chunk is the largest power of two
+# from GPU_MIN_CHUNK_BYTES to GPU_CHUNK_BYTES that still gives GPU_WAVES full waves
+# (gpu_chunk_bytes): 32 KiB and 3223 blocks there. `make gpu-check` times both on the card.
 GPU_CHUNK_BYTES = 1 << 18
+GPU_MIN_CHUNK_BYTES = 1 << 14
+GPU_BLOCKS_PER_SM = 8  # 256-thread blocks resident per SM at full occupancy (2048 threads)
+GPU_WAVES = 2
 # Host plans run on one thread unless they move at least this many bytes and Numba has at least
 # this many threads. Averaging reads k buffers per write and one core already runs it at the
 # memory bandwidth: on 2 shared vCPUs a 400 MB in-place average took 16 ms on one thread and 22 ms
@@ -57,6 +66,17 @@ def _host_parallel(
 # Below this many buffers, a device memset per buffer beats building a table.
 _GPU_MEMSET_MAX_BUFFERS = 4
 _CPU_FILL_MAX_BYTES = 1 << 16
+
+
+def gpu_chunk_bytes(total_bytes: int, sms: int) -> int:
+    """Bytes per chunk of a GPU launch over ``total_bytes`` on a GPU with ``sms`` multiprocessors:
+    the largest power of two in [GPU_MIN_CHUNK_BYTES, GPU_CHUNK_BYTES] that gives at least
+    ``GPU_WAVES * sms * GPU_BLOCKS_PER_SM`` chunks (one block each)."""
+    target = GPU_WAVES * max(1, sms) * GPU_BLOCKS_PER_SM
+    chunk = GPU_CHUNK_BYTES
+    while chunk > GPU_MIN_CHUNK_BYTES and total_bytes // chunk < target:
+        chunk //= 2
+    return chunk
 
 
 def chunk_table(sizes: Sequence[int] | np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,8 +167,12 @@ class ZeroPlan:
             return
         if not self._gpu and sum(a.nbytes for a in dense) <= _CPU_FILL_MAX_BYTES:
             return
-        chunk = GPU_CHUNK_BYTES if self._gpu else CPU_CHUNK_BYTES
         nbytes = np.array([a.nbytes for a in dense], dtype=np.int64)
+        chunk = CPU_CHUNK_BYTES
+        if self._gpu:
+            from mxlite.ops import _cuda
+
+            chunk = gpu_chunk_bytes(int(nbytes.sum()), _cuda.sm_count(int(dense[0].device.id)))
         if self._gpu:
             addrs = np.array([_address(a) for a in dense], dtype=np.uint64)
         else:
@@ -179,9 +203,13 @@ class ZeroPlan:
         else:
             from mxlite.ops import _cpu_multi
 
-            parallel = self.runs_parallel()
-            kernel = _cpu_multi.zero_chunks if parallel else _cpu_multi.zero_chunks_serial
-            kernel(*self._table)
+            _threads.launch(
+                _cpu_multi.zero_chunks,
+                *self._table,
+                serial=_cpu_multi.zero_chunks_serial,
+                big_enough=self._nbytes >= ZERO_PARALLEL_MIN_BYTES,
+                min_threads=ZERO_PARALLEL_MIN_THREADS,
+            )
 
     def runs_parallel(self) -> bool:
         """Whether a host call now runs the parallel kernel (big enough, and the thread policy
@@ -294,8 +322,20 @@ class AveragePlan:
         chunk_buf, chunk_begin = chunk_table(numel, chunk)
         traffic = int(numel.sum()) * itemsize * (k + len(outs) // max(1, len(idxs)))
         name = f"average_chunks_{'f32' if family == 'float32' else 'f64'}"
-        kernel = getattr(_cpu_multi, name + ("" if _host_parallel(traffic) else "_serial"))
-        kernel(in_addrs, out_addrs, out_start, numel, chunk_buf, chunk_begin, chunk, k)
+        _threads.launch(
+            getattr(_cpu_multi, name),
+            in_addrs,
+            out_addrs,
+            out_start,
+            numel,
+            chunk_buf,
+            chunk_begin,
+            chunk,
+            k,
+            serial=getattr(_cpu_multi, name + "_serial"),
+            big_enough=traffic >= PARALLEL_MIN_BYTES,
+            min_threads=PARALLEL_MIN_THREADS,
+        )
 
     def _launch_gpu(
         self, family: str, idxs: list[int], ins: list[Any], numel: np.ndarray, itemsize: int
@@ -310,7 +350,7 @@ class AveragePlan:
         in_addrs = _gpu_addresses(ins, dev)
         out_addrs = _gpu_addresses([self._outs[i][0] for i in idxs], dev)
         _gpu_addresses([o for i in idxs for o in self._outs[i][1:]], dev)  # checked, not launched
-        chunk = GPU_CHUNK_BYTES // itemsize
+        chunk = gpu_chunk_bytes(int(numel.sum()) * itemsize, _cuda.sm_count(dev)) // itemsize
         chunk_buf, chunk_begin = chunk_table(numel, chunk)
         cp = backend.xp_of(first)
         with cp.cuda.Device(first.device.id):

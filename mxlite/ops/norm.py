@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import backend
-from mxlite.ops import _launch
+from mxlite import _threads, backend
 
 __all__ = [
     "stat_dtype",
@@ -113,7 +112,15 @@ def bn_moments(x3: Any) -> tuple[Any, Any]:
     var = np.empty(c, dtype=np.float64)
     if x3.size == 0:
         return mean.astype(sdt), var.astype(sdt)
-    _launch.run(_kernels(), "moments", x3.size, _work(x3), mean, var)
+    k = _kernels()
+    _threads.launch(
+        k.moments,
+        _work(x3),
+        mean,
+        var,
+        serial=k.moments_serial,
+        big_enough=x3.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return mean.astype(sdt), var.astype(sdt)
 
 
@@ -124,7 +131,14 @@ def bn_apply(x3: Any, scale: Any, shift: Any, relu: bool = False) -> Any:
     x = _work(x3)
     out = np.empty(x.shape, dtype=x.dtype)
     args = (scale.astype(x.dtype), shift.astype(x.dtype), out, relu)
-    _launch.run(_kernels(), "scale_shift", x.size, x, *args)
+    k = _kernels()
+    _threads.launch(
+        k.scale_shift,
+        x,
+        *args,
+        serial=k.scale_shift_serial,
+        big_enough=x.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return out.astype(x3.dtype, copy=False)
 
 
@@ -140,7 +154,15 @@ def bn_grad_sums(g3: Any, x3: Any, mean: Any, y3: Any | None = None) -> tuple[An
         x = _work(x3)
         y = x if y3 is None else _work(y3)
         args = (mean.astype(np.float64), sum_g, sum_gx, y, y3 is not None)
-        _launch.run(_kernels(), "grad_sums", x3.size, _work(g3), x, *args)
+        k = _kernels()
+        _threads.launch(
+            k.grad_sums,
+            _work(g3),
+            x,
+            *args,
+            serial=k.grad_sums_serial,
+            big_enough=x3.size >= _threads.PARALLEL_MIN_ELEMENTS,
+        )
     return sum_g, sum_gx
 
 
@@ -154,7 +176,15 @@ def bn_input_grad(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any, y3: Any | None = 
     dt = x.dtype
     y = x if y3 is None else _work(y3)
     args = (k1.astype(dt), k2.astype(dt), k3.astype(dt), out, y, y3 is not None)
-    _launch.run(_kernels(), "affine2", x.size, g, x, *args)
+    k = _kernels()
+    _threads.launch(
+        k.affine2,
+        g,
+        x,
+        *args,
+        serial=k.affine2_serial,
+        big_enough=x.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return out.astype(x3.dtype, copy=False)
 
 

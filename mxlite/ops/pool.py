@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mxlite import backend
-from mxlite.ops import _launch
+from mxlite import _threads, backend
 
 __all__ = [
     "KINDS",
@@ -94,10 +93,26 @@ def forward(x5: Any, spec: PoolSpec, with_index: bool = False) -> tuple[Any, Any
     index = None
     if with_index and spec.kind == _MAX:
         index = np.empty(out.shape, dtype=np.int32)
-        _launch.run(kernels, "forward_argmax", x.size, x, out, index, spec.packed(), lowest)
+        _threads.launch(
+            kernels.forward_argmax,
+            x,
+            out,
+            index,
+            spec.packed(),
+            lowest,
+            serial=kernels.forward_argmax_serial,
+            big_enough=x.size >= _threads.PARALLEL_MIN_ELEMENTS,
+        )
     else:
         args = (spec.packed(), spec.kind, spec.p, spec.count_include_pad, lowest)
-        _launch.run(kernels, "forward", x.size, x, out, *args)
+        _threads.launch(
+            kernels.forward,
+            x,
+            out,
+            *args,
+            serial=kernels.forward_serial,
+            big_enough=x.size >= _threads.PARALLEL_MIN_ELEMENTS,
+        )
     return out.astype(x5.dtype, copy=False), index
 
 
@@ -111,10 +126,26 @@ def backward(g5: Any, x5: Any, y5: Any, spec: PoolSpec, index: Any = None) -> An
     dx = np.empty(x.shape, dtype=x.dtype)
     kernels = _kernels()
     if index is not None:
-        _launch.run(kernels, "backward_argmax", x.size, g, index, dx)
+        _threads.launch(
+            kernels.backward_argmax,
+            g,
+            index,
+            dx,
+            serial=kernels.backward_argmax_serial,
+            big_enough=x.size >= _threads.PARALLEL_MIN_ELEMENTS,
+        )
         return dx.astype(x5.dtype, copy=False)
     args = (spec.packed(), spec.kind, spec.p, spec.count_include_pad)
-    _launch.run(kernels, "backward", x.size, g, x, _work(y5), dx, *args)
+    _threads.launch(
+        kernels.backward,
+        g,
+        x,
+        _work(y5),
+        dx,
+        *args,
+        serial=kernels.backward_serial,
+        big_enough=x.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return dx.astype(x5.dtype, copy=False)
 
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from mxlite import _threads, backend
-from mxlite.ops import _launch, scratch
 from mxlite.ops import _winograd_math as _wm
+from mxlite.ops import scratch
 
 __all__ = [
     "G",
@@ -172,7 +172,15 @@ def input_transform(x: Any, pad_h: int, pad_w: int, th: int, tw: int, keep: bool
     shape = (36, c, n * th * tw)
     v = np.empty(shape, dtype=x.dtype) if keep else scratch.empty("winograd.v", shape, x.dtype)
     args = (constants(x.dtype), pad_h, pad_w, th, tw)
-    _launch.run(_kernels(), "input_transform", v.size, x, v, *args)
+    k = _kernels()
+    _threads.launch(
+        k.input_transform,
+        x,
+        v,
+        *args,
+        serial=k.input_transform_serial,
+        big_enough=v.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return v
 
 
@@ -182,7 +190,15 @@ def output_transform(mm: Any, bias: Any, n: int, out_h: int, out_w: int, th: int
         return output_transform_reference(mm, bias, n, out_h, out_w, th, tw)
     y = np.empty((n, mm.shape[1], out_h, out_w), dtype=mm.dtype)
     args = (np.ascontiguousarray(bias, dtype=mm.dtype), constants(mm.dtype), th, tw)
-    _launch.run(_kernels(), "output_transform", mm.size, mm, y, *args)
+    k = _kernels()
+    _threads.launch(
+        k.output_transform,
+        mm,
+        y,
+        *args,
+        serial=k.output_transform_serial,
+        big_enough=mm.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return y
 
 
@@ -193,7 +209,17 @@ def grad_transform(g: Any, th: int, tw: int) -> Any:
         return grad_transform_reference(g, th, tw)
     n, f = g.shape[:2]
     z = scratch.empty("winograd.z", (36, f, n * th * tw), g.dtype)
-    _launch.run(_kernels(), "grad_transform", z.size, g, z, constants(g.dtype), th, tw)
+    k = _kernels()
+    _threads.launch(
+        k.grad_transform,
+        g,
+        z,
+        constants(g.dtype),
+        th,
+        tw,
+        serial=k.grad_transform_serial,
+        big_enough=z.size >= _threads.PARALLEL_MIN_ELEMENTS,
+    )
     return z
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from mxlite import backend
 from mxlite.lr_scheduler import ArgumentTypeError
+from mxlite.ndarray._update_rules import clip_inplace, kernel_decayed_grad, scalar
 from mxlite.ndarray.ndarray import NDArray
 
 __all__ = [
@@ -40,30 +41,6 @@ def kernel_clip(clip_gradient: float | None) -> float:
     """The ``clip_gradient`` an MXNet kernel receives: MXNet's Python passes it only when truthy,
     and the kernel clips only when it is ``>= 0`` (so ``None`` and ``0`` both mean no clipping)."""
     return float(clip_gradient) if clip_gradient else -1.0
-
-
-def scalar(arr: Raw, value: float) -> Any:
-    """``value`` as a scalar of ``arr``'s dtype (MXNet casts kernel parameters to DType)."""
-    return arr.dtype.type(value)
-
-
-def clip_inplace(xp: Any, arr: Raw, bound: float) -> None:
-    """Clip ``arr`` into ``[-bound, bound]`` in place when ``bound >= 0`` (NaN stays NaN)."""
-    if bound >= 0:
-        b = scalar(arr, bound)
-        xp.clip(arr, -b, b, out=arr)
-
-
-def kernel_decayed_grad(
-    xp: Any, grad: Raw, weight: Raw, rescale_grad: float, wd: float, clip_gradient: float
-) -> Raw:
-    """``clip(rescale_grad * grad + wd * weight)`` as a new array, in that order (weight decay
-    before clipping), as MXNet's ``adam_update``, ``rmsprop[alex]_update`` and ``ftml_update``
-    kernels compute it; scalars in ``weight``'s dtype, ``clip_gradient < 0`` disables clipping."""
-    g = xp.multiply(grad, scalar(weight, rescale_grad))
-    g += xp.multiply(weight, scalar(weight, wd))
-    clip_inplace(xp, g, clip_gradient)
-    return g
 
 
 def py_clip(xp: Any, arr: Raw, a_min: float, a_max: float) -> Raw:

@@ -16,7 +16,14 @@ and ``E`` is a tagged encoding: JSON scalars stand for themselves; every JSON ob
 
 Only classes that are already known are rebuilt: optimizers from ``Optimizer.opt_registry`` and
 subclasses of ``LRScheduler`` that have been imported; nothing is imported or called on load
-except ``__new__`` and ``__setstate__`` of those classes.
+except ``__new__`` and ``__setstate__`` of those classes (and the default constructor of a
+built-in optimizer class, once, to learn its attributes).
+
+Loading checks everything before it returns: array entries must follow each other in the
+payload without overlaps or gaps (so they never cost more memory than the file), with shapes
+NumPy can hold; the optimizer's attributes and the states are checked by
+:mod:`mxlite.optimizer._states_check`. Errors are :class:`~mxlite.base.ParamFileError` naming
+the entry.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from mxlite import backend
 from mxlite.base import DTYPE_NAME_TO_NP, ParamFileError
 from mxlite.context import cpu
 from mxlite.lr_scheduler import LRScheduler
+from mxlite.ndarray._binio import numpy_can_hold
 from mxlite.ndarray.ndarray import NDArray
+from mxlite.ndarray.params_format import MAX_NDIM
+from mxlite.optimizer import _states_check
 from mxlite.optimizer.optimizer import Optimizer
 
 __all__ = ["dumps", "loads", "MAGIC"]
@@ -139,77 +149,104 @@ def dumps(states: dict[Any, Any], optimizer: Optimizer | None) -> bytes:
 
 
 class _Decoder:
+    """Turns the tagged JSON encoding back into values; ``where`` names each element (as
+    ``states[0][1]`` or ``optimizer 'adam' attribute 'lr'``) in the errors."""
+
     def __init__(self, arrays: list[NDArray]) -> None:
         self.arrays = arrays
 
-    def dec(self, value: Any) -> Any:
+    def dec(self, value: Any, where: str) -> Any:
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if not isinstance(value, dict) or len(value) not in (1, 2):
             raise ParamFileError(
-                f"Damaged optimizer states: unexpected element {str(value)[:80]!r}."
+                f"Damaged optimizer states: {where} is an unexpected element {str(value)[:80]!r}."
             )
         if "nd" in value:
             idx = value["nd"]
-            if not isinstance(idx, int) or not 0 <= idx < len(self.arrays):
+            if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < len(self.arrays):
                 raise ParamFileError(
-                    f"Damaged optimizer states: array reference {idx!r} out of range."
+                    f"Damaged optimizer states: {where} refers to array {idx!r}, out of range."
                 )
             return self.arrays[idx]
         if "tuple" in value:
-            return tuple(self.dec(v) for v in _as_list(value["tuple"]))
+            items = _as_list(value["tuple"], where)
+            return tuple(self.dec(v, f"{where}[{i}]") for i, v in enumerate(items))
         if "list" in value:
-            return [self.dec(v) for v in _as_list(value["list"])]
+            items = _as_list(value["list"], where)
+            return [self.dec(v, f"{where}[{i}]") for i, v in enumerate(items)]
         if "dict" in value:
             out = {}
-            for pair in _as_list(value["dict"]):
+            for pair in _as_list(value["dict"], where):
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise ParamFileError(
-                        "Damaged optimizer states: a dict entry is not a key/value pair."
+                        f"Damaged optimizer states: {where} has a dict entry that is not a "
+                        "key/value pair."
                     )
-                key = self.dec(pair[0])
-                if isinstance(key, (list, dict, NDArray)):
-                    raise ParamFileError("Damaged optimizer states: unhashable dict key.")
-                out[key] = self.dec(pair[1])
+                key = self.dec(pair[0], f"a key of {where}")
+                try:
+                    hash(key)
+                except TypeError:
+                    raise ParamFileError(
+                        f"Damaged optimizer states: {where} has an unhashable key {key!r:.60}."
+                    ) from None
+                if isinstance(key, NDArray):
+                    raise ParamFileError(f"Damaged optimizer states: {where} has an array key.")
+                out[key] = self.dec(pair[1], f"{where}[{key!r}]")
             return out
         if "lr_scheduler" in value:
             cls = _find_scheduler(value["lr_scheduler"])
             sched = cls.__new__(cls)
-            sched.__dict__.update(self._attrs(value))
+            sched.__dict__.update(self._attrs(value, f"{where} ({cls.__name__})"))
             return sched
         if "optimizer" in value:
-            return self.dec_optimizer(value)
-        raise ParamFileError(f"Damaged optimizer states: unknown tag {sorted(value)!r}.")
+            return self.dec_optimizer(value, where)
+        raise ParamFileError(
+            f"Damaged optimizer states: {where} has the unknown tag {sorted(value)!r}."
+        )
 
-    def _attrs(self, value: dict[str, Any]) -> dict[str, Any]:
-        attrs = self.dec(value.get("attrs"))
+    def _attrs(self, value: dict[str, Any], where: str) -> dict[str, Any]:
+        attrs = self.dec(value.get("attrs"), f"{where}.attrs")
         if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
             raise ParamFileError(
-                "Damaged optimizer states: object attributes are not a str-keyed dict."
+                f"Damaged optimizer states: the attributes of {where} are not a str-keyed dict."
             )
         return attrs
 
-    def dec_optimizer(self, value: dict[str, Any]) -> Optimizer:
+    def dec_optimizer(self, value: dict[str, Any], where: str) -> Optimizer:
+        """An optimizer of a registered class, its attributes checked; ``where`` is empty for
+        the file's optimizer entry."""
         name = value["optimizer"]
         cls = Optimizer.opt_registry.get(name) if isinstance(name, str) else None
         if cls is None:
             raise ParamFileError(
-                f"The optimizer states name optimizer {name!r}, which is not registered here. "
-                "Import and @mx.optimizer.register its class before loading."
+                f"The optimizer states name optimizer {name!r:.60}, which is not registered "
+                "here. Import and @mx.optimizer.register its class before loading."
             )
-        attrs = self._attrs(value)
+        entry = f"optimizer {name!r}" if not where else f"{where} (optimizer {name!r})"
+        attrs = self._attrs(value, entry)
         alias = attrs.get(_COUNT_ALIAS)
         tables = attrs.get("_all_index_update_counts")
-        if isinstance(alias, dict) and "__count_table__" in alias and isinstance(tables, dict):
-            attrs[_COUNT_ALIAS] = tables.setdefault(alias["__count_table__"], {})
+        if isinstance(alias, dict) and "__count_table__" in alias:
+            key = alias["__count_table__"]
+            if not isinstance(tables, dict) or not _states_check.is_table_key(key):
+                raise ParamFileError(
+                    f"Damaged optimizer states: {entry} attribute {_COUNT_ALIAS!r} names the "
+                    f"update-count table {key!r:.60}, which is not a device key of "
+                    "'_all_index_update_counts'."
+                )
+            attrs[_COUNT_ALIAS] = tables.setdefault(key, {})
+        _states_check.check_optimizer(cls, attrs, entry)
         opt = cls.__new__(cls)
         opt.__setstate__(attrs)
         return opt
 
 
-def _as_list(value: Any) -> list[Any]:
+def _as_list(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list):
-        raise ParamFileError("Damaged optimizer states: expected a list in the header.")
+        raise ParamFileError(
+            f"Damaged optimizer states: {where} should hold a list, got {str(value)[:60]!r}."
+        )
     return value
 
 
@@ -221,41 +258,81 @@ def _find_scheduler(path: Any) -> type[LRScheduler]:
             return cls
         todo.extend(cls.__subclasses__())
     raise ParamFileError(
-        f"The optimizer states hold an lr_scheduler of class {path!r}, which is not loaded. "
+        f"The optimizer states hold an lr_scheduler of class {path!r:.80}, which is not loaded. "
         "Import the module that defines it before loading the states."
     )
 
 
+def _array_entry(entry: Any, i: int, expected_offset: int) -> tuple[np.dtype, tuple[int, ...], int]:
+    """``(dtype, shape, nbytes)`` of array entry ``i`` once checked: a known dtype, a shape NumPy
+    can hold (at most MAX_NDIM non-negative int dimensions), ``nbytes`` matching it, and an
+    ``offset`` right after the previous entry (as :func:`dumps` writes them), so the arrays
+    never take more memory than the payload holds.
+
+    Raises:
+        ParamFileError: the entry is malformed (named as ``array entry i``).
+    """
+    where = f"Damaged optimizer states: array entry {i} ({str(entry)[:80]})"
+    if not isinstance(entry, dict):
+        raise ParamFileError(f"{where} is not an object.")
+    name, shape, offset, nbytes = (entry.get(k) for k in ("dtype", "shape", "offset", "nbytes"))
+    dtype = DTYPE_NAME_TO_NP.get(name) if isinstance(name, str) else None
+    if dtype is None:
+        raise ParamFileError(
+            f"{where} has an unknown dtype; expected one of {sorted(DTYPE_NAME_TO_NP)}."
+        )
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_NDIM
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        or not numpy_can_hold(tuple(shape), dtype.itemsize)
+    ):
+        raise ParamFileError(
+            f"{where} has an invalid shape: at most {MAX_NDIM} non-negative int dimensions "
+            "that NumPy can hold."
+        )
+    count = math.prod(shape)
+    if nbytes != count * dtype.itemsize or isinstance(nbytes, bool):
+        raise ParamFileError(f"{where}: nbytes must be {count * dtype.itemsize} for its shape.")
+    if offset != expected_offset or isinstance(offset, bool):
+        raise ParamFileError(
+            f"{where}: its data must start at payload byte {expected_offset}, right after the "
+            "previous array's (arrays may not overlap or leave gaps)."
+        )
+    return dtype, tuple(shape), nbytes
+
+
 def _read_arrays(entries: Any, payload: memoryview) -> list[NDArray]:
     arrays = []
-    for entry in _as_list(entries):
-        try:
-            dtype = DTYPE_NAME_TO_NP[entry["dtype"]]
-            shape = tuple(int(d) for d in entry["shape"])
-            offset, nbytes = int(entry["offset"]), int(entry["nbytes"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise ParamFileError(
-                f"Damaged optimizer states: bad array entry {str(entry)[:80]!r}."
-            ) from err
-        count = math.prod(shape)
-        if min(shape, default=0) < 0 or nbytes != count * dtype.itemsize or offset < 0:
-            raise ParamFileError(
-                f"Damaged optimizer states: array entry {entry!r} is inconsistent."
-            )
+    offset = 0
+    for i, entry in enumerate(_as_list(entries, "the array table")):
+        dtype, shape, nbytes = _array_entry(entry, i, offset)
         if offset + nbytes > len(payload):
-            raise ParamFileError("Damaged optimizer states: the data is truncated.")
+            raise ParamFileError(
+                f"Damaged optimizer states: the data is truncated (array entry {i} needs payload "
+                f"bytes {offset}..{offset + nbytes}, the payload holds {len(payload)})."
+            )
         raw = np.frombuffer(
-            payload[offset : offset + nbytes], dtype=dtype.newbyteorder("<"), count=count
+            payload[offset : offset + nbytes], dtype=dtype.newbyteorder("<"), count=math.prod(shape)
         )
         arrays.append(NDArray(raw.astype(dtype).reshape(shape), cpu(0)))
+        offset += nbytes
     return arrays
 
 
-def loads(data: bytes | bytearray | memoryview) -> tuple[dict[Any, Any], Optimizer | None]:
+def loads(
+    data: bytes | bytearray | memoryview, current: Optimizer | None = None
+) -> tuple[dict[Any, Any], Optimizer | None]:
     """Parse :func:`dumps` output into ``(states, optimizer or None)``; arrays land on cpu(0).
 
+    Everything is checked before it is returned (see :mod:`._states_check`): the arrays take
+    at most the payload's bytes, the optimizer's attributes have their types and ranges, and
+    with a built-in optimizer (the file's, else ``current``) each state is None, an NDArray or
+    tuples of them.
+
     Raises:
-        ParamFileError: pickled (real MXNet) states, or damaged / foreign bytes.
+        ParamFileError: pickled (real MXNet) states, or damaged / foreign bytes; the message
+            names the entry.
     """
     buf = memoryview(bytes(data))
     if buf[:1] == b"\x80" or bytes(buf[:1]) in (b"(", b"]", b"}"):
@@ -288,12 +365,16 @@ def loads(data: bytes | bytearray | memoryview) -> tuple[dict[Any, Any], Optimiz
         )
     decoder = _Decoder(_read_arrays(header.get("arrays"), buf[start + head_len :]))
     try:
-        states = decoder.dec(header.get("states"))
-        optimizer = None if header.get("optimizer") is None else decoder.dec(header["optimizer"])
+        states = decoder.dec(header.get("states"), "states")
+        optimizer = (
+            None if header.get("optimizer") is None else decoder.dec(header["optimizer"], "")
+        )
     except RecursionError as err:
         raise ParamFileError("Damaged optimizer states: nesting is too deep.") from err
-    if not isinstance(states, dict):
-        raise ParamFileError("Damaged optimizer states: the states are not a dict.")
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise ParamFileError("Damaged optimizer states: the optimizer entry is not an optimizer.")
+    user = optimizer if optimizer is not None else current
+    _states_check.check_states(
+        states, user is not None and type(user).__module__.startswith("mxlite.")
+    )
     return states, optimizer

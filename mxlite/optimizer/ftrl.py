@@ -23,59 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxlite import backend
+from mxlite.ndarray._update_rules import single_tensor_ftml, single_tensor_ftrl
 from mxlite.ndarray.ndarray import NDArray
-from mxlite.optimizer._common import (
-    Raw,
-    check_arrays,
-    clip_inplace,
-    kernel_clip,
-    kernel_decayed_grad,
-    scalar,
-    zeros_state,
-)
+from mxlite.optimizer._common import check_arrays, kernel_clip, zeros_state
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["Ftrl", "FTML"]
-
-
-def _single_tensor_ftrl(
-    weight: Raw,
-    grad: Raw,
-    z: Raw,
-    n: Raw,
-    lr: float,
-    wd: float,
-    *,
-    lamda1: float,
-    beta: float,
-    rescale_grad: float,
-    clip_gradient: float,
-) -> None:
-    """One FTRL step in place; ``clip_gradient < 0`` disables clipping."""
-    xp = backend.xp_of(weight)
-    s_lr = scalar(weight, lr)
-    s_l1 = scalar(weight, lamda1)
-    g = xp.multiply(grad, scalar(weight, rescale_grad))
-    clip_inplace(xp, g, clip_gradient)
-    g2 = xp.multiply(g, g)
-    root_n = xp.sqrt(n)
-    shift = xp.sqrt(n + g2)
-    shift -= root_n
-    shift *= weight
-    shift /= s_lr
-    z += xp.subtract(g, shift)
-    n += g2
-    denom = xp.sqrt(n)
-    denom += scalar(weight, beta)
-    denom /= s_lr
-    denom += scalar(weight, wd)
-    out = xp.sign(z)
-    out *= s_l1
-    out -= z
-    out /= denom
-    out *= (xp.abs(z) > s_l1).astype(weight.dtype)
-    weight[...] = out
 
 
 @register
@@ -106,7 +59,7 @@ class Ftrl(Optimizer):
         wd = self._get_wd(index)
         lr = self._get_lr(index)
         z, n = state
-        _single_tensor_ftrl(
+        single_tensor_ftrl(
             weight._data,
             grad._data,
             z._data,
@@ -118,46 +71,6 @@ class Ftrl(Optimizer):
             rescale_grad=self.rescale_grad,
             clip_gradient=kernel_clip(self.clip_gradient),
         )
-
-
-def _single_tensor_ftml(
-    weight: Raw,
-    grad: Raw,
-    d: Raw,
-    v: Raw,
-    z: Raw,
-    lr: float,
-    wd: float,
-    t: int,
-    *,
-    beta1: float,
-    beta2: float,
-    epsilon: float,
-    rescale_grad: float,
-    clip_gradient: float,
-) -> None:
-    """One FTML step in place; ``clip_gradient < 0`` disables clipping."""
-    xp = backend.xp_of(weight)
-    one = weight.dtype.type(1.0)
-    b1, b2 = scalar(weight, beta1), scalar(weight, beta2)
-    s_t = scalar(weight, t)
-    g = kernel_decayed_grad(xp, grad, weight, rescale_grad, wd, clip_gradient)
-    sq = xp.multiply(g, g)
-    sq *= one - b2
-    v *= b2
-    v += sq
-    d_t = xp.divide(v, one - xp.power(b2, s_t))
-    xp.sqrt(d_t, out=d_t)
-    d_t += scalar(weight, epsilon)
-    d_t *= (one - xp.power(b1, s_t)) / scalar(weight, lr)
-    z *= b1
-    z += xp.multiply(g, one - b1)
-    shift = d_t - xp.multiply(d, b1)
-    shift *= weight
-    z -= shift
-    d[...] = d_t
-    xp.negative(z, out=weight)
-    weight /= d_t
 
 
 @register
@@ -187,7 +100,7 @@ class FTML(Optimizer):
         lr, wd = self._step_scalars(index)
         t = self._index_update_count[index]
         d, v, z = state
-        _single_tensor_ftml(
+        single_tensor_ftml(
             weight._data,
             grad._data,
             d._data,

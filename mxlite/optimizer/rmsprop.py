@@ -22,67 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxlite import backend
+from mxlite.ndarray._update_rules import single_tensor_rmsprop
 from mxlite.ndarray.ndarray import NDArray
-from mxlite.optimizer._common import (
-    Raw,
-    check_arrays,
-    clip_inplace,
-    kernel_clip,
-    kernel_decayed_grad,
-    scalar,
-    zeros_state,
-)
+from mxlite.optimizer._common import check_arrays, kernel_clip, zeros_state
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["RMSProp"]
-
-
-def _single_tensor_rmsprop(
-    weight: Raw,
-    grad: Raw,
-    n: Raw,
-    s: Raw | None,
-    delta: Raw | None,
-    lr: float,
-    wd: float,
-    *,
-    gamma1: float,
-    gamma2: float,
-    epsilon: float,
-    rescale_grad: float,
-    clip_gradient: float,
-    clip_weights: float,
-) -> None:
-    """One RMSProp step in place; ``s``/``delta`` given means centered. Negative clips disable."""
-    xp = backend.xp_of(weight)
-    one = weight.dtype.type(1.0)
-    g1 = scalar(weight, gamma1)
-    g = kernel_decayed_grad(xp, grad, weight, rescale_grad, wd, clip_gradient)
-    if s is None or delta is None:
-        sq = xp.multiply(g, g)
-        sq *= one - g1
-        n *= g1
-        n += sq
-        denom = n + scalar(weight, epsilon)
-        step = xp.divide(g, xp.sqrt(denom, out=denom))
-        step *= scalar(weight, lr)
-        weight -= step
-    else:
-        sq = xp.multiply(g, one - g1)
-        sq *= g
-        n *= g1
-        n += sq
-        s *= g1
-        s += xp.multiply(g, one - g1)
-        var = n - xp.multiply(s, s)
-        var += scalar(weight, epsilon)
-        step = xp.multiply(g, scalar(weight, lr))
-        step /= xp.sqrt(var, out=var)
-        delta *= scalar(weight, gamma2)
-        delta -= step
-        weight += delta
-    clip_inplace(xp, weight, clip_weights)
 
 
 @register
@@ -129,7 +74,7 @@ class RMSProp(Optimizer):
         else:
             (n,) = (x._data for x in state)
             s = delta = None
-        _single_tensor_rmsprop(
+        single_tensor_rmsprop(
             weight._data,
             grad._data,
             n,

@@ -13,55 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxlite import backend
+from mxlite.ndarray._update_rules import single_tensor_signum
 from mxlite.ndarray.ndarray import NDArray
-from mxlite.optimizer._common import (
-    Raw,
-    check_arrays,
-    clip_inplace,
-    kernel_clip,
-    scalar,
-    zeros_state,
-)
+from mxlite.optimizer._common import check_arrays, kernel_clip, zeros_state
 from mxlite.optimizer.optimizer import Optimizer, register
 
 __all__ = ["Signum"]
-
-
-def _single_tensor_signum(
-    weight: Raw,
-    grad: Raw,
-    mom: Raw | None,
-    lr: float,
-    wd: float,
-    *,
-    momentum: float,
-    wd_lh: float,
-    rescale_grad: float,
-    clip_gradient: float,
-) -> None:
-    """One Signum (with ``mom``) or signSGD (``mom`` None) step in place."""
-    xp = backend.xp_of(weight)
-    one = weight.dtype.type(1.0)
-    s_lr = scalar(weight, lr)
-    if mom is None:
-        step = xp.sign(grad).astype(weight.dtype, copy=False)
-        step *= s_lr
-        weight *= one - s_lr * scalar(weight, wd)
-        weight -= step
-        return
-    rest = one - scalar(weight, momentum)
-    g = xp.multiply(grad, scalar(weight, rescale_grad))
-    clip_inplace(xp, g, clip_gradient)
-    g *= rest
-    decay = xp.multiply(weight, rest * scalar(weight, wd))
-    mom *= scalar(weight, momentum)
-    mom -= decay
-    mom -= g
-    step = xp.sign(mom).astype(weight.dtype, copy=False)
-    step *= s_lr
-    weight *= one - s_lr * scalar(weight, wd_lh)
-    weight += step
 
 
 @register
@@ -90,7 +47,7 @@ class Signum(Optimizer):
         """Update one weight (and its momentum) in place."""
         check_arrays("Signum.update", weight, grad)
         lr, wd = self._step_scalars(index)
-        _single_tensor_signum(
+        single_tensor_signum(
             weight._data,
             grad._data,
             None if state is None else state._data,

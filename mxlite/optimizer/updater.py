@@ -23,6 +23,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+from mxlite import backend
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.optimizer import _states_format
@@ -103,9 +104,17 @@ class Updater:
     def __call__(self, index: Any, grad: Any, weight: Any) -> None:
         """Update ``weight`` from ``grad`` for one index or for lists of them (one context).
 
+        The update runs with the weights' GPU current (CuPy launches on the current device).
+
         Raises:
             ValueError: ``index``, ``grad`` and ``weight`` lists differ in length.
         """
+        first = weight[0] if isinstance(weight, (list, tuple)) and weight else weight
+        raw = getattr(first, "_data", None)
+        with backend.array_device_guard(raw):
+            self._update(index, grad, weight)
+
+    def _update(self, index: Any, grad: Any, weight: Any) -> None:
         listed = isinstance(index, (list, tuple))
         if listed:
             plan = self._cached_plan(index, grad, weight)
@@ -199,15 +208,27 @@ class Updater:
     def set_states(self, states: bytes) -> None:
         """Load states written by :meth:`get_states`; with a dumped optimizer, replace it too.
 
+        Everything is read and checked before anything is replaced: after an error the
+        updater's states and optimizer are as they were.
+
         Raises:
             TypeError: ``states`` is not bytes.
-            mxlite.base.ParamFileError: pickled states from real MXNet, or damaged bytes.
+            mxlite.base.ParamFileError: pickled states from real MXNet, or damaged bytes (the
+                message names the entry).
         """
+        self._install_states(*self._decode_states(states))
+
+    def _decode_states(self, states: bytes) -> tuple[dict[Any, Any], Optimizer | None]:
+        """The checked ``(states, optimizer or None)`` of ``states``; changes nothing (the
+        first half of :meth:`set_states`, for callers that load several updaters at once)."""
         if not isinstance(states, (bytes, bytearray, memoryview)):
             raise TypeError(
                 f"Updater.set_states expects the bytes get_states returned, got {type(states).__name__}."
             )
-        loaded, optimizer = _states_format.loads(states)
+        return _states_format.loads(states, self.optimizer)
+
+    def _install_states(self, loaded: dict[Any, Any], optimizer: Optimizer | None) -> None:
+        """Replace the states (and the optimizer, when given) by decoded ones."""
         self.states = loaded
         if optimizer is not None:
             self.optimizer = optimizer

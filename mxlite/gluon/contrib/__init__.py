@@ -1,4 +1,4 @@
-"""``gluon.contrib``: MXNet 1.9.1's contributed layers (``gluon.contrib.nn``)."""
+"""``mx.gluon.contrib``: the contributed layers MXNet 1.9.1 ships under ``gluon.contrib.nn``."""
 
 from mxlite.gluon.contrib import nn
 

@@ -1,4 +1,5 @@
-"""Basic layers: ``Sequential``, ``HybridSequential`` and ``Dense``."""
+"""Basic layers: ``Sequential``, ``HybridSequential``, ``Dense``, ``Flatten``, ``Dropout``,
+``Embedding``, ``Lambda`` and ``HybridLambda``."""
 
 from __future__ import annotations
 
@@ -7,14 +8,24 @@ from typing import Any
 
 import numpy as np
 
+from mxlite.base import CheckError
 from mxlite.gluon.block import Block, HybridBlock
 from mxlite.gluon.nn._fusion import run_children
 from mxlite.gluon.nn.activations import Activation
 from mxlite.gluon.parameter import Parameter
 from mxlite.gluon.utils import _indent
-from mxlite.ndarray import op, op_nn
+from mxlite.ndarray import op, op_act, op_index, op_nn
 
-__all__ = ["Sequential", "HybridSequential", "Dense"]
+__all__ = [
+    "Sequential",
+    "HybridSequential",
+    "Dense",
+    "Flatten",
+    "Dropout",
+    "Embedding",
+    "Lambda",
+    "HybridLambda",
+]
 
 
 class _Stack(Block):
@@ -191,3 +202,196 @@ class Dense(HybridBlock):
         shape = self.weight.shape or (self._units, self._in_units)
         layout = f"{shape[1] if shape[1] else None} -> {shape[0]}"
         return f"{self.__class__.__name__}({layout}, {self.act if self.act else 'linear'})"
+
+
+class Flatten(HybridBlock):
+    """Flattens the input to two dimensions.
+
+    Inputs:
+        data: ``(N, x1, x2, ..., xn)``.
+
+    Outputs:
+        ``(N, x1 * x2 * ... * xn)``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 - MXNet's signature
+        if x.ndim == 0:
+            return x.reshape((1, 1))
+        return x.reshape((x.shape[0], -1))
+
+    def __repr__(self) -> str:
+        return self.__class__.__name__
+
+
+class Dropout(HybridBlock):
+    """Applies Dropout to the input: during training (``autograd.record()`` or
+    ``autograd.train_mode()``) each element is zeroed with probability ``rate`` and the others
+    are scaled by ``1 / (1 - rate)``; outside training the input passes unchanged.
+
+    The masks come from mxlite's counter-based random stream: after ``mx.random.seed(s)`` the
+    same calls drop the same elements on every device (see ``mx.nd.Dropout``).
+
+    Args:
+        rate: fraction of the input units to drop, in ``[0, 1]``.
+        axes: axes along which one mask value is shared (empty: independent elements).
+
+    Inputs:
+        data: a tensor of any shape.
+
+    Outputs:
+        a tensor of the same shape.
+    """
+
+    def __init__(self, rate: float, axes: tuple[int, ...] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._rate = rate
+        self._axes = axes
+
+    def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 - MXNet's signature
+        if self._rate > 0:
+            return op_act.Dropout(x, p=self._rate, axes=self._axes, cudnn_off=False)
+        return op.identity(x)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(p = {self._rate}, axes={self._axes})"
+
+
+_MSG_SPARSE_GRAD = (
+    "Embedding(sparse_grad=True) needs row_sparse gradients, which mxlite does not have yet "
+    "(sparse storage comes later); use sparse_grad=False (a dense gradient, the same values)."
+)
+
+
+class Embedding(HybridBlock):
+    """Turns non-negative integers (indexes/tokens) into dense vectors of fixed size:
+    ``[4, 20] -> [[0.25, 0.1], [0.6, -0.2]]``.
+
+    Args:
+        input_dim: size of the vocabulary (the largest index + 1).
+        output_dim: dimension of the dense embedding.
+        dtype: data type of the embeddings.
+        weight_initializer: initializer of the ``(input_dim, output_dim)`` weight.
+        sparse_grad: row_sparse gradients; not supported yet (NotImplementedError).
+
+    Inputs:
+        data: ``(x1, ..., xN-1)`` indices (floats are truncated, out-of-range ones clipped).
+
+    Outputs:
+        ``(x1, ..., xN-1, output_dim)``.
+
+    Raises:
+        NotImplementedError: ``sparse_grad=True``.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        dtype: Any = "float32",
+        weight_initializer: Any = None,
+        sparse_grad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if sparse_grad:
+            raise NotImplementedError(_MSG_SPARSE_GRAD)
+        super().__init__(**kwargs)
+        self._kwargs = {
+            "input_dim": input_dim,
+            "output_dim": output_dim,
+            "dtype": dtype,
+            "sparse_grad": sparse_grad,
+        }
+        self.weight: Parameter = self.params.get(
+            "weight",
+            shape=(input_dim, output_dim),
+            init=weight_initializer,
+            dtype=dtype,
+            allow_deferred_init=True,
+            grad_stype="default",
+        )
+
+    def hybrid_forward(self, F: Any, x: Any, weight: Any) -> Any:  # noqa: N803
+        return op_index.Embedding(x, weight, **self._kwargs)
+
+    def __repr__(self) -> str:
+        kw = self._kwargs
+        dtype = kw["dtype"] if isinstance(kw["dtype"], str) else np.dtype(kw["dtype"]).name
+        return f"{self.__class__.__name__}({kw['input_dim']} -> {kw['output_dim']}, {dtype})"
+
+
+def _lambda_function(function: Any, owner: str) -> tuple[Any, str]:
+    """The callable and display name of a Lambda's ``function`` (an ``mx.nd`` name or a
+    callable).
+
+    Raises:
+        CheckError: a name ``mx.nd`` does not have (an AssertionError, as MXNet's).
+        ValueError: neither a str nor a callable.
+    """
+    from mxlite import ndarray as nd  # noqa: PLC0415 - the namespace the names refer to
+
+    if isinstance(function, str):
+        if not hasattr(nd, function):
+            where = "symbol/ndarray" if owner == "HybridLambda" else "ndarray"
+            raise CheckError(f"Function name {function} is not found in {where}.")
+        return getattr(nd, function), function
+    if callable(function):
+        return function, getattr(function, "__name__", type(function).__name__)
+    raise ValueError(f"Unrecognized function in lambda: {function} of type {type(function)}")
+
+
+class Lambda(Block):
+    """Wraps an operator or an expression as a Block::
+
+        block = Lambda('tanh')
+        block = Lambda(lambda x: nd.LeakyReLU(x, slope=0.1))
+
+    Args:
+        function: the name of an ``mx.nd`` function, or a callable taking the inputs.
+
+    Raises:
+        CheckError: an unknown function name (an AssertionError, as MXNet's).
+        ValueError: ``function`` is neither a str nor a callable.
+    """
+
+    def __init__(self, function: Any, prefix: str | None = None) -> None:
+        super().__init__(prefix=prefix)
+        self._func_impl, self._func_name = _lambda_function(function, "Lambda")
+
+    def forward(self, *args: Any) -> Any:
+        return self._func_impl(*args)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self._func_name})"
+
+
+class HybridLambda(HybridBlock):
+    """Wraps an operator or an expression as a HybridBlock::
+
+        block = HybridLambda('tanh')
+        block = HybridLambda(lambda F, x: F.LeakyReLU(x, slope=0.1))
+
+    Args:
+        function: the name of an ``mx.nd`` function (called on the inputs), or a callable
+            taking ``F`` (``mx.nd``) and the inputs.
+
+    Raises:
+        CheckError: an unknown function name (an AssertionError, as MXNet's).
+        ValueError: ``function`` is neither a str nor a callable.
+    """
+
+    def __init__(self, function: Any, prefix: str | None = None) -> None:
+        super().__init__(prefix=prefix)
+        impl, self._func_name = _lambda_function(function, "HybridLambda")
+        if isinstance(function, str):
+            self._func = lambda F, *args: impl(*args)  # noqa: N803
+        else:
+            self._func = impl
+
+    def hybrid_forward(self, F: Any, x: Any, *args: Any) -> Any:  # noqa: N803
+        return self._func(F, x, *args)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self._func_name})"

@@ -17,7 +17,7 @@ from mxlite.base import CheckError, MXNetError, numeric_types
 from mxlite.gluon.block import HybridBlock
 from mxlite.gluon.nn.activations import Activation
 from mxlite.gluon.parameter import Parameter
-from mxlite.ndarray import op_conv, op_pad, op_pool
+from mxlite.ndarray import op_conv, op_layout, op_pool
 
 __all__ = [
     "Conv1D",
@@ -561,6 +561,6 @@ class ReflectionPad2D(HybridBlock):
 
     def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 - MXNet's signature
         try:
-            return op_pad.Pad(x, mode="reflect", pad_width=self._padding)
+            return op_layout.pad(x, mode="reflect", pad_width=self._padding)
         except MXNetError as err:
             raise in_layer(self, x, err) from err

@@ -19,7 +19,7 @@ from mxlite.base import MXNetError
 from mxlite.gluon.block import HybridBlock
 from mxlite.gluon.nn.conv_layers import in_layer
 from mxlite.gluon.parameter import Parameter
-from mxlite.ndarray import op_norm, op_shape
+from mxlite.ndarray import op_layout, op_norm
 
 __all__ = ["BatchNorm", "BatchNormReLU", "InstanceNorm", "LayerNorm", "GroupNorm"]
 
@@ -240,9 +240,9 @@ class InstanceNorm(_AffineNorm):
         eps = self._epsilon
         if self._axis == 1:
             return self._run(x, op_norm.InstanceNorm, x, gamma, beta, eps=eps)
-        moved = op_shape.swapaxes(x, 1, self._axis)
+        moved = op_layout.swapaxes(x, 1, self._axis)
         out = self._run(x, op_norm.InstanceNorm, moved, gamma, beta, eps=eps)
-        return op_shape.swapaxes(out, 1, self._axis)
+        return op_layout.swapaxes(out, 1, self._axis)
 
     def __repr__(self) -> str:
         return self._repr_channels()

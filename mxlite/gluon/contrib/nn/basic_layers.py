@@ -1,5 +1,9 @@
-"""MXNet 1.9.1's ``gluon.contrib.nn`` layers: ``Concurrent``, ``HybridConcurrent``,
-``Identity``, ``SyncBatchNorm`` and ``PixelShuffle1D/2D/3D``.
+"""Layers of ``gluon.contrib.nn``: containers that run every child on the same input and join the
+outputs (``Concurrent``, ``HybridConcurrent``), ``Identity`` (for residual branches),
+``SyncBatchNorm`` and ``PixelShuffle1D/2D/3D``.
+
+MXNet 1.9.1 names the containers ``Concurrent``/``HybridConcurrent``; MXNet 2 renamed them
+``Concatenate``/``HybridConcatenate`` (and moved them to ``gluon.nn``), so both names are here.
 
 ``SyncBatchNorm`` normalizes with the statistics of the whole batch across the
 ``num_devices`` contexts of this process. mxlite runs operators synchronously, so those
@@ -12,18 +16,22 @@ stay equal); gamma's and beta's gradients are each context's share, which the Tr
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from typing import Any
 
 from mxlite import context
-from mxlite.gluon.block import HybridBlock
+from mxlite.gluon.block import Block, HybridBlock
 from mxlite.gluon.nn.basic_layers import HybridSequential, Sequential
 from mxlite.gluon.nn.norm_layers import BatchNorm
+from mxlite.gluon.parameter_dict import ParameterDict
 from mxlite.ndarray import op_shape
 
 __all__ = [
     "Concurrent",
     "HybridConcurrent",
     "Identity",
+    "Concatenate",
+    "HybridConcatenate",
     "SyncBatchNorm",
     "PixelShuffle1D",
     "PixelShuffle2D",
@@ -31,36 +39,64 @@ __all__ = [
 ]
 
 
-class Concurrent(Sequential):
-    """Runs every child on the same input and concatenates their outputs along ``axis``."""
+class _Joined:
+    """What Concurrent and HybridConcurrent share: the ``axis`` and the join of the children's
+    outputs."""
 
-    def __init__(self, axis: int = -1, prefix: str | None = None, params: Any = None) -> None:
-        super().__init__(prefix=prefix, params=params)
+    _children: OrderedDict[str, Block]
+
+    def __init__(
+        self, axis: int = -1, prefix: str | None = None, params: ParameterDict | None = None
+    ) -> None:
+        super().__init__(prefix=prefix, params=params)  # type: ignore[call-arg]
         self.axis = axis
+
+    def _join(self, x: Any) -> Any:
+        outs = [block(x) for block in self._children.values()]
+        return op_shape.concat(*outs, dim=self.axis)
+
+
+class Concurrent(_Joined, Sequential):
+    """Feeds its input to every child and concatenates their outputs along ``axis``::
+
+        net = Concurrent()
+        with net.name_scope():
+            net.add(nn.Dense(10, activation='relu'))
+            net.add(nn.Dense(20))
+            net.add(Identity())
+
+    Args:
+        axis: the axis of the concatenation.
+    """
 
     def forward(self, x: Any) -> Any:
-        return op_shape.concat(*[block(x) for block in self._children.values()], dim=self.axis)
+        return self._join(x)
 
 
-class HybridConcurrent(HybridSequential):
-    """:class:`Concurrent` for HybridBlocks."""
+class HybridConcurrent(_Joined, HybridSequential):
+    """:class:`Concurrent` for HybridBlock children.
 
-    def __init__(self, axis: int = -1, prefix: str | None = None, params: Any = None) -> None:
-        super().__init__(prefix=prefix, params=params)
-        self.axis = axis
+    Args:
+        axis: the axis of the concatenation.
+    """
 
     def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 - MXNet's signature
-        return op_shape.concat(*[block(x) for block in self._children.values()], dim=self.axis)
+        return self._join(x)
 
 
 class Identity(HybridBlock):
-    """Returns its input (a placeholder branch in a :class:`HybridConcurrent`)."""
+    """Passes its input through unchanged (the same array), e.g. as the shortcut branch of a
+    :class:`HybridConcurrent`."""
 
-    def __init__(self, prefix: str | None = None, params: Any = None) -> None:
+    def __init__(self, prefix: str | None = None, params: ParameterDict | None = None) -> None:
         super().__init__(prefix=prefix, params=params)
 
-    def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 - MXNet's signature
+    def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803
         return x
+
+
+Concatenate = Concurrent
+HybridConcatenate = HybridConcurrent
 
 
 class SyncBatchNorm(BatchNorm):
