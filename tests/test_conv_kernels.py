@@ -57,6 +57,7 @@ def test_im2col_reads_strided_views() -> None:
 POOLS = [  # kind, p, include_pad, kernel, stride, pad
     ("max", 1, True, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
     ("max", 1, True, (2, 2, 3), (1, 2, 1), (1, 0, 1)),
+    ("max", 1, True, (1, 2, 2), (1, 3, 3), (0, 1, 1)),  # 'full': windows of padding only
     ("avg", 1, True, (1, 3, 3), (1, 2, 2), (0, 1, 1)),
     ("avg", 1, False, (1, 3, 2), (1, 2, 1), (0, 1, 1)),
     ("sum", 1, True, (2, 2, 2), (2, 1, 2), (1, 1, 0)),
@@ -106,6 +107,12 @@ def test_pooling_twins(case: Any, dtype: Any, convention: str) -> None:
             g, index, back_i
         )
         np.testing.assert_allclose(back_i, back_ref, rtol=tol, atol=tol)
+        # the device path's NumPy/CuPy twin records the same maxima and scatters the same sums
+        ref_o, ref_i = pool.forward_argmax_reference(x, spec)
+        np.testing.assert_array_equal(ref_o, ref)
+        np.testing.assert_array_equal(ref_i, index)
+        back_s = pool.backward_argmax_reference(g, index, x.shape)
+        np.testing.assert_allclose(back_s, back_i, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -193,3 +193,31 @@ def test_deconvolution_target_shape_sets_pad_and_adj() -> None:
         y = mx.nd.Deconvolution(x, mx.nd.ones((1, 1, 3, 3)), kernel=(3, 3), num_filter=1,
                                 stride=(2, 2), target_shape=(t, t))  # fmt: skip
         assert y.shape == (1, 1, t, t)
+
+
+def test_max_pooling_on_a_device_scatters_the_maxima_it_recorded(
+    fake_gpu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the (fake) GPU, max pooling under record() keeps each window's first maximum and its
+    backward pass is one scatter of them (not a second search): values and gradients equal the
+    host's, ties (rounded inputs) included."""
+    from mxlite.ops import pool
+
+    calls: list[str] = []
+    for name in ("backward_argmax_reference", "backward_reference"):
+        original = getattr(pool, name)
+        monkeypatch.setattr(pool, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    x = np.round(_RNG.uniform(-2, 2, (2, 3, 7, 6)) * 2) / 2
+    g = _RNG.standard_normal((2, 3, 4, 3))
+    results = []
+    for ctx in (mx.cpu(0), mx.gpu(0)):
+        a = mx.nd.array(x, ctx=ctx)
+        a.attach_grad()
+        with autograd.record():
+            y = mx.nd.Pooling(a, kernel=(3, 3), stride=(2, 2), pad=(1, 1))
+        y.backward(mx.nd.array(g, ctx=ctx))
+        results.append((y.asnumpy(), a.grad.asnumpy()))
+    assert calls == ["backward_argmax_reference"]
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6, atol=1e-6)
+    assert results[0][1].sum() == pytest.approx(g.sum(), abs=1e-4)  # every output's gradient lands

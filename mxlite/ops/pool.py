@@ -11,6 +11,12 @@ Host arrays go to the Numba kernels of :mod:`mxlite.ops._cpu_pool` (one ``(n, c)
 item); device arrays (and the tests' reference) to :func:`forward_reference` /
 :func:`backward_reference`, one strided NumPy/CuPy operation per kernel offset. float16 is
 computed in float32 and rounded once.
+
+Max pooling under ``autograd.record()`` records each output's first maximum (a flat index into
+its input plane, int32) in the forward pass, so that its backward pass is one scatter of the
+output gradient instead of a second search of every window: the Numba ``*_argmax`` kernels on the
+host, :func:`forward_argmax_reference` / :func:`backward_argmax_reference` (the same indices, a
+``scatter_add``) on a device.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ __all__ = [
     "backward",
     "forward_reference",
     "backward_reference",
+    "forward_argmax_reference",
+    "backward_argmax_reference",
 ]
 
 KINDS = {"max": 0, "avg": 1, "sum": 2, "lp": 3}
@@ -85,6 +93,8 @@ def forward(x5: Any, spec: PoolSpec, with_index: bool = False) -> tuple[Any, Any
     for max pooling of host arrays ``with_index``, each output's first maximum as a flat index
     into its input plane (int32, -1 for an all-padding window; else None)."""
     if backend.is_gpu_array(x5):
+        if with_index and spec.kind == _MAX:
+            return forward_argmax_reference(x5, spec)
         return forward_reference(x5, spec), None
     x = _work(x5)
     out = np.empty(x.shape[:2] + spec.out, dtype=x.dtype)
@@ -120,6 +130,8 @@ def backward(g5: Any, x5: Any, y5: Any, spec: PoolSpec, index: Any = None) -> An
     """The input gradient of :func:`forward` for the output gradient ``g5`` (``y5`` its
     output, ``index`` the maxima it recorded, if any)."""
     if backend.is_gpu_array(x5):
+        if index is not None:
+            return backward_argmax_reference(g5, index, x5.shape).astype(x5.dtype, copy=False)
         return backward_reference(g5, x5, y5, spec)
     x = _work(x5)
     g = _work(g5).astype(x.dtype, copy=False)
@@ -250,6 +262,62 @@ def _backward_reference(g5: Any, x5: Any, y5: Any, spec: PoolSpec) -> Any:
         slice(p, p + n) for p, n in zip(spec.pad, x.shape[2:])
     )
     return xp.ascontiguousarray(gpad[inner]).astype(x5.dtype, copy=False)
+
+
+def _window_positions(
+    spec: PoolSpec, k: tuple[int, int, int], shape3: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """For kernel offset ``k``: per output position, whether it reads inside the input (not
+    padding) and the flat index (within the input plane) of what it reads there."""
+    coords = [np.arange(o) * s - p + ki for o, s, p, ki in zip(spec.out, spec.stride, spec.pad, k)]
+    inside = [(c >= 0) & (c < n) for c, n in zip(coords, shape3)]
+    valid = inside[0][:, None, None] & inside[1][None, :, None] & inside[2][None, None, :]
+    d, h, w = coords
+    flat = (d[:, None, None] * shape3[1] + h[None, :, None]) * shape3[2] + w[None, None, :]
+    return valid, flat.astype(np.int32)
+
+
+def forward_argmax_reference(x5: Any, spec: PoolSpec) -> tuple[Any, Any]:
+    """Max pooling of ``x5`` ``(N, C, D, H, W)`` with each output's first maximum (row-major
+    over its window, padding skipped) as a flat index into its input plane: ``(out, index)``,
+    ``index`` int32 and -1 for an all-padding window (whose output is the dtype's lowest value),
+    as the Numba ``forward_argmax`` kernel computes them. One NumPy/CuPy pass per kernel offset."""
+    xp = backend.xp_of(x5)
+    x = _work(x5)
+    lowest = x.dtype.type(_lowest(x.dtype))
+    xpad = _padded(x, spec, lowest)
+    acc = xp.full(x.shape[:2] + spec.out, lowest, dtype=x.dtype)
+    index = xp.full(acc.shape, -1, dtype=np.int32)
+    for k in _offsets(spec.kernel):
+        valid, flat = _window_positions(spec, k, x.shape[2:])
+        part = xpad[_slices(spec, k)]
+        take = xp.asarray(valid) & ((part > acc) | ((index < 0) & (part >= acc)))
+        acc = xp.where(take, part, acc)
+        index = xp.where(take, xp.asarray(flat), index)
+    return acc.astype(x5.dtype, copy=False), index
+
+
+def backward_argmax_reference(g5: Any, index: Any, shape5: tuple[int, ...]) -> Any:
+    """Max pooling's input gradient ``(N, C, D, H, W)`` from the maxima ``index`` that
+    :func:`forward_argmax_reference` recorded: each output's gradient added at its maximum (one
+    ``scatter_add``; nothing for all-padding windows). Computed in ``g5``'s work dtype."""
+    xp = backend.xp_of(g5)
+    g = _work(g5)
+    planes = shape5[0] * shape5[1]
+    plane = shape5[2] * shape5[3] * shape5[4]
+    dx = xp.zeros(planes * plane, dtype=g.dtype)
+    idx = index.reshape(planes, -1)
+    hit = idx >= 0
+    base = xp.arange(planes, dtype=np.int64).reshape(-1, 1) * plane
+    targets = (base + idx)[hit]
+    values = g.reshape(planes, -1)[hit]
+    if backend.is_gpu_array(dx):
+        import cupyx  # noqa: PLC0415 - GPU only
+
+        cupyx.scatter_add(dx, targets, values)
+    else:
+        np.add.at(dx, targets, values)
+    return dx.reshape(shape5)
 
 
 def global_spec(shape3: tuple[int, ...], kind: int, p: int = 1) -> PoolSpec:
