@@ -221,3 +221,46 @@ def test_max_pooling_on_a_device_scatters_the_maxima_it_recorded(
     np.testing.assert_array_equal(results[1][0], results[0][0])
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6, atol=1e-6)
     assert results[0][1].sum() == pytest.approx(g.sum(), abs=1e-4)  # every output's gradient lands
+
+
+def test_convolution_on_a_device_is_column_matrices_and_cublas_gemms(
+    fake_gpu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the (fake) GPU a 3x3 stride-1 convolution, which the host runs by Winograd, runs by
+    im2col and one GEMM per product (a batched one per group): forward and both gradients
+    equal the host's."""
+    from mxlite import backend
+    from mxlite.ops import winograd
+
+    for name in ("forward", "weight_grad"):
+        original = getattr(winograd, name)
+
+        def host_only(*args: Any, _f: Any = original) -> Any:
+            assert not backend.is_gpu_array(args[0]), "Winograd ran on a device array"
+            return _f(*args)
+
+        monkeypatch.setattr(winograd, name, host_only)
+    products: list[tuple[int, int]] = []
+    matmul = fake_gpu.matmul
+    monkeypatch.setattr(
+        fake_gpu, "matmul", lambda a, b: products.append((a.ndim, b.ndim)) or matmul(a, b),
+        raising=False,
+    )  # fmt: skip
+    x, g = _RNG.standard_normal((2, 16, 8, 8)), _RNG.standard_normal((2, 16, 8, 8))
+    w = _RNG.standard_normal((16, 16, 3, 3)) * 0.1
+    for groups, rank in ((1, 2), (2, 3)):
+        results = []
+        for ctx in (mx.cpu(0), mx.gpu(0)):
+            a = mx.nd.array(x, ctx=ctx)
+            wt = mx.nd.array(w[:, : 16 // groups], ctx=ctx)
+            a.attach_grad()
+            wt.attach_grad()
+            products.clear()  # (the GPU probe multiplies too)
+            with autograd.record():
+                y = mx.nd.Convolution(a, wt, kernel=(3, 3), pad=(1, 1), num_filter=16,
+                                      num_group=groups, no_bias=True)  # fmt: skip
+            y.backward(mx.nd.array(g, ctx=ctx))
+            results.append([y.asnumpy(), a.grad.asnumpy(), wt.grad.asnumpy()])
+        assert len(products) == 3 and all(p == (rank, rank) for p in products), products
+        for got, want in zip(results[1], results[0]):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

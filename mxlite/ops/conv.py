@@ -10,9 +10,12 @@ turns into ``(N, F, P)`` while adding the bias. The backward pass is two more pr
 the convolution's forward and weight gradient, with the same kernels.
 
 Host arrays use the Numba layout kernels and NumPy's BLAS (limited to the thread policy by
-:func:`mxlite._threads.host_threads`); device arrays use the same code with CuPy (cuBLAS products,
-``im2col``/``col2im`` as one strided copy or add per kernel offset). 1-d and 2-d problems run as
-3-d ones with unit leading dimensions. float16 is computed in float32 and rounded once.
+:func:`mxlite._threads.host_threads`); 3x3 stride-1 convolutions run by Winograd there
+(:mod:`mxlite.ops.winograd`). Device arrays use the same code with CuPy, always by the column
+matrix: ``im2col``/``col2im`` as one strided copy or add per kernel offset and the products as
+cuBLAS GEMMs (a plain GEMM for one group, a strided-batched one per group otherwise). 1-d and 2-d
+problems run as 3-d ones with unit leading dimensions. float16 is computed in float32 and rounded
+once.
 """
 
 from __future__ import annotations
@@ -251,8 +254,11 @@ def _batch_first(y_cf: Any, n: int, bias: Any, dtype: Any, xp: ModuleType) -> An
 
 
 def _matmul(a: Any, b: Any, xp: ModuleType, tag: str | None = None) -> Any:
-    """``a @ b`` (into the scratch buffer ``tag`` on the host when given)."""
+    """``a @ b`` (into the scratch buffer ``tag`` on the host when given); on a device one
+    cuBLAS GEMM when both are single-group stacks ``(1, m, k) @ (1, k, n)``."""
     if xp is not np:
+        if a.ndim == 3 and a.shape[0] == 1 and b.shape[0] == 1:
+            return xp.matmul(a[0], b[0])[None]
         return xp.matmul(a, b)
     _threads.host_threads()  # the BLAS pool follows the thread policy
     if tag is None:
@@ -273,8 +279,9 @@ def _weight3(w: Any, groups: int, dtype: Any) -> Any:
 
 
 def _winograd(win: Window, x5: Any, w: Any, groups: int) -> bool:
-    """Whether this convolution runs by Winograd F(4x4, 3x3) (see mxlite.ops.winograd)."""
-    if win.ndim != 2:
+    """Whether this convolution runs by Winograd F(4x4, 3x3) (see mxlite.ops.winograd): on the
+    host only (a device runs the column matrix and cuBLAS)."""
+    if win.ndim != 2 or backend.is_gpu_array(x5):
         return False
     out3 = win.conv_out(x5.shape[2:])
     return winograd.applicable(

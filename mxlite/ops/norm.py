@@ -12,8 +12,9 @@ the biased batch variance in training):
   channel); with fixed statistics ``dx = gamma*invstd*g``.
 
 Host arrays use the Numba kernels of :mod:`mxlite.ops._cpu_norm` (channel sums in float64);
-device arrays the ``*_reference`` functions (NumPy/CuPy array expressions, what the tests hold
-the kernels to). Statistics are returned in float32 for float16/float32 data, float64 for
+device arrays the CUDA kernels of ``kernels/batch_norm.cu`` (:mod:`mxlite.ops._cuda_norm`: one
+launch per pass, channel sums in float64). The ``*_reference`` functions (NumPy/CuPy array
+expressions) define both; the tests hold the kernels to them. Statistics are returned in float32 for float16/float32 data, float64 for
 float64; float16 data is computed in float32.
 """
 
@@ -50,6 +51,12 @@ def _kernels() -> Any:
     from mxlite.ops import _cpu_norm  # noqa: PLC0415 - Numba loads on the first normalization
 
     return _cpu_norm
+
+
+def _cuda_norm() -> Any:
+    from mxlite.ops import _cuda_norm  # noqa: PLC0415 - device arrays only
+
+    return _cuda_norm
 
 
 def _work(x: Any) -> Any:
@@ -105,8 +112,8 @@ def bn_moments(x3: Any) -> tuple[Any, Any]:
     :func:`stat_dtype`."""
     sdt = stat_dtype(x3.dtype)
     if backend.is_gpu_array(x3):
-        mean, var = moments_reference(x3)
-        return mean.astype(sdt, copy=False), var.astype(sdt, copy=False)
+        mean, var = _cuda_norm().moments(x3)
+        return mean.astype(sdt), var.astype(sdt)
     c = x3.shape[1]
     mean = np.empty(c, dtype=np.float64)
     var = np.empty(c, dtype=np.float64)
@@ -127,7 +134,7 @@ def bn_moments(x3: Any) -> tuple[Any, Any]:
 def bn_apply(x3: Any, scale: Any, shift: Any, relu: bool = False) -> Any:
     """``x3 * scale[c] + shift[c]`` (then ReLU), a new array of ``x3``'s dtype."""
     if backend.is_gpu_array(x3):
-        return apply_reference(x3, scale, shift, relu).astype(x3.dtype, copy=False)
+        return _cuda_norm().forward_apply(x3, scale, shift, relu)
     x = _work(x3)
     out = np.empty(x.shape, dtype=x.dtype)
     args = (scale.astype(x.dtype), shift.astype(x.dtype), out, relu)
@@ -146,7 +153,7 @@ def bn_grad_sums(g3: Any, x3: Any, mean: Any, y3: Any | None = None) -> tuple[An
     """Per channel ``sum(g)`` and ``sum(g * (x - mean))`` (float64 on the host; ``g`` masked
     by a fused ReLU's output ``y3`` when given)."""
     if backend.is_gpu_array(g3):
-        return grad_sums_reference(g3, x3, mean, y3)
+        return _cuda_norm().grad_sums(g3, x3, mean, y3)
     c = x3.shape[1]
     sum_g = np.zeros(c, dtype=np.float64)
     sum_gx = np.zeros(c, dtype=np.float64)
@@ -170,7 +177,7 @@ def bn_input_grad(g3: Any, x3: Any, k1: Any, k2: Any, k3: Any, y3: Any | None = 
     """``k1[c]*g + k2[c]*x + k3[c]`` in ``x3``'s dtype (one pass on the host; ``g`` masked by
     a fused ReLU's output ``y3`` when given)."""
     if backend.is_gpu_array(g3):
-        return input_grad_reference(g3, x3, k1, k2, k3, y3).astype(x3.dtype, copy=False)
+        return _cuda_norm().backward_apply(g3, x3, k1, k2, k3, y3)
     x, g = _work(x3), _work(g3)
     out = np.empty(x.shape, dtype=x.dtype)
     dt = x.dtype
