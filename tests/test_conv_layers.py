@@ -13,6 +13,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -56,7 +57,8 @@ def test_mismatched_channels_name_the_layer_and_shapes() -> None:
 
 
 def test_kernel_larger_than_the_padded_input_names_the_layer() -> None:
-    for layer, x in ((nn.Conv2D(2, 5, padding=1), (1, 3, 2, 2)), (nn.MaxPool2D(4), (1, 3, 3, 3))):
+    for layer, x in ((nn.Conv2D(2, 5, padding=1, in_channels=3), (1, 3, 2, 2)),
+                     (nn.MaxPool2D(4), (1, 3, 3, 3))):  # fmt: skip
         layer.initialize()
         with pytest.raises(MXNetError) as err:
             layer(mx.nd.ones(x))
@@ -65,11 +67,46 @@ def test_kernel_larger_than_the_padded_input_names_the_layer() -> None:
 
 
 @pytest.mark.parametrize(
+    "make, x, fragment, good",
+    [
+        (lambda: nn.Conv2D(2, 5, padding=1), (1, 3, 2, 2), "kernel size exceed input",
+         (1, 4, 9, 9)),
+        (lambda: nn.Conv2D(2, 3), (1, 3, 5), "Input data should be 4D", (1, 3, 5, 5)),
+        (lambda: nn.Conv2D(4, 3, groups=2), (1, 3, 5, 5), "divisible by num_group",
+         (1, 4, 5, 5)),
+        (lambda: nn.Conv1DTranspose(2, 3), (1, 2, 4, 4), "Input data should be 3D", (1, 2, 4)),
+    ],
+)  # fmt: skip
+def test_a_bad_first_input_leaves_deferred_parameters_unset(
+    make: Any, x: tuple[int, ...], fragment: str, good: tuple[int, ...]
+) -> None:
+    """As in MXNet: the failed shape inference is a ValueError saying so (here with the layer,
+    the input's shape and the operator's reason), the weight stays deferred, and a good input
+    afterwards initializes it."""
+    layer = make()
+    layer.initialize()
+    with pytest.raises(ValueError, match="Deferred initialization failed") as err:
+        layer(mx.nd.ones(x))
+    msg = str(err.value)
+    assert layer.name in msg and str(x) in msg and fragment in msg, msg
+    assert 0 in layer.weight.shape and layer.weight._data is None
+    layer(mx.nd.ones(good))
+    assert 0 not in layer.weight.shape and layer.weight.data().shape == layer.weight.shape
+
+
+@pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: nn.Conv2D(4, 3, layout="NCW"), "Only supports 'NCHW' and 'NHWC' layout"),
-        (lambda: nn.Conv1D(4, 3, layout="NWC"), "Only supports 'NCW' layout"),
-        (lambda: nn.AvgPool2D(layout="NHWCX"), "Only NCHW and NHWC layouts are valid"),
+        (
+            lambda: nn.Conv2D(4, 3, layout="NCW"),
+            r"Only supports 'NCHW' and 'NHWC' layout for now \(Conv2D got layout='NCW'\)",
+        ),
+        (lambda: nn.Conv1D(4, 3, layout="NWC"), r"Only supports 'NCW' layout.*Conv1D.*'NWC'"),
+        (
+            lambda: nn.AvgPool2D(layout="NHWCX"),
+            r"Only NCHW and NHWC layouts are valid.*\(AvgPool2D got layout='NHWCX'\)",
+        ),
+        (lambda: nn.GlobalMaxPool3D(layout="NCHW"), r"for 3D Pooling.*GlobalMaxPool3D"),
         (lambda: nn.Conv3D(4, (3, 3)), "kernel_size must be a number or a list of 3 ints"),
         (lambda: nn.ReflectionPad2D((1, 2)), "padding must be an int or 8 ints"),
     ],

@@ -20,7 +20,7 @@ from mxlite.ndarray.ndarray import NDArray, as_raw, on_device_of_first, out_ctx,
 from mxlite.ndarray.op_math import write_out
 from mxlite.ops import conv as ops_conv
 
-__all__ = ["Convolution", "Deconvolution"]
+__all__ = ["Convolution", "Deconvolution", "check_call"]
 
 _MSG_SHAPE = "Shape inconsistent, Provided = {provided}, inferred shape={inferred}"
 _MSG_NO_BIAS = "Operator {op} expects 3 inputs, but got 2 instead: pass a bias, or no_bias=True."
@@ -215,19 +215,46 @@ def Convolution(  # noqa: N802 - MXNet's name
     """
     call = _checked("Convolution", data, weight, bias, kernel, stride, dilate, pad, num_filter,
                     num_group, no_bias, layout)  # fmt: skip
-    x, spatial, k, win = call.x, call.spatial, call.kernel, call.win
+    _check_kernel_fits(call)
+    saved: dict[str, Any] | None = {} if autograd.is_recording() else None
+    res = ops_conv.forward(
+        False, call.x, call.w, call.b, call.win, num_group, call.last, saved=saved
+    )
+    return _finish("Convolution", data, call, res, call.win, out, saved)
+
+
+def _check_kernel_fits(call: _Call) -> None:
+    """Raise where the dilated kernel is larger than the padded input (MXNet's check)."""
+    k, win = call.kernel, call.win
     dil = tuple((kk - 1) * d + 1 for kk, d in zip(k, win.dilate[3 - len(k) :]))
-    padded = tuple(s + 2 * p for s, p in zip(spatial, win.pad[3 - len(k) :]))
+    padded = tuple(s + 2 * p for s, p in zip(call.spatial, win.pad[3 - len(k) :]))
     if any(a > b_ for a, b_ in zip(dil, padded)):
         raise MXNetError(
             _MSG_KERNEL_SIZE.format(
-                op="Convolution", kernel=dil, padded=padded, shape=x.shape,
+                op="Convolution", kernel=dil, padded=padded, shape=call.x.shape,
                 pad=win.pad[3 - len(k) :],
             )
         )  # fmt: skip
-    saved: dict[str, Any] | None = {} if autograd.is_recording() else None
-    res = ops_conv.forward(False, x, call.w, call.b, win, num_group, call.last, saved=saved)
-    return _finish("Convolution", data, call, res, win, out, saved)
+
+
+def check_call(op: str, data: NDArray, weight_shape: tuple[int, ...], **params: Any) -> None:
+    """Raise what ``op`` (``'Convolution'`` or ``'Deconvolution'``) would raise for ``data``,
+    a weight of ``weight_shape`` and ``params`` (its keyword arguments), computing nothing (a
+    layer checks its first input this way before its deferred parameters take their shapes).
+
+    Raises:
+        MXNetError: as the operator.
+    """
+    xp = data._xp
+    weight = type(data)(xp.broadcast_to(xp.zeros((), dtype=data.dtype), weight_shape), data._ctx)
+    get = params.get
+    call = _checked(op, data, weight, None, get("kernel"), get("stride", ()), get("dilate", ()),
+                    get("pad", ()), get("num_filter"), get("num_group", 1), True, get("layout"))  # fmt: skip
+    if op == "Convolution":
+        _check_kernel_fits(call)
+    else:
+        _deconv_geometry(op, call.spatial, call.kernel, call.win, params.get("adj", ()),
+                         params.get("target_shape", ()))  # fmt: skip
 
 
 def _deconv_geometry(

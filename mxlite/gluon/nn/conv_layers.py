@@ -52,6 +52,11 @@ _MSG_POOL_LAYOUT = "Only {0} and {1} layouts are valid for {2}D Pooling"
 _MSG_KERNEL_LEN = "kernel_size must be a number or a list of {n} ints"
 
 
+def _bad_layout(message: str, layer: str, layout: Any) -> str:
+    """MXNet's ``message`` for an unsupported layout, plus the layer and the layout it got."""
+    return f"{message} ({layer} got layout={layout!r})"
+
+
 def _tuple(value: Any, n: int) -> Any:
     """A number as an ``n``-tuple; anything else as given (as MXNet keeps lists)."""
     return (value,) * n if isinstance(value, numeric_types) else value
@@ -128,13 +133,24 @@ class _Conv(HybridBlock):
                 self.act = Activation(activation, prefix=activation + "_")
 
     def infer_shape(self, x: Any, *args: Any) -> None:
-        """Set the weight's input-channel dimension from ``x``'s channel axis."""
+        """Set the weight's input-channel dimension from ``x``'s channel axis, once ``x`` has
+        passed the operator's checks (a bad first input leaves the weight deferred, as in
+        MXNet).
+
+        Raises:
+            MXNetError: the operator's error for ``x``, naming this layer and ``x``'s shape.
+        """
         kw = self._kwargs
-        in_channels = x.shape[kw["layout"].find("C")]
-        self.weight.shape = _weight_shape(
+        in_channels = x.shape[kw["layout"].find("C")] if x.ndim == len(kw["kernel"]) + 2 else 0
+        wshape = _weight_shape(
             self._op_name == "Deconvolution", kw["num_filter"], in_channels, kw["num_group"],
             kw["kernel"], kw["layout"],
         )  # fmt: skip
+        try:
+            op_conv.check_call(self._op_name, x, wshape, **kw)
+        except MXNetError as err:
+            raise in_layer(self, x, err) from err
+        self.weight.shape = wshape
 
     def hybrid_forward(self, F: Any, x: Any, weight: Any, bias: Any = None) -> Any:  # noqa: N803
         op = op_conv.Deconvolution if self._op_name == "Deconvolution" else op_conv.Convolution
@@ -170,7 +186,7 @@ class _Conv(HybridBlock):
 
 
 def _conv_init(
-    nd: int, kernel_size: Any, layout: str, transposed: bool, output_padding: Any = 0
+    layer: str, nd: int, kernel_size: Any, layout: str, transposed: bool, output_padding: Any = 0
 ) -> tuple[Any, Any]:
     """Checked kernel size (and output padding) of an ``nd``-d layer.
 
@@ -179,7 +195,7 @@ def _conv_init(
             AssertionError messages).
     """
     if layout not in _CONV_LAYOUTS[nd]:
-        raise CheckError(_MSG_CONV_LAYOUT[nd])
+        raise CheckError(_bad_layout(_MSG_CONV_LAYOUT[nd], layer, layout))
     kernel_size = _tuple(kernel_size, nd)
     if len(kernel_size) != nd:
         raise CheckError(_MSG_KERNEL_LEN.format(n=nd))
@@ -214,7 +230,7 @@ class Conv1D(_Conv):
         use_bias: bool = True, weight_initializer: Any = None, bias_initializer: Any = "zeros",
         in_channels: int = 0, **kwargs: Any,
     ) -> None:  # fmt: skip
-        kernel_size, _ = _conv_init(1, kernel_size, layout, False)
+        kernel_size, _ = _conv_init(type(self).__name__, 1, kernel_size, layout, False)
         op_name = kwargs.pop("op_name", "Convolution")
         super().__init__(
             channels, kernel_size, strides, padding, dilation, groups, layout, in_channels,
@@ -235,7 +251,7 @@ class Conv2D(_Conv):
         activation: str | None = None, use_bias: bool = True, weight_initializer: Any = None,
         bias_initializer: Any = "zeros", in_channels: int = 0, **kwargs: Any,
     ) -> None:  # fmt: skip
-        kernel_size, _ = _conv_init(2, kernel_size, layout, False)
+        kernel_size, _ = _conv_init(type(self).__name__, 2, kernel_size, layout, False)
         op_name = kwargs.pop("op_name", "Convolution")
         super().__init__(
             channels, kernel_size, strides, padding, dilation, groups, layout, in_channels,
@@ -254,7 +270,7 @@ class Conv3D(_Conv):
         weight_initializer: Any = None, bias_initializer: Any = "zeros", in_channels: int = 0,
         **kwargs: Any,
     ) -> None:  # fmt: skip
-        kernel_size, _ = _conv_init(3, kernel_size, layout, False)
+        kernel_size, _ = _conv_init(type(self).__name__, 3, kernel_size, layout, False)
         op_name = kwargs.pop("op_name", "Convolution")
         super().__init__(
             channels, kernel_size, strides, padding, dilation, groups, layout, in_channels,
@@ -273,7 +289,9 @@ class Conv1DTranspose(_Conv):
         activation: str | None = None, use_bias: bool = True, weight_initializer: Any = None,
         bias_initializer: Any = "zeros", in_channels: int = 0, **kwargs: Any,
     ) -> None:  # fmt: skip
-        kernel_size, output_padding = _conv_init(1, kernel_size, layout, True, output_padding)
+        kernel_size, output_padding = _conv_init(
+            type(self).__name__, 1, kernel_size, layout, True, output_padding
+        )
         op_name = kwargs.pop("op_name", "Deconvolution")
         super().__init__(
             channels, kernel_size, strides, padding, dilation, groups, layout, in_channels,
@@ -294,7 +312,9 @@ class Conv2DTranspose(_Conv):
         weight_initializer: Any = None, bias_initializer: Any = "zeros", in_channels: int = 0,
         **kwargs: Any,
     ) -> None:  # fmt: skip
-        kernel_size, output_padding = _conv_init(2, kernel_size, layout, True, output_padding)
+        kernel_size, output_padding = _conv_init(
+            type(self).__name__, 2, kernel_size, layout, True, output_padding
+        )
         op_name = kwargs.pop("op_name", "Deconvolution")
         super().__init__(
             channels, kernel_size, strides, padding, dilation, groups, layout, in_channels,
@@ -315,7 +335,9 @@ class Conv3DTranspose(_Conv):
         use_bias: bool = True, weight_initializer: Any = None, bias_initializer: Any = "zeros",
         in_channels: int = 0, **kwargs: Any,
     ) -> None:  # fmt: skip
-        kernel_size, output_padding = _conv_init(3, kernel_size, layout, True, output_padding)
+        kernel_size, output_padding = _conv_init(
+            type(self).__name__, 3, kernel_size, layout, True, output_padding
+        )
         op_name = kwargs.pop("op_name", "Deconvolution")
         super().__init__(
             channels, kernel_size, strides, padding, dilation, groups, layout, in_channels,
@@ -372,14 +394,16 @@ class _Pooling(HybridBlock):
         )
 
 
-def _pool_size(nd: int, pool_size: Any, layout: str) -> Any:
+def _pool_size(layer: str, nd: int, pool_size: Any, layout: str) -> Any:
     """Checked layout and pool size of an ``nd``-d pooling layer.
 
     Raises:
         CheckError: an unsupported layout or a pool size of another length.
     """
     if layout not in _POOL_LAYOUTS[nd]:
-        raise CheckError(_MSG_POOL_LAYOUT.format(*_POOL_LAYOUTS[nd], nd))
+        raise CheckError(
+            _bad_layout(_MSG_POOL_LAYOUT.format(*_POOL_LAYOUTS[nd], nd), layer, layout)
+        )
     pool_size = _tuple(pool_size, nd)
     if len(pool_size) != nd:
         raise CheckError(f"pool_size must be a number or a list of {nd} ints")
@@ -396,7 +420,7 @@ class MaxPool1D(_Pooling):
         self, pool_size: Any = 2, strides: Any = None, padding: Any = 0, layout: str = "NCW",
         ceil_mode: bool = False, **kwargs: Any,
     ) -> None:  # fmt: skip
-        pool_size = _pool_size(1, pool_size, layout)
+        pool_size = _pool_size(type(self).__name__, 1, pool_size, layout)
         super().__init__(pool_size, strides, padding, ceil_mode, False, "max", layout, **kwargs)
 
 
@@ -408,7 +432,7 @@ class MaxPool2D(_Pooling):
         self, pool_size: Any = (2, 2), strides: Any = None, padding: Any = 0,
         layout: str = "NCHW", ceil_mode: bool = False, **kwargs: Any,
     ) -> None:  # fmt: skip
-        pool_size = _pool_size(2, pool_size, layout)
+        pool_size = _pool_size(type(self).__name__, 2, pool_size, layout)
         super().__init__(pool_size, strides, padding, ceil_mode, False, "max", layout, **kwargs)
 
 
@@ -420,7 +444,7 @@ class MaxPool3D(_Pooling):
         self, pool_size: Any = (2, 2, 2), strides: Any = None, padding: Any = 0,
         ceil_mode: bool = False, layout: str = "NCDHW", **kwargs: Any,
     ) -> None:  # fmt: skip
-        pool_size = _pool_size(3, pool_size, layout)
+        pool_size = _pool_size(type(self).__name__, 3, pool_size, layout)
         super().__init__(pool_size, strides, padding, ceil_mode, False, "max", layout, **kwargs)
 
 
@@ -432,7 +456,7 @@ class AvgPool1D(_Pooling):
         self, pool_size: Any = 2, strides: Any = None, padding: Any = 0, layout: str = "NCW",
         ceil_mode: bool = False, count_include_pad: bool = True, **kwargs: Any,
     ) -> None:  # fmt: skip
-        pool_size = _pool_size(1, pool_size, layout)
+        pool_size = _pool_size(type(self).__name__, 1, pool_size, layout)
         super().__init__(
             pool_size, strides, padding, ceil_mode, False, "avg", layout, count_include_pad,
             **kwargs,
@@ -447,7 +471,7 @@ class AvgPool2D(_Pooling):
         ceil_mode: bool = False, layout: str = "NCHW", count_include_pad: bool = True,
         **kwargs: Any,
     ) -> None:  # fmt: skip
-        pool_size = _pool_size(2, pool_size, layout)
+        pool_size = _pool_size(type(self).__name__, 2, pool_size, layout)
         super().__init__(
             pool_size, strides, padding, ceil_mode, False, "avg", layout, count_include_pad,
             **kwargs,
@@ -462,7 +486,7 @@ class AvgPool3D(_Pooling):
         ceil_mode: bool = False, layout: str = "NCDHW", count_include_pad: bool = True,
         **kwargs: Any,
     ) -> None:  # fmt: skip
-        pool_size = _pool_size(3, pool_size, layout)
+        pool_size = _pool_size(type(self).__name__, 3, pool_size, layout)
         super().__init__(
             pool_size, strides, padding, ceil_mode, False, "avg", layout, count_include_pad,
             **kwargs,
@@ -479,7 +503,8 @@ class _GlobalPooling(_Pooling):
     def _setup(self, layout: str, kwargs: dict[str, Any]) -> None:
         nd = self._nd
         if layout not in _POOL_LAYOUTS[nd]:
-            raise CheckError(_MSG_POOL_LAYOUT.format(*_POOL_LAYOUTS[nd], nd))
+            message = _MSG_POOL_LAYOUT.format(*_POOL_LAYOUTS[nd], nd)
+            raise CheckError(_bad_layout(message, type(self).__name__, layout))
         _Pooling.__init__(self, (1,) * nd, None, 0, True, True, self._kind, layout, **kwargs)
 
 
