@@ -265,16 +265,20 @@ def _backward_reference(g5: Any, x5: Any, y5: Any, spec: PoolSpec) -> Any:
 
 
 def _window_positions(
-    spec: PoolSpec, k: tuple[int, int, int], shape3: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
+    spec: PoolSpec, k: tuple[int, int, int], shape3: tuple[int, ...], xp: Any
+) -> tuple[Any, Any]:
     """For kernel offset ``k``: per output position, whether it reads inside the input (not
-    padding) and the flat index (within the input plane) of what it reads there."""
-    coords = [np.arange(o) * s - p + ki for o, s, p, ki in zip(spec.out, spec.stride, spec.pad, k)]
+    padding) and the flat index (int32, within the input plane) of what it reads there; made
+    by ``xp`` (on the device for CuPy: no host-to-device copies)."""
+    coords = [
+        xp.arange(o, dtype=np.int32) * s - p + ki
+        for o, s, p, ki in zip(spec.out, spec.stride, spec.pad, k)
+    ]
     inside = [(c >= 0) & (c < n) for c, n in zip(coords, shape3)]
     valid = inside[0][:, None, None] & inside[1][None, :, None] & inside[2][None, None, :]
     d, h, w = coords
     flat = (d[:, None, None] * shape3[1] + h[None, :, None]) * shape3[2] + w[None, None, :]
-    return valid, flat.astype(np.int32)
+    return valid, flat
 
 
 def forward_argmax_reference(x5: Any, spec: PoolSpec) -> tuple[Any, Any]:
@@ -289,11 +293,11 @@ def forward_argmax_reference(x5: Any, spec: PoolSpec) -> tuple[Any, Any]:
     acc = xp.full(x.shape[:2] + spec.out, lowest, dtype=x.dtype)
     index = xp.full(acc.shape, -1, dtype=np.int32)
     for k in _offsets(spec.kernel):
-        valid, flat = _window_positions(spec, k, x.shape[2:])
+        valid, flat = _window_positions(spec, k, x.shape[2:], xp)
         part = xpad[_slices(spec, k)]
-        take = xp.asarray(valid) & ((part > acc) | ((index < 0) & (part >= acc)))
+        take = valid & ((part > acc) | ((index < 0) & (part >= acc)))
         acc = xp.where(take, part, acc)
-        index = xp.where(take, xp.asarray(flat), index)
+        index = xp.where(take, flat, index)
     return acc.astype(x5.dtype, copy=False), index
 
 
