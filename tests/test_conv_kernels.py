@@ -203,3 +203,24 @@ def test_windows_of_every_dimensionality() -> None:
         k = tuple(itertools.islice(itertools.cycle((3, 2)), nd))
         win = conv.Window.of(k, (1,) * nd, (1,) * nd, (1,) * nd)
         assert win.ndim == nd and win.kernel[3 - nd :] == k and win.size == int(np.prod(k))
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES[1:])  # (the first is a Winograd window)
+def test_per_sample_column_matrices_give_the_whole_batch_results(
+    geo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host convolutions of many output positions build one sample's column matrix at a time:
+    forward, weight and data gradients equal those of one column matrix for the batch."""
+    kernel, stride, pad, dilate = geo
+    win = conv.Window(kernel, stride, pad, dilate, 3)
+    x = _RNG.standard_normal((3, 2, 5, 9, 8))
+    w = _RNG.standard_normal((4, 2, *kernel))
+    b = _RNG.standard_normal(4)
+    results = []
+    for threshold in (10**9, 1):  # whole batch, then per sample
+        monkeypatch.setattr(conv, "_COLS_PER_SAMPLE_FROM", threshold)
+        y = conv.conv_forward(x, w, b, win, 1)
+        g = np.linspace(-1, 1, y.size).reshape(y.shape)
+        results.append([y, *conv.conv_backward(g, x, w, win, 1, (True, True, True))])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -51,6 +51,10 @@ __all__ = [
 # A 1x1, stride-1 convolution multiplies each sample in place (no layout copies) from this many
 # output positions per sample; below it, one product over the whole batch is faster.
 _PER_SAMPLE_FROM = 512
+# Other (non-Winograd, one group) host convolutions build one sample's column matrix at a time
+# (it stays in cache, and each product writes its sample's output in place) from this many
+# output positions per sample; below it, one column matrix and product for the whole batch.
+_COLS_PER_SAMPLE_FROM = 128
 
 
 @dataclass(frozen=True)
@@ -328,9 +332,29 @@ def conv_forward(
         if b is not None:
             y += b.reshape(1, f, 1).astype(work, copy=False)
         return y.astype(dtype, copy=False).reshape(out_shape)
+    if _cols_per_sample(xp, win, groups, n, p):
+        _threads.host_threads()  # the BLAS pool follows the thread policy
+        y = np.empty((n, f, p), dtype=work)
+        for i in range(n):
+            np.matmul(w3[0], im2col(x5[i : i + 1], win, out3, "conv.cols"), out=y[i])
+        if b is not None:
+            y += b.reshape(1, f, 1).astype(work, copy=False)
+        return y.astype(dtype, copy=False).reshape(out_shape)
     cols = _cols(x5, win, out3, xp)
     y_cf = _matmul(w3, _grouped(cols, groups), xp, "conv.product").reshape(f, -1)
     return _batch_first(y_cf, n, b, dtype, xp).reshape(out_shape)
+
+
+def _cols_per_sample(xp: ModuleType, win: Window, groups: int, n: int, positions: int) -> bool:
+    """Whether a host convolution works one sample's column matrix at a time (see
+    ``_COLS_PER_SAMPLE_FROM``; 1x1 stride-1 windows need no column matrix)."""
+    return (
+        xp is np
+        and groups == 1
+        and n > 1
+        and not _is_pointwise(win)
+        and positions >= _COLS_PER_SAMPLE_FROM
+    )
 
 
 def conv_backward(
@@ -358,6 +382,14 @@ def conv_backward(
         v = (saved or {}).get("v")
         g4 = g.reshape(n, w.shape[0], *out3[1:])
         dw = winograd.weight_grad(x5[:, :, 0], g4, win.pad[1:], v)
+    elif needs[1] and _cols_per_sample(xp, win, groups, n, math.prod(out3)):
+        _threads.host_threads()
+        f = w.shape[0]
+        dw = np.zeros((f, x5.shape[1] * win.size), dtype=work)
+        part = np.empty_like(dw)
+        for i in range(n):
+            cols = im2col(x5[i : i + 1], win, out3, "conv.cols")
+            dw += np.matmul(g[i].reshape(f, -1), cols.T, out=part)
     elif needs[1]:
         g_cf = _channels_first(g, xp, "conv.g_cf")
         cols = _cols(x5, win, out3, xp)
