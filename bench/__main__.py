@@ -73,6 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         "--no-first-call", action="store_true", help="skip the fresh-process first-call timing"
     )
     parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="train suite: time each process's CPU time (fair on a loaded machine with --threads 1)",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="train suite: threads per pool")
+    parser.add_argument(
+        "--cases",
+        default=None,
+        help="train suite: comma-separated cases (mlp, deep, resnet18_32, resnet18_224, demo)",
+    )
+    parser.add_argument(
         "--runs",
         type=int,
         default=1,
@@ -93,15 +104,25 @@ def _train_suite(args: argparse.Namespace) -> None:
     gpu = bool(mx.num_gpus()) and not args.cpu_only
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bar = Progress(args.runs * len(train_step.jobs(libs, gpu)), "train steps", "job")
+    cases = tuple(args.cases.split(",")) if args.cases else None
+    n_jobs = len([j for j in train_step.jobs(libs, gpu, args.size) if not cases or j.case in cases])
+    bar = Progress(args.runs * n_jobs, "train steps", "job")
 
     def partial(rows: list[dict]) -> None:
         (out / "train_steps.json").write_text(json.dumps(rows, indent=1))
 
-    rows = train_step.suite(args.size, args.runs, libs, gpu, bar.step, partial)
+    rows = train_step.suite(
+        args.size, args.runs, libs, gpu, bar.step, partial, args.cpu_time, args.threads, cases
+    )
     bar.close()
     table = train_step.markdown(rows)
-    header = _header([f"training steps: median of {args.runs} run(s), each a median of steps"])
+    timing = "process CPU time" if args.cpu_time else "wall time"
+    threads = f", {args.threads} thread(s) per pool" if args.threads else ""
+    header = _header(
+        [
+            f"training steps: median of {args.runs} run(s), each a median of steps ({timing}{threads})"
+        ]
+    )
     (out / "train_steps.md").write_text(header + "\n\n" + table + "\n")
     print(header + "\n\n" + table)
     print(f"wrote {out / 'train_steps.md'}, {out / 'train_steps.json'}")

@@ -10,6 +10,7 @@ per-run median step. "Loaded" jobs start a process that keeps one core busy for 
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -23,6 +24,14 @@ from bench import peer_mxnet
 
 SCRIPT = Path(__file__).resolve().parent / "train_script.py"
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "train_mlp.py"
+# The checkout this harness belongs to: its mxlite is the one measured (a script's own folder,
+# not the current directory, starts sys.path, so an installed mxlite would win otherwise).
+_CHECKOUT_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if p
+    ),
+}
 # Runs the main job's own source with ``mxlite`` replaced by ``mxnet``: the same script an MXNet
 # user would run, with only the import changed.
 _AS_MXNET = (
@@ -48,22 +57,30 @@ class Job:
         return f"{self.case} {self.device} x{self.contexts}{load}"
 
 
-def jobs(libs: tuple[str, ...], gpu: bool) -> list[Job]:
+# The ResNet cases' steps and warm-up steps (a step takes seconds on two CPU cores).
+_RESNET_STEPS = {"resnet18_32": (5, 2), "resnet18_224": (3, 1)}
+
+
+def jobs(libs: tuple[str, ...], gpu: bool, size: str = "full") -> list[Job]:
     """The suite's jobs: mlp and deep on 1 and 2 CPU contexts (PyTorch and the floor on one),
-    the MLP on one context with one core busy, and with a GPU each case on gpu(0)."""
+    the MLP on one context with one core busy, ResNet-18 at 32x32 (and, at full size, 224x224)
+    on one context, and with a GPU each case on gpu(0)."""
     out: list[Job] = []
     for case in ("mlp", "deep"):
         for n in (1, 2):
             for lib in libs:
                 if n == 1 or lib in ("mxlite", "mxnet"):
                     out.append(Job(lib, case, n))
+    for case in ("resnet18_32", "resnet18_224") if size == "full" else ("resnet18_32",):
+        for lib in libs:
+            out.append(Job(lib, case, 1))
     for lib in libs:
         if lib != "floor":
             out.append(Job(lib, "mlp", 1, loaded=True))
     if gpu:
         from bench.cases import torch_device_usable
 
-        for case in ("mlp", "deep"):
+        for case in ("mlp", "deep", "resnet18_224"):
             for lib in libs:
                 if lib == "torch" and not torch_device_usable("cuda:0"):
                     continue  # a CPU-only PyTorch build: no GPU peer
@@ -72,8 +89,13 @@ def jobs(libs: tuple[str, ...], gpu: bool) -> list[Job]:
     return out
 
 
-def _command(job: Job, steps: int, warmup: int) -> list[str]:
+def _command(
+    job: Job, steps: int, warmup: int, cpu_time: bool = False, threads: int | None = None
+) -> list[str]:
     python = str(peer_mxnet.ORACLE_PYTHON) if job.lib == "mxnet" else sys.executable
+    extra = (["--cpu-time"] if cpu_time else []) + (
+        ["--threads", str(threads)] if threads is not None else []
+    )
     return [
         python,
         str(SCRIPT),
@@ -89,18 +111,31 @@ def _command(job: Job, steps: int, warmup: int) -> list[str]:
         str(warmup),
         "--device",
         job.device,
+        *extra,
     ]
 
 
-def run_job(job: Job, steps: int, warmup: int, timeout: float = 600) -> dict[str, Any] | None:
-    """One job in a fresh process; its JSON result, or None (with the reason on stderr)."""
+def run_job(
+    job: Job,
+    steps: int,
+    warmup: int,
+    timeout: float = 900,
+    cpu_time: bool = False,
+    threads: int | None = None,
+) -> dict[str, Any] | None:
+    """One job in a fresh process; its JSON result, or None (with the reason on stderr).
+    ``cpu_time``/``threads`` time the process's CPU time with that many threads per pool."""
     busy = None
     if job.loaded:
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         time.sleep(0.5)  # let it take its core (and the sampling policy see it)
     try:
         proc = subprocess.run(
-            _command(job, steps, warmup), capture_output=True, text=True, timeout=timeout
+            _command(job, steps, warmup, cpu_time, threads),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=None if job.lib == "mxnet" else _CHECKOUT_ENV,
         )
     except subprocess.TimeoutExpired:
         print(f"train bench: {job} timed out after {timeout:.0f} s", file=sys.stderr)
@@ -154,19 +189,28 @@ def suite(
     gpu: bool,
     progress: Any = None,
     on_result: Any = None,
+    cpu_time: bool = False,
+    threads: int | None = None,
+    cases: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every job ``runs`` times (interleaved); one row per job with the per-run medians.
 
-    ``on_result(rows)`` is called after each job with the rows so far (partial results)."""
+    ``on_result(rows)`` is called after each job with the rows so far (partial results);
+    ``cases`` limits the jobs to those cases; ``cpu_time``/``threads`` see :func:`run_job`."""
     steps, warmup = (20, 5) if size == "full" else (4, 2)
-    all_jobs = jobs(libs, gpu)
+    all_jobs = [j for j in jobs(libs, gpu, size) if cases is None or j.case in cases]
     results: dict[Job, list[float]] = {job: [] for job in all_jobs}
     demo_libs = [lib for lib in ("mxlite", "mxnet") if lib in libs] if size == "full" else []
+    if cases is not None and "demo" not in cases:
+        demo_libs = []
     for run in range(runs):
         for job in all_jobs:
             if progress is not None:
                 progress(f"run {run + 1}/{runs}: {job.lib} {job.label}")
-            res = run_job(job, steps, warmup)
+            n_steps, n_warm = (steps, warmup)
+            if job.case in _RESNET_STEPS:
+                n_steps, n_warm = _RESNET_STEPS[job.case] if size == "full" else (1, 1)
+            res = run_job(job, n_steps, n_warm, cpu_time=cpu_time, threads=threads)
             if res is not None:
                 results[job].append(res["median_ms"])
             if on_result is not None:

@@ -37,6 +37,7 @@ __all__ = [
     "host_threads",
     "numba_threads",
     "launch",
+    "PARALLEL_MIN_ELEMENTS",
     "set_num_threads",
     "get_num_threads",
     "policy",
@@ -204,6 +205,9 @@ def numba_threads() -> int:
 # Numba's workqueue layer aborts the process when two threads run parallel kernels at once
 # ("nested parallel kernel launch"): every parallel launch of mxlite holds this lock.
 _LAUNCH_LOCK = threading.Lock()
+# Elements below which an elementwise-sized kernel (the layer kernels of mxlite.ops) runs its
+# serial variant: waking the pool costs more than the threads save.
+PARALLEL_MIN_ELEMENTS = 1 << 15
 
 
 def launch(

@@ -312,7 +312,46 @@ def _kernel_cases(cp: Any) -> list[tuple[str, Callable[[Any], list[Any]], int]]:
     for kind in KINDS:
         for rule in ("sgd", "nag", "adam"):
             cases.append((f"fused {rule} {kind}", lambda xp, k=kind, r=rule: step(xp, k, r), 0))
+    for dt in ("float32", "float64", "float16"):
+        cases.append((f"batch norm passes {dt}", lambda xp, dt=dt: bn_passes(xp, dt), 0))
+        # sums in another order than the host's: within rounding of the (positive) totals
+        ulps = 1 << 12 if dt == "float64" else 64
+        cases.append((f"batch norm sums {dt}", lambda xp, dt=dt: bn_sums(xp, dt), ulps))
     return cases
+
+
+_BN_SHAPE = (4, 8, 3001)  # planes over a block of threads, odd
+
+
+def _bn_inputs(xp: Any, dt: str) -> tuple[Any, Any, Any, Any]:
+    """Positive data and gradients (sums far from zero), per-channel coefficients."""
+    rng = np.random.default_rng(23)
+    acc = np.float64 if dt == "float64" else np.float32
+    x = xp.asarray(rng.uniform(0.5, 3.0, _BN_SHAPE).astype(dt))
+    g = xp.asarray(rng.uniform(0.5, 1.5, _BN_SHAPE).astype(dt))
+    coef = [xp.asarray(rng.uniform(-1, 1, _BN_SHAPE[1]).astype(acc)) for _ in range(3)]
+    return x, g, coef, acc
+
+
+def bn_passes(xp: Any, dt: str) -> list[Any]:
+    """kernels/batch_norm.cu's elementwise passes (with and without the fused ReLU)."""
+    from mxlite.ops import norm
+
+    x, g, (a, b, c), _ = _bn_inputs(xp, dt)
+    y = norm.bn_apply(x, a, b, relu=True)
+    return [y, norm.bn_apply(x, a, b), norm.bn_input_grad(g, x, a, b, c, y),
+            norm.bn_input_grad(g, x, c, a, b)]  # fmt: skip
+
+
+def bn_sums(xp: Any, dt: str) -> list[Any]:
+    """kernels/batch_norm.cu's channel sums: the moments, and the gradient sums (masked)."""
+    from mxlite.ops import norm
+
+    x, g, (a, b, _), acc = _bn_inputs(xp, dt)
+    mean, var = norm.bn_moments(x)
+    y = norm.bn_apply(x, a, b, relu=True)
+    s1, s2 = norm.bn_grad_sums(g, x, xp.zeros(_BN_SHAPE[1], acc), y)
+    return [mean, var, s1.astype(acc), s2.astype(acc)]
 
 
 def _dtype(name: str) -> Any:

@@ -795,3 +795,89 @@ def _multinomial_logp(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -
         g_flat.reshape(-1, idx.shape[-1]),
     )
     return (grad,)
+
+
+# -------------------------------------------------------- convolution, pooling, normalization
+@register_grad("Convolution", "Deconvolution")
+def _convolution(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Data, weight and bias gradients of (transposed) convolution, by mxlite.ops.conv."""
+    from mxlite.ops import conv  # noqa: PLC0415 - ops load with their first use
+
+    dx, dw, db = conv.backward(
+        attrs["transposed"], g, ins[0], ins[1], attrs["win"], attrs["groups"],
+        attrs["channels_last"], needs, attrs.get("saved"),
+    )  # fmt: skip
+    return (dx, dw, db)[: len(ins)]
+
+
+@register_grad("Pooling")
+def _pooling(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    from mxlite.ops import conv, pool  # noqa: PLC0415
+
+    x, y = ins[0], out
+    last = attrs["channels_last"]
+    if last:
+        g, x, y = conv.to_channels_first(g), conv.to_channels_first(x), conv.to_channels_first(y)
+    index = attrs.get("index")
+    dx = pool.backward(conv.as5d(g), conv.as5d(x), conv.as5d(y), attrs["spec"], index)
+    dx = dx.reshape(x.shape)
+    return (conv.to_channels_last(dx) if last else dx,)
+
+
+@register_grad("BatchNorm")
+def _batch_norm(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Batch statistics pass their gradient into dx; a predict-mode forward differentiated in
+    training mode uses that formula with the moving statistics (as MXNet)."""
+    from mxlite.autograd import tape as autograd_tape  # noqa: PLC0415 - the tape imports this
+    from mxlite.ops import norm  # noqa: PLC0415
+
+    x, gamma = ins[0], ins[1]
+    mode = attrs["mode"]
+    batch = mode == "batch" or (mode == "infer" and autograd_tape.is_training())
+    view = (int(np.prod(x.shape[: attrs["axis"]])), x.shape[attrs["axis"]], -1)
+    eff = _xp(g).ones_like(gamma) if attrs["fix_gamma"] else gamma
+    dx, dgamma, dbeta = norm.bn_backward(
+        g.reshape(view), x.reshape(view), eff, attrs["mean"], attrs["invstd"], batch, needs,
+        attrs.get("allreduce") if mode == "batch" else None,
+        out.reshape(view) if attrs["relu"] else None,
+    )  # fmt: skip
+    if dgamma is not None and attrs["fix_gamma"]:
+        dgamma = _xp(g).zeros_like(gamma)
+    return (None if dx is None else dx.reshape(x.shape)), dgamma, dbeta
+
+
+@register_grad("RowNorm")
+def _row_norm(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """LayerNorm / InstanceNorm / GroupNorm: rows normalized, then an affine per ``param_view``."""
+    from mxlite.ops import norm  # noqa: PLC0415
+
+    xp = _xp(g)
+    layout, view = attrs["layout"], attrs["param_view"]
+    xhat, gamma = attrs["xhat"], ins[1]
+    if layout["axis"] is not None:
+        g = xp.moveaxis(g, layout["axis"], -1)
+    g3 = g.reshape(layout["grouped"]).astype(xhat.dtype, copy=False)
+    x3 = xhat.reshape(g3.shape)
+    axes = tuple(i for i, d in enumerate(view) if d == 1)
+    dgamma = (g3 * x3).sum(axis=axes) if needs[1] else None
+    dbeta = g3.sum(axis=axes) if needs[2] else None
+    dx = None
+    if needs[0]:
+        gxhat = (g3 * gamma.reshape(view).astype(g3.dtype)).reshape(xhat.shape)
+        dx = norm.rows_backward(gxhat, xhat, attrs["invstd"]).reshape(layout["moved_shape"])
+        if layout["axis"] is not None:
+            dx = xp.moveaxis(dx, -1, layout["axis"])
+    return dx, dgamma, dbeta
+
+
+@register_grad("UpSampling")
+def _upsampling(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """Nearest upsampling: each input's gradient sums the blocks its pixels were copied to."""
+    grads = []
+    start = 0
+    for x, (fy, fx) in zip(ins, attrs["factors"]):
+        n, c, h, w = x.shape
+        part = g if attrs["mode"] == "sum" else g[:, start : start + c]
+        start += c
+        grads.append(part.reshape(n, c, h, fy, w, fx).sum(axis=(3, 5)))
+    return tuple(grads)

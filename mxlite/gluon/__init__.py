@@ -19,6 +19,7 @@ _LAZY = {
     "data": ("mxlite.gluon.data", None),
     "rnn": ("mxlite.gluon.rnn", None),
     "contrib": ("mxlite.gluon.contrib", None),
+    "model_zoo": ("mxlite.gluon.model_zoo", None),
 }
 
 

@@ -9,8 +9,10 @@
 * :mod:`mxlite.ndarray.op_index`: take, gather_nd, scatter_nd, Embedding
 * :mod:`mxlite.ndarray.op_sort`: topk, sort, argsort
 * :mod:`mxlite.ndarray.op_act`: LeakyReLU (leaky, prelu, elu, selu, gelu), Dropout
-* :mod:`mxlite.ndarray.op_norm`, :mod:`~mxlite.ndarray.op_sequence`: L2Normalization,
-  SequenceMask
+* :mod:`mxlite.ndarray.op_norm`: BatchNorm, LayerNorm, InstanceNorm, GroupNorm, L2Normalization;
+  :mod:`~mxlite.ndarray.op_sequence`: SequenceMask
+* :mod:`mxlite.ndarray.op_conv`, :mod:`~mxlite.ndarray.op_pool`: Convolution, Deconvolution,
+  Pooling, UpSampling
 * :mod:`mxlite.ndarray.op_creation`: eye, linspace; :mod:`mxlite.ndarray.linalg`: gemm, gemm2
 * :mod:`mxlite.ndarray.op_optimizer`, :mod:`~mxlite.ndarray.op_update_rules`,
   :mod:`~mxlite.ndarray.op_lamb`, :mod:`~mxlite.ndarray.op_multi_optimizer`: the optimizer
@@ -38,6 +40,7 @@ from mxlite.ndarray import (
     op_sort,
 )
 from mxlite.ndarray.op_act import *  # noqa: F403
+from mxlite.ndarray.op_conv import *  # noqa: F403
 from mxlite.ndarray.op_creation import *  # noqa: F403
 from mxlite.ndarray.op_index import *  # noqa: F403
 from mxlite.ndarray.op_lamb import *  # noqa: F403
@@ -48,6 +51,7 @@ from mxlite.ndarray.op_multi_optimizer import *  # noqa: F403
 from mxlite.ndarray.op_nn import *  # noqa: F403
 from mxlite.ndarray.op_norm import *  # noqa: F403
 from mxlite.ndarray.op_optimizer import *  # noqa: F403
+from mxlite.ndarray.op_pool import *  # noqa: F403
 from mxlite.ndarray.op_reduce import *  # noqa: F403
 from mxlite.ndarray.op_sequence import *  # noqa: F403
 from mxlite.ndarray.op_shape import *  # noqa: F403

@@ -21,6 +21,13 @@ from mxlite.ndarray import (
 )
 from mxlite.ndarray.creation import waitall
 from mxlite.ndarray.ndarray import NDArray
+from mxlite.numpy_extension._spatial import (
+    batch_norm,
+    convolution,
+    deconvolution,
+    layer_norm,
+    pooling,
+)
 from mxlite.util import (
     is_np_array,
     is_np_default_dtype,
@@ -60,6 +67,11 @@ __all__ = [
     "batch_dot",
     "reshape_like",
     "stop_gradient",
+    "convolution",
+    "deconvolution",
+    "pooling",
+    "batch_norm",
+    "layer_norm",
     "waitall",
     "cpu",
     "cpu_pinned",

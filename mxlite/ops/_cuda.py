@@ -109,6 +109,12 @@ _NAME_EXPRESSIONS: dict[str, tuple[str, ...]] = {
             ("__half", "float", "true"),
         )
     ),
+    # mxlite.ops._cuda_norm's launchers
+    "batch_norm.cu": tuple(
+        f"{kernel}<{ctype}>"
+        for ctype in ("float", "double", "__half")
+        for kernel in ("bn_channel_sums", "bn_forward_apply", "bn_backward_apply")
+    ),
 }
 _DIST_NAMES = ("uniform", "normal")
 

@@ -283,7 +283,7 @@ class RawModule:
             self._emu = cuda_host_emu._RawModule(self.code, self.options, self.name_expressions)
 
     def get_function(self, name: str) -> RawKernel:
-        from tests._support import cuda_emu_multi_tensor, cuda_emu_optimizer
+        from tests._support import cuda_emu_batch_norm, cuda_emu_multi_tensor, cuda_emu_optimizer
 
         self._compile()
         if name == _PROBE_NAME and _PROBE_NAME in self.code:
@@ -294,6 +294,8 @@ class RawModule:
             return RawKernel(name, cuda_emu_optimizer.fake_kernel(name), False)
         if name == "multi_zero_bytes" or name.startswith("multi_average<"):
             return RawKernel(name, cuda_emu_multi_tensor.launcher(name), False)
+        if name.startswith("bn_"):
+            return RawKernel(name, cuda_emu_batch_norm.launcher(name), False)
         return RawKernel(name, self._emu.get_function(name), True)
 
 

@@ -238,6 +238,7 @@ GPU_BODIES = [
     "tests/ops/test_multi_optimizer.py",
     "tests/kvstore/test_kvstore.py",
     "tests/autograd/test_autograd_grads.py",
+    "tests/ndarray/test_conv_ops.py",
 ]
 
 

@@ -120,7 +120,7 @@ def test_gpu_and_cpu_of_one_id_keep_replicas_identical(gpu_ctx: mx.Context, uok:
 
 
 GOLDEN = (
-    Path(__file__).resolve().parents[1] / "_support" / "data" / "trainer_states_adam_2ctx_v1.bin"
+    Path(__file__).resolve().parent.parent / "_support" / "data" / "trainer_states_adam_2ctx_v1.bin"
 )
 
 

@@ -12,6 +12,10 @@ from mxlite.gluon.nn.basic_layers import (
     Lambda,
     Sequential,
 )
+from mxlite.gluon.nn.conv_layers import *  # noqa: F403
+from mxlite.gluon.nn.conv_layers import __all__ as _conv_all
+from mxlite.gluon.nn.norm_layers import *  # noqa: F403
+from mxlite.gluon.nn.norm_layers import __all__ as _norm_all
 
 __all__ = [
     "Block",
@@ -31,4 +35,6 @@ __all__ = [
     "SELU",
     "GELU",
     "Swish",
+    *_conv_all,
+    *_norm_all,
 ]

@@ -10,6 +10,7 @@ import numpy as np
 
 from mxlite.base import CheckError
 from mxlite.gluon.block import Block, HybridBlock
+from mxlite.gluon.nn._fusion import run_children
 from mxlite.gluon.nn.activations import Activation
 from mxlite.gluon.parameter import Parameter
 from mxlite.gluon.utils import _indent
@@ -91,9 +92,7 @@ class HybridSequential(_Stack, HybridBlock):
     """Stacks HybridBlocks sequentially (indexing and ``len`` as :class:`Sequential`)."""
 
     def hybrid_forward(self, F: Any, x: Any) -> Any:  # noqa: N803 - MXNet's signature
-        for block in self._children.values():
-            x = block(x)
-        return x
+        return run_children(self._children.values(), x)
 
 
 def _fusable_relu(act: Activation) -> bool:
