@@ -487,8 +487,11 @@ class NDArray(OperatorMixin):
         return self._reshaped(target)
 
     @on_device
-    def _reshaped(self, target: tuple[int, ...]) -> NDArray:
-        out = self._new(self._data.reshape(target))
+    def _reshaped(self, target: tuple[int, ...], copy: bool = False) -> NDArray:
+        """``self`` in shape ``target``: a view, or a fresh copy when ``copy`` (what MXNet's
+        operators ``flatten``/``squeeze``/``expand_dims`` give)."""
+        raw = self._data.reshape(target)
+        out = self._new(raw.copy() if copy else raw)
         autograd_record("reshape", [self], out, shape=target)
         return out
 
@@ -508,30 +511,56 @@ class NDArray(OperatorMixin):
         return op.transpose(self, axes=ax)
 
     def flatten(self, inplace: bool = False) -> NDArray:
-        """Collapse all axes but the first (a 1-d input stays 1-d... as ``(n, 1)``, like MXNet)."""
-        if self.ndim == 0:
-            return self._reshaped((1, 1))
-        first = self.shape[0]
-        rest = int(np.prod(self.shape[1:], dtype=np.int64))
-        return self._reshaped((first, rest))
+        """Collapse all axes but the first: ``(d0, d1, ..., dk) -> (d0, d1*...*dk)`` (a 1-d
+        input becomes ``(n, 1)``, like MXNet).
 
-    def expand_dims(self, axis: int, **kwargs: Any) -> NDArray:
-        """Insert an axis of size 1."""
-        from mxlite.ndarray import op
+        Args:
+            inplace: return a view sharing this array's memory; by default a copy, as in MXNet.
+        """
+        from mxlite.ndarray import op_shape
 
-        return op.expand_dims(self, axis=axis)
+        return self._reshaped(op_shape.flat_shape(self.shape), copy=not inplace)
 
-    def squeeze(self, axis: Any = None, **kwargs: Any) -> NDArray:
-        """Drop axes of size 1 (all of them by default)."""
-        from mxlite.ndarray import op
+    def expand_dims(self, axis: int, inplace: bool = False) -> NDArray:
+        """Insert an axis of size 1 at ``axis`` (in ``[-ndim-1, ndim]``).
 
-        return op.squeeze(self, axis=axis)
+        Args:
+            inplace: return a view sharing this array's memory; by default a copy, as in MXNet.
+
+        Raises:
+            MXNetError: ``axis`` out of range (a :class:`~mxlite.base.CheckError`, also an
+                AssertionError as MXNet's, when ``inplace``).
+        """
+        from mxlite.ndarray import op_shape
+
+        return op_shape.expand_dims(self, axis=axis, _inplace=inplace)
+
+    def squeeze(self, axis: Any = None, inplace: bool = False) -> NDArray:
+        """Drop axes of size 1 (all of them by default; a legacy result stays at least 1-d).
+
+        Args:
+            axis: an int or a tuple of ints naming axes of size 1.
+            inplace: return a view sharing this array's memory; by default a copy, as in MXNet.
+
+        Raises:
+            MXNetError: an axis out of range, repeated, or not of size 1 (a
+                :class:`~mxlite.base.CheckError`, also an AssertionError as MXNet's, when
+                ``inplace``).
+        """
+        from mxlite.ndarray import op_shape
+
+        return op_shape.squeeze(self, axis=axis, _inplace=inplace)
 
     def broadcast_to(self, shape: Sequence[int]) -> NDArray:
         """Broadcast to ``shape`` (a copy)."""
         from mxlite.ndarray import op
 
         return op.broadcast_to(self, shape=shape)
+
+    def broadcast_like(self, other: NDArray) -> NDArray:
+        """Broadcast to ``other``'s shape (a copy); as MXNet's method, it takes no axes (use
+        ``mx.nd.broadcast_like(x, other, lhs_axes=..., rhs_axes=...)`` for those)."""
+        return self.broadcast_to(other.shape)
 
     # ------------------------------------------------------------------ autograd
     @on_device
