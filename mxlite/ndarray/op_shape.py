@@ -13,6 +13,7 @@ from typing import Any
 
 from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context
+from mxlite.ndarray._op_args import shape_text
 from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
@@ -183,10 +184,6 @@ _MSG_BL_AXIS = "Invalid dimension specified in {side}: {axis} (the array has {n}
 _MSG_BL_NOT1 = "Input axis {axis} at dimension {i} cannot be broadcasted to {size}"
 
 
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "[" + ",".join(str(d) for d in shape) + "]"
-
-
 def broadcast_like_shape(
     lhs: tuple[int, ...], rhs: tuple[int, ...], lhs_axes: Any, rhs_axes: Any
 ) -> tuple[int, ...]:
@@ -202,9 +199,9 @@ def broadcast_like_shape(
     """
     if lhs_axes is None or rhs_axes is None:
         if len(lhs) != len(rhs):
-            raise MXNetError(_MSG_BL_RANK.format(lhs=_shape_text(lhs), rhs=_shape_text(rhs)))
+            raise MXNetError(_MSG_BL_RANK.format(lhs=shape_text(lhs), rhs=shape_text(rhs)))
         if any(a not in (b, 1) for a, b in zip(lhs, rhs)):
-            raise MXNetError(_MSG_BL_SHAPE.format(lhs=_shape_text(lhs), rhs=_shape_text(rhs)))
+            raise MXNetError(_MSG_BL_SHAPE.format(lhs=shape_text(lhs), rhs=shape_text(rhs)))
         return tuple(rhs)
     la = (int(lhs_axes),) if isinstance(lhs_axes, int) else tuple(int(a) for a in lhs_axes)
     ra = (int(rhs_axes),) if isinstance(rhs_axes, int) else tuple(int(a) for a in rhs_axes)
