@@ -27,7 +27,7 @@ import numpy as np
 from mxlite import autograd, backend
 from mxlite.base import MXNetError, dtype_np, numeric_types
 from mxlite.context import Context, cpu, current_context
-from mxlite.ndarray import _indexing, _interop, _reshape
+from mxlite.ndarray import _indexing, _interop, _pickling, _reshape
 from mxlite.ndarray._operators import OperatorMixin
 
 __all__ = [
@@ -438,10 +438,17 @@ class NDArray(OperatorMixin):
         return id(self)
 
     def __reduce__(self) -> Any:
-        raise TypeError(
-            "mxlite arrays are not picklable (mxlite never unpickles). "
-            "Use mx.nd.save / mx.nd.load to store them."
-        )
+        """Pickle (and ``copy.deepcopy``) as MXNet does: ``(cls, (None,), state)`` with the
+        state of :mod:`mxlite.ndarray._pickling` (the array's binary record)."""
+        return type(self), (None,), self.__getstate__()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """``{'handle': bytearray}``: the array's record in MXNet's binary format."""
+        return _pickling.getstate(self)
+
+    def __setstate__(self, state: Any) -> None:
+        """Restore from :meth:`__getstate__`'s state (or MXNet's)."""
+        _pickling.setstate(self, state)
 
     def __repr__(self) -> str:
         shape = "x".join(str(d) for d in self.shape)
