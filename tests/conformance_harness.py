@@ -55,9 +55,25 @@ def run_both(prelude: str, cases: list[Case]) -> tuple[dict[str, Any], dict[str,
     return ref, scope["_out"]
 
 
-def check_same(ref: dict[str, Any], got: dict[str, Any], cases: list[Case]) -> None:
-    """Assert that every case has MXNet's outcome: the same value, shape and dtype, or an
-    exception of MXNet's class (or a subclass) whose message holds the case's fragment."""
+def _close(want: dict[str, Any], have: dict[str, Any], rtol: float) -> bool:
+    """Same shape and dtype, and values within ``rtol`` (NaN equal to NaN)."""
+    if rtol == 0 or "value" not in want or "value" not in have:
+        return want == have
+    if {k: v for k, v in want.items() if k != "value"} != {
+        k: v for k, v in have.items() if k != "value"
+    }:
+        return False
+    a = np.array([float(v) for v in want["value"]])
+    b = np.array([float(v) for v in have["value"]])
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=0, equal_nan=True))
+
+
+def check_same(
+    ref: dict[str, Any], got: dict[str, Any], cases: list[Case], rtol: float = 0.0
+) -> None:
+    """Assert that every case has MXNet's outcome: the same value (bitwise, or within ``rtol``),
+    shape and dtype, or an exception of MXNet's class (or a subclass) whose message holds the
+    case's fragment."""
     problems = []
     for name, expr, fragment in cases:
         want, have = ref[name], got[name]
@@ -70,6 +86,6 @@ def check_same(ref: dict[str, Any], got: dict[str, Any], cases: list[Case]) -> N
                     problems.append(f"{name}: fragment {fragment!r} is not MXNet's: {want['msg']}")
                 elif fragment not in have["msg"]:
                     problems.append(f"{name}: {fragment!r} missing from {have['msg']!r}")
-        elif want != have:
+        elif not _close(want, have, rtol):
             problems.append(f"{name}: {expr}\n  MXNet {want}\n  mxlite {have}")
     assert not problems, "\n".join(problems)
