@@ -327,7 +327,8 @@ class NDArray(OperatorMixin):
         """Copy the values to a context (new array) or into an existing NDArray (returned).
 
         Raises:
-            MXNetError: copying into an array of another shape.
+            MXNetError: copying into an array of another shape, or (while recording) into an
+                array that is part of the graph.
             TypeError: ``other`` is neither a Context nor an NDArray.
             MXLiteGPUError: ``other`` is a GPU context that cannot hold data here.
         """
@@ -339,6 +340,7 @@ class NDArray(OperatorMixin):
                     f"copyto: shape mismatch, source {self.shape} vs target {other.shape}. "
                     "Reshape one of them first."
                 )
+            autograd.check_assignable(other)
             dst = other._data
             src = backend.to_ctx(self._data, other.context)
             with np.errstate(all="ignore"), backend.array_device_guard(dst):
