@@ -89,3 +89,9 @@ def check_same(
         elif not _close(want, have, rtol):
             problems.append(f"{name}: {expr}\n  MXNet {want}\n  mxlite {have}")
     assert not problems, "\n".join(problems)
+
+
+def assert_matches_mxnet(prelude: str, cases: list[Case], rtol: float = 0.0) -> None:
+    """:func:`run_both` then :func:`check_same`."""
+    ref, got = run_both(prelude, cases)
+    check_same(ref, got, cases, rtol)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import mxlite as mx
-from tests.conformance_harness import Case, check_same, run_both
+from tests.conformance_harness import Case, assert_matches_mxnet
 
 PRELUDE = """
 nan, inf = float("nan"), float("inf")
@@ -88,8 +88,7 @@ CASES = _cases()
 
 @pytest.mark.oracle
 def test_leaky_relu_family_special_points_match_mxnet() -> None:
-    ref, got = run_both(PRELUDE, CASES)
-    check_same(ref, got, CASES)
+    assert_matches_mxnet(PRELUDE, CASES)
 
 
 def test_nan_gradient_rule_on_every_context(ctx: mx.Context) -> None:

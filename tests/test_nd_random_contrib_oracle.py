@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mxlite as mx
-from tests.conformance_harness import Case, check_same, run_both
+from tests.conformance_harness import Case, assert_matches_mxnet
 
 PRELUDE = """
 def desc(r):
@@ -125,8 +125,7 @@ CASES: list[Case] = [
 
 @pytest.mark.oracle
 def test_random_aliases_contrib_from_numpy_match_mxnet() -> None:
-    ref, got = run_both(PRELUDE, CASES)
-    check_same(ref, got, CASES)
+    assert_matches_mxnet(PRELUDE, CASES)
 
 
 def test_aliases_reproducible_and_on_context(ctx: mx.Context) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import mxlite as mx
-from tests.conformance_harness import Case, check_same, run_both
+from tests.conformance_harness import Case, assert_matches_mxnet
 
 PRELUDE = """
 def written(x, view):
@@ -142,8 +142,7 @@ CASES: list[Case] = [
 
 @pytest.mark.oracle
 def test_shape_copies_and_broadcast_like_match_mxnet() -> None:
-    ref, got = run_both(PRELUDE, CASES)
-    check_same(ref, got, CASES)
+    assert_matches_mxnet(PRELUDE, CASES)
 
 
 def test_copies_on_every_context(ctx: mx.Context) -> None:
