@@ -3,8 +3,10 @@ slices, ints and ``None``, against MXNet 1.9.1.
 
 MXNet refuses a write into an array that is already in the graph being recorded (a variable
 with ``attach_grad``, or a recorded op's output) with "Assigning to NDArrays that are already in
-a computational graph ..."; arrays outside the graph, writes outside ``record()`` and writes
-under ``pause()`` are allowed.
+a computational graph ...", and writing an array of the graph into part of another array
+(``x[1] = y``, ``x += y``) with "Inplace operations (+=, -=, x[:]=, etc) are not supported when
+recording with autograd"; a write that covers the whole target (``x[:] = y``), arrays outside
+the graph, writes outside ``record()`` and writes under ``pause()`` are allowed.
 """
 
 from __future__ import annotations
@@ -61,6 +63,41 @@ def outside():
     y.backward()
     return mx.nd.concat(x, x.grad, dim=0)
 
+def write_value(front, op):
+    x = front.zeros((3, 4))
+    y = front.ones((4,)) if op != "all" else front.ones((3, 4))
+    y.attach_grad()
+    const = front.ones((4,))
+    with ag.record():
+        z = y * 2
+        if op == "all":
+            x[:] = z
+        elif op == "all_tuple":
+            x[:, :] = z
+        elif op == "int":
+            x[1] = z
+        elif op == "slice":
+            x[1:2] = z
+        elif op == "tuple":
+            x[1, :] = z
+        elif op == "step":
+            x[::2] = z
+        elif op == "adv":
+            x[[0, 1]] = z
+        elif op == "iadd":
+            x += z
+        elif op == "leaf":
+            x[1] = y
+        elif op == "copyto":
+            z.copyto(x[1])
+        elif op == "numpy":
+            x[1] = np.ones(4)
+        elif op == "scalar":
+            x[1] = 3
+        elif op == "const":
+            x[1] = const
+    return x.as_nd_ndarray() if hasattr(x, "as_nd_ndarray") else x
+
 a = mx.nd.arange(600).reshape((5, 6, 4, 5))
 an = a.as_np_ndarray()
 
@@ -78,6 +115,21 @@ def set_values(front, key):
 """
 
 _ASSIGN = "Assigning to NDArrays that are already in a computational graph"
+_INPLACE = "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording with autograd"
+_VALUE_OPS = {
+    "all": None,
+    "int": _INPLACE,
+    "slice": _INPLACE,
+    "tuple": _INPLACE,
+    "step": _INPLACE,
+    "adv": _INPLACE,
+    "iadd": _INPLACE,
+    "leaf": _INPLACE,
+    "copyto": None,
+    "numpy": None,
+    "scalar": None,
+    "const": None,
+}
 _OPS = ("iadd", "isub", "imul", "setall", "setidx", "setslice", "setadv", "view", "copyto")
 _KEYS = {
     "k1": "([1, 2], slice(3, 5), (2, 3), [3, 4])",
@@ -104,6 +156,8 @@ def _cases() -> list[Case]:
                 frag = _ASSIGN if kind in ("leaf", "op") else None
                 cases.append((f"{front}_{kind}_{op}", f"write({front}, {kind!r}, {op!r})", frag))
         cases.append((f"{front}_predict", f"write({front}, 'predict', 'iadd')", None))
+        for op, frag in _VALUE_OPS.items():
+            cases.append((f"{front}_value_{op}", f"write_value({front}, {op!r})", frag))
     cases += [("paused", "paused()", None), ("outside", "outside()", None)]
     for name, key in _KEYS.items():
         cases.append((f"get_{name}", f"a[{key}]", None))

@@ -22,12 +22,38 @@ from mxlite.ndarray import _dtype_rules
 if TYPE_CHECKING:
     from mxlite.ndarray.ndarray import NDArray
 
-__all__ = ["getitem", "setitem"]
+__all__ = ["getitem", "setitem", "check_inplace_value"]
+
+_MSG_INPLACE = (
+    "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording with autograd: "
+    "the value written is part of the graph being recorded. Build a new array instead (for "
+    "example with mx.nd.concat, mx.nd.where or slice-and-stack), or write outside record()."
+)
 
 _BOOL_MASK_MSG = (
     "Cannot perform boolean indexing in legacy mode. Please activate numpy semantics by calling "
     "`npx.set_np()` in the global scope before calling this function."
 )
+
+
+def check_inplace_value(value: Any) -> None:
+    """Raise when, while recording, ``value`` (an array in the graph) would be written into
+    another array in place (``x[1] = y``, ``x += y``): MXNet cannot differentiate that write.
+
+    Raises:
+        MXNetError: recording is on and ``value`` is a variable or a recorded op's output.
+    """
+    if autograd.is_recording() and getattr(value, "_ag_node", None) is not None:
+        if autograd.live_node(value) is not None:
+            raise MXNetError(_MSG_INPLACE)
+
+
+def _covers_all(x: NDArray, nkey: Any) -> bool:
+    """Whether a basic key selects every element in order (MXNet copies the value then)."""
+    parts = nkey if isinstance(nkey, tuple) else (nkey,)
+    if any(isinstance(k, slice) and k.step is not None and k.step < 0 for k in parts):
+        return False
+    return bool(x._data[nkey].size == x._data.size)
 
 
 def _is_int(k: Any) -> bool:
@@ -242,6 +268,8 @@ def setitem(x: NDArray, key: Any, value: Any) -> None:
     nkey, basic = _normalize(key, x)
     if basic:
         _check_bounds(nkey, x)
+    if not (basic and _covers_all(x, nkey)):
+        check_inplace_value(value)
     raw_val = _value_raw(x, value)
     if raw_val is x._data:
         return
