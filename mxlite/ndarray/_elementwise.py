@@ -97,6 +97,13 @@ def _sigmoid(xp: Any, a: Any) -> Any:
     return 1 / (1 + xp.exp(-a))
 
 
+def _rint(xp: Any, a: Any) -> Any:
+    """The nearest integer, ties toward -inf (``rint(1.5) = 1``, ``rint(-0.5) = -1``), as MXNet's
+    ``rint`` (NumPy's rounds ties to even)."""
+    lo, hi = xp.floor(a), xp.ceil(a)
+    return xp.where(a - lo <= hi - a, lo, hi)
+
+
 def _softrelu(xp: Any, a: Any) -> Any:
     return xp.logaddexp(0, a)
 
@@ -122,7 +129,7 @@ UNARY_FUNCS: dict[str, Callable[[Any, Any], Any]] = {
     "floor": lambda xp, a: xp.floor(a),
     "ceil": lambda xp, a: xp.ceil(a),
     "round": lambda xp, a: xp.where(a >= 0, xp.floor(a + 0.5), xp.ceil(a - 0.5)),
-    "rint": lambda xp, a: xp.rint(a),
+    "rint": _rint,
     "trunc": lambda xp, a: xp.trunc(a),
     "fix": lambda xp, a: xp.trunc(a),
     "cbrt": lambda xp, a: xp.cbrt(a),

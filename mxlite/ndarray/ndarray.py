@@ -504,11 +504,11 @@ class NDArray(OperatorMixin):
         autograd_record("reshape", [self], out, shape=target)
         return out
 
-    def reshape_like(self, other: NDArray) -> NDArray:
-        """Reshape to ``other``'s shape."""
-        if other.size != self.size:
-            raise ValueError(f"Cannot reshape array of size {self.size} into shape {other.shape}")
-        return self._reshaped(tuple(other.shape))
+    def reshape_like(self, rhs: NDArray) -> NDArray:
+        """Reshape to ``rhs``'s shape (MXNet's argument name)."""
+        if rhs.size != self.size:
+            raise ValueError(f"Cannot reshape array of size {self.size} into shape {rhs.shape}")
+        return self._reshaped(tuple(rhs.shape))
 
     def transpose(self, *axes: Any, **kwargs: Any) -> NDArray:
         """Permute axes (reverse them by default); returns a copy."""

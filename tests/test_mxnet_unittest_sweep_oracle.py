@@ -1,0 +1,143 @@
+"""Scenarios from MXNet 1.9.1's own ``tests/python/unittest/test_ndarray.py`` (set-item on
+trivial shapes, reshape codes, slicing, ``broadcast_like`` with axes, ``topk``/``sort`` dtypes,
+comparisons with a scalar on the left, ``out=`` of creation ops, fluent methods, truth values,
+NumPy-integer keys), rewritten as one batch and run under MXNet 1.9.1 and mxlite.
+
+Scenarios of that file that need operators mxlite does not have (``choose_element_0index``,
+``fill_element_0index``, ``onehot_encode``, ``argmax_channel``, ``shape_array``/``size_array``,
+``softmin``, ``nanprod``, ``broadcast_axes``, ``rcbrt``, ``degrees``) are listed in the README.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance_harness import Case, assert_matches_mxnet
+
+PRELUDE = """
+def setitem_trivial(shape):
+    x = mx.nd.zeros(shape)
+    x[:] = np.ones(shape)
+    return x
+A = mx.nd.array(np.arange(2520).reshape((3, 4, 5, 6, 7)) % 97)
+a22 = mx.nd.array([[0, 1], [2, 3]])
+def garbage():
+    import os, tempfile
+    with tempfile.TemporaryDirectory() as d:
+        f = os.path.join(d, "x.params")
+        mx.nd.save(f, [mx.nd.ones((3,)), mx.nd.zeros((2, 2))])
+        data = open(f, "rb").read()
+    return mx.nd.load_frombuffer(data[:-10])
+def outs():
+    out = mx.nd.zeros((2, 2))
+    mx.nd.ones((2, 2), out=out)
+    r1 = out.copy()
+    mx.nd.full((2, 2), 2, out=out)
+    return mx.nd.concat(r1, out, dim=0)
+def iterate():
+    return mx.nd.concat(*[v for v in mx.nd.array([1, 2, 3])], dim=0)
+def bl(l, r, la, ra):
+    return mx.nd.broadcast_like(mx.nd.ones(l), mx.nd.ones(r), lhs_axes=la, rhs_axes=ra)
+T = mx.nd.array(np.arange(5 * 17 * 6).reshape(5, 17, 6) / 100.0)
+"""
+
+CASES: list[Case] = [
+    ("setitem_0d", "setitem_trivial(())", None),
+    ("setitem_1", "setitem_trivial((1,))", None),
+    ("setitem_111", "setitem_trivial((1, 1, 1))", None),
+    (
+        "ews_int",
+        "mx.nd.ElementWiseSum(mx.nd.ones((3,), dtype='int32'), mx.nd.ones((3,), dtype='int32') * 2)",
+        None,
+    ),
+    (
+        "reshape_m4",
+        "(mx.nd.arange(30) + 1).reshape(2, 3, 5).reshape(-1, 15).reshape(0, -4, 3, -1)",
+        None,
+    ),
+    ("reshape_rev", "(mx.nd.arange(30) + 1).reshape(2, 3, 5).reshape(-1, 0, reverse=True)", None),
+    ("reshape_m3", "(mx.nd.arange(30)).reshape(2, 3, 5).reshape(-3, -1)", None),
+    ("scalar_init", "mx.nd.array(np.ones([]))", None),
+    ("load_garbage", "garbage()", None),
+    ("slice_mixed", "A[1, 3:4, :, 1:5]", None),
+    ("slice_neg_scalar", "A[-1, -2, -3, -4, -5]", None),
+    ("adv_lists", "a22[[1, 1, 0], [0, 1, 0]]", None),
+    ("adv_nd", "a22[mx.nd.array([1, 1, 0]), mx.nd.array([0, 1, 0])]", None),
+    ("crop", "mx.nd.crop(mx.nd.ones((2, 3, 4)), begin=(0, 0, 0), end=(2, 1, 3))", None),
+    ("concatenate", "mx.nd.concatenate([mx.nd.ones((2, 3)), mx.nd.zeros((2, 1))], axis=1)", None),
+    ("random_uniform_top", "mx.random.uniform(-10, 10, (10,)).shape", None),
+    ("clip", "mx.nd.clip(mx.nd.array([-5, 0, 5]), -2, 2)", None),
+    (
+        "dot_tt",
+        "mx.nd.dot(mx.nd.ones((4, 3)), mx.nd.ones((5, 4)), transpose_a=True, transpose_b=True)",
+        None,
+    ),
+    ("bl_a", "bl((1,), (5,), (0,), (-1,))", None),
+    ("bl_b", "bl((1, 7, 9, 1, 1), (9,), (-2,), (0,))", None),
+    ("bl_c", "bl((1, 7, 9, 1, 1), (9, 1), (-2, -1), (-2, -1))", None),
+    ("bl_d", "bl((2, 1), (1, 7, 9, 1, 1), (1,), (-3,))", None),
+    ("moveaxis", "mx.nd.moveaxis(mx.nd.array(np.arange(12).reshape(2, 2, 3)), 0, 2)", None),
+    ("arange_repeat", "mx.nd.arange(start=0.5, stop=4.2, step=1.1, repeat=3)", None),
+    (
+        "arange_int_big",
+        "mx.nd.arange(start=0, stop=10000**2, step=10001, dtype='int32')[-3:]",
+        None,
+    ),
+    ("topk_idx_dtype", "mx.nd.topk(mx.nd.array([[3, 1, 2]]), k=2)", None),
+    ("topk_f64", "mx.nd.topk(mx.nd.array([[3, 1, 2]]), k=2, dtype=np.float64)", None),
+    ("topk_mask", "mx.nd.topk(mx.nd.array([[3, 1, 2]]), k=2, ret_typ='mask')", None),
+    (
+        "topk_none",
+        "mx.nd.topk(mx.nd.array([[3, 1], [2, 4]]), axis=None, k=3, is_ascend=False, dtype=np.int32)",
+        None,
+    ),
+    ("sort_none", "mx.nd.sort(mx.nd.array([[3, 1], [2, 4]]), axis=None, is_ascend=False)", None),
+    ("cmp_rscalar", "0 == mx.nd.zeros((2, 3))", None),
+    ("cmp_rgt", "0 > mx.nd.ones((2, 3))", None),
+    ("cmp_rle", "1 <= mx.nd.ones((2, 3))", None),
+    (
+        "take_2d",
+        "mx.nd.take(mx.nd.array(np.arange(12).reshape(4, 3)), mx.nd.array([[0, 3], [1, 1]]))",
+        None,
+    ),
+    ("iterate", "iterate()", None),
+    ("outs", "outs()", None),
+    ("eye", "mx.nd.eye(3, 4, -1)", None),
+    ("eye_k", "mx.nd.eye(4, k=2)", None),
+    ("arange_int64", "mx.nd.arange(0, 5, dtype='int64')", None),
+    ("f_norm", "T.norm()", None),
+    ("f_rint", "(T * 10).rint()", None),
+    ("f_fix", "(T * -10).fix()", None),
+    ("f_trunc", "(T * -10).trunc()", None),
+    ("f_nansum", "T.nansum(axis=(1, 2))", None),
+    ("f_slice", "T.slice(begin=(2, 5, 1), end=(4, 7, 6))", None),
+    ("f_slice_like", "T.slice_like(axes=(0, -2), shape_like=mx.nd.zeros((3, 3)))", None),
+    ("f_pick", "T[:, :, 0].pick(axis=1, index=mx.nd.array([[2], [3], [5], [6], [11]]))", None),
+    (
+        "f_pad",
+        "mx.nd.ones((1, 2, 2, 3)).pad(mode='constant', pad_width=(0, 0, 0, 0, 1, 0, 0, 2))",
+        None,
+    ),
+    ("f_squeeze", "mx.nd.ones((2, 1, 3, 1, 4)).squeeze(axis=(1, 3))", None),
+    ("f_one_hot", "mx.nd.array([0, 2]).one_hot(depth=4)", None),
+    ("bool_empty", "bool(mx.nd.array([]))", None),
+    ("bool_zero", "bool(mx.nd.zeros((1,)))", None),
+    ("bool_ambiguous", "bool(mx.nd.ones((2, 3, 4)))", "ambiguous"),
+    ("idx_np_int32", "A[np.int32(2)]", None),
+    ("idx_np_slice", "A[slice(np.int32(1), np.int64(3))]", None),
+    ("idx_neg_step", "A[slice(2, 0, -1)]", None),
+    ("idx_int64_tuple", "A[np.int64(1), np.int32(2)]", None),
+    ("rint_ties", "mx.nd.rint(mx.nd.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 1.49, -1.51]))", None),
+    ("rint_ties_f64", "mx.nd.array([-0.5, 0.5, 1.5], dtype='float64').rint()", None),
+    ("np_rint_ties", "mx.np.rint(mx.np.array([-1.5, -0.5, 0.5, 2.5])).as_nd_ndarray()", None),
+    (
+        "f_reshape_like_rhs",
+        "mx.nd.ones((5, 17, 2, 3)).reshape_like(rhs=mx.nd.ones((30, 17)))",
+        None,
+    ),
+]
+
+
+@pytest.mark.oracle
+def test_mxnet_unittest_scenarios_match() -> None:
+    assert_matches_mxnet(PRELUDE, CASES, rtol=1e-6)
