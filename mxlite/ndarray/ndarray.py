@@ -265,10 +265,11 @@ class NDArray(OperatorMixin):
         return self._grad
 
     @property
-    def _fresh_grad(self) -> bool:
+    def _fresh_grad(self) -> int:
         """Whether backward wrote this variable's gradient since the flag was last cleared
-        (the Trainer's stale-gradient check); False for arrays that are not variables."""
-        return autograd.get_fresh_grad(self)
+        (the Trainer's stale-gradient check), as MXNet's int 1 or 0; 0 for arrays that are not
+        variables."""
+        return int(autograd.get_fresh_grad(self))
 
     @_fresh_grad.setter
     def _fresh_grad(self, state: bool) -> None:
