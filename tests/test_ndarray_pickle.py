@@ -194,6 +194,9 @@ def test_updater_states_and_optimizer_pickle() -> None:
         flat_back = back[key] if isinstance(back[key], (list, tuple)) else [back[key]]
         for a, b in zip(flat_mine, flat_back):
             np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
+    # The optimizer pickles without its param_dict, as MXNet's (the Trainer sets it again).
+    opt = pickle.loads(pickle.dumps(trainer._optimizer))
+    assert type(opt) is type(trainer._optimizer) and opt.lr == 0.1 and opt.param_dict == {}
     # The states file itself stays pickle-free: its own format, never unpickled.
     blob = trainer._updaters[0].get_states(dump_optimizer=False)
     assert not blob.startswith(b"\x80")
