@@ -17,6 +17,18 @@ l4 = mx.nd.array([0, 1, 2, 1])
 l3 = mx.nd.array([0, 1, 2])
 d3 = mx.nd.array(np.arange(24).reshape(2, 4, 3) / 10)
 sce = gl.SoftmaxCrossEntropyLoss()
+t4 = mx.nd.array(np.arange(12).reshape(4, 3) % 4)
+a4 = mx.nd.array(np.linspace(-1, 2, 12).reshape(4, 3))
+b4 = mx.nd.array(np.linspace(2, -1, 12).reshape(4, 3))
+pm = mx.nd.array([1, -1, 1, -1])
+
+def grad_of(loss, x, *rest):
+    x = x.copy()
+    x.attach_grad()
+    with mx.autograd.record():
+        out = loss(x, *rest)
+    out.backward()
+    return mx.nd.concat(out.reshape((-1,)), x.grad.reshape((-1,)), dim=0)
 """
 
 _INCONSISTENT = "Shape inconsistent, Provided = [3], inferred shape=[4]"
@@ -69,6 +81,25 @@ CASES: list[Case] = [
     ("squared_hinge", "gl.SquaredHingeLoss()(p4, p3)", _RESHAPE),
     ("logistic", "gl.LogisticLoss()(p4, p3)", _RESHAPE),
     ("triplet", "gl.TripletLoss()(p4, p3, p4)", _RESHAPE),
+    ("poisson", "grad_of(gl.PoissonNLLLoss(), p4 - 0.5, t4)", None),
+    ("poisson_probs", "gl.PoissonNLLLoss(from_logits=False)(p4 + 2, t4)", None),
+    ("poisson_full", "gl.PoissonNLLLoss(compute_full=True)(p4, t4 + 1)", None),
+    ("poisson_full_zero_target", "gl.PoissonNLLLoss(compute_full=True)(p4, t4)", None),
+    ("poisson_weighted", "gl.PoissonNLLLoss(weight=2.0)(p4, t4, mx.nd.ones((4, 1)) * 3)", None),
+    ("poisson_batch", "gl.PoissonNLLLoss()(p4, t4[:3])", _RESHAPE),
+    ("cosine", "grad_of(gl.CosineEmbeddingLoss(), a4, b4, pm)", None),
+    (
+        "cosine_margin",
+        "gl.CosineEmbeddingLoss(margin=0.5)(a4, b4, mx.nd.array([1, -1, -1, -1]))",
+        None,
+    ),
+    (
+        "cosine_weighted",
+        "gl.CosineEmbeddingLoss(weight=0.5)(a4, b4, pm, mx.nd.array([1, 2, 3, 4]).reshape((4, 1)))",
+        None,
+    ),
+    ("cosine_batch", "gl.CosineEmbeddingLoss()(a4, b4[:3], pm[:3])", None),
+    ("cosine_label_batch", "gl.CosineEmbeddingLoss()(a4, b4, pm[:3])", _BROADCAST),
     ("pick", "mx.nd.pick(p4, l4)", None),
     ("pick_axis0", "mx.nd.pick(p4, mx.nd.array([0, 1, 2]), axis=0)", None),
     ("pick_2d_index", "mx.nd.pick(p4, l4.reshape((4, 1)))", None),
