@@ -798,3 +798,18 @@ def _multinomial_logp(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -
         g_flat.reshape(-1, idx.shape[-1]),
     )
     return (grad,)
+
+
+# ---------------------------------------------------------------------- conformance sweep
+# (issue 11): the elementwise functions of mxlite.ndarray.op_compat.
+_unary("sinh", lambda xp, g, a, y: g * xp.cosh(a))
+_unary("cosh", lambda xp, g, a, y: g * xp.sinh(a))
+_unary("arcsin", lambda xp, g, a, y: g / xp.sqrt(1 - a * a))
+_unary("arccos", lambda xp, g, a, y: -g / xp.sqrt(1 - a * a))
+_unary("arctan", lambda xp, g, a, y: g / (1 + a * a))
+_unary("arcsinh", lambda xp, g, a, y: g / xp.sqrt(a * a + 1))
+_unary("arccosh", lambda xp, g, a, y: g / xp.sqrt(a * a - 1))
+_unary("arctanh", lambda xp, g, a, y: g / (1 - a * a))
+_unary("degrees", lambda xp, g, a, y: g * float(180 / np.pi))
+_unary("radians", lambda xp, g, a, y: g * float(np.pi / 180))
+_unary("rcbrt", lambda xp, g, a, y: -g * y / (3 * a))

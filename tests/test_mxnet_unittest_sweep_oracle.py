@@ -4,8 +4,10 @@ comparisons with a scalar on the left, ``out=`` of creation ops, fluent methods,
 NumPy-integer keys), rewritten as one batch and run under MXNet 1.9.1 and mxlite.
 
 Scenarios of that file that need operators mxlite does not have (``choose_element_0index``,
-``fill_element_0index``, ``onehot_encode``, ``argmax_channel``, ``shape_array``/``size_array``,
-``softmin``, ``nanprod``, ``broadcast_axes``, ``rcbrt``, ``degrees``) are listed in the README.
+``fill_element_0index``, ``onehot_encode``, ``argmax_channel``, ``nanprod``) are listed in the
+README; the hyperbolic and inverse trigonometric functions, ``degrees``/``radians``, ``rcbrt``,
+``softmin``, ``shape_array``/``size_array`` and ``broadcast_axis(es)`` it needed are checked here
+(values and gradients).
 """
 
 from __future__ import annotations
@@ -38,10 +40,62 @@ def iterate():
     return mx.nd.concat(*[v for v in mx.nd.array([1, 2, 3])], dim=0)
 def bl(l, r, la, ra):
     return mx.nd.broadcast_like(mx.nd.ones(l), mx.nd.ones(r), lhs_axes=la, rhs_axes=ra)
+def grad_of(name, x):
+    x = x.copy()
+    x.attach_grad()
+    with mx.autograd.record():
+        y = getattr(x, name)()
+    y.backward(mx.nd.ones_like(y) * 0.5)
+    return mx.nd.concat(y, x.grad, dim=0)
+
+U = mx.nd.array([-0.9, -0.3, 0.0, 0.4, 0.8])
+W = mx.nd.array([1.2, 2.0, 3.5])
 T = mx.nd.array(np.arange(5 * 17 * 6).reshape(5, 17, 6) / 100.0)
 """
 
+_ELEMENTWISE = [
+    ("sinh", "U"),
+    ("cosh", "U"),
+    ("arcsin", "U"),
+    ("arccos", "U"),
+    ("arctan", "U"),
+    ("arcsinh", "U"),
+    ("arccosh", "W"),
+    ("arctanh", "U"),
+    ("degrees", "U"),
+    ("radians", "U"),
+    ("rcbrt", "W"),
+]
+
 CASES: list[Case] = [
+    *[(f"grad_{n}", f"grad_of({n!r}, {x})", None) for n, x in _ELEMENTWISE],
+    *[
+        (f"int_{n}", f"mx.nd.{n}(mx.nd.array([1, 2, 3], dtype='int32'))", None)
+        for n, _ in _ELEMENTWISE
+    ],
+    ("nd_degrees_f16", "mx.nd.degrees(mx.nd.array([1, 2], dtype='float16'))", None),
+    ("softmin", "mx.nd.softmin(mx.nd.array([[1, 2, 3], [0, 0, 1]]))", None),
+    (
+        "softmin_axis_t",
+        "mx.nd.softmin(mx.nd.array([[1, 2, 3], [0, 0, 1]]), axis=0, temperature=2)",
+        None,
+    ),
+    ("f_softmin", "T.softmin()", None),
+    ("f_shape_array", "T.shape_array()", None),
+    ("f_size_array", "T.size_array()", None),
+    ("f_broadcast_axes", "T[:, :, :1].broadcast_axes(axis=(2,), size=(5,))", None),
+    (
+        "broadcast_axis",
+        "mx.nd.broadcast_axis(mx.nd.ones((2, 1, 1)), axis=(1, 2), size=(3, 4))",
+        None,
+    ),
+    (
+        "broadcast_axis_not1",
+        "mx.nd.broadcast_axis(mx.nd.ones((2, 3)), axis=1, size=4)",
+        "Broadcasting axis must have size 1",
+    ),
+    ("f_rcbrt", "(T + 1).rcbrt()", None),
+    ("f_degrees", "T.degrees()", None),
     ("setitem_0d", "setitem_trivial(())", None),
     ("setitem_1", "setitem_trivial((1,))", None),
     ("setitem_111", "setitem_trivial((1, 1, 1))", None),

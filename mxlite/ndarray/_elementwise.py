@@ -133,6 +133,17 @@ UNARY_FUNCS: dict[str, Callable[[Any, Any], Any]] = {
     "trunc": lambda xp, a: xp.trunc(a),
     "fix": lambda xp, a: xp.trunc(a),
     "cbrt": lambda xp, a: xp.cbrt(a),
+    "rcbrt": lambda xp, a: 1 / xp.cbrt(a),
+    "sinh": lambda xp, a: xp.sinh(a),
+    "cosh": lambda xp, a: xp.cosh(a),
+    "arcsin": lambda xp, a: xp.arcsin(a),
+    "arccos": lambda xp, a: xp.arccos(a),
+    "arctan": lambda xp, a: xp.arctan(a),
+    "arcsinh": lambda xp, a: xp.arcsinh(a),
+    "arccosh": lambda xp, a: xp.arccosh(a),
+    "arctanh": lambda xp, a: xp.arctanh(a),
+    "degrees": lambda xp, a: xp.degrees(a),
+    "radians": lambda xp, a: xp.radians(a),
 }
 # Functions that stay in the input dtype (wrap-around for integers).
 _SAME_DTYPE: dict[str, Callable[[Any, Any], Any]] = {
