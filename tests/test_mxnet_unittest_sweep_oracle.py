@@ -3,9 +3,9 @@ trivial shapes, reshape codes, slicing, ``broadcast_like`` with axes, ``topk``/`
 comparisons with a scalar on the left, ``out=`` of creation ops, fluent methods, truth values,
 NumPy-integer keys), rewritten as one batch and run under MXNet 1.9.1 and mxlite.
 
-Scenarios of that file that need operators mxlite does not have (``choose_element_0index``,
-``fill_element_0index``, ``onehot_encode``, ``argmax_channel``, ``nanprod``) are listed in the
-README; the hyperbolic and inverse trigonometric functions, ``degrees``/``radians``, ``rcbrt``,
+Scenarios of that file that need operators mxlite does not have (``nanprod``) are listed in
+the README; ``choose_element_0index``, ``fill_element_0index``, ``onehot_encode``,
+``argmax_channel``, the hyperbolic and inverse trigonometric functions, ``degrees``/``radians``, ``rcbrt``,
 ``softmin``, ``shape_array``/``size_array`` and ``broadcast_axis(es)`` it needed are checked here
 (values and gradients).
 """
@@ -23,6 +23,21 @@ def setitem_trivial(shape):
     return x
 A = mx.nd.array(np.arange(2520).reshape((3, 4, 5, 6, 7)) % 97)
 a22 = mx.nd.array([[0, 1], [2, 3]])
+def choose():
+    return mx.nd.choose_element_0index(
+        mx.nd.array(np.arange(20).reshape(4, 5)), mx.nd.array([0, 2, 4, 1])
+    )
+
+def fill():
+    return mx.nd.fill_element_0index(
+        mx.nd.array(np.arange(20).reshape(4, 5)), mx.nd.array([9, 8, 7, 6]), mx.nd.array([0, 2, 4, 1])
+    )
+
+def onehot():
+    out = mx.nd.zeros((4, 5))
+    res = mx.nd.onehot_encode(mx.nd.array([0, 2, 4, 1]), out=out)
+    return mx.nd.concat(out, res, dim=0)
+
 def garbage():
     import os, tempfile
     with tempfile.TemporaryDirectory() as d:
@@ -95,6 +110,18 @@ CASES: list[Case] = [
         "Broadcasting axis must have size 1",
     ),
     ("f_rcbrt", "(T + 1).rcbrt()", None),
+    ("argmax_channel", "mx.nd.argmax_channel(mx.nd.array([[0, 5, 2], [3, 4, 1]]))", None),
+    ("f_argmax_channel", "T.argmax_channel()", None),
+    ("choose", "choose()", None),
+    ("choose_clip", "mx.nd.choose_element_0index(a22, mx.nd.array([1, 7]))", None),
+    ("fill", "fill()", None),
+    (
+        "fill_out_of_range",
+        "mx.nd.fill_element_0index(a22, mx.nd.array([9, 8]), mx.nd.array([0, -1]))",
+        None,
+    ),
+    ("onehot", "onehot()", None),
+    ("onehot_out_of_range", "mx.nd.onehot_encode(mx.nd.array([1, 5]), mx.nd.zeros((2, 4)))", None),
     ("f_degrees", "T.degrees()", None),
     ("setitem_0d", "setitem_trivial(())", None),
     ("setitem_1", "setitem_trivial((1,))", None),

@@ -10,7 +10,7 @@
 * :mod:`mxlite.ndarray.op_sort`: topk, sort, argsort
 * :mod:`mxlite.ndarray.op_act`: LeakyReLU (leaky, prelu, elu, selu, gelu), Dropout
 * :mod:`mxlite.ndarray.op_compat`: sinh ... arctanh, degrees, radians, rcbrt, softmin,
-  shape_array, size_array, broadcast_axis
+  shape_array, size_array, broadcast_axis, argmax_channel, choose_element_0index, ...
 * :mod:`mxlite.ndarray.op_norm`, :mod:`~mxlite.ndarray.op_sequence`: L2Normalization,
   SequenceMask
 * :mod:`mxlite.ndarray.op_creation`: eye, linspace; :mod:`mxlite.ndarray.linalg`: gemm, gemm2
@@ -84,7 +84,7 @@ _FLUENT_NAMES = (
     "pick one_hot split split_v2 slice slice_axis slice_like take topk sort argsort pad diag "
     "zeros_like ones_like stop_gradient tile repeat flip swapaxes broadcast_like"
     " sinh cosh arcsin arccos arctan arcsinh arccosh arctanh degrees radians rcbrt softmin"
-    " shape_array size_array broadcast_axes"
+    " shape_array size_array broadcast_axes argmax_channel"
 ).split()
 
 # Methods available on NDArray as ``x.name(...)``.

@@ -1,6 +1,7 @@
 """Smaller ``mx.nd`` operators that MXNet scripts and MXNet 1.9.1's own unit tests use:
 hyperbolic and inverse trigonometric functions, ``degrees``/``radians``, ``rcbrt``, ``softmin``,
-``shape_array``/``size_array`` and ``broadcast_axis``/``broadcast_axes``.
+``shape_array``/``size_array``, ``broadcast_axis``/``broadcast_axes``, and the legacy
+``argmax_channel``, ``choose_element_0index``, ``fill_element_0index`` and ``onehot_encode``.
 
 The elementwise ones are kernels of :mod:`mxlite.ndarray._elementwise` (integer inputs compute in
 float64 and truncate back, as MXNet) recorded under their own names; their gradient rules are in
@@ -16,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from mxlite.base import MXNetError
-from mxlite.ndarray.ndarray import NDArray, on_device_of_first, out_ctx
+from mxlite.ndarray.ndarray import NDArray, as_raw, on_device_of_first, out_ctx
 from mxlite.ndarray.op_math import _unary, negative
-from mxlite.ndarray.op_nn import softmax
+from mxlite.ndarray.op_nn import one_hot, pick, softmax
+from mxlite.ndarray.op_reduce import argmax
 from mxlite.ndarray.op_shape import broadcast_to
 
 __all__ = [
@@ -38,6 +40,10 @@ __all__ = [
     "size_array",
     "broadcast_axis",
     "broadcast_axes",
+    "argmax_channel",
+    "choose_element_0index",
+    "fill_element_0index",
+    "onehot_encode",
 ]
 
 _MSG_AXIS_SIZE = (
@@ -108,3 +114,31 @@ def broadcast_axis(
 
 
 broadcast_axes = broadcast_axis
+
+
+choose_element_0index = pick
+
+
+def argmax_channel(data: NDArray, **kwargs: Any) -> NDArray:
+    """Index of the maximum along axis 1 (the channel axis), as float32: ``argmax(data, axis=1)``."""
+    return argmax(data, axis=1)
+
+
+@on_device_of_first
+def fill_element_0index(lhs: NDArray, mhs: NDArray, rhs: NDArray, **kwargs: Any) -> NDArray:
+    """A copy of the 2-d ``lhs`` with ``lhs[i, rhs[i]] = mhs[i]`` for every row ``i`` whose index
+    is in range (rows with an index outside ``[0, lhs.shape[1])`` stay as they were)."""
+    xp = lhs._xp
+    res = lhs._data.copy()
+    idx = as_raw(rhs, lhs).astype(np.int64).reshape(-1)
+    vals = as_raw(mhs, lhs).reshape(-1).astype(res.dtype)
+    rows = xp.nonzero((idx >= 0) & (idx < res.shape[1]))[0]
+    res[rows, idx[rows]] = vals[rows]
+    return type(lhs)(res, out_ctx(lhs.context))
+
+
+def onehot_encode(indices: NDArray, out: NDArray) -> NDArray:
+    """Write the one-hot rows of ``indices`` into the 2-d ``out`` (its width is the depth; an
+    index out of range gives a zero row) and return ``out``."""
+    out[:] = one_hot(indices, depth=out.shape[1], dtype=out.dtype)
+    return out
