@@ -44,6 +44,8 @@ __all__ = [
     "MAX_NDIM",
     "write_params",
     "dumps_params",
+    "dumps_array",
+    "loads_array",
     "read_params",
     "sniff_format",
 ]
@@ -151,6 +153,13 @@ def _read_shape(reader: BoundedReader, magic: int, index: int) -> tuple[int, ...
 
 
 def _read_array(reader: BoundedReader, index: int, np_shape: bool | None) -> np.ndarray:
+    return _read_record(reader, index, np_shape)[0]
+
+
+def _read_record(
+    reader: BoundedReader, index: int, np_shape: bool | None
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """One array record: the array and the ``(dev_type, dev_id)`` it was saved from."""
     magic = reader.u32(f"the magic of array {index}")
     if np_shape is not None:
         if magic == V3_MAGIC and not np_shape:
@@ -177,7 +186,7 @@ def _read_array(reader: BoundedReader, index: int, np_shape: bool | None) -> np.
         raise reader.error(
             f"array {index} has no shape (an uninitialized NDArray was saved); it holds no data"
         )
-    reader.i32(f"the device id of array {index}")  # the device is ignored on load
+    dev_id = reader.i32(f"the device id of array {index}")
     dtype = _np_dtype_of_flag(reader.i32(f"the dtype of array {index}"), reader, index)
     count = 1
     for dim in shape:
@@ -186,7 +195,7 @@ def _read_array(reader: BoundedReader, index: int, np_shape: bool | None) -> np.
     arr = reader.array(shape, dtype, f"the data of array {index}")
     if dtype == np.bool_:  # bytes other than 0/1 would make odd booleans
         np.not_equal(arr.view(np.uint8), 0, out=arr)
-    return arr
+    return arr, (dev_type, dev_id)
 
 
 def read_params(
@@ -333,25 +342,64 @@ def write_params(
     values, names = _entries(arrays)
     if devices is not None and len(devices) != len(values):
         raise ValueError(f"got {len(devices)} devices for {len(values)} arrays")
-    magic = V3_MAGIC if np_magic else V2_MAGIC
     f.write(struct.pack("<QQQ", LIST_MAGIC, 0, len(values)))
     for i, value in enumerate(values):
-        arr = np.asarray(to_numpy(value))
         where = f"array {names[i]!r}" if names else f"array {i}"
-        flag = _type_flag_of(arr.dtype, where)
-        shape = arr.shape
-        dev_type, dev_id = devices[i] if devices is not None else _DEFAULT_DEVICE
-        f.write(struct.pack("<Iii", magic, 0, len(shape)))
-        f.write(struct.pack(f"<{len(shape)}q", *shape))
-        f.write(struct.pack("<iii", int(dev_type), int(dev_id), flag))
-        if arr.size:
-            data = np.ascontiguousarray(arr, dtype=as_little_endian(arr.dtype))
-            f.write(data.reshape(-1).view(np.uint8).data)
+        device = devices[i] if devices is not None else _DEFAULT_DEVICE
+        _write_record(f, np.asarray(to_numpy(value)), np_magic, device, where)
     f.write(struct.pack("<Q", len(names)))
     for name in names:
         raw = name.encode("utf-8")
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
+
+
+def _write_record(
+    f: IO[bytes], arr: np.ndarray, np_magic: bool, device: tuple[int, int], where: str
+) -> None:
+    """One array record (what MXNet's ``NDArray::Save`` writes): magic, storage type, shape,
+    device, type flag, data."""
+    flag = _type_flag_of(arr.dtype, where)
+    shape = arr.shape
+    f.write(struct.pack("<Iii", V3_MAGIC if np_magic else V2_MAGIC, 0, len(shape)))
+    f.write(struct.pack(f"<{len(shape)}q", *shape))
+    f.write(struct.pack("<iii", int(device[0]), int(device[1]), flag))
+    if arr.size:
+        data = np.ascontiguousarray(arr, dtype=as_little_endian(arr.dtype))
+        f.write(data.reshape(-1).view(np.uint8).data)
+
+
+def dumps_array(
+    arr: np.ndarray, np_magic: bool, device: tuple[int, int] = _DEFAULT_DEVICE
+) -> bytes:
+    """One array as the record MXNet's ``MXNDArraySaveRawBytes`` gives (what MXNet pickles as
+    an NDArray's state): no list header, no name.
+
+    Raises:
+        TypeError: the dtype has no MXNet type flag.
+    """
+    import io
+
+    buf = io.BytesIO()
+    _write_record(buf, arr, np_magic, device, "the array")
+    return buf.getvalue()
+
+
+def loads_array(
+    data: Source, what: str = "<pickled NDArray>"
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read a record written by :func:`dumps_array` or by MXNet's ``MXNDArraySaveRawBytes``:
+    the array (native-endian, writable) and the ``(dev_type, dev_id)`` it was saved from.
+
+    Raises:
+        ParamFileError: the bytes are not one valid array record (trailing bytes included).
+    """
+    stream, size = open_source(data)
+    reader = BoundedReader(stream, size, what)
+    arr, device = _read_record(reader, 0, None)
+    if reader.remaining:
+        raise reader.error(f"{reader.remaining} bytes follow the array record")
+    return arr, device
 
 
 def dumps_params(

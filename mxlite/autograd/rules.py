@@ -722,12 +722,15 @@ def _leaky_relu(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequ
     a = ins[0]
     dt = a.dtype.type
     act, slope = attrs["act"], attrs["slope"]
+    # float32 leaky/elu: MXNet's oneDNN kernels take the x > 0 branch at NaN (x <= 0 fails).
+    pos = xp.logical_not(a <= 0) if a.dtype == np.float32 and act != "selu" else a > 0
     if act == "leaky":
-        return (g * xp.where(a > 0, dt(1), dt(slope)),)
+        return (g * xp.where(pos, dt(1), dt(slope)),)
     if act == "elu":
-        return (g * xp.where(a > 0, dt(1), xp.exp(a) * dt(slope)),)
+        return (g * xp.where(pos, dt(1), xp.exp(a) * dt(slope)),)
     if act == "selu":
-        return (g * (xp.where(a > 0, dt(1), xp.exp(a) * dt(_SELU_ALPHA)) * dt(_SELU_LAMBDA)),)
+        alpha, lam = dt(np.float32(_SELU_ALPHA)), dt(np.float32(_SELU_LAMBDA))
+        return (g * (xp.where(pos, dt(1), xp.exp(a) * alpha) * lam),)
     pdf = xp.exp(a * a * dt(-0.5)) * dt(1 / np.sqrt(2 * np.pi))
     return (g * (attrs["cdf"] + a * pdf),)
 
@@ -881,3 +884,18 @@ def _upsampling(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequ
         start += c
         grads.append(part.reshape(n, c, h, fy, w, fx).sum(axis=(3, 5)))
     return tuple(grads)
+
+
+# ---------------------------------------------------------------------- conformance sweep
+# (issue 11): the elementwise functions of mxlite.ndarray.op_compat.
+_unary("sinh", lambda xp, g, a, y: g * xp.cosh(a))
+_unary("cosh", lambda xp, g, a, y: g * xp.sinh(a))
+_unary("arcsin", lambda xp, g, a, y: g / xp.sqrt(1 - a * a))
+_unary("arccos", lambda xp, g, a, y: -g / xp.sqrt(1 - a * a))
+_unary("arctan", lambda xp, g, a, y: g / (1 + a * a))
+_unary("arcsinh", lambda xp, g, a, y: g / xp.sqrt(a * a + 1))
+_unary("arccosh", lambda xp, g, a, y: g / xp.sqrt(a * a - 1))
+_unary("arctanh", lambda xp, g, a, y: g / (1 - a * a))
+_unary("degrees", lambda xp, g, a, y: g * float(180 / np.pi))
+_unary("radians", lambda xp, g, a, y: g * float(np.pi / 180))
+_unary("rcbrt", lambda xp, g, a, y: -g * y / (3 * a))

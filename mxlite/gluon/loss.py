@@ -9,6 +9,7 @@ first, as in MXNet. Losses are built from recorded ops, so ``autograd`` differen
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from mxlite.base import numeric_types
@@ -31,6 +32,8 @@ __all__ = [
     "SquaredHingeLoss",
     "LogisticLoss",
     "TripletLoss",
+    "PoissonNLLLoss",
+    "CosineEmbeddingLoss",
 ]
 
 
@@ -380,3 +383,75 @@ class TripletLoss(Loss):
         dist = op.square(positive - pred) - op.square(negative - pred)
         loss = op.relu(op.sum(dist, axis=self._batch_axis, exclude=True) + self._margin)
         return _apply_weighting(loss, self._weight, None)
+
+
+class PoissonNLLLoss(Loss):
+    r"""Negative log-likelihood of a Poisson ``target`` with rate ``exp(pred)``
+    (``from_logits``, default) or ``pred``: :math:`L = e^{pred} - target \cdot pred`, or
+    :math:`pred - target \log(pred + \epsilon)`; ``compute_full`` adds Stirling's term
+    :math:`target \log target - target + \frac12 \log(2 \pi target)` where ``target > 1``.
+    Weighted, then averaged over *every* element: one value, shape ``(1,)`` (as MXNet).
+    """
+
+    def __init__(
+        self,
+        weight: float | None = None,
+        from_logits: bool = True,
+        batch_axis: int = 0,
+        compute_full: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        self._from_logits = from_logits
+        self._compute_full = compute_full
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,  # noqa: N803
+        pred: NDArray,
+        target: NDArray,
+        sample_weight: Any = None,
+        epsilon: float = 1e-08,
+    ) -> NDArray:
+        target = _reshape_like(target, pred)
+        if self._from_logits:
+            loss = op.exp(pred) - target * pred
+        else:
+            loss = pred - target * op.log(pred + epsilon)
+        if self._compute_full:
+            stirling = target * op.log(target) - target + 0.5 * op.log(2 * target * math.pi)
+            loss = loss + stirling * (target > 1)
+        return op.mean(_apply_weighting(loss, self._weight, sample_weight))
+
+
+class CosineEmbeddingLoss(Loss):
+    r"""Cosine embedding loss for pairs ``(input1, input2)`` and labels 1 or -1:
+    :math:`1 - \cos(input1_i, input2_i)` for label 1, :math:`\max(0, \cos(input1_i, input2_i) -
+    margin)` for label -1 (cosines along the last axis, norms floored at 1e-12). ``input1`` is
+    reshaped to ``input2``'s shape. Returns shape ``(batch_size, 1)``, as MXNet 1.9.1.
+    """
+
+    def __init__(
+        self, weight: float | None = None, batch_axis: int = 0, margin: float = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(weight, batch_axis, **kwargs)
+        self._margin = margin
+
+    def hybrid_forward(  # type: ignore[override]
+        self,
+        F: Any,  # noqa: N803
+        input1: NDArray,
+        input2: NDArray,
+        label: NDArray,
+        sample_weight: Any = None,
+    ) -> NDArray:
+        input1 = _reshape_like(input1, input2)
+        label = label.reshape((-1, 1))
+        norms = op.norm(input1, axis=-1).reshape((-1, 1)) * op.norm(input2, axis=-1).reshape(
+            (-1, 1)
+        )
+        dots = op.sum(input1 * input2, axis=-1).reshape((-1, 1))
+        cos_sim = dots / op.maximum(norms, 1e-12)
+        similar = (1 - cos_sim) * (label == 1)
+        dissimilar = op.maximum((label == -1) * (cos_sim - self._margin), 0)
+        return _apply_weighting(similar + dissimilar, self._weight, sample_weight)

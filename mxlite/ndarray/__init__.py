@@ -15,6 +15,7 @@ from mxlite.ndarray.creation import arange, array, empty, full, ones, reset_arra
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.ndarray.op import *  # noqa: F403 - mx.nd exposes every op at top level
 from mxlite.ndarray.op import abs, max, min, round, sum  # noqa: A004, F401 - shadow builtins on purpose
+from mxlite.ndarray.random_aliases import *  # noqa: F403 - mx.nd.uniform, random_normal, ...
 
 
 def save(fname: str, data: Any, format: str | None = None) -> None:  # noqa: A002 - public name

@@ -97,6 +97,13 @@ def _sigmoid(xp: Any, a: Any) -> Any:
     return 1 / (1 + xp.exp(-a))
 
 
+def _rint(xp: Any, a: Any) -> Any:
+    """The nearest integer, ties toward -inf (``rint(1.5) = 1``, ``rint(-0.5) = -1``), as MXNet's
+    ``rint`` (NumPy's rounds ties to even)."""
+    lo, hi = xp.floor(a), xp.ceil(a)
+    return xp.where(a - lo <= hi - a, lo, hi)
+
+
 def _softrelu(xp: Any, a: Any) -> Any:
     return xp.logaddexp(0, a)
 
@@ -122,10 +129,21 @@ UNARY_FUNCS: dict[str, Callable[[Any, Any], Any]] = {
     "floor": lambda xp, a: xp.floor(a),
     "ceil": lambda xp, a: xp.ceil(a),
     "round": lambda xp, a: xp.where(a >= 0, xp.floor(a + 0.5), xp.ceil(a - 0.5)),
-    "rint": lambda xp, a: xp.rint(a),
+    "rint": _rint,
     "trunc": lambda xp, a: xp.trunc(a),
     "fix": lambda xp, a: xp.trunc(a),
     "cbrt": lambda xp, a: xp.cbrt(a),
+    "rcbrt": lambda xp, a: 1 / xp.cbrt(a),
+    "sinh": lambda xp, a: xp.sinh(a),
+    "cosh": lambda xp, a: xp.cosh(a),
+    "arcsin": lambda xp, a: xp.arcsin(a),
+    "arccos": lambda xp, a: xp.arccos(a),
+    "arctan": lambda xp, a: xp.arctan(a),
+    "arcsinh": lambda xp, a: xp.arcsinh(a),
+    "arccosh": lambda xp, a: xp.arccosh(a),
+    "arctanh": lambda xp, a: xp.arctanh(a),
+    "degrees": lambda xp, a: xp.degrees(a),
+    "radians": lambda xp, a: xp.radians(a),
 }
 # Functions that stay in the input dtype (wrap-around for integers).
 _SAME_DTYPE: dict[str, Callable[[Any, Any], Any]] = {

@@ -22,12 +22,38 @@ from mxlite.ndarray import _dtype_rules
 if TYPE_CHECKING:
     from mxlite.ndarray.ndarray import NDArray
 
-__all__ = ["getitem", "setitem"]
+__all__ = ["getitem", "setitem", "check_inplace_value"]
+
+_MSG_INPLACE = (
+    "Inplace operations (+=, -=, x[:]=, etc) are not supported when recording with autograd: "
+    "the value written is part of the graph being recorded. Build a new array instead (for "
+    "example with mx.nd.concat, mx.nd.where or slice-and-stack), or write outside record()."
+)
 
 _BOOL_MASK_MSG = (
     "Cannot perform boolean indexing in legacy mode. Please activate numpy semantics by calling "
     "`npx.set_np()` in the global scope before calling this function."
 )
+
+
+def check_inplace_value(value: Any) -> None:
+    """Raise when, while recording, ``value`` (an array in the graph) would be written into
+    another array in place (``x[1] = y``, ``x += y``): MXNet cannot differentiate that write.
+
+    Raises:
+        MXNetError: recording is on and ``value`` is a variable or a recorded op's output.
+    """
+    if autograd.is_recording() and getattr(value, "_ag_node", None) is not None:
+        if autograd.live_node(value) is not None:
+            raise MXNetError(_MSG_INPLACE)
+
+
+def _covers_all(x: NDArray, nkey: Any) -> bool:
+    """Whether a basic key selects every element in order (MXNet copies the value then)."""
+    parts = nkey if isinstance(nkey, tuple) else (nkey,)
+    if any(isinstance(k, slice) and k.step is not None and k.step < 0 for k in parts):
+        return False
+    return bool(x._data[nkey].size == x._data.size)
 
 
 def _is_int(k: Any) -> bool:
@@ -65,7 +91,7 @@ def _norm_one(k: Any, x: NDArray) -> Any:
         return _index_array(raw, numpy_mode)
     if isinstance(k, range):
         return np.arange(k.start, k.stop, k.step)
-    if isinstance(k, (list, np.ndarray)):
+    if isinstance(k, (list, tuple, np.ndarray)):  # a tuple inside a key is a list, as in MXNet
         arr = np.asarray(k)
         if backend.is_gpu_array(x._data):
             arr = backend.to_ctx(arr, x.context)
@@ -89,6 +115,35 @@ def _normalize(key: Any, x: NDArray) -> tuple[Any, bool]:
     normed = tuple(_norm_one(k, x) for k in parts)
     basic = all(_is_basic(k) for k in normed)
     return (normed if isinstance(key, tuple) else normed[0]), basic
+
+
+def _is_advanced(k: Any) -> bool:
+    return k is not None and k is not Ellipsis and not isinstance(k, slice)
+
+
+def _mxnet_new_axes(parts: tuple[Any, ...], ndim: int) -> tuple[tuple[Any, ...], list[int]] | None:
+    """For an advanced key with ``None`` entries: the key without them and where MXNet inserts
+    their new axes into the result (``_new_axes_after_advanced_indexing``), which differs from
+    NumPy when the advanced indices are adjacent (``x[[1, 2], None]`` is ``(1, 2, ...)`` there,
+    ``(2, 1, ...)`` in NumPy). None when the key has no ``None`` or holds a boolean mask."""
+    if not any(k is None for k in parts) or any(
+        getattr(k, "dtype", None) == np.bool_ for k in parts
+    ):
+        return None
+    consumed = sum(1 for k in parts if k is not None and k is not Ellipsis)
+    key: list[Any] = []
+    for k in parts:
+        key.extend([slice(None)] * (ndim - consumed) if k is Ellipsis else [k])
+    if not any(k is Ellipsis for k in parts):
+        key.extend([slice(None)] * (ndim - consumed))
+    adv = [i for i, k in enumerate(key) if _is_advanced(k)]
+    adjacent = all(b - a == 1 for a, b in zip(adv, adv[1:]))
+    adv_ndim = len(np.broadcast_shapes(*[np.shape(key[i]) for i in adv]))
+    steps = [0 if adjacent else adv_ndim] + [0 if i in adv else 1 for i in range(len(key))]
+    cum = np.cumsum(steps)
+    return tuple(k for k in key if k is not None), [
+        int(cum[i]) for i, k in enumerate(key) if k is None
+    ]
 
 
 def _check_bounds(key: Any, x: NDArray) -> None:
@@ -143,12 +198,22 @@ def getitem(x: NDArray, key: Any) -> NDArray:
         # A trailing Ellipsis makes NumPy return a 0-d view instead of a scalar copy.
         parts = nkey if isinstance(nkey, tuple) else (nkey,)
         nkey = parts if any(k is Ellipsis for k in parts) else (*parts, Ellipsis)
+    new_axes = (
+        None if basic else _mxnet_new_axes(nkey if isinstance(nkey, tuple) else (nkey,), x.ndim)
+    )
+    if new_axes is not None:
+        nkey = new_axes[0]
     try:
         res = x._data[nkey]
     except IndexError as err:
         raise IndexError(
             f"index {key!r} is out of bounds for an array of shape {x.shape}: {err}"
         ) from err
+    if new_axes is not None:
+        shape = list(res.shape)
+        for ax in new_axes[1]:
+            shape.insert(ax, 1)
+        res = res.reshape(shape)
     if basic and not res.flags.c_contiguous:
         res = res.copy()
     if res.ndim == 0 and not x._numpy_semantics():
@@ -203,9 +268,23 @@ def setitem(x: NDArray, key: Any, value: Any) -> None:
     nkey, basic = _normalize(key, x)
     if basic:
         _check_bounds(nkey, x)
+    if not (basic and _covers_all(x, nkey)):
+        check_inplace_value(value)
     raw_val = _value_raw(x, value)
     if raw_val is x._data:
         return
+    new_axes = (
+        None if basic else _mxnet_new_axes(nkey if isinstance(nkey, tuple) else (nkey,), x.ndim)
+    )
+    if new_axes is not None:
+        # MXNet drops the ``None`` entries and squeezes their axes out of the value
+        nkey = new_axes[0]
+        ndim = getattr(raw_val, "ndim", 0)
+        region = x._data[nkey].ndim
+        if ndim == region + len(new_axes[1]):
+            drop = [ax for ax in new_axes[1] if raw_val.shape[ax] == 1]
+            if len(drop) == len(new_axes[1]):
+                raw_val = raw_val.reshape([d for i, d in enumerate(raw_val.shape) if i not in drop])
     if basic and getattr(raw_val, "ndim", 0) > 0:
         raw_val = _trim_leading_ones(raw_val, x._data[nkey].ndim)
     try:

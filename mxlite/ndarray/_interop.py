@@ -126,22 +126,34 @@ def from_dlpack(dlpack: Any) -> NDArray:
     return NDArray(arr, ctx_of_raw(arr))
 
 
-def from_numpy(ndarray: np.ndarray, zero_copy: bool = True) -> NDArray:
+def from_numpy(ndarray: np.ndarray, zero_copy: bool = True, array_cls: Any = None) -> NDArray:
     """An NDArray over a NumPy array: shares its memory when ``zero_copy`` (C-contiguous arrays
     only), else a copy.
 
+    As in MXNet, ``zero_copy`` makes ``ndarray`` itself read-only (``flags.writeable`` False):
+    the NDArray owns the memory from then on and writes go through it only.
+
+    Args:
+        ndarray: the NumPy array.
+        zero_copy: share the memory instead of copying it.
+        array_cls: the class of the result (``mx.nd.NDArray`` by default).
+
     Raises:
+        TypeError: ``ndarray`` is not a numpy.ndarray.
         ValueError: ``zero_copy`` with an array that is not C-contiguous.
     """
     from mxlite.ndarray.ndarray import NDArray
 
+    cls = NDArray if array_cls is None else array_cls
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(ndarray)}")
     if not zero_copy:
-        return NDArray(np.array(ndarray, copy=True, order="C"))
+        return cls(np.array(ndarray, copy=True, order="C"))  # type: ignore[no-any-return]
     if not ndarray.flags.c_contiguous:
         raise ValueError("Only c-contiguous arrays are supported for zero-copy")
-    return NDArray(ndarray)
+    shared = ndarray.view()  # keeps the write permission the array has now
+    ndarray.flags.writeable = False
+    return cls(shared)  # type: ignore[no-any-return]
 
 
 def to_dlpack_for_read(data: NDArray) -> Any:

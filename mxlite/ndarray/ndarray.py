@@ -27,7 +27,7 @@ import numpy as np
 from mxlite import autograd, backend
 from mxlite.base import MXNetError, dtype_np, numeric_types
 from mxlite.context import Context, cpu, current_context
-from mxlite.ndarray import _indexing, _interop, _reshape
+from mxlite.ndarray import _indexing, _interop, _pickling, _reshape
 from mxlite.ndarray._operators import OperatorMixin
 
 __all__ = [
@@ -265,10 +265,11 @@ class NDArray(OperatorMixin):
         return self._grad
 
     @property
-    def _fresh_grad(self) -> bool:
+    def _fresh_grad(self) -> int:
         """Whether backward wrote this variable's gradient since the flag was last cleared
-        (the Trainer's stale-gradient check); False for arrays that are not variables."""
-        return autograd.get_fresh_grad(self)
+        (the Trainer's stale-gradient check), as MXNet's int 1 or 0; 0 for arrays that are not
+        variables."""
+        return int(autograd.get_fresh_grad(self))
 
     @_fresh_grad.setter
     def _fresh_grad(self, state: bool) -> None:
@@ -327,7 +328,8 @@ class NDArray(OperatorMixin):
         """Copy the values to a context (new array) or into an existing NDArray (returned).
 
         Raises:
-            MXNetError: copying into an array of another shape.
+            MXNetError: copying into an array of another shape, or (while recording) into an
+                array that is part of the graph.
             TypeError: ``other`` is neither a Context nor an NDArray.
             MXLiteGPUError: ``other`` is a GPU context that cannot hold data here.
         """
@@ -339,6 +341,7 @@ class NDArray(OperatorMixin):
                     f"copyto: shape mismatch, source {self.shape} vs target {other.shape}. "
                     "Reshape one of them first."
                 )
+            autograd.check_assignable(other)
             dst = other._data
             src = backend.to_ctx(self._data, other.context)
             with np.errstate(all="ignore"), backend.array_device_guard(dst):
@@ -438,10 +441,17 @@ class NDArray(OperatorMixin):
         return id(self)
 
     def __reduce__(self) -> Any:
-        raise TypeError(
-            "mxlite arrays are not picklable (mxlite never unpickles). "
-            "Use mx.nd.save / mx.nd.load to store them."
-        )
+        """Pickle (and ``copy.deepcopy``) as MXNet does: ``(cls, (None,), state)`` with the
+        state of :mod:`mxlite.ndarray._pickling` (the array's binary record)."""
+        return type(self), (None,), self.__getstate__()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """``{'handle': bytearray}``: the array's record in MXNet's binary format."""
+        return _pickling.getstate(self)
+
+    def __setstate__(self, state: Any) -> None:
+        """Restore from :meth:`__getstate__`'s state (or MXNet's)."""
+        _pickling.setstate(self, state)
 
     def __repr__(self) -> str:
         shape = "x".join(str(d) for d in self.shape)
@@ -487,16 +497,19 @@ class NDArray(OperatorMixin):
         return self._reshaped(target)
 
     @on_device
-    def _reshaped(self, target: tuple[int, ...]) -> NDArray:
-        out = self._new(self._data.reshape(target))
+    def _reshaped(self, target: tuple[int, ...], copy: bool = False) -> NDArray:
+        """``self`` in shape ``target``: a view, or a fresh copy when ``copy`` (what MXNet's
+        operators ``flatten``/``squeeze``/``expand_dims`` give)."""
+        raw = self._data.reshape(target)
+        out = self._new(raw.copy() if copy else raw)
         autograd_record("reshape", [self], out, shape=target)
         return out
 
-    def reshape_like(self, other: NDArray) -> NDArray:
-        """Reshape to ``other``'s shape."""
-        if other.size != self.size:
-            raise ValueError(f"Cannot reshape array of size {self.size} into shape {other.shape}")
-        return self._reshaped(tuple(other.shape))
+    def reshape_like(self, rhs: NDArray) -> NDArray:
+        """Reshape to ``rhs``'s shape (MXNet's argument name)."""
+        if rhs.size != self.size:
+            raise ValueError(f"Cannot reshape array of size {self.size} into shape {rhs.shape}")
+        return self._reshaped(tuple(rhs.shape))
 
     def transpose(self, *axes: Any, **kwargs: Any) -> NDArray:
         """Permute axes (reverse them by default); returns a copy."""
@@ -508,30 +521,56 @@ class NDArray(OperatorMixin):
         return op.transpose(self, axes=ax)
 
     def flatten(self, inplace: bool = False) -> NDArray:
-        """Collapse all axes but the first (a 1-d input stays 1-d... as ``(n, 1)``, like MXNet)."""
-        if self.ndim == 0:
-            return self._reshaped((1, 1))
-        first = self.shape[0]
-        rest = int(np.prod(self.shape[1:], dtype=np.int64))
-        return self._reshaped((first, rest))
+        """Collapse all axes but the first: ``(d0, d1, ..., dk) -> (d0, d1*...*dk)`` (a 1-d
+        input becomes ``(n, 1)``, like MXNet).
 
-    def expand_dims(self, axis: int, **kwargs: Any) -> NDArray:
-        """Insert an axis of size 1."""
-        from mxlite.ndarray import op
+        Args:
+            inplace: return a view sharing this array's memory; by default a copy, as in MXNet.
+        """
+        from mxlite.ndarray import op_shape
 
-        return op.expand_dims(self, axis=axis)
+        return self._reshaped(op_shape.flat_shape(self.shape), copy=not inplace)
 
-    def squeeze(self, axis: Any = None, **kwargs: Any) -> NDArray:
-        """Drop axes of size 1 (all of them by default)."""
-        from mxlite.ndarray import op
+    def expand_dims(self, axis: int, inplace: bool = False) -> NDArray:
+        """Insert an axis of size 1 at ``axis`` (in ``[-ndim-1, ndim]``).
 
-        return op.squeeze(self, axis=axis)
+        Args:
+            inplace: return a view sharing this array's memory; by default a copy, as in MXNet.
+
+        Raises:
+            MXNetError: ``axis`` out of range (a :class:`~mxlite.base.CheckError`, also an
+                AssertionError as MXNet's, when ``inplace``).
+        """
+        from mxlite.ndarray import op_shape
+
+        return op_shape.expand_dims(self, axis=axis, _inplace=inplace)
+
+    def squeeze(self, axis: Any = None, inplace: bool = False) -> NDArray:
+        """Drop axes of size 1 (all of them by default; a legacy result stays at least 1-d).
+
+        Args:
+            axis: an int or a tuple of ints naming axes of size 1.
+            inplace: return a view sharing this array's memory; by default a copy, as in MXNet.
+
+        Raises:
+            MXNetError: an axis out of range, repeated, or not of size 1 (a
+                :class:`~mxlite.base.CheckError`, also an AssertionError as MXNet's, when
+                ``inplace``).
+        """
+        from mxlite.ndarray import op_shape
+
+        return op_shape.squeeze(self, axis=axis, _inplace=inplace)
 
     def broadcast_to(self, shape: Sequence[int]) -> NDArray:
         """Broadcast to ``shape`` (a copy)."""
         from mxlite.ndarray import op
 
         return op.broadcast_to(self, shape=shape)
+
+    def broadcast_like(self, other: NDArray) -> NDArray:
+        """Broadcast to ``other``'s shape (a copy); as MXNet's method, it takes no axes (use
+        ``mx.nd.broadcast_like(x, other, lhs_axes=..., rhs_axes=...)`` for those)."""
+        return self.broadcast_to(other.shape)
 
     # ------------------------------------------------------------------ autograd
     @on_device

@@ -13,6 +13,8 @@
   :mod:`~mxlite.ndarray.op_sequence`: SequenceMask
 * :mod:`mxlite.ndarray.op_conv`, :mod:`~mxlite.ndarray.op_pool`: Convolution, Deconvolution,
   Pooling, UpSampling
+* :mod:`mxlite.ndarray.op_compat`: sinh ... arctanh, degrees, radians, rcbrt, softmin,
+  shape_array, size_array, broadcast_axis, argmax_channel, choose_element_0index, ...
 * :mod:`mxlite.ndarray.op_creation`: eye, linspace; :mod:`mxlite.ndarray.linalg`: gemm, gemm2
 * :mod:`mxlite.ndarray.op_optimizer`, :mod:`~mxlite.ndarray.op_update_rules`,
   :mod:`~mxlite.ndarray.op_lamb`, :mod:`~mxlite.ndarray.op_multi_optimizer`: the optimizer
@@ -30,6 +32,7 @@ from typing import Any
 
 from mxlite.ndarray import (
     linalg,
+    op_compat,
     op_index,
     op_layout,
     op_math,
@@ -40,6 +43,7 @@ from mxlite.ndarray import (
     op_sort,
 )
 from mxlite.ndarray.op_act import *  # noqa: F403
+from mxlite.ndarray.op_compat import *  # noqa: F403
 from mxlite.ndarray.op_conv import *  # noqa: F403
 from mxlite.ndarray.op_creation import *  # noqa: F403
 from mxlite.ndarray.op_index import *  # noqa: F403
@@ -83,12 +87,24 @@ _FLUENT_NAMES = (
     "maximum minimum sum mean max min prod nansum norm argmax argmin dot softmax log_softmax "
     "pick one_hot split split_v2 slice slice_axis slice_like take topk sort argsort pad diag "
     "zeros_like ones_like stop_gradient tile repeat flip swapaxes broadcast_like"
+    " sinh cosh arcsin arccos arctan arcsinh arccosh arctanh degrees radians rcbrt softmin"
+    " shape_array size_array broadcast_axes argmax_channel"
 ).split()
 
 # Methods available on NDArray as ``x.name(...)``.
 FLUENT: dict[str, Callable[..., Any]] = {
     name: getattr(mod, name)
     for name in _FLUENT_NAMES
-    for mod in (op_math, op_reduce, op_nn, op_shape, op_slice, op_layout, op_index, op_sort)
+    for mod in (
+        op_math,
+        op_reduce,
+        op_nn,
+        op_shape,
+        op_slice,
+        op_layout,
+        op_index,
+        op_sort,
+        op_compat,
+    )
     if hasattr(mod, name)
 }

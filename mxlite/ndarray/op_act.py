@@ -69,15 +69,26 @@ def gamma_shape(gamma: tuple[int, ...], data: tuple[int, ...]) -> tuple[int, ...
     return tuple(result)
 
 
+def param32(value: float) -> float:
+    """``value`` rounded to float32: MXNet keeps the float parameters of its operators (slope,
+    SELU's constants) in float32, also for float64 data."""
+    return float(np.float32(value))
+
+
 def _elementwise(xp: Any, a: Any, act: str, slope: float) -> Any:
-    """The activation ``act`` (leaky, elu or selu) on the raw float array ``a``, in its dtype."""
+    """The activation ``act`` (leaky, elu or selu) on the raw float array ``a``, in its dtype.
+
+    float32 ELU is ``slope * (exp(x) - 1)`` as MXNet's oneDNN kernel computes it (so ``-0.0``
+    gives ``+0.0`` and small inputs round as there); other dtypes use ``expm1``.
+    """
     dt = a.dtype.type
     if act == "leaky":
         return xp.where(a > 0, a, a * dt(slope))
     if act == "elu":
-        return xp.where(a > 0, a, xp.expm1(a) * dt(slope))
-    neg = xp.expm1(a) * dt(SELU_ALPHA)  # selu
-    return xp.where(a > 0, a, neg) * dt(SELU_LAMBDA)
+        em1 = xp.exp(a) - dt(1) if a.dtype == np.float32 else xp.expm1(a)
+        return xp.where(a > 0, a, em1 * dt(slope))
+    neg = xp.expm1(a) * dt(param32(SELU_ALPHA))  # selu
+    return xp.where(a > 0, a, neg) * dt(param32(SELU_LAMBDA))
 
 
 def gelu_cdf(a: Any) -> Any:
@@ -108,6 +119,11 @@ def LeakyReLU(  # noqa: N802 - MXNet's name
     * ``selu``: ``lambda * (x if x > 0 else alpha * (exp(x) - 1))`` with SELU's constants;
     * ``gelu``: ``x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))`` (exact, as MXNet).
 
+    NaN inputs give NaN. The gradient at 0 (and -0) is that of the ``x <= 0`` branch; at NaN it
+    is the ``x > 0`` branch's 1 for float32 ``leaky``/``elu`` (MXNet's oneDNN kernels), else the
+    other branch's (``slope`` for ``leaky``, NaN for ``elu``), as MXNet 1.9.1. ``slope`` and
+    SELU's constants are rounded to float32, as MXNet stores them.
+
     Raises:
         MXNetError: unknown ``act_type``, a non-float input, or ``prelu`` without a fitting
             ``gamma``.
@@ -134,9 +150,9 @@ def LeakyReLU(  # noqa: N802 - MXNet's name
             res = (work * cdf).astype(a.dtype, copy=False)
         else:
             cdf = None
-            res = _elementwise(xp, work, act_type, float(slope)).astype(a.dtype, copy=False)
+            res = _elementwise(xp, work, act_type, param32(slope)).astype(a.dtype, copy=False)
     result = type(data)(res, out_ctx(data.context))
-    autograd_record("leaky_relu", [data], result, act=act_type, slope=float(slope), cdf=cdf)
+    autograd_record("leaky_relu", [data], result, act=act_type, slope=param32(slope), cdf=cdf)
     return result
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from mxlite import autograd
 from mxlite.base import MXNetError
-from mxlite.ndarray import _dtype_rules, _elementwise, _quiet
+from mxlite.ndarray import _dtype_rules, _elementwise, _indexing, _quiet
 from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
@@ -225,6 +225,7 @@ def inplace(op: str, target: NDArray, other: Any) -> None:
     if not isinstance(other, NDArray) and not is_scalar(other):
         raise _unsupported(other)
     autograd.check_assignable(target)
+    _indexing.check_inplace_value(other)
     res = binary(op, target, other)
     if res._data.dtype != target._data.dtype:
         raise MXNetError(

@@ -376,12 +376,8 @@ def sparse_softmax_cross_entropy_rows(pred: NDArray, label: NDArray) -> NDArray:
     xp = pred._xp
     a = pred._data
     n, classes = a.shape
+    check_pick_index(pred.shape, label.shape, 1)
     idx = as_raw(label, pred).reshape(-1).astype(np.int64)
-    if idx.shape[0] != n:
-        raise MXNetError(
-            f"SoftmaxCrossEntropyLoss: Shape inconsistent, label of shape {label.shape} for "
-            f"pred of shape {pred.shape}; pass one class index per sample."
-        )
     idx = xp.clip(idx, 0, classes - 1)
     with np.errstate(all="ignore"):
         logp = _softmax_raw(xp, a, 1, None, True).astype(a.dtype, copy=False)
@@ -390,6 +386,32 @@ def sparse_softmax_cross_entropy_rows(pred: NDArray, label: NDArray) -> NDArray:
     if autograd.is_recording():
         autograd.record_op("_sparse_softmax_ce", [pred], result, {"logp": logp, "index": idx})
     return result
+
+
+_MSG_PICK_SHAPE = (
+    "pick: Shape inconsistent, Provided = {given}, inferred shape={want} (index for data of "
+    "shape {data} along axis {axis}); pass one index per position of the other axes."
+)
+
+
+def check_pick_index(shape: tuple[int, ...], index_shape: tuple[int, ...], axis: int) -> None:
+    """Check that an index of ``index_shape`` picks along ``axis`` of an array of ``shape``: it
+    has ``shape`` without ``axis``, or with ``axis`` of size 1.
+
+    Raises:
+        MXNetError: another shape, with MXNet's "Shape inconsistent" wording.
+    """
+    want = list(shape)
+    if len(index_shape) == len(shape):
+        want[axis % len(shape)] = 1
+    else:
+        del want[axis % len(shape)]
+    if list(index_shape) != want:
+        raise MXNetError(
+            _MSG_PICK_SHAPE.format(
+                given=shape_text(index_shape), want=shape_text(want), data=shape, axis=axis
+            )
+        )
 
 
 @on_device
@@ -404,9 +426,14 @@ def pick(
     """``data[..., index[...], ...]`` along ``axis``: one element per position of ``index``.
 
     ``mode='clip'`` clamps indices to the valid range, ``'wrap'`` takes them modulo its size.
+
+    Raises:
+        MXNetError: ``index``'s shape is not ``data``'s without ``axis`` (or with ``axis`` of
+            size 1), with MXNet's "Shape inconsistent" wording.
     """
     xp = data._xp
     ax = axis % data.ndim
+    check_pick_index(data.shape, index.shape, axis)
     idx = as_raw(index, data).astype(np.int64)
     n = data.shape[ax]
     idx = xp.mod(idx, n) if mode == "wrap" else xp.clip(idx, 0, n - 1)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mxlite.base import MXNetError
+from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context
+from mxlite.ndarray._op_args import shape_text
 from mxlite.ndarray.ndarray import (
     NDArray,
     as_raw,
@@ -72,45 +73,84 @@ def reshape_like(lhs: NDArray, rhs: NDArray, **kwargs: Any) -> NDArray:
     return lhs.reshape_like(rhs)
 
 
+def flat_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(d0, d1*...*dk)`` for ``shape`` (``(1, 1)`` for a 0-d one, ``(n, 1)`` for a 1-d one)."""
+    if not shape:
+        return (1, 1)
+    rest = 1
+    for d in shape[1:]:
+        rest *= d
+    return (shape[0], rest)
+
+
 def flatten(data: NDArray, **kwargs: Any) -> NDArray:
-    """Collapse all axes but the first: ``(d0, d1, ..., dk) -> (d0, d1*...*dk)``."""
-    return data.flatten()
+    """Collapse all axes but the first: ``(d0, d1, ..., dk) -> (d0, d1*...*dk)``; a copy."""
+    return data._reshaped(flat_shape(data.shape), copy=True)
 
 
 Flatten = flatten
 
+_MSG_ED_RANGE = "axis must be in the range [-{n}, {n}] ({axis} provided)"
+_MSG_ED_RANGE_INPLACE = "axis {axis} is out of range for {n}d array"
+_MSG_SQ_SIZE = (
+    "cannot select an axis to squeeze out which has size={size} not equal to one (shape "
+    "{shape}); name only axes of size 1, or none to drop them all"
+)
+_MSG_SQ_SIZE_INPLACE = "Squeeze target axis {axis} must be size 1, got {size}."
+_MSG_SQ_RANGE = "axis {axis} is out of bounds for array of dimension {n}"
+_MSG_SQ_RANGE_INPLACE = "axis {axis} is out of range for {n}d array"
+_MSG_SQ_DUP = "duplicate value in axis {axes}; name each axis once"
+_MSG_SQ_DUP_INPLACE = "axis {axes} contains duplicate which is not allowed."
 
-def expand_dims(data: NDArray, axis: int, **kwargs: Any) -> NDArray:
-    """Insert a size-1 axis at ``axis`` (a view).
+
+def expand_dims(data: NDArray, axis: int, _inplace: bool = False, **kwargs: Any) -> NDArray:
+    """Insert a size-1 axis at ``axis`` (in ``[-ndim-1, ndim]``); a copy (a view for
+    ``x.expand_dims(axis, inplace=True)``).
 
     Raises:
-        MXNetError: ``axis`` outside ``[-ndim-1, ndim]``.
+        MXNetError: ``axis`` out of range (a CheckError, also an AssertionError, when inplace).
     """
-    nd = data.ndim
-    if not -nd - 1 <= axis <= nd:
-        raise MXNetError(f"expand_dims: axis {axis} out of range for an array with {nd} dims")
+    n = data.ndim
+    axis = int(axis)
+    if not -n - 1 <= axis <= n:
+        if _inplace:
+            raise CheckError(_MSG_ED_RANGE_INPLACE.format(axis=axis, n=n))
+        raise MXNetError(_MSG_ED_RANGE.format(n=n, axis=axis))
     shape = list(data.shape)
-    shape.insert(axis if axis >= 0 else axis + nd + 1, 1)
-    return data._reshaped(tuple(shape))
+    shape.insert(axis if axis >= 0 else axis + n + 1, 1)
+    return data._reshaped(tuple(shape), copy=not _inplace)
 
 
-def squeeze(data: NDArray, axis: Any = None, **kwargs: Any) -> NDArray:
+def squeeze(data: NDArray, axis: Any = None, _inplace: bool = False, **kwargs: Any) -> NDArray:
     """Remove size-1 axes (all of them, or those in ``axis``); legacy results stay at least 1-d.
+    A copy (a view for ``x.squeeze(axis, inplace=True)``).
 
     Raises:
-        MXNetError: an axis in ``axis`` is not of size 1.
+        MXNetError: an axis out of range, repeated, or not of size 1 (a CheckError, also an
+            AssertionError, when inplace).
     """
+    n = data.ndim
     if axis is None:
         shape = tuple(d for d in data.shape if d != 1)
     else:
-        axes = {int(a) % data.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
-        for a in axes:
-            if data.shape[a] != 1:
-                raise MXNetError(f"squeeze: axis {a} of shape {data.shape} is not of size 1")
+        given = (int(axis),) if isinstance(axis, int) else tuple(int(a) for a in axis)
+        err = CheckError if _inplace else MXNetError
+        if len(set(given)) != len(given):
+            raise err((_MSG_SQ_DUP_INPLACE if _inplace else _MSG_SQ_DUP).format(axes=axis))
+        for a in given:
+            if not -n <= a < n:
+                msg = _MSG_SQ_RANGE_INPLACE if _inplace else _MSG_SQ_RANGE
+                raise err(msg.format(axis=a, n=n))
+            size = data.shape[a]
+            if size != 1:
+                if _inplace:
+                    raise err(_MSG_SQ_SIZE_INPLACE.format(axis=a, size=size))
+                raise err(_MSG_SQ_SIZE.format(size=size, shape=data.shape))
+        axes = {a % n for a in given}
         shape = tuple(d for i, d in enumerate(data.shape) if i not in axes)
     if not shape and not data._numpy_semantics():
         shape = (1,)
-    return data._reshaped(shape)
+    return data._reshaped(shape, copy=not _inplace)
 
 
 @on_device
@@ -136,9 +176,64 @@ def broadcast_to(data: NDArray, shape: Sequence[int], **kwargs: Any) -> NDArray:
     return out
 
 
-def broadcast_like(lhs: NDArray, rhs: NDArray, **kwargs: Any) -> NDArray:
-    """Broadcast ``lhs`` to ``rhs``'s shape."""
-    return broadcast_to(lhs, rhs.shape)
+_MSG_BL_RANK = "Operand of shape {lhs} cannot be broadcasted to {rhs}"
+_MSG_BL_SHAPE = "Array cannot be broadcasted from {lhs} to {rhs}"
+_MSG_BL_AXES_LEN = "Input_axis and other_axis size does not match: lhs_axes {la}, rhs_axes {ra}"
+_MSG_BL_EMPTY = "Empty axes tuple is not allowed; leave lhs_axes and rhs_axes out instead"
+_MSG_BL_AXIS = "Invalid dimension specified in {side}: {axis} (the array has {n} axes)"
+_MSG_BL_NOT1 = "Input axis {axis} at dimension {i} cannot be broadcasted to {size}"
+
+
+def broadcast_like_shape(
+    lhs: tuple[int, ...], rhs: tuple[int, ...], lhs_axes: Any, rhs_axes: Any
+) -> tuple[int, ...]:
+    """The shape ``broadcast_like`` gives, with MXNet 1.9.1's checks.
+
+    Without both axis lists, ``lhs`` and ``rhs`` need the same rank and every ``lhs`` axis is
+    ``rhs``'s size or 1. With them, axis ``lhs_axes[i]`` (size 1) of ``lhs`` takes the size of
+    axis ``rhs_axes[i]`` of ``rhs``; the other axes keep ``lhs``'s sizes.
+
+    Raises:
+        MXNetError: ranks or sizes that do not broadcast, axis lists of different or zero
+            length, an axis out of range, an ``lhs`` axis that is not of size 1.
+    """
+    if lhs_axes is None or rhs_axes is None:
+        if len(lhs) != len(rhs):
+            raise MXNetError(_MSG_BL_RANK.format(lhs=shape_text(lhs), rhs=shape_text(rhs)))
+        if any(a not in (b, 1) for a, b in zip(lhs, rhs)):
+            raise MXNetError(_MSG_BL_SHAPE.format(lhs=shape_text(lhs), rhs=shape_text(rhs)))
+        return tuple(rhs)
+    la = (int(lhs_axes),) if isinstance(lhs_axes, int) else tuple(int(a) for a in lhs_axes)
+    ra = (int(rhs_axes),) if isinstance(rhs_axes, int) else tuple(int(a) for a in rhs_axes)
+    if len(la) != len(ra):
+        raise MXNetError(_MSG_BL_AXES_LEN.format(la=la, ra=ra))
+    if not la:
+        raise MXNetError(_MSG_BL_EMPTY)
+    out = list(lhs)
+    for i, (a, b) in enumerate(zip(la, ra)):
+        src = a + len(lhs) if a < 0 else a
+        if not 0 <= src < len(lhs):
+            raise MXNetError(_MSG_BL_AXIS.format(side="lhs_axes", axis=a, n=len(lhs)))
+        dst = b + len(rhs) if b < 0 else b
+        if not 0 <= dst < len(rhs):
+            raise MXNetError(_MSG_BL_AXIS.format(side="rhs_axes", axis=b, n=len(rhs)))
+        if lhs[src] != 1:
+            raise MXNetError(_MSG_BL_NOT1.format(axis=a, i=i, size=rhs[dst]))
+        out[src] = rhs[dst]
+    return tuple(out)
+
+
+def broadcast_like(
+    lhs: NDArray, rhs: NDArray, lhs_axes: Any = None, rhs_axes: Any = None, **kwargs: Any
+) -> NDArray:
+    """Broadcast ``lhs`` to ``rhs``'s shape, or only the axes ``lhs_axes`` of ``lhs`` to the
+    sizes of the axes ``rhs_axes`` of ``rhs`` ((1, 2, 1, 3) like (5, 6, 7, 8) with
+    ``lhs_axes=(0, 2), rhs_axes=(1, 3)`` gives (6, 2, 8, 3)); a copy.
+
+    Raises:
+        MXNetError: see :func:`broadcast_like_shape`.
+    """
+    return broadcast_to(lhs, broadcast_like_shape(lhs.shape, rhs.shape, lhs_axes, rhs_axes))
 
 
 def _inputs_ctx(op: str, data: Sequence[NDArray], same_shape: bool = False) -> Context:

@@ -8,12 +8,12 @@ MXNet's own generator, the distributions do not."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from mxlite import backend
-from mxlite.base import MXNetError
+from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context
 from mxlite.ndarray import creation
 from mxlite.ndarray._op_args import out_dtype
@@ -48,30 +48,80 @@ def _draw(
     return res
 
 
+_MSG_UNIFORM_RANGE = (
+    "low must be less or equal to high in uniform distribution (low={low}, high={high})"
+)
+_MSG_MIXED_PARAMS = (
+    "Distribution parameters must all have the same type, but got both {a} and {b}. Pass "
+    "NDArrays for every parameter (one distribution per element) or scalars for all."
+)
+
+
+def _per_element(*params: Any) -> bool:
+    """Whether the distribution parameters are NDArrays (one distribution per element).
+
+    Raises:
+        CheckError: NDArrays mixed with scalars.
+    """
+    kinds = [isinstance(p, NDArray) for p in params]
+    if all(kinds):
+        return True
+    if any(kinds):
+        a, b = (type(p) for p in params[:2])
+        raise CheckError(_MSG_MIXED_PARAMS.format(a=a, b=b))
+    return False
+
+
 def uniform(
-    low: float = 0.0,
-    high: float = 1.0,
+    low: float | NDArray = 0.0,
+    high: float | NDArray = 1.0,
     shape: int | Sequence[int] | None = None,
     dtype: Any = None,
     ctx: Context | None = None,
     out: NDArray | None = None,
     **kwargs: Any,
 ) -> NDArray:
-    """Draw from U[low, high) on ``ctx`` (or into ``out``); advances the global counter."""
-    return _draw("fill_uniform", low, high, shape, dtype, ctx, out)
+    """Draw from U[low, high) on ``ctx`` (or into ``out``); advances the global counter.
+
+    NDArray ``low`` and ``high`` give one distribution per element
+    (:func:`mxlite.ndarray.random_aliases.sample_uniform`), as in MXNet.
+
+    Raises:
+        MXNetError: ``low > high``.
+        CheckError: NDArray and scalar parameters mixed (an AssertionError too, as MXNet's).
+    """
+    if _per_element(low, high):
+        from mxlite.ndarray.random_aliases import sample_uniform
+
+        return sample_uniform(cast(NDArray, low), cast(NDArray, high), shape, dtype, out)
+    lo, hi = cast(float, low), cast(float, high)
+    if lo > hi:
+        raise MXNetError(_MSG_UNIFORM_RANGE.format(low=lo, high=hi))
+    return _draw("fill_uniform", lo, hi, shape, dtype, ctx, out)
 
 
 def normal(
-    loc: float = 0.0,
-    scale: float = 1.0,
+    loc: float | NDArray = 0.0,
+    scale: float | NDArray = 1.0,
     shape: int | Sequence[int] | None = None,
     dtype: Any = None,
     ctx: Context | None = None,
     out: NDArray | None = None,
     **kwargs: Any,
 ) -> NDArray:
-    """Draw from N(loc, scale**2) on ``ctx`` (or into ``out``); advances the global counter."""
-    return _draw("fill_normal", loc, scale, shape, dtype, ctx, out)
+    """Draw from N(loc, scale**2) on ``ctx`` (or into ``out``); advances the global counter.
+
+    NDArray ``loc`` and ``scale`` give one distribution per element
+    (:func:`mxlite.ndarray.random_aliases.sample_normal`), as in MXNet.
+
+    Raises:
+        CheckError: NDArray and scalar parameters mixed (an AssertionError too, as MXNet's).
+    """
+    if _per_element(loc, scale):
+        from mxlite.ndarray.random_aliases import sample_normal
+
+        return sample_normal(cast(NDArray, loc), cast(NDArray, scale), shape, dtype, out)
+    return _draw("fill_normal", cast(float, loc), cast(float, scale), shape, dtype, ctx, out)
 
 
 def randn(

@@ -196,8 +196,8 @@ class ndarray(NDArray):  # noqa: N801 - NumPy's name
 
     @on_device
     def flatten(self, order: str = "C") -> NDArray:  # type: ignore[override]
-        """A 1-d copy of the array."""
-        return self._new(self._data.reshape(-1).copy())
+        """A 1-d copy of the array (differentiable)."""
+        return self._reshaped((self.size,), copy=True)
 
     def ravel(self, order: str = "C") -> NDArray:
         """A 1-d view of the array."""

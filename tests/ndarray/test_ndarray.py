@@ -197,13 +197,6 @@ def test_unsupported_operands_raise_type_error(ctx: mx.Context) -> None:
     np.testing.assert_array_equal(x.asnumpy(), before)
 
 
-def test_not_picklable() -> None:
-    import pickle
-
-    with pytest.raises(TypeError, match="never unpickles"):
-        pickle.dumps(mx.nd.ones(2))
-
-
 def test_waitall_and_wait_to_read(ctx: mx.Context) -> None:
     x = mx.nd.ones((4,), ctx=ctx) * 3
     x.wait_to_read()

@@ -62,12 +62,14 @@ def test_from_dlpack_numpy_object_and_capsule() -> None:
 def test_from_numpy_zero_copy_and_contiguity() -> None:
     src = np.arange(6, dtype=np.float32).reshape(2, 3)
     x = mx.nd.from_numpy(src)
-    src[0, 1] = 7
-    assert x[0, 1].asscalar() == 7
+    x[0, 1] = 7  # the NDArray owns the memory now: writes go through it
+    assert src[0, 1] == 7 and not src.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        src[0, 0] = 1
     with pytest.raises(ValueError, match="c-contiguous"):
         mx.nd.from_numpy(src.T)
     copied = mx.nd.from_numpy(src.T, zero_copy=False)
-    src[:] = 0
+    x[:] = 0
     assert copied.asnumpy().tolist() == [[0, 3], [7, 4], [2, 5]]
 
 
