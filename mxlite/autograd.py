@@ -36,6 +36,7 @@ from mxlite.autograd_tape import (
     set_training,
 )
 from mxlite.base import MXNetError
+from mxlite.ops.row_sparse import RowSparseGrad, store_grad
 
 __all__ = [
     "record",
@@ -200,6 +201,9 @@ def backward(
     result = run_backward(heads, head_grads, None, retain_graph, train_mode, write_buffers=True)
     for node, g in result.items():
         node.fresh = True
+        if node.grad.stype != "default" or type(g) is RowSparseGrad:
+            store_grad(node.grad, g, node.grad_req)  # row_sparse gradients (mx.nd.sparse)
+            continue
         buf = node.grad._data
         if g is buf:  # the rule wrote it in place
             continue

@@ -40,7 +40,19 @@ def load_frombuffer(buf: bytes) -> Any:
 
 # ``F.np`` / ``F.npx`` inside ``hybrid_forward`` (F is ``mx.nd``): the numpy-semantics fronts,
 # loaded on first use (they import this package).
-_LAZY = {"np": "mxlite.numpy", "numpy": "mxlite.numpy", "npx": "mxlite.numpy_extension"}
+_LAZY = {
+    "np": "mxlite.numpy",
+    "numpy": "mxlite.numpy",
+    "npx": "mxlite.numpy_extension",
+    "sparse": "mxlite.ndarray.sparse",
+}
+
+
+def cast_storage(data: Any, stype: str) -> Any:
+    """``data`` in storage ``stype`` (see :func:`mxlite.ndarray.sparse.cast_storage`)."""
+    from mxlite.ndarray import _sparse_build
+
+    return _sparse_build.cast_storage(data, stype)
 
 
 def __getattr__(name: str) -> Any:
