@@ -252,6 +252,10 @@ class BaseSparseNDArray(NDArray):
     def _take_parts(self, src: Any) -> None:
         raise NotImplementedError
 
+    def _clear(self) -> None:
+        """Drop every stored entry (all zeros; ``zeros_like(x, out=x)``)."""
+        raise NotImplementedError
+
     def as_in_context(self, context: Context) -> NDArray:
         """``self`` if already on ``context``, else a copy there."""
         if self._ctx == context:
@@ -344,6 +348,9 @@ class RowSparseNDArray(BaseSparseNDArray):
     def _take_parts(self, src: Any) -> None:
         self._set_rows(src._indices.copy(), src._values.copy())
 
+    def _clear(self) -> None:
+        self._set_rows(self._xp.zeros(0, dtype=np.int64), None)
+
     def _with(self, values: Any, ctx: Context | None = None) -> Any:
         return RowSparseNDArray._make(values, self._indices.copy(), self._sshape, ctx or self._ctx)
 
@@ -420,6 +427,12 @@ class CSRNDArray(BaseSparseNDArray):
         self._values = src._values.copy()
         self._indices = src._indices.copy()
         self._indptr = src._indptr.copy()
+
+    def _clear(self) -> None:
+        xp = self._xp
+        self._values = xp.zeros(0, dtype=self._values.dtype)
+        self._indices = xp.zeros(0, dtype=np.int64)
+        self._indptr = xp.zeros(self._sshape[0] + 1, dtype=np.int64)
 
     def _with(self, values: Any, ctx: Context | None = None) -> Any:
         return CSRNDArray._make(

@@ -5,6 +5,7 @@ call                                        result
 ==========================================  ==============================
 dot(csr, dense)  / transpose_b              default ``(M, K)``
 dot(csr, dense, transpose_a=True)           row_sparse ``(N, K)``: rows = the csr's columns
+                                            (dense while autograd records)
 dot(csr, row_sparse) / transpose_a          as with a dense rhs
 dot(dense, csr)  / transpose_b              csr (default with ``forward_stype='default'``)
 anything else                               dense ``mx.nd.dot`` (storage fallback)
@@ -66,12 +67,15 @@ def dot(
         b = b.T if transpose_b else b
         vals, idx, ptr, rows = _parts(lhs)
         with backend.array_device_guard(b):
-            if transpose_a and not transpose_b:
+            # Under autograd recording the result stays dense so that ops after it are
+            # recorded (mxlite's sparse operators are not differentiable).
+            recording = autograd.is_recording() and not isinstance(rhs, BaseSparseNDArray)
+            if transpose_a and not transpose_b and not recording:
                 uniq, summed = csr_t_dot_raw(vals, idx, rows, b)
                 out: NDArray = RowSparseNDArray._make(
                     summed, uniq, (lhs.shape[1], int(b.shape[1])), lhs.context
                 )
-            elif transpose_a:
+            elif transpose_a:  # dense: transpose_b, or recorded for autograd
                 uniq, summed = csr_t_dot_raw(vals, idx, rows, b)
                 out = NDArray(
                     row_sparse.densify(
@@ -83,7 +87,7 @@ def dot(
                 out = NDArray(csr_dot_raw(vals, idx, ptr, rows, lhs.shape[0], b), lhs.context)
             if forward_stype == "default" and out.stype != "default":
                 out = NDArray(out._data, out.context)
-        if autograd.is_recording() and not isinstance(rhs, BaseSparseNDArray):
+        if recording:
             sparse_grad = rhs._grad is not None and rhs._grad.stype == "row_sparse"
             attrs = {"csr": (vals, idx, ptr, rows, lhs.shape), "transpose_a": transpose_a,
                      "transpose_b": transpose_b, "sparse_grad": sparse_grad}  # fmt: skip

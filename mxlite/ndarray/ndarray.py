@@ -350,6 +350,9 @@ class NDArray(OperatorMixin):
                     f"copyto: shape mismatch, source {self.shape} vs target {other.shape}. "
                     "Reshape one of them first."
                 )
+            if other.stype != "default":  # a sparse target takes the values in its storage
+                other[:] = self
+                return other
             dst = other._data
             src = backend.to_ctx(self._data, other.context)
             with np.errstate(all="ignore"), backend.array_device_guard(dst):
