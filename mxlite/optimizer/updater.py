@@ -26,7 +26,7 @@ from typing import Any
 from mxlite import backend
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
-from mxlite.optimizer import _states_format
+from mxlite.optimizer import _sparse_update, _states_format
 from mxlite.optimizer.optimizer import Optimizer
 from mxlite.util import is_np_array
 
@@ -153,6 +153,9 @@ class Updater:
                 self.states_synced[idx] = True
                 self._states_version += 1
         arg_states = [states[idx] for idx in indices]
+        if any(map(_sparse_update.is_sparse, grads)):  # row_sparse gradients: no cached plan
+            _sparse_update.update_multi(self.optimizer, indices, weights, grads, arg_states)
+            return
         if not (listed and weights):
             self.optimizer.update_multi(indices, weights, grads, arg_states)
             return
