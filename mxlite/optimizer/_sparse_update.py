@@ -200,23 +200,21 @@ def _adagrad(opt: Any, index: Any, w: Any, grad: Any, state: Any) -> None:
     lr, wd = opt._step_scalars(index)
     if wd != 0:
         raise MXNetError(_MSG_ADAGRAD_WD.format(wd=wd))
-    idx, vals = _rows(grad, w)
-    xp = backend.xp_of(w)
-
-    def step(wr: Any, hr: Any) -> None:
-        g = xp.multiply(vals, scalar(wr, opt.rescale_grad))
-        if opt.clip_gradient:
-            g = py_clip(xp, g, -opt.clip_gradient, opt.clip_gradient)
-        hr += xp.square(g)
-        div = g / xp.sqrt(hr + scalar(hr, opt.float_stable_eps))
-        wr -= div * scalar(wr, lr)
-
-    _lazy(idx, [w, state._data], step)
+    _adagrad_rows(opt, lr, w, grad, state, per_row=False)
 
 
 def _group_adagrad(opt: Any, index: Any, w: Any, grad: Any, state: Any) -> None:
     lr, wd = opt._step_scalars(index)
     opt._check_no_wd(wd)
+    _adagrad_rows(opt, lr, w, grad, state, per_row=True)
+
+
+def _adagrad_rows(opt: Any, lr: float, w: Any, grad: Any, state: Any, per_row: bool) -> None:
+    """AdaGrad's (``per_row``: GroupAdaGrad's) kernel on the gradient's rows::
+
+    g = clip(rescale * grad); h += g*g (per_row: its row mean)
+    w -= (g / sqrt(h + eps)) * lr        (per_row: lr * g / sqrt(h + eps))
+    """
     idx, vals = _rows(grad, w)
     xp = backend.xp_of(w)
 
@@ -224,8 +222,13 @@ def _group_adagrad(opt: Any, index: Any, w: Any, grad: Any, state: Any) -> None:
         g = xp.multiply(vals, scalar(wr, opt.rescale_grad))
         if opt.clip_gradient:
             g = py_clip(xp, g, -opt.clip_gradient, opt.clip_gradient)
-        hr += xp.square(g).mean(axis=1, keepdims=True)
-        wr -= scalar(wr, lr) * g / xp.sqrt(hr + scalar(hr, opt.float_stable_eps))
+        eps = scalar(hr, opt.float_stable_eps)
+        if per_row:
+            hr += xp.square(g).mean(axis=1, keepdims=True)
+            wr -= scalar(wr, lr) * g / xp.sqrt(hr + eps)
+        else:
+            hr += xp.square(g)
+            wr -= (g / xp.sqrt(hr + eps)) * scalar(wr, lr)
 
     _lazy(idx, [w, state._data], step)
 
