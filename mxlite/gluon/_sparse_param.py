@@ -19,7 +19,14 @@ from typing import Any
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
 
-__all__ = ["stored_as", "zero_grads_for", "zero_sparse", "split_dense", "get_row_sparse"]
+__all__ = [
+    "stored_as",
+    "zero_grads_for",
+    "zero_sparse",
+    "split_dense",
+    "get_row_sparse",
+    "all_rows",
+]
 
 _MSG_NO_TRAINER = (
     "Cannot get row_sparse data for Parameter '{name}' when no Trainer is created with it. "
@@ -69,3 +76,18 @@ def get_row_sparse(param: Any, arr_list: Any, ctx: Context | type, row_id: Any) 
     results = param._check_and_get(arr_list, ctx)
     param._trainer._row_sparse_pull(param, results, row_id)
     return results
+
+
+def all_rows(param: Any) -> Any:
+    """Every row of a row_sparse Parameter on cpu(0) (MXNet's ``_reduce``): pulled from the
+    Trainer's store when the Parameter has a Trainer, else a copy of replica 0."""
+    from mxlite.context import cpu
+    from mxlite.ndarray import _sparse_build, creation
+
+    first = param._check_and_get(param._data, list)[0]
+    if not param._trainer:
+        return first.copyto(cpu(0))
+    out = _sparse_build.zeros(param._stype, first.shape, cpu(0), first.dtype)
+    all_ids = creation.arange(first.shape[0], dtype="int64")
+    param._trainer._row_sparse_pull(param, out, all_ids, full_idx=True)
+    return out

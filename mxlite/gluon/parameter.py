@@ -463,8 +463,11 @@ class Parameter:
         """The average of the replicas, on cpu(0).
 
         The sum is taken on the device of the first GPU replica when there is one (replicas on
-        other devices are copied there), so the result crosses to the host once.
+        other devices are copied there), so the result crosses to the host once. A row_sparse
+        Parameter gives every row, pulled from its Trainer's store (replica 0 without one).
         """
+        if self._stype != "default":
+            return _sparse_param.all_rows(self)
         return _replicas.reduce_mean(self.list_data())
 
     def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
