@@ -7,6 +7,25 @@ name and first message line. The differential tests run it in both and compare.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+from typing import Any
+
+
+def run_here(script: str, **scope: Any) -> Any:
+    """Run a scenario script under mxlite (``mx`` and ``np`` given) and return the JSON it
+    printed last."""
+    import numpy as np
+
+    import mxlite as mx
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(script, {"mx": mx, "np": np, **scope})  # noqa: S102
+    return json.loads(buf.getvalue().strip().splitlines()[-1])
+
+
 SCRIPT = r"""
 import json
 sp = mx.nd.sparse

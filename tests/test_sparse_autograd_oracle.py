@@ -4,9 +4,6 @@ supports (checked against NumPy)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
 import numpy as np
@@ -14,6 +11,7 @@ import pytest
 
 import mxlite as mx
 from tests.oracle import run_oracle_json
+from tests.sparse_cases import run_here
 from tests.sparse_grad_cases import SCRIPT
 
 pytestmark = pytest.mark.oracle
@@ -27,10 +25,7 @@ _MXLITE_ONLY = {"emb_rsp_add", "emb_rsp_add_twice", "emb_dense_buffer", "emb_den
 
 
 def _ours() -> dict[str, Any]:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(SCRIPT, {"mx": mx, "np": np})  # noqa: S102
-    return json.loads(buf.getvalue().strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_here(SCRIPT)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,6 @@ after each of four steps, lazy and standard (scenarios in tests/sparse_optim_cas
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
 import numpy as np
@@ -14,16 +11,14 @@ import pytest
 import mxlite as mx
 from mxlite.base import MXNetError
 from tests.oracle import run_oracle_json
+from tests.sparse_cases import run_here
 from tests.sparse_optim_cases import SCRIPT
 
 sp = mx.nd.sparse
 
 
 def _ours() -> dict[str, Any]:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(SCRIPT, {"mx": mx, "np": np})  # noqa: S102
-    return json.loads(buf.getvalue().strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_here(SCRIPT)  # type: ignore[no-any-return]
 
 
 @pytest.mark.oracle

@@ -4,18 +4,14 @@ printed forms, slicing, elementwise and dot results with their output storage ty
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import math
 from typing import Any
 
-import numpy as np
 import pytest
 
 import mxlite as mx
 from tests.oracle import run_oracle_json
-from tests.sparse_cases import SCRIPT
+from tests.sparse_cases import SCRIPT, run_here
 
 pytestmark = pytest.mark.oracle
 
@@ -25,10 +21,7 @@ _OWN_WORDING = {"tostype_bad", "reshape"}
 
 
 def _ours() -> dict[str, Any]:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(SCRIPT, {"mx": mx, "np": np, "SQ": mx.nd.sparse.square_sum})  # noqa: S102
-    return json.loads(buf.getvalue().strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_here(SCRIPT, SQ=mx.nd.sparse.square_sum)  # type: ignore[no-any-return]
 
 
 def _close(a: Any, b: Any) -> bool:

@@ -5,26 +5,19 @@ and the errors (scenarios in tests/sparse_trainer_cases.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
-import numpy as np
 import pytest
 
-import mxlite as mx
 from tests.oracle import run_oracle_json
+from tests.sparse_cases import run_here
 from tests.sparse_trainer_cases import SCRIPT
 
 pytestmark = pytest.mark.oracle
 
 
 def _ours() -> dict[str, Any]:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        exec(SCRIPT, {"mx": mx, "np": np})  # noqa: S102
-    return json.loads(buf.getvalue().strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_here(SCRIPT)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

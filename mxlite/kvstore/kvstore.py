@@ -125,6 +125,15 @@ class KVStore(KVStoreBase):
             if self._key_type is not None and kind is not self._key_type:
                 raise MXNetError(_MSG_MIXED_KEYS.format(have=self._key_type.__name__, key=key))
 
+    def _outputs(self, key: Any, out: Any, what: str) -> dict[Any, list[NDArray]]:
+        """The outputs of a pull-like call grouped by key, once every key is known to hold a
+        value (nothing is written before the checks pass)."""
+        grouped = group_pairs(flatten_pairs(key, out, what))
+        self._check_key_types(grouped)
+        for k in grouped:
+            self._stored(k)
+        return grouped
+
     def _stored(self, key: Any) -> NDArray:
         stored = self._store.get(key)
         if stored is None:
@@ -267,10 +276,7 @@ class KVStore(KVStoreBase):
         """
         if out is None:
             raise CheckError("pull needs out=: the array(s) to copy the stored value into")
-        grouped = group_pairs(flatten_pairs(key, out, "pull"))
-        self._check_key_types(grouped)
-        for k in grouped:
-            self._stored(k)
+        grouped = self._outputs(key, out, "pull")
         for k, outs in grouped.items():
             stored = self._store[k]
             for dst in outs:
@@ -321,10 +327,7 @@ class KVStore(KVStoreBase):
             raise CheckError("row_sparse_pull needs out=: the RowSparseNDArrays to fill")
         if row_ids is None:
             raise CheckError("row_sparse_pull needs row_ids=: the rows to pull")
-        grouped = group_pairs(flatten_pairs(key, out, "row_sparse_pull"))
-        self._check_key_types(grouped)
-        for k in grouped:
-            self._stored(k)
+        grouped = self._outputs(key, out, "row_sparse_pull")
         if isinstance(key, (list, tuple)) and not isinstance(row_ids, (list, tuple)):
             row_ids = [row_ids] * len(key)
         if isinstance(key, (list, tuple)):
