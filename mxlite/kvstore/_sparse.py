@@ -76,7 +76,10 @@ def _row_ids(rid: Any, bound: int) -> Any:
     """
     raw = rid._data.reshape(-1)
     xp = backend.xp_of(raw)
-    ids = xp.unique(raw.astype(np.int64))
+    ids = raw.astype(np.int64)  # a copy: the outputs keep it
+    if int(ids.size) > 1 and not bool((ids[1:] > ids[:-1]).all()):  # sorted unique: as given
+        ids.sort()
+        ids = ids[xp.concatenate([xp.ones(1, dtype=bool), ids[1:] != ids[:-1]])]
     if int(ids.size) and (int(ids[0]) < 0 or int(ids[-1]) >= bound):
         raise MXNetError(
             f"row_sparse_pull: row_ids must be in [0, {bound}); got {int(ids[0])}..{int(ids[-1])}"
@@ -129,10 +132,10 @@ def pull_rows(
                 src_ids, rows = stored._indices[keep], stored._values[keep]
             else:
                 rows = stored._data[src_ids]
-        with backend.device_guard(out.context):
+        with backend.device_guard(out.context):  # the gathered rows are fresh arrays
             out._set_rows(
-                backend.to_ctx(src_ids, out.context, copy=True),
-                backend.to_ctx(rows, out.context, copy=True).astype(out.dtype, copy=False),
+                backend.to_ctx(src_ids, out.context, copy=src_ids is ids),
+                backend.to_ctx(rows, out.context).astype(out.dtype, copy=False),
             )
 
 
