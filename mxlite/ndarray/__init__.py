@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mxlite.ndarray import contrib, op, random
+from mxlite.ndarray import _sparse_dispatch, contrib, op, random
 from mxlite.ndarray._interop import (
     from_dlpack,
     from_numpy,
@@ -15,6 +15,12 @@ from mxlite.ndarray.creation import arange, array, empty, full, ones, reset_arra
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.ndarray.op import *  # noqa: F403 - mx.nd exposes every op at top level
 from mxlite.ndarray.op import abs, max, min, round, sum  # noqa: A004, F401 - shadow builtins on purpose
+
+# ops that MXNet runs on sparse storage dispatch to mx.nd.sparse for sparse inputs
+for _name in _sparse_dispatch.NAMES:
+    if _name in globals():
+        globals()[_name] = _sparse_dispatch.wrap(_name, globals()[_name])
+del _name
 
 
 def save(fname: str, data: Any, format: str | None = None) -> None:  # noqa: A002 - public name

@@ -9,12 +9,12 @@ lhs, rhs            add / sub   mul         div
 rsp, rsp            row_sparse  row_sparse  default
 rsp, dense          default     row_sparse  default
 csr, csr            csr         csr         default
-csr, dense          default     csr         csr
+csr, dense          default     csr         default (``/``: error)
 sparse, scalar      default     same        same
 ==================  ==========  ==========  ================
 
-(A dense left operand always gives a dense result.) Everything else falls back to dense
-storage. All work is vectorized over the stored rows/entries.
+(A dense left operand always gives a dense result; ``csr / dense`` with a dense operand that
+broadcasts keeps csr.) Everything else falls back to dense storage. All work is vectorized over the stored rows/entries.
 """
 
 from __future__ import annotations
@@ -176,8 +176,7 @@ def binary(op: str, lhs: Any, rhs: Any, elemwise: bool = False) -> NDArray:
     if ls == rs and ls != "default" and op != "div":
         return _same_sparse(op, lhs, rhs)  # type: ignore[arg-type]
     if ls != "default" and rs == "default":
-        keep = op == "mul" or (op == "div" and ls == "csr")
-        if keep:
+        if op == "mul":  # csr / dense keeps csr only when broadcasting (above)
             return _with_dense(op, lhs, as_raw(rhs, _dense(lhs)))  # type: ignore[arg-type]
     return _dense_op(
         op, _dense(lhs) if ls != "default" else lhs, _dense(rhs) if rs != "default" else rhs, True
