@@ -264,6 +264,8 @@ def grad(
     result = run_backward(heads, head_grads, var_nodes, retain_graph, train_mode)
     out = []
     for var, g in zip(variables, _reached(var_nodes, result)):
+        if type(g) is RowSparseGrad:  # returned dense, as the variable
+            g = g.dense()
         with backend.array_device_guard(var._data):
             raw = backend.xp_of(var._data).zeros_like(var._data) if g is None else g
             out.append(type(var)(raw.astype(var._data.dtype, copy=False), var._ctx))

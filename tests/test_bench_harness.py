@@ -111,7 +111,9 @@ def test_canary_compares_with_the_cards_own_peak(
 
 def test_sparse_suite_runs_tiny(tmp_path: Path) -> None:
     """``python -m bench --suite sparse`` (tiny): every case reports, results are written."""
-    bench_main.main(["--suite", "sparse", "--size", "tiny", "--repeat", "1", "--out", str(tmp_path)])
+    bench_main.main(
+        ["--suite", "sparse", "--size", "tiny", "--repeat", "1", "--out", str(tmp_path)]
+    )
     rows = json.loads((tmp_path / "sparse_embedding.json").read_text())
     cases_run = {row["case"] for row in rows}
     assert {"sgd step", "adam step", "gradient bytes", "row_sparse_pull 2 contexts"} <= cases_run

@@ -205,3 +205,51 @@ def test_import_stays_cheap() -> None:
         "'mxlite.ndarray.sparse' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sparse_paths_on_a_fake_gpu(fake_gpu: object, tmp_path: object) -> None:
+    """The CuPy code paths (buffers on the device, atomic adds for repeated rows) on the fake
+    CuPy of tests/fake_cupy.py: constructors, Embedding's row_sparse gradient, csr dot, a lazy
+    Adam step, row_sparse_pull into a GPU and a CPU output, and a save from the device."""
+    from mxlite import backend
+
+    gpu = mx.gpu(0)
+    rsp = sp.row_sparse_array(([[1.0, 2.0], [3.0, 4.0]], [3, 1]), shape=(5, 2), ctx=gpu)
+    assert rsp.context == gpu and backend.is_gpu_array(rsp._values)
+    assert rsp.asnumpy()[1].tolist() == [3.0, 4.0]
+    w = mx.nd.ones((6, 2), ctx=gpu)
+    w.attach_grad(stype="row_sparse")
+    with mx.autograd.record():
+        y = mx.nd.Embedding(mx.nd.array([1, 4, 1], ctx=gpu), w, 6, 2, sparse_grad=True)
+    y.backward()
+    assert w.grad.indices.asnumpy().tolist() == [1, 4]
+    assert w.grad.data.asnumpy().tolist() == [[2.0, 2.0], [1.0, 1.0]]
+    dense = np.array([[0, 2.0, 0], [1.0, 0, 1.0]], np.float32)
+    c = sp.csr_matrix(mx.nd.array(dense, ctx=gpu), ctx=gpu)
+    b = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_allclose(sp.dot(c, mx.nd.array(b, ctx=gpu)).asnumpy(), dense @ b)
+    opt = mx.optimizer.create("adam", learning_rate=0.1)
+    state = opt.create_state(0, w)
+    opt.update(0, w, w.grad, state)
+    changed = np.flatnonzero((w.asnumpy() != 1).any(axis=1)).tolist()
+    assert changed == [1, 4]
+    kv = mx.kv.create("device")
+    kv.init(0, mx.nd.array(np.arange(12, dtype=np.float32).reshape(6, 2)).tostype("row_sparse"))
+    outs = [sp.zeros("row_sparse", (6, 2), ctx=gpu), sp.zeros("row_sparse", (6, 2))]
+    kv.row_sparse_pull(0, out=outs, row_ids=mx.nd.array([5, 2, 5], ctx=gpu))
+    for out in outs:
+        assert out.indices.asnumpy().tolist() == [2, 5]
+        assert out.data.asnumpy().tolist() == [[4.0, 5.0], [10.0, 11.0]]
+    path = str(tmp_path) + "/g.params"  # type: ignore[operator]
+    mx.nd.save(path, {"g": w.grad})
+    assert mx.nd.load(path)["g"].asnumpy().tolist() == w.grad.asnumpy().tolist()
+
+
+def test_autograd_grad_returns_sparse_gradients_densely() -> None:
+    w = mx.nd.ones((5, 2))
+    w.attach_grad()
+    with mx.autograd.record():
+        y = mx.nd.Embedding(mx.nd.array([3, 3]), w, 5, 2, sparse_grad=True)
+    (g,) = mx.autograd.grad([y], [w])
+    assert g.stype == "default" and g.asnumpy()[3].tolist() == [2.0, 2.0]
+    assert g.asnumpy().sum() == 4.0

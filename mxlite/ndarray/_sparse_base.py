@@ -89,8 +89,13 @@ class BaseSparseNDArray(NDArray):
     # ------------------------------------------------------------------ dense fallback
     @property  # type: ignore[override]
     def _data(self) -> Any:
-        """The dense raw array (computed on demand: MXNet's storage fallback)."""
-        return self._dense_raw()
+        """The dense raw array (computed on demand: MXNet's storage fallback). On the host it
+        is read-only, so a dense op writing into a sparse array in place (``out=``) fails
+        instead of writing into a temporary."""
+        arr = self._dense_raw()
+        if type(arr) is np.ndarray:
+            arr.flags.writeable = False
+        return arr
 
     @_data.setter
     def _data(self, arr: Any) -> None:

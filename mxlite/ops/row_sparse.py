@@ -63,9 +63,7 @@ def merge_rows(xp: Any, indices: Any, values: Any) -> tuple[Any, Any]:
             )
         )
         summed = xp.zeros((int(uniq.size),) + tuple(values.shape[1:]), dtype=values.dtype)
-        import cupyx  # noqa: PLC0415 - GPU only
-
-        cupyx.scatter_add(summed, seg, rows)
+        xp.add.at(summed, seg, rows)
     return uniq, summed
 
 
@@ -111,10 +109,8 @@ def csr_dot_raw(values: Any, indices: Any, indptr: Any, rows: Any, n_rows: int, 
         counts = np.diff(indptr)
         nonempty = np.flatnonzero(counts)
         out[nonempty] = np.add.reduceat(contrib, indptr[:-1][nonempty], axis=0)
-    else:
-        import cupyx  # noqa: PLC0415 - GPU only
-
-        cupyx.scatter_add(out, rows, contrib)
+    else:  # CuPy: atomic adds of each entry's row
+        xp.add.at(out, rows, contrib)
     return out
 
 
