@@ -57,11 +57,12 @@ case("adagrad_on_kv", lambda: embedding_run("adagrad", {"learning_rate": 0.1}, u
 case("ftrl_mixed", lambda: embedding_run("ftrl", {"learning_rate": 0.1}, dense_too=True))
 case("groupadagrad", lambda: embedding_run("groupadagrad", {"learning_rate": 0.1}))
 
-def rsp_weight_run(list_rows):
+def rsp_weight_run(list_rows, opt="sgd", opt_params=None):
     w = mx.gluon.Parameter("emb_weight", shape=(10, 3), stype="row_sparse", grad_stype="row_sparse",
                            init=mx.init.Constant(1.0))
     w.initialize(ctx=CTXS)
-    trainer = mx.gluon.Trainer([w], "sgd", {"learning_rate": 0.5, "momentum": 0.5}, kvstore="device")
+    opt_params = opt_params or {"learning_rate": 0.5, "momentum": 0.5}
+    trainer = mx.gluon.Trainer([w], opt, opt_params, kvstore="device")
     seen = []
     for batch in BATCHES:
         if list_rows:  # every replica gets the rows of the whole batch
@@ -83,6 +84,12 @@ def rsp_weight_run(list_rows):
 
 case("rsp_weight", lambda: rsp_weight_run(False))
 case("rsp_weight_list", lambda: rsp_weight_run(True))
+# Ftrl is lazy for row_sparse weights (dense for dense weights); others as for dense weights
+case("rsp_weight_ftrl", lambda: rsp_weight_run(False, "ftrl", {"learning_rate": 0.5}))
+case("rsp_weight_adam_std", lambda: rsp_weight_run(False, "adam", {"learning_rate": 0.1,
+                                                                   "lazy_update": False}))
+case("rsp_weight_nag", lambda: rsp_weight_run(False, "nag", {"learning_rate": 0.1, "momentum": 0.9}))
+case("rsp_weight_adagrad", lambda: rsp_weight_run(False, "adagrad", {"learning_rate": 0.1}))
 
 def errors():
     res = {}

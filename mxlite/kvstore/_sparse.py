@@ -25,7 +25,7 @@ from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.ops import row_sparse
 
-__all__ = ["is_sparse", "merge", "pull_rows", "copy_out"]
+__all__ = ["is_sparse", "merge", "pull_rows", "copy_out", "weight_view"]
 
 _MSG_SRC = (
     "PullRowSparse expects row_sparse src NDArray: key {key!r} was initialized with a dense "
@@ -147,3 +147,16 @@ def copy_out(stored: NDArray, dst: Any) -> None:
             f"shape {tuple(dst.shape)}."
         )
     stored.copyto(dst)
+
+
+def weight_view(stored: NDArray, cached: Any) -> Any:
+    """The stored dense value of a row_sparse weight as a RowSparseNDArray holding every row and
+    sharing its memory (what the updater gets, as MXNet hands it the row_sparse weight);
+    ``cached`` is returned when it is still a view of ``stored``."""
+    from mxlite.ndarray._sparse_base import RowSparseNDArray
+
+    if cached is not None and cached._values is stored._data:
+        return cached
+    with backend.device_guard(stored.context):
+        rows = backend.get_xp(stored.context).arange(stored.shape[0], dtype=np.int64)
+    return RowSparseNDArray._make(stored._data, rows, stored.shape, stored.context)

@@ -91,6 +91,7 @@ class KVStore(KVStoreBase):
         self._version = 0
         self._plan: PushPullPlan | None = None
         self._rsp_keys: set[Any] = set()  # keys holding a row_sparse weight (see _sparse)
+        self._rsp_views: dict[Any, Any] = {}  # their row_sparse views for the updater
 
     # ------------------------------------------------------------------ properties
     @property
@@ -254,15 +255,25 @@ class KVStore(KVStoreBase):
                 stored = stored.copyto(grad.context)
                 self._store[k] = stored
             groups.setdefault(stored.context, []).append(k)
+        weight = self._updater_weight
         if not isinstance(self._updater, Updater):
             for k, grad in merged.items():
-                self._updater(k, grad, self._store[k])
+                self._updater(k, grad, weight(k))
             return
         for keys in groups.values():
             if len(keys) == 1:
-                self._updater(keys[0], merged[keys[0]], self._store[keys[0]])
+                self._updater(keys[0], merged[keys[0]], weight(keys[0]))
             else:
-                self._updater(keys, [merged[k] for k in keys], [self._store[k] for k in keys])
+                self._updater(keys, [merged[k] for k in keys], [weight(k) for k in keys])
+
+    def _updater_weight(self, key: Any) -> NDArray:
+        """The stored weight as the updater sees it: a row_sparse weight as a RowSparseNDArray
+        view of every row (MXNet hands the updater the row_sparse weight)."""
+        stored = self._store[key]
+        if key not in self._rsp_keys:
+            return stored
+        view = self._rsp_views[key] = _sparse.weight_view(stored, self._rsp_views.get(key))
+        return view  # type: ignore[no-any-return]
 
     def pull(
         self, key: Any, out: Any = None, priority: int = 0, ignore_sparse: bool = True

@@ -15,6 +15,10 @@ A dense weight updated from a RowSparseNDArray gradient ``g`` (rows ``idx``):
 * optimizers without a sparse kernel in MXNet (NAG, RMSProp, Signum, Ftrl with a dense weight,
   ...) get the standard update through their own rule with the gradient made dense, as MXNet's
   storage fallback does.
+* a **row_sparse weight** (a kvstore's value of a ``stype='row_sparse'`` Parameter, handed over
+  as a RowSparseNDArray holding every row, see :func:`mxlite.kvstore._sparse.weight_view`)
+  is updated through its values as the dense weight above, except that Ftrl is lazy too (MXNet's
+  ``ftrl_update`` has a sparse kernel for row_sparse weights only).
 
 AdaGrad's sparse kernel has no weight decay (MXNet raises; so does mxlite), GroupAdaGrad none at
 all. Everything runs on the weight's array module (NumPy or CuPy): fancy-indexed gathers and
@@ -47,27 +51,32 @@ def is_sparse(grad: Any) -> bool:
     return getattr(grad, "stype", "default") != "default"
 
 
-def _family(opt: Any) -> str:
+def _family(opt: Any, rules: dict[str, Any]) -> str:
     for cls in type(opt).__mro__:
-        if cls.__name__ in _RULES and cls.__module__.startswith("mxlite.optimizer"):
+        if cls.__name__ in rules and cls.__module__.startswith("mxlite.optimizer"):
             return cls.__name__
     return ""
 
 
 def update(opt: Any, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
-    """One update of ``weight`` (dense) from sparse ``grad`` with ``state`` (see module doc).
+    """One update of ``weight`` (dense, or a row_sparse weight holding every row) from sparse
+    or dense ``grad`` with ``state`` (see the module docstring).
 
     Raises:
-        MXNetError: AdaGrad with weight decay, or a row_sparse gradient of another shape.
+        MXNetError: AdaGrad with weight decay, a gradient of another shape, or a row_sparse
+            weight missing rows.
     """
     if grad.shape != weight.shape:
         raise MXNetError(
             f"{type(opt).__name__}.update: gradient of shape {grad.shape} for a weight of shape "
             f"{weight.shape}; they must match."
         )
-    rule = _RULES.get(_family(opt))
+    rules = _RULES
+    if weight.stype != "default":
+        weight, rules = _weight_values(weight), _RSP_WEIGHT_RULES
+    rule = rules.get(_family(opt, rules))
     mp = bool(getattr(opt, "multi_precision", False) and weight.dtype == np.float16)
-    if rule is None or mp or grad.stype != "row_sparse" or weight.stype != "default":
+    if rule is None or mp or grad.stype != "row_sparse":
         _standard(opt, index, weight, grad, state)
         return
     with backend.array_device_guard(weight._data):
@@ -81,16 +90,32 @@ def update_multi(
     """:func:`update` for each sparse gradient, the optimizer's own path for the dense ones
     (in the given order)."""
     for idx, w, g, s in zip(indices, weights, grads, states):
-        if is_sparse(g):
+        if is_sparse(g) or is_sparse(w):
             update(opt, idx, w, g, s)
         else:
             opt.update_multi_precision(idx, w, g, s)
 
 
+def _weight_values(weight: Any) -> NDArray:
+    """A row_sparse weight holding every row as a dense NDArray sharing its values.
+
+    Raises:
+        MXNetError: some rows are missing (as MXNet's sparse update kernels require them all).
+    """
+    if int(weight._indices.size) != weight.shape[0]:
+        raise MXNetError(
+            f"Updates of RowSparse weights are only implemented for RowSparse weights with all "
+            f"rows containing non-zeros. Expects weights.data.shape[0] "
+            f"({int(weight._indices.size)}) == weights.shape[0] ({weight.shape[0]})."
+        )
+    return NDArray(weight._values, weight.context)
+
+
 def _standard(opt: Any, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
     """The optimizer's own (dense) rule with the gradient made dense (storage fallback)."""
-    dense = NDArray(backend.to_ctx(grad._data, weight.context), weight.context)
-    opt.update_multi_precision(index, weight, dense, state)
+    if grad.stype != "default":
+        grad = NDArray(backend.to_ctx(grad._data, weight.context), weight.context)
+    opt.update_multi_precision(index, weight, grad, state)
 
 
 def _rows(grad: Any, w: Any) -> tuple[Any, Any]:
@@ -233,9 +258,27 @@ def _adagrad_rows(opt: Any, lr: float, w: Any, grad: Any, state: Any, per_row: b
     _lazy(idx, [w, state._data], step)
 
 
+def _ftrl(opt: Any, index: Any, w: Any, grad: Any, state: Any) -> None:
+    """Ftrl on the gradient's rows (its kernel for row_sparse weights, same expression)."""
+    from mxlite.ndarray._update_rules import single_tensor_ftrl
+
+    opt._update_count(index)
+    wd = opt._get_wd(index)
+    lr = opt._get_lr(index)
+    idx, vals = _rows(grad, w)
+    kw = {"lamda1": opt.lamda1, "beta": opt.beta, "rescale_grad": opt.rescale_grad,
+          "clip_gradient": kernel_clip(opt.clip_gradient)}  # fmt: skip
+    _lazy(
+        idx,
+        [w, state[0]._data, state[1]._data],
+        lambda wr, zr, nr: single_tensor_ftrl(wr, vals, zr, nr, lr, wd, **kw),
+    )
+
+
 _RULES: dict[str, Callable[..., None]] = {
     "SGD": _sgd,
     "Adam": _adam,
     "AdaGrad": _adagrad,
     "GroupAdaGrad": _group_adagrad,
 }
+_RSP_WEIGHT_RULES = {**_RULES, "Ftrl": _ftrl}

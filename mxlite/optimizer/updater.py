@@ -153,7 +153,8 @@ class Updater:
                 self.states_synced[idx] = True
                 self._states_version += 1
         arg_states = [states[idx] for idx in indices]
-        if any(map(_sparse_update.is_sparse, grads)):  # row_sparse gradients: no cached plan
+        # row_sparse gradients or weights: no cached plan
+        if any(map(_sparse_update.is_sparse, grads)) or any(map(_sparse_update.is_sparse, weights)):
             _sparse_update.update_multi(self.optimizer, indices, weights, grads, arg_states)
             return
         if not (listed and weights):
