@@ -6,8 +6,10 @@ Examples:
     python -m bench --suite train --size full --runs 3   # the training-step suite only
 
 Suites: ``params`` (init, zero_grad, save/load, reset_ctx and optimizer steps on the S1-S4
-parameter sets) and ``train`` (forward + backward + ``Trainer.step`` of real networks against
-MXNet 1.9.1, PyTorch and the bare matrix products; see bench/train_step.py).
+parameter sets), ``train`` (forward + backward + ``Trainer.step`` of real networks against
+MXNet 1.9.1, PyTorch and the bare matrix products; see bench/train_step.py) and ``sparse``
+(lazy optimizer steps of a large embedding table and row_sparse_pull; see
+bench/sparse_embedding.py; not part of ``all``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import mxlite as mx
-from bench import cases, first_call, peer_mxnet, report, sets, train_step
+from bench import cases, first_call, peer_mxnet, report, sets, sparse_embedding, train_step
 from bench.progress import Progress, progress
 from bench.timing import gpu_canary
 
@@ -58,7 +60,7 @@ def _header(notes: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=["tiny", "full"], default="tiny")
-    parser.add_argument("--suite", choices=["params", "train", "all"], default="all")
+    parser.add_argument("--suite", choices=["params", "train", "sparse", "all"], default="all")
     parser.add_argument("--out", default="bench/results")
     parser.add_argument(
         "--repeat", type=int, default=None, help="timed runs per case (default: tiny 3, full 7)"
@@ -96,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         _params_suite(args)
     if args.suite in ("train", "all"):
         _train_suite(args)
+    if args.suite == "sparse":
+        sparse_embedding.main(
+            ["--size", args.size, "--repeat", str(args.repeat), "--out", args.out]
+            + (["--no-torch"] if args.no_torch else [])
+        )
     return 0
 
 

@@ -7,7 +7,7 @@ Layout of a file as MXNet 1.9.1 writes it (all integers little-endian)::
     uint64 N                     number of arrays, then N arrays:
         uint32 magic             0xF993FAC9 (V2), or 0xF993FACA (V3) when numpy shape
                                  semantics are on (npx.set_np())
-        int32  stype             0 = dense (1 row_sparse, 2 csr: not supported here)
+        int32  stype             0 = dense (1 row_sparse, 2 csr: see _sparse_file.py)
         int32  ndim              V3: 0 is a scalar, -1 an unknown shape; V2: 0 means "none"
         int64  dims[ndim]
         int32  dev_type, dev_id  the saving device (cpu 1, gpu 2, cpu_pinned 3); ignored on load
@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from mxlite._formats import sparse as _sparse_file
 from mxlite._formats._binio import BoundedReader, Source, as_little_endian, open_source
 from mxlite.base import DTYPE_NAME_TO_NP
 
@@ -69,7 +70,6 @@ TYPE_FLAG_TO_NAME: dict[int, str] = {
 }
 NAME_TO_TYPE_FLAG: dict[str, int] = {name: flag for flag, name in TYPE_FLAG_TO_NAME.items()}
 _KNOWN_BUT_UNSUPPORTED = {8: "int16", 9: "uint16", 10: "uint32", 11: "uint64"}
-_STYPE_NAMES = {-1: "undefined", 0: "default", 1: "row_sparse", 2: "csr"}
 
 #: Most dimensions an array in a file may have (NumPy 1.x's limit; MXNet models use far fewer).
 MAX_NDIM = 32
@@ -152,14 +152,26 @@ def _read_shape(reader: BoundedReader, magic: int, index: int) -> tuple[int, ...
     return tuple(dims)
 
 
-def _read_array(reader: BoundedReader, index: int, np_shape: bool | None) -> np.ndarray:
+def _read_sparse_shape(reader: BoundedReader, what: str) -> tuple[int, ...]:
+    ndim = reader.i32(what)
+    if ndim < 0 or ndim > MAX_NDIM:
+        raise reader.error(f"{what} has {ndim} dimensions (0 to {MAX_NDIM} allowed)")
+    dims = tuple(reader.i64s(ndim, what))
+    if any(d < 0 for d in dims):
+        raise reader.error(f"{what} has a negative dimension: {dims}")
+    return dims
+
+
+def _read_array(reader: BoundedReader, index: int, np_shape: bool | None) -> Any:
+    """One record: a NumPy array, or a :class:`~mxlite._formats.sparse.SparseRecord`."""
     return _read_record(reader, index, np_shape)[0]
 
 
 def _read_record(
     reader: BoundedReader, index: int, np_shape: bool | None
-) -> tuple[np.ndarray, tuple[int, int]]:
-    """One array record: the array and the ``(dev_type, dev_id)`` it was saved from."""
+) -> tuple[Any, tuple[int, int]]:
+    """One array record: the array (or sparse record) and the ``(dev_type, dev_id)`` it was
+    saved from (cpu(0) for sparse records)."""
     magic = reader.u32(f"the magic of array {index}")
     if np_shape is not None:
         if magic == V3_MAGIC and not np_shape:
@@ -168,13 +180,16 @@ def _read_record(
             raise reader.error(_MSG_V2_IN_NP.format(i=index))
     if magic in (V2_MAGIC, V3_MAGIC):
         stype = reader.i32(f"the storage type of array {index}")
+        if stype in (1, 2):  # row_sparse, csr: see mxlite._formats.sparse
+            record = _sparse_file.read_record(
+                reader,
+                index,
+                stype,
+                lambda what: _read_sparse_shape(reader, what),
+                lambda flag: _np_dtype_of_flag(flag, reader, index),
+            )
+            return record, _DEFAULT_DEVICE
         if stype != 0:
-            name = _STYPE_NAMES.get(stype)
-            if name in ("row_sparse", "csr"):
-                raise reader.error(
-                    f"array {index} has {name} storage; mxlite reads dense arrays only. In "
-                    "MXNet, save x.tostype('default') instead."
-                )
             raise reader.error(f"array {index} has unknown storage type {stype}")
     shape = _read_shape(reader, magic, index)
     if shape is None:
@@ -213,7 +228,7 @@ def read_params(
     Returns:
         A list of arrays when the file holds no names, else a dict name -> array in file order
         (a later duplicate name wins, as in MXNet). Arrays are native-endian, C-contiguous and
-        writable.
+        writable; sparse arrays come as :class:`~mxlite._formats.sparse.SparseRecord`.
 
     Raises:
         ParamFileError: the bytes are not a valid MXNet parameter file; the message names
@@ -345,6 +360,10 @@ def write_params(
     f.write(struct.pack("<QQQ", LIST_MAGIC, 0, len(values)))
     for i, value in enumerate(values):
         where = f"array {names[i]!r}" if names else f"array {i}"
+        if isinstance(value, _sparse_file.SparseRecord):
+            magic = V3_MAGIC if np_magic else V2_MAGIC
+            _sparse_file.write_record(f, value, magic, _type_flag_of, where)
+            continue
         device = devices[i] if devices is not None else _DEFAULT_DEVICE
         _write_record(f, np.asarray(to_numpy(value)), np_magic, device, where)
     f.write(struct.pack("<Q", len(names)))

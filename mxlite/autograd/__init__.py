@@ -36,6 +36,7 @@ from mxlite.autograd.tape import (
     set_training,
 )
 from mxlite.base import MXNetError
+from mxlite.ops.row_sparse import RowSparseGrad, store_grad
 
 __all__ = [
     "record",
@@ -200,6 +201,9 @@ def backward(
     result = run_backward(heads, head_grads, None, retain_graph, train_mode, write_buffers=True)
     for node, g in result.items():
         node.fresh = True
+        if node.grad.stype != "default" or type(g) is RowSparseGrad:
+            store_grad(node.grad, g, node.grad_req)  # row_sparse gradients (mx.nd.sparse)
+            continue
         buf = node.grad._data
         if g is buf:  # the rule wrote it in place
             continue
@@ -260,6 +264,8 @@ def grad(
     result = run_backward(heads, head_grads, var_nodes, retain_graph, train_mode)
     out = []
     for var, g in zip(variables, _reached(var_nodes, result)):
+        if type(g) is RowSparseGrad:  # returned dense, as the variable
+            g = g.dense()
         with backend.array_device_guard(var._data):
             raw = backend.xp_of(var._data).zeros_like(var._data) if g is None else g
             out.append(type(var)(raw.astype(var._data.dtype, copy=False), var._ctx))

@@ -899,3 +899,38 @@ _unary("arctanh", lambda xp, g, a, y: g / (1 - a * a))
 _unary("degrees", lambda xp, g, a, y: g * float(180 / np.pi))
 _unary("radians", lambda xp, g, a, y: g * float(np.pi / 180))
 _unary("rcbrt", lambda xp, g, a, y: -g * y / (3 * a))
+
+
+# ---------------------------------------------------------------------- sparse (issue 15)
+@register_grad("_embedding_row_sparse")
+def _embedding_row_sparse(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """``Embedding(sparse_grad=True)``: the weight's gradient as merged rows (a
+    :class:`~mxlite.ops.row_sparse.RowSparseGrad`): the output gradients of repeated indices
+    added, only the rows looked up present."""
+    from mxlite.ops import row_sparse
+
+    weight = ins[0]
+    dim = int(weight.shape[1])
+    uniq, summed = row_sparse.merge_rows(_xp(g), attrs["index"].reshape(-1), g.reshape(-1, dim))
+    return (row_sparse.RowSparseGrad(uniq, summed.astype(weight.dtype, copy=False), weight.shape),)
+
+
+@register_grad("_sparse_dot_csr_lhs")
+def _sparse_dot_csr_lhs(g: Any, ins: tuple, out: Any, attrs: dict, needs: tuple) -> Sequence[Any]:
+    """``out = dot(csr, W)`` (flags ``transpose_a``/``transpose_b``): ``dW = dot(csr.T, g)``,
+    row_sparse when ``attrs['sparse_grad']`` (only the csr's columns), else dense."""
+    from mxlite.ops import row_sparse
+
+    vals, idx, ptr, rows, shape = attrs["csr"]
+    w = ins[0]
+    if attrs["transpose_a"]:  # out = csr.T @ W  ->  dW = csr @ g
+        grad = row_sparse.csr_dot_raw(vals, idx, ptr, rows, shape[0], g)
+        return ((grad.T if attrs["transpose_b"] else grad).astype(w.dtype, copy=False),)
+    uniq, summed = row_sparse.csr_t_dot_raw(vals, idx, rows, g)
+    summed = summed.astype(w.dtype, copy=False)
+    if attrs["transpose_b"]:  # out = csr @ W.T  ->  dW = (csr.T @ g).T
+        dense = row_sparse.densify(_xp(g), uniq, summed, (shape[1], int(g.shape[1])), w.dtype)
+        return (dense.T.copy(),)
+    if attrs["sparse_grad"]:
+        return (row_sparse.RowSparseGrad(uniq, summed, w.shape),)
+    return (row_sparse.densify(_xp(g), uniq, summed, tuple(w.shape), w.dtype),)

@@ -31,6 +31,7 @@ under one lock (:data:`_LOCK`), which rebuilds and invalidations take, never the
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
@@ -39,6 +40,7 @@ from typing import Any
 
 from mxlite import _epoch, backend
 from mxlite.base import MXNetError
+from mxlite.gluon import _sparse_param
 
 __all__ = ["ZeroGradCache", "lookup", "build"]
 
@@ -156,17 +158,23 @@ def build(params: Any) -> ZeroGradCache:
 
     cache = ZeroGradCache()
     groups: dict[int, list[Any]] = {}
+    sparse: list[Any] = []
     for param in params:
         grads = param._grad
         if grads is None or param.grad_req == "null":
             continue
         for grad in grads:
+            if grad.stype != "default":  # row_sparse buffers: drop their rows
+                sparse.append(grad)
+                continue
             raw = grad._data
             if cache.not_float is None and raw.dtype.kind != "f" and raw.dtype.name != "bfloat16":
                 cache.not_float = (raw.dtype.name, param.name)
             dev = int(raw.device.id) if backend.is_gpu_array(raw) else -1
             groups.setdefault(dev, []).append(raw)
     cache.plans = tuple(ZeroPlan(arrays) for arrays in groups.values())
+    if sparse:
+        cache.plans += (functools.partial(_sparse_param.zero_sparse, sparse),)
     return cache
 
 

@@ -255,11 +255,14 @@ def index_params(path: str) -> dict[str, FileArray] | list[FileArray] | None:
         index = _Index(os.dup(f.fileno()), path, info)
         reader = _IndexingReader(f, info.st_size, index)
         try:
-            _, names = params_format.parse_list(reader)
+            arrays, names = params_format.parse_list(reader)
         except BaseException:
             index.close()
             raise
         entries = reader.entries
+        if len(entries) != len(arrays):  # sparse records: the ordinary reader loads them
+            index.close()
+            return None
         if names is None:
             return entries
         result: dict[str, FileArray] = {}

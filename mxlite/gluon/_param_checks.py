@@ -39,10 +39,6 @@ MSG_INVALID_SHAPE_DEFERRED = (
     "Cannot initialize Parameter '{name}' because it has invalid shape: {shape}. Please specify "
     "in_units, in_channels, etc for `Block`s."
 )
-MSG_SPARSE = (
-    "Parameter '{name}' has {what}='{stype}': mxlite stores parameters densely only, so sparse "
-    "storage is not implemented yet. Create the Parameter with {what}='default'."
-)
 _MSG_LOAD_SHAPE = (
     "Failed loading Parameter '{name}' from saved params: shape incompatible expected {mine} vs "
     "saved {saved}"
@@ -109,17 +105,12 @@ def plan_load(param: Any, data: Any, ctx: Any, cast_dtype: bool, dtype_source: s
 
     Raises:
         CheckError: incompatible shape, dtype or contexts; a bad ``dtype_source``.
-        NotImplementedError: sparse storage.
     """
     name = param.name
     if cast_dtype and dtype_source not in ("current", "saved"):
         raise CheckError(f"dtype_source must be 'current' or 'saved', but got '{dtype_source}'")
-    param._check_dense()
     if getattr(data, "stype", "default") != "default":
-        raise NotImplementedError(
-            f"Cannot load Parameter '{name}' from {data.stype} storage: mxlite stores "
-            "parameters densely only."
-        )
+        data = data.tostype("default")  # installed in the Parameter's own stype
     saved = tuple(data.shape)
     new_shape = None if param._shape is not None else saved
     if param.shape:

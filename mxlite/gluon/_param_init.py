@@ -28,7 +28,7 @@ from typing import Any
 from mxlite import autograd
 from mxlite.base import CheckError
 from mxlite.context import Context
-from mxlite.gluon import _param_checks, _replicas
+from mxlite.gluon import _param_checks, _replicas, _sparse_param
 from mxlite.gluon.utils import shape_is_known
 from mxlite.ndarray.ndarray import NDArray
 
@@ -131,7 +131,6 @@ def start(
 
     Raises:
         ValueError: unknown shape and no deferred initialization allowed.
-        NotImplementedError: sparse storage.
     """
     if param._data is not None and not force_reinit:
         warnings.warn(
@@ -150,7 +149,6 @@ def start(
         raise ValueError(
             _param_checks.MSG_INVALID_SHAPE.format(name=param.name, shape=str(param.shape))
         )
-    param._check_dense()
     job = make_job(param, init, ctx_list, default_init, None)
     data = param._data
     if data and data[0]._data.nbytes >= _replicas.RECYCLE_MIN_BYTES:
@@ -206,7 +204,6 @@ def _finish_deferred(params: Iterable[Any]) -> None:
                     name=param.name, shape=str(param.shape)
                 )
             )
-        param._check_dense()
         jobs.append(
             make_job(param, pending.init, pending.ctx_list, pending.default_init, pending.data)
         )
@@ -233,10 +230,11 @@ def set_replicas_many(
             last_list, table = ctx_list, ctx_map(ctx_list)
         data = list(replicas)  # the list is the caller's to give away
         for i, arr in enumerate(data):
-            if type(arr) is not cls:
+            if type(arr) is not cls and arr.stype == "default":
                 data[i] = cls(arr._data, arr.context)
+        data = _sparse_param.stored_as(param._stype, data)
         req = param.grad_req
-        grads = None if req == "null" else _replicas.zeros_like_each(data, cls)
+        grads = None if req == "null" else _new_grads(param, data, cls)
         param._install(data, ctx_list, table, grads)
         if grads is not None:
             variables += data
@@ -252,8 +250,15 @@ def init_grad(param: Any) -> None:
     if param.grad_req == "null":
         param._set_grads(None)
         return
-    param._set_grads(_replicas.zeros_like_each(param._data))
+    param._set_grads(_new_grads(param, param._data, None))
     attach_grads(param)
+
+
+def _new_grads(param: Any, data: list[NDArray], cls: Any) -> list[NDArray]:
+    """Zero gradient buffers for ``data`` in ``param``'s ``grad_stype``."""
+    if param._grad_stype != "default":
+        return _sparse_param.zero_grads_for(param._grad_stype, data)
+    return _replicas.zeros_like_each(data, cls)
 
 
 def attach_grads(param: Any) -> None:

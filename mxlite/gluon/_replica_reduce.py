@@ -304,6 +304,8 @@ def host_averages(params: Sequence[Any]) -> list[NDArray]:
         RuntimeError, DeferredInitializationError: a Parameter is not initialized (as
             ``Parameter.list_data`` raises); nothing is computed then.
     """
-    replica_lists = [p.list_data() for p in params]
-    means = average_many(replica_lists).means
-    return [arr for arr, _ in to_host_many(means)]  # type: ignore[arg-type]
+    dense = [p for p in params if p._stype == "default"]
+    replica_lists = [p.list_data() for p in dense]
+    means = iter([arr for arr, _ in to_host_many(average_many(replica_lists).means)])  # type: ignore[arg-type]
+    # sparse weights: all rows, from the Trainer's store when there is one (MXNet's _reduce)
+    return [next(means) if p._stype == "default" else p._reduce() for p in params]

@@ -84,7 +84,9 @@ class StepLists:
         self.epoch = _epoch.BUFFERS.value
         self.indices = [i for i, param in enumerate(params) if param.grad_req != "null"]
         self.params = [params[i] for i in self.indices]
-        self.datas = [param.list_data() for param in self.params]
+        # a row_sparse weight's replicas (list_data refuses them; the rows come from the store)
+        self.datas = [param._check_and_get(param._data, list) if param._stype != "default"
+                      else param.list_data() for param in self.params]  # fmt: skip
         self.grads = [param.list_grad() for param in self.params]
         self.flat = [arr for datas in self.datas for arr in datas]
         self.n_updaters = n_updaters

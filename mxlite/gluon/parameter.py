@@ -30,6 +30,7 @@ from mxlite.gluon import (
     _param_load,
     _replica_reduce,
     _replicas,
+    _sparse_param,
     utils,
 )
 from mxlite.ndarray import creation
@@ -101,9 +102,11 @@ class Parameter:
         init: initializer of this parameter; the global initializer is used when None.
         allow_deferred_init: whether ``initialize`` may wait for an unknown shape.
         differentiable: when False, ``grad_req`` is always ``'null'``.
-        stype: storage type ``'default'``, ``'row_sparse'`` or ``'csr'`` (only 'default' can be
-            initialized in mxlite).
-        grad_stype: storage type of the gradient, same choices.
+        stype: storage type ``'default'``, ``'row_sparse'`` or ``'csr'`` of the replicas; a
+            sparse Parameter is read with :meth:`row_sparse_data` (see
+            :mod:`mxlite.gluon._sparse_param`).
+        grad_stype: storage type of the gradient buffers, same choices (``'row_sparse'``:
+            backward stores only the rows a batch touched).
 
     Raises:
         CheckError: an invalid ``grad_req``, ``stype`` or ``grad_stype``.
@@ -225,13 +228,6 @@ class Parameter:
             )
         self._trainer = trainer
 
-    def _check_dense(self) -> None:
-        for what, stype in (("stype", self._stype), ("grad_stype", self._grad_stype)):
-            if stype != "default":
-                raise NotImplementedError(
-                    _param_checks.MSG_SPARSE.format(name=self.name, what=what, stype=stype)
-                )
-
     # ------------------------------------------------------------------ replica lookup
     def _check_and_get(self, arr_list: list[NDArray] | None, ctx: Any) -> Any:
         """The replica of ``arr_list`` for ``ctx`` (all of them for ``ctx is list``).
@@ -291,27 +287,34 @@ class Parameter:
         return self._check_and_get(self._data, list)
 
     def row_sparse_data(self, row_id: NDArray) -> NDArray:
-        """Rows of a 'row_sparse' parameter (sparse storage is not implemented in mxlite)."""
+        """The replica on ``row_id``'s context of a 'row_sparse' Parameter, holding (at least)
+        the rows ``row_id`` names, pulled from the Trainer's kvstore.
+
+        Raises:
+            RuntimeError: the storage type is not 'row_sparse', or no Trainer has the Parameter.
+            TypeError: ``row_id`` is not an NDArray.
+        """
         if self._stype != "row_sparse":
             raise RuntimeError(
                 f"Cannot return a copy of Parameter {self.name} via row_sparse_data() because "
                 f"its storage type is {self._stype}. Please use data() instead."
             )
-        raise NotImplementedError(
-            _param_checks.MSG_SPARSE.format(name=self.name, what="stype", stype=self._stype)
-        )
+        return _sparse_param.get_row_sparse(self, self._data, row_id.ctx, row_id)  # type: ignore[no-any-return]
 
     def list_row_sparse_data(self, row_id: NDArray) -> list[NDArray]:
-        """Rows of a 'row_sparse' parameter on every context (not implemented in mxlite)."""
+        """:meth:`row_sparse_data` on every context, in the order of :meth:`list_ctx`.
+
+        Raises:
+            RuntimeError: the storage type is not 'row_sparse', or no Trainer has the Parameter.
+            TypeError: ``row_id`` is not an NDArray.
+        """
         if self._stype != "row_sparse":
             raise RuntimeError(
                 f"Cannot return copies of Parameter '{self.name}' on all contexts via "
                 f"list_row_sparse_data() because its storage type is {self._stype}. Please use "
                 "data() instead."
             )
-        raise NotImplementedError(
-            _param_checks.MSG_SPARSE.format(name=self.name, what="stype", stype=self._stype)
-        )
+        return _sparse_param.get_row_sparse(self, self._data, list, row_id)  # type: ignore[no-any-return]
 
     def grad(self, ctx: Context | None = None) -> NDArray:
         """The gradient buffer on ``ctx`` (looked up like :meth:`data`).
@@ -364,7 +367,6 @@ class Parameter:
 
         Raises:
             ValueError: the shape is unknown and deferred initialization is not allowed.
-            NotImplementedError: sparse storage.
         """
         job = _param_init.start(self, init, ctx, default_init, force_reinit, stacklevel=3)
         if job is not None:
@@ -461,8 +463,11 @@ class Parameter:
         """The average of the replicas, on cpu(0).
 
         The sum is taken on the device of the first GPU replica when there is one (replicas on
-        other devices are copied there), so the result crosses to the host once.
+        other devices are copied there), so the result crosses to the host once. A row_sparse
+        Parameter gives every row, pulled from its Trainer's store (replica 0 without one).
         """
+        if self._stype != "default":
+            return _sparse_param.all_rows(self)
         return _replicas.reduce_mean(self.list_data())
 
     def reset_ctx(self, ctx: Context | Sequence[Context] | None) -> None:
@@ -502,7 +507,10 @@ class Parameter:
         """Set the gradient buffers on all contexts to 0 (no-op without gradients)."""
         if self._grad is None:
             return
-        creation.reset_arrays(*self._grad, num_arrays=len(self._grad))
+        dense, sparse = _sparse_param.split_dense(self._grad)
+        _sparse_param.zero_sparse(sparse)
+        if dense:
+            creation.reset_arrays(*dense, num_arrays=len(dense))
 
     def var(self) -> Any:
         """A symbol for this parameter (MXNet's symbolic API, which mxlite does not provide).

@@ -25,6 +25,7 @@ from mxlite import kvstore as kvs
 from mxlite import optimizer as opt
 from mxlite.autograd import tape
 from mxlite.base import CheckError
+from mxlite.gluon import _trainer_sparse
 from mxlite.gluon._trainer_step import StepLists, fork_missing_counts
 from mxlite.gluon.parameter import Parameter, ParameterDict
 
@@ -100,14 +101,11 @@ class Trainer:
         for param in params:
             if not isinstance(param, Parameter):
                 raise ValueError(_MSG_NOT_LIST.format(what=f"list of {type(param)}"))
-            if param._stype != "default" or param._grad_stype != "default":
-                raise NotImplementedError(
-                    f"Parameter {param.name!r} has sparse storage; mxlite trains dense "
-                    "parameters only."
-                )
         if not params:
             raise TypeError(_MSG_EMPTY)
         self._params: list[Parameter] = list(params)
+        self._contains_sparse_weight = any(p._stype != "default" for p in params)
+        self._contains_sparse_grad = any(p._grad_stype != "default" for p in params)
         self._param2idx: dict[str, int] = {param.name: i for i, param in enumerate(params)}
         self._compression_params = compression_params
         self._contexts = self._check_contexts()
@@ -201,9 +199,14 @@ class Trainer:
 
     def _init_kvstore(self) -> None:
         config = self._kvstore_params
-        kv, update_on_kvstore = self._create_kvstore(config["kvstore"])
-        self._distributed = kv is not None and "dist" in kv.type
         requested = config["update_on_kvstore"]
+        if self._contains_sparse_weight or self._contains_sparse_grad:
+            kv, update_on_kvstore = _trainer_sparse.create_kvstore(self, config["kvstore"])
+            self._distributed = kv is not None and "dist" in kv.type
+            requested = None  # settled by the sparse rules
+        else:
+            kv, update_on_kvstore = self._create_kvstore(config["kvstore"])
+            self._distributed = kv is not None and "dist" in kv.type
         if requested is not None:
             update_on_kvstore = bool(requested)
         if update_on_kvstore and kv is None:
@@ -235,8 +238,12 @@ class Trainer:
                 if param._deferred_init:
                     waiting.append(param)
                     continue
+                idx = self._param2idx[param.name]
+                if param._stype != "default":  # the store keeps the weight; rows are pulled
+                    self._kvstore.init(idx, param._check_and_get(param._data, list)[0])
+                    continue
                 arrays = param.list_data()
-                self._kvstore.broadcast(self._param2idx[param.name], arrays[0], arrays)
+                self._kvstore.broadcast(idx, arrays[0], arrays)
         self._params_to_init = waiting
 
     def _prepare(self) -> None:
@@ -311,6 +318,9 @@ class Trainer:
         if self._kvstore is None:
             return
         lists = self._step_lists()
+        if self._contains_sparse_grad or self._contains_sparse_weight:
+            _trainer_sparse.allreduce(self, lists)
+            return
         indices = lists.indices
         outs = lists.datas if self._update_on_kvstore else None
         if isinstance(self._kvstore, kvs.KVStore) and indices:
@@ -321,6 +331,18 @@ class Trainer:
             self._kvstore.pushpull(
                 i, lists.grads[n], out=None if outs is None else outs[n], priority=-i
             )
+
+    def _row_sparse_pull(
+        self, parameter: Parameter, out: Any, row_id: Any, full_idx: bool = False
+    ) -> None:
+        """Pull the rows ``row_id`` of a row_sparse Parameter from the store into ``out`` (all
+        rows with a plain ``pull`` when ``full_idx`` and the store is not distributed)."""
+        self._prepare()
+        idx = self._param2idx[parameter.name]
+        if full_idx and "dist" not in self._kvstore.type:
+            self._kvstore.pull(idx, out=out, priority=-idx, ignore_sparse=False)
+        else:
+            self._kvstore.row_sparse_pull(idx, out=out, row_ids=row_id, priority=-idx)
 
     def update(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
         """Apply the optimizer with the gradients as they are (after ``allreduce_grads``).

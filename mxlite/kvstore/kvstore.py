@@ -22,6 +22,7 @@ from mxlite import backend
 from mxlite._epoch import Versioned
 from mxlite.base import CheckError, MXNetError
 from mxlite.context import Context, cpu
+from mxlite.kvstore import _sparse
 from mxlite.kvstore._plan import PushPullPlan, plannable
 from mxlite.kvstore.base import KVStoreBase, flatten_pairs, group_pairs, key_kind, sum_arrays
 from mxlite.ndarray.ndarray import NDArray
@@ -89,6 +90,8 @@ class KVStore(KVStoreBase, Versioned):
         # _version (Versioned): touched by everything that changes what is stored or how
         # (PushPullPlan validity).
         self._plan: PushPullPlan | None = None
+        self._rsp_keys: set[Any] = set()  # keys holding a row_sparse weight (see _sparse)
+        self._rsp_views: dict[Any, Any] = {}  # their row_sparse views for the updater
 
     # ------------------------------------------------------------------ properties
     @property
@@ -122,6 +125,15 @@ class KVStore(KVStoreBase, Versioned):
             kind = key_kind(key)
             if self._key_type is not None and kind is not self._key_type:
                 raise MXNetError(_MSG_MIXED_KEYS.format(have=self._key_type.__name__, key=key))
+
+    def _outputs(self, key: Any, out: Any, what: str) -> dict[Any, list[NDArray]]:
+        """The outputs of a pull-like call grouped by key, once every key is known to hold a
+        value (nothing is written before the checks pass)."""
+        grouped = group_pairs(flatten_pairs(key, out, what))
+        self._check_key_types(grouped)
+        for k in grouped:
+            self._stored(k)
+        return grouped
 
     def _stored(self, key: Any) -> NDArray:
         stored = self._store.get(key)
@@ -174,6 +186,8 @@ class KVStore(KVStoreBase, Versioned):
                 f"push: the values pushed for key {key!r} have different shapes {sorted(shapes)}; "
                 "every device must push an array of the same shape."
             )
+        if any(map(_sparse.is_sparse, values)):
+            return _sparse.merge(values, ctx)  # type: ignore[no-any-return]
         if self._threshold is not None:
             quants = [NDArray(self._quantize(key, i, v), v.context) for i, v in enumerate(values)]
             return NDArray(sum_arrays(quants, ctx), ctx)
@@ -197,6 +211,9 @@ class KVStore(KVStoreBase, Versioned):
                 raise MXNetError(_MSG_DUPLICATE_INIT.format(key=k))
             seen.add(k)
         for k, val in pairs:
+            if val.stype == "row_sparse":  # a row_sparse weight, kept dense (see _sparse)
+                self._rsp_keys.add(k)
+                val = NDArray(val._data, val.context)
             self._store[k] = val.copyto(cpu(0))
         if pairs:
             self._key_type = key_kind(pairs[0][0])
@@ -238,20 +255,31 @@ class KVStore(KVStoreBase, Versioned):
                 stored = stored.copyto(grad.context)
                 self._store[k] = stored
             groups.setdefault(stored.context, []).append(k)
+        weight = self._updater_weight
         if not isinstance(self._updater, Updater):
             for k, grad in merged.items():
-                self._updater(k, grad, self._store[k])
+                self._updater(k, grad, weight(k))
             return
         for keys in groups.values():
             if len(keys) == 1:
-                self._updater(keys[0], merged[keys[0]], self._store[keys[0]])
+                self._updater(keys[0], merged[keys[0]], weight(keys[0]))
             else:
-                self._updater(keys, [merged[k] for k in keys], [self._store[k] for k in keys])
+                self._updater(keys, [merged[k] for k in keys], [weight(k) for k in keys])
+
+    def _updater_weight(self, key: Any) -> NDArray:
+        """The stored weight as the updater sees it: a row_sparse weight as a RowSparseNDArray
+        view of every row (MXNet hands the updater the row_sparse weight)."""
+        stored = self._store[key]
+        if key not in self._rsp_keys:
+            return stored
+        view = self._rsp_views[key] = _sparse.weight_view(stored, self._rsp_views.get(key))
+        return view  # type: ignore[no-any-return]
 
     def pull(
         self, key: Any, out: Any = None, priority: int = 0, ignore_sparse: bool = True
     ) -> None:
-        """Copy each key's stored array into every array of ``out`` (casting to its dtype).
+        """Copy each key's stored array into every array of ``out`` (casting to its dtype);
+        row_sparse outputs are skipped unless ``ignore_sparse=False`` (as MXNet).
 
         Raises:
             CheckError: ``out`` is None or malformed.
@@ -259,13 +287,14 @@ class KVStore(KVStoreBase, Versioned):
         """
         if out is None:
             raise CheckError("pull needs out=: the array(s) to copy the stored value into")
-        grouped = group_pairs(flatten_pairs(key, out, "pull"))
-        self._check_key_types(grouped)
-        for k in grouped:
-            self._stored(k)
+        grouped = self._outputs(key, out, "pull")
         for k, outs in grouped.items():
             stored = self._store[k]
             for dst in outs:
+                if dst.stype != "default" or stored.stype != "default":
+                    if dst.stype == "default" or not ignore_sparse:
+                        _sparse.copy_out(stored, dst)
+                    continue
                 _copy_into(dst, stored._data, f"pull of key {k!r}")
 
     def pushpull(self, key: Any, value: Any, out: Any = None, priority: int = 0) -> None:
@@ -284,7 +313,8 @@ class KVStore(KVStoreBase, Versioned):
             flatten_pairs(key, out, "pushpull")
         self.push(key, value, priority)
         self.pull(key, out if out is not None else value, priority)
-        if self._threshold is None and plannable(key, value, out):
+        sparse = any(_sparse.is_sparse(v) for _, v in flatten_pairs(key, value, "pushpull"))
+        if self._threshold is None and not sparse and plannable(key, value, out):
             self._plan = PushPullPlan(self, key, value, out)
 
     def broadcast(self, key: Any, value: Any, out: Any, priority: int = 0) -> None:
@@ -296,18 +326,27 @@ class KVStore(KVStoreBase, Versioned):
     def row_sparse_pull(
         self, key: Any, out: Any = None, priority: int = 0, row_ids: Any = None
     ) -> None:
-        """Pull rows of a row_sparse value; mxlite stores every array densely.
+        """Copy the rows ``row_ids`` of each key's row_sparse value into the RowSparseNDArrays
+        of ``out`` (``row_ids``: one NDArray, or one per output; repeats are dropped).
 
         Raises:
-            CheckError: ``out`` or ``row_ids`` is None.
-            MXNetError: always otherwise (the stored values are dense; use pull()).
+            CheckError: ``out`` or ``row_ids`` is None, or malformed.
+            MXNetError: a key was not initialized or holds a dense value, an output is dense, or
+                a row id is out of range (nothing is written then).
         """
-        if out is None or row_ids is None:
-            raise CheckError("row_sparse_pull needs out= and row_ids=")
-        raise MXNetError(
-            "Expected row_sparse storage type for row_sparse_pull values, but detected storage "
-            "type default: mxlite stores arrays densely; use pull() instead."
-        )
+        if out is None:
+            raise CheckError("row_sparse_pull needs out=: the RowSparseNDArrays to fill")
+        if row_ids is None:
+            raise CheckError("row_sparse_pull needs row_ids=: the rows to pull")
+        grouped = self._outputs(key, out, "row_sparse_pull")
+        if isinstance(key, (list, tuple)) and not isinstance(row_ids, (list, tuple)):
+            row_ids = [row_ids] * len(key)
+        if isinstance(key, (list, tuple)):
+            per_key = dict(zip(key, row_ids))
+        else:
+            per_key = {key: row_ids}
+        for k, outs in grouped.items():
+            _sparse.pull_rows(k, self._store[k], k in self._rsp_keys, outs, per_key[k])
 
     def set_gradient_compression(self, compression_params: dict[str, Any]) -> None:
         """Compress pushed gradients: ``{'type': '2bit', 'threshold': 0.5}``.

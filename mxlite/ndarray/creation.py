@@ -143,7 +143,10 @@ def zeros(
 ) -> NDArray:
     """Array of zeros on ``ctx`` (current context by default), float32 by default; written into
     ``out`` when given."""
-    _check_stype(stype)
+    if stype not in (None, "default"):
+        from mxlite.ndarray import _sparse_build
+
+        return _sparse_build.zeros(stype, shape, ctx=as_context(ctx), dtype=dtype)
     if out is not None:
         return _into(out, 0)
     return make("zeros", normalize_shape(shape, "zeros", True), ctx, dtype, NDArray)
@@ -169,7 +172,10 @@ def empty(
     stype: str | None = None,
 ) -> NDArray:
     """Uninitialized array (float32 by default)."""
-    _check_stype(stype)
+    if stype not in (None, "default"):
+        from mxlite.ndarray import _sparse_build
+
+        return _sparse_build.empty(stype, shape, ctx=as_context(ctx), dtype=dtype)
     return make("empty", normalize_shape(shape, "empty"), ctx, dtype, NDArray)
 
 
@@ -334,10 +340,3 @@ def reset_arrays(*arrays: NDArray, num_arrays: int | None = None, **kwargs: Any)
 def waitall() -> None:
     """Wait for all pending device work."""
     backend.synchronize(None)
-
-
-def _check_stype(stype: str | None) -> None:
-    if stype not in (None, "default"):
-        raise NotImplementedError(
-            f"stype={stype!r}: mxlite stores arrays densely only; use stype='default'."
-        )

@@ -246,8 +246,19 @@ class NDArray(OperatorMixin):
 
     @property
     def stype(self) -> str:
-        """Storage type; mxlite stores every array densely (``'default'``)."""
+        """Storage type: ``'default'`` (dense); sparse arrays (``mx.nd.sparse``) override it."""
         return "default"
+
+    def tostype(self, stype: str) -> NDArray:
+        """The values in storage ``stype`` (``'default'``, ``'row_sparse'``, ``'csr'``; a copy).
+
+        Raises:
+            MXNetError: an unknown storage type.
+            ValueError: ``'csr'`` for an array that is not 2-D.
+        """
+        from mxlite.ndarray import _sparse_build
+
+        return _sparse_build.cast_storage(self, stype)
 
     @property
     def writable(self) -> bool:
@@ -342,6 +353,9 @@ class NDArray(OperatorMixin):
                     "Reshape one of them first."
                 )
             autograd.check_assignable(other)
+            if other.stype != "default":  # a sparse target takes the values in its storage
+                other[:] = self
+                return other
             dst = other._data
             src = backend.to_ctx(self._data, other.context)
             with np.errstate(all="ignore"), backend.array_device_guard(dst):
@@ -576,13 +590,14 @@ class NDArray(OperatorMixin):
     @on_device
     def attach_grad(self, grad_req: str = "write", stype: str | None = None) -> None:
         """Allocate a zeroed gradient buffer and mark this array as a variable to differentiate."""
-        if stype not in (None, "default"):
-            raise NotImplementedError(
-                f"attach_grad(stype={stype!r}): only dense ('default') gradients are supported."
-            )
         from mxlite import autograd as ag
 
-        grad = self._new(self._xp.zeros_like(self._data))
+        if stype not in (None, "default"):
+            from mxlite.ndarray import _sparse_build
+
+            grad = _sparse_build.zeros(stype, self.shape, self._ctx, self.dtype)
+        else:
+            grad = self._new(self._xp.zeros_like(self._data))
         ag.mark_variables([self], [grad], grad_reqs=grad_req)
 
     def backward(

@@ -204,7 +204,8 @@ def Embedding(  # noqa: N802 - MXNet's name
     """Rows of ``weight`` (``(input_dim, output_dim)``) at the indices in ``data``: output shape
     ``data.shape + (output_dim,)`` in the weight's dtype. Indices are truncated toward zero and
     clipped to ``[0, input_dim)``, as MXNet's. The weight's gradient adds the output gradients
-    of repeated indices; ``data`` gets none. ``sparse_grad`` is accepted (the gradient is dense).
+    of repeated indices; ``data`` gets none. With ``sparse_grad`` it is row_sparse: only the rows
+    looked up (``mxlite.ops.row_sparse.RowSparseGrad`` on the tape).
 
     Raises:
         MXNetError: the weight's shape is not ``(input_dim, output_dim)``.
@@ -217,5 +218,6 @@ def Embedding(  # noqa: N802 - MXNet's name
     xp = weight._xp
     idx = effective_index(xp, to_index(xp, as_raw(data, weight)), int(input_dim), "clip", 0)
     result = type(data)(weight._data[idx], out_ctx(ctx))
-    autograd_record("take", [weight], result, axis=0, index=idx)
+    autograd_record("_embedding_row_sparse" if sparse_grad else "take", [weight], result, axis=0,
+                    index=idx)  # fmt: skip
     return result

@@ -36,6 +36,7 @@ from mxlite import backend, util
 from mxlite._formats import npz as npz_format
 from mxlite._formats import params as params_format
 from mxlite._formats import safetensors as safetensors_format
+from mxlite._formats import sparse as _sparse_file
 from mxlite._formats.atomic_file import atomic_write, remove_dead_leftovers
 from mxlite.base import ParamFileError
 from mxlite.context import Context, cpu
@@ -54,6 +55,11 @@ __all__ = [
 #: Accepted ``format=`` values and the format each names.
 FORMATS = {"params": "params", "mxnet": "params", "safetensors": "safetensors", "npz": "npz"}
 
+_MSG_SPARSE_LIST = (
+    "{fname}: safetensors and npz files store a sparse array as named component buffers "
+    "(name.__row_sparse__.data, ...), so save a dict name -> array instead of a list, or use "
+    "the .params format."
+)
 _MSG_SAVE_TYPES = "save only accept dict str->NDArray or list of NDArray"
 _MSG_SAVE_CONTAINER = (
     "data needs to either be a NDArray, dict of str, NDArray pairs or a list of NDarrays."
@@ -138,10 +144,11 @@ def _user_stacklevel() -> int:
 def _write(fname: str, fmt: str, arrays: list[Any] | dict[str, Any], np_magic: bool) -> None:
     """Write NDArrays (validated already) atomically to ``fname`` in format ``fmt``."""
     values = list(arrays.values()) if isinstance(arrays, dict) else list(arrays)
-    raws = [x._data for x in values]  # noqa: SLF001 - the raw array behind each NDArray
+    # the raw array behind each NDArray; a sparse array's host components
+    raws = [x._data if x.stype == "default" else _sparse_record(x) for x in values]  # noqa: SLF001
     if fmt == "params" and not np_magic:
         for i, raw in enumerate(raws):
-            if raw.ndim == 0:
+            if not isinstance(raw, _sparse_file.SparseRecord) and raw.ndim == 0:
                 where = f"array {list(arrays)[i]!r}" if isinstance(arrays, dict) else f"array {i}"
                 warnings.warn(
                     _MSG_SCALAR_V2.format(where=where), UserWarning, stacklevel=_user_stacklevel()
@@ -157,16 +164,44 @@ def _write(fname: str, fmt: str, arrays: list[Any] | dict[str, Any], np_magic: b
                 devices = [(x.context.device_typeid, x.context.device_id) for x in values]
                 params_format.write_params(f, container, np_magic, devices, backend.to_numpy)
             elif fmt == "safetensors":
-                safetensors_format.write_safetensors(f, _host(container))
+                safetensors_format.write_safetensors(f, _host(container, fname))
             else:
-                npz_format.write_npz(f, _host(container))
+                npz_format.write_npz(f, _host(container, fname))
     except FileNotFoundError as err:  # worded by atomic_write: the target and the reason
         raise ParamFileNotFoundError(str(err.strerror), err.errno, fname) from None
 
 
-def _host(container: list[Any] | dict[str, Any]) -> list[np.ndarray] | dict[str, np.ndarray]:
+def _sparse_record(x: Any) -> _sparse_file.SparseRecord:
+    """The host components of sparse NDArray ``x`` (checked: a damaged array is not saved)."""
+    rec = _sparse_file.SparseRecord(
+        x.stype,
+        tuple(x.shape),
+        backend.to_numpy(x._values),  # noqa: SLF001
+        {n: backend.to_numpy(getattr(x, "_" + n)) for n in _sparse_file.AUX_NAMES[x.stype]},
+        (x.context.device_typeid, x.context.device_id),
+    )
+    rec.check()
+    return rec
+
+
+def _host(
+    container: list[Any] | dict[str, Any], fname: str
+) -> list[np.ndarray] | dict[str, np.ndarray]:
+    """Host arrays for safetensors/npz: sparse arrays become their component buffers.
+
+    Raises:
+        TypeError: a sparse array in a list save (its components need a name).
+    """
     if isinstance(container, dict):
-        return {k: backend.to_numpy(v) for k, v in container.items()}
+        out: dict[str, np.ndarray] = {}
+        for k, v in container.items():
+            if isinstance(v, _sparse_file.SparseRecord):
+                out.update(_sparse_file.to_components(k, v))
+            else:
+                out[k] = backend.to_numpy(v)
+        return out
+    if any(isinstance(v, _sparse_file.SparseRecord) for v in container):
+        raise TypeError(_MSG_SPARSE_LIST.format(fname=fname))
     return [backend.to_numpy(v) for v in container]
 
 
@@ -269,8 +304,10 @@ def _read(src: Any, name: str, fmt: str, np_shape: bool | None) -> Any:
     if fmt == "params":
         return params_format.read_params(src, name, np_shape=np_shape)
     if fmt == "safetensors":
-        return safetensors_format.read_safetensors(src, name)[0]
-    return npz_format.read_npz(src, name)
+        raw = safetensors_format.read_safetensors(src, name)[0]
+    else:
+        raw = npz_format.read_npz(src, name)
+    return _sparse_file.from_components(raw, name) if isinstance(raw, dict) else raw
 
 
 def _wrap(raw: Any, ctx: Context | None, cls: type) -> Any:
@@ -278,12 +315,26 @@ def _wrap(raw: Any, ctx: Context | None, cls: type) -> Any:
     if not isinstance(target, Context):
         raise TypeError(f"ctx must be a Context such as mx.cpu() or mx.gpu(0), got {ctx!r}")
 
-    def one(arr: np.ndarray) -> Any:
+    def one(arr: Any) -> Any:
+        if isinstance(arr, _sparse_file.SparseRecord):
+            return _sparse_array(arr, target)
         return cls(backend.to_ctx(arr, target), target)
 
     if isinstance(raw, dict):
         return {k: one(v) for k, v in raw.items()}
     return [one(v) for v in raw]
+
+
+def _sparse_array(rec: _sparse_file.SparseRecord, ctx: Context) -> Any:
+    """A RowSparseNDArray or CSRNDArray on ``ctx`` from a checked record."""
+    from mxlite.ndarray._sparse_base import CSRNDArray, RowSparseNDArray
+
+    data = backend.to_ctx(rec.data, ctx)
+    idx = backend.to_ctx(rec.aux["indices"], ctx)
+    if rec.stype == "row_sparse":
+        return RowSparseNDArray._make(data, idx, rec.shape, ctx)
+    ptr = backend.to_ctx(rec.aux["indptr"], ctx)
+    return CSRNDArray._make(data, idx, rec.shape, ctx, indptr=ptr)
 
 
 def load(fname: str, ctx: Context | None = None, format: str | None = None) -> Any:  # noqa: A002

@@ -2,13 +2,15 @@
 
 One module per optimizer family (``sgd``, ``dcasgd``, ``signum``, ``adam``, ``rmsprop``,
 ``adagrad``, ``ftrl``, ``lamb``, ``lars``, ``lbsgd``, ``test``); the base class and registry live
-in :mod:`mxlite.optimizer.optimizer`. Not ported: MXNet's contrib GroupAdaGrad. Trainers call
+in :mod:`mxlite.optimizer.optimizer`; ``contrib`` has GroupAdaGrad. Row_sparse gradients take
+:mod:`mxlite.optimizer._sparse_update` (lazy updates over the touched rows). Trainers call
 :class:`Updater` (``updater(indices, grads, weights)`` per context), which hands whole lists to
 :meth:`Optimizer.update_multi`.
 """
 
 from __future__ import annotations
 
+from mxlite.optimizer import contrib
 from mxlite.optimizer.adagrad import AdaDelta, AdaGrad
 from mxlite.optimizer.adam import Adam, Adamax, Nadam
 from mxlite.optimizer.ftrl import FTML, Ftrl
@@ -43,6 +45,7 @@ __all__ = [
     "Test",
     "Updater",
     "ccSGD",
+    "contrib",
     "create",
     "get_updater",
     "register",

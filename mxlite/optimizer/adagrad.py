@@ -24,6 +24,7 @@ from typing import Any
 
 from mxlite import backend
 from mxlite.ndarray.ndarray import NDArray
+from mxlite.optimizer import _sparse_update
 from mxlite.optimizer._common import check_arrays, py_clip, scalar, zeros_state
 from mxlite.optimizer.optimizer import Optimizer, register
 
@@ -46,7 +47,10 @@ class AdaGrad(Optimizer):
         return zeros_state(weight)
 
     def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
-        """Update one weight and its history in place."""
+        """Update one weight and its history in place (lazily for a row_sparse gradient)."""
+        if _sparse_update.is_sparse(grad):
+            _sparse_update.update(self, index, weight, grad, state)
+            return
         check_arrays("AdaGrad.update", weight, grad)
         lr, wd = self._step_scalars(index)
         xp = backend.xp_of(weight._data)

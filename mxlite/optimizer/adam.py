@@ -30,6 +30,7 @@ import numpy as np
 from mxlite import backend
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.ops import multi_optimizer
+from mxlite.optimizer import _sparse_update
 from mxlite.optimizer._common import (
     Raw,
     Scalars,
@@ -171,7 +172,8 @@ class Adam(FusedOptimizer, _TwoMoments):
         learning_rate: the initial rate (default 0.001).
         beta1, beta2: decay rates of the first and second moment estimates.
         epsilon: added to ``sqrt(var)`` to avoid division by zero.
-        lazy_update: accepted; mxlite gradients are dense, so updates are always standard.
+        lazy_update: with a row_sparse gradient, update only its rows (and their moments);
+            False updates every row (see ``_sparse_update``).
     """
 
     fused_rule = FusedRule(kernel=_multi_tensor_adam, group=_AdamGroup, bias=True)
@@ -219,6 +221,9 @@ class Adam(FusedOptimizer, _TwoMoments):
 
     def update(self, index: Any, weight: NDArray, grad: NDArray, state: Any) -> None:
         """Update one weight and its ``(mean, var)`` state in place."""
+        if _sparse_update.is_sparse(grad):
+            _sparse_update.update(self, index, weight, grad, state)
+            return
         check_arrays("Adam.update", weight, grad)
         lr, wd = self._step_scalars(index)
         mean, var = state

@@ -42,6 +42,7 @@ import numpy as np
 from mxlite import backend
 from mxlite.ndarray.ndarray import NDArray
 from mxlite.ops import multi_optimizer
+from mxlite.optimizer import _sparse_update
 from mxlite.optimizer._common import (
     Raw,
     Scalars,
@@ -270,7 +271,8 @@ class SGD(_MomentumFamily):
 
     Args:
         momentum: the momentum value (a state buffer exists when it is nonzero).
-        lazy_update: accepted; mxlite stores gradients densely, so updates are always standard.
+        lazy_update: with a row_sparse gradient, update only its rows (and their momentum);
+            False applies weight decay and momentum to every row (see ``_sparse_update``).
         **kwargs: see :class:`~mxlite.optimizer.Optimizer` (``multi_precision`` keeps a float32
             master copy of float16 weights).
     """
@@ -293,6 +295,9 @@ class SGD(_MomentumFamily):
     ) -> None:
         if not isinstance(indices, (tuple, list)):
             indices, weights, grads, states = [indices], [weights], [grads], [states]
+        if any(map(_sparse_update.is_sparse, grads)):
+            _sparse_update.update_multi(self, indices, weights, grads, states)
+            return
         for weight, grad in zip(weights, grads):
             check_arrays("SGD.update", weight, grad)
         self._update_count(list(indices))

@@ -26,7 +26,7 @@ from mxlite import backend
 from mxlite._epoch import Versioned, same_objects
 from mxlite.context import Context
 from mxlite.ndarray.ndarray import NDArray
-from mxlite.optimizer import _states_format
+from mxlite.optimizer import _sparse_update, _states_format
 from mxlite.optimizer.optimizer import Optimizer
 from mxlite.util import is_np_array
 
@@ -152,6 +152,10 @@ class Updater(Versioned):
                 self.states_synced[idx] = True
                 self._touch()
         arg_states = [states[idx] for idx in indices]
+        # row_sparse gradients or weights: no cached plan
+        if any(map(_sparse_update.is_sparse, grads)) or any(map(_sparse_update.is_sparse, weights)):
+            _sparse_update.update_multi(self.optimizer, indices, weights, grads, arg_states)
+            return
         if not (listed and weights):
             self.optimizer.update_multi(indices, weights, grads, arg_states)
             return

@@ -101,14 +101,6 @@ def test_embedding_gradient_adds_repeated_indices_and_trains(ctx: mx.Context) ->
         np.testing.assert_allclose(w[0], np.full(3, 0.5), rtol=1e-6)
 
 
-def test_embedding_sparse_grad_is_refused_without_side_effects() -> None:
-    before = nn.Embedding(3, 2).name
-    with pytest.raises(NotImplementedError, match="sparse storage comes later"):
-        nn.Embedding(3, 2, sparse_grad=True)
-    after = nn.Embedding(3, 2).name
-    assert int(after[len("embedding") :]) == int(before[len("embedding") :]) + 1
-
-
 def test_prelu_alpha_is_a_learned_parameter(ctx: mx.Context) -> None:
     prelu = nn.PReLU(in_channels=3)
     prelu.initialize(ctx=ctx)

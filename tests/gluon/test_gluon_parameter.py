@@ -44,11 +44,15 @@ def test_invalid_stype_is_refused(what):
 
 
 @pytest.mark.parametrize("what", ["stype", "grad_stype"])
-def test_sparse_storage_raises_not_implemented_on_initialize(what):
-    p = Parameter("s", shape=(2, 2), **{what: "row_sparse"})
-    with pytest.raises(NotImplementedError, match="densely only"):
-        p.initialize()
-    assert p._data is None and not p._deferred_init
+def test_sparse_storage_initializes_row_sparse_buffers(what):
+    p = Parameter("s", shape=(2, 2), init=mx.init.One(), **{what: "row_sparse"})
+    p.initialize()
+    stored = p._data[0] if what == "stype" else p._grad[0]
+    assert stored.stype == "row_sparse"
+    if what == "stype":
+        assert stored.asnumpy().tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    else:
+        assert stored.indices.asnumpy().tolist() == []
 
 
 def test_sparse_data_access_messages():

@@ -512,8 +512,12 @@ def test_no_optimizer_computes_scalar_only_expressions_on_the_device(fake_gpu: A
         results = {}
         for ctx in (mx.cpu(), mx.gpu(0)):
             mx.random.seed(5)  # SGLD draws noise
-            opt = opt_mod.create(name, learning_rate=0.1, wd=0.01)
-            w, g = mx.nd.array(host, ctx=ctx), mx.nd.array(host[::-1].copy(), ctx=ctx)
+            # GroupAdaGrad: 2-D weights, no weight decay (MXNet's contrib optimizer)
+            group = name == "groupadagrad"
+            opt = opt_mod.create(name, learning_rate=0.1, wd=0.0 if group else 0.01)
+            shape = (2, 5) if group else (10,)
+            w = mx.nd.array(host.reshape(shape), ctx=ctx)
+            g = mx.nd.array(host[::-1].copy().reshape(shape), ctx=ctx)
             state = opt.create_state_multi_precision(0, w)
             fake_cupy.SCALAR_ONLY_CALLS.clear()
             for _ in range(3):

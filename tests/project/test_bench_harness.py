@@ -107,3 +107,16 @@ def test_canary_compares_with_the_cards_own_peak(
     # CUDA 13's cudaDeviceProp has no memory clock: the device attributes give it
     monkeypatch.setattr(fake_cupy_cuda, "PROPERTIES", {"name": b"x"})
     assert timing.peak_bandwidth(0) == pytest.approx(2619e6 * 2 * 640)
+
+
+def test_sparse_suite_runs_tiny(tmp_path: Path) -> None:
+    """``python -m bench --suite sparse`` (tiny): every case reports, results are written."""
+    bench_main.main(
+        ["--suite", "sparse", "--size", "tiny", "--repeat", "1", "--out", str(tmp_path)]
+    )
+    rows = json.loads((tmp_path / "sparse_embedding.json").read_text())
+    cases_run = {row["case"] for row in rows}
+    assert {"sgd step", "adam step", "gradient bytes", "row_sparse_pull 2 contexts"} <= cases_run
+    grad = next(row for row in rows if row["case"] == "gradient bytes")
+    assert grad["row_sparse_bytes"] < grad["dense_bytes"]
+    assert (tmp_path / "sparse_embedding.md").read_text().startswith("| case |")

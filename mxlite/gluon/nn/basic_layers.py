@@ -259,12 +259,6 @@ class Dropout(HybridBlock):
         return f"{self.__class__.__name__}(p = {self._rate}, axes={self._axes})"
 
 
-_MSG_SPARSE_GRAD = (
-    "Embedding(sparse_grad=True) needs row_sparse gradients, which mxlite does not have yet "
-    "(sparse storage comes later); use sparse_grad=False (a dense gradient, the same values)."
-)
-
-
 class Embedding(HybridBlock):
     """Turns non-negative integers (indexes/tokens) into dense vectors of fixed size:
     ``[4, 20] -> [[0.25, 0.1], [0.6, -0.2]]``.
@@ -274,16 +268,14 @@ class Embedding(HybridBlock):
         output_dim: dimension of the dense embedding.
         dtype: data type of the embeddings.
         weight_initializer: initializer of the ``(input_dim, output_dim)`` weight.
-        sparse_grad: row_sparse gradients; not supported yet (NotImplementedError).
+        sparse_grad: the weight's gradient is row_sparse (only the rows a batch looked up; for
+            large tables with a lazy optimizer update).
 
     Inputs:
         data: ``(x1, ..., xN-1)`` indices (floats are truncated, out-of-range ones clipped).
 
     Outputs:
         ``(x1, ..., xN-1, output_dim)``.
-
-    Raises:
-        NotImplementedError: ``sparse_grad=True``.
     """
 
     def __init__(
@@ -295,8 +287,6 @@ class Embedding(HybridBlock):
         sparse_grad: bool = False,
         **kwargs: Any,
     ) -> None:
-        if sparse_grad:
-            raise NotImplementedError(_MSG_SPARSE_GRAD)
         super().__init__(**kwargs)
         self._kwargs = {
             "input_dim": input_dim,
@@ -310,7 +300,7 @@ class Embedding(HybridBlock):
             init=weight_initializer,
             dtype=dtype,
             allow_deferred_init=True,
-            grad_stype="default",
+            grad_stype="row_sparse" if sparse_grad else "default",
         )
 
     def hybrid_forward(self, F: Any, x: Any, weight: Any) -> Any:  # noqa: N803
