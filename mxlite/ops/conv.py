@@ -11,7 +11,9 @@ the convolution's forward and weight gradient, with the same kernels.
 
 Host arrays use the Numba layout kernels and NumPy's BLAS (limited to the thread policy by
 :func:`mxlite._threads.host_threads`); 3x3 stride-1 convolutions run by Winograd there
-(:mod:`mxlite.ops.winograd`). Device arrays use the same code with CuPy, always by the column
+(:mod:`mxlite.ops.winograd`), and the others with many output positions per sample build one
+sample's column matrix at a time (it stays in cache; the forward product writes that sample's
+output in place, the weight gradient sums the per-sample products). Device arrays use the same code with CuPy, always by the column
 matrix: ``im2col``/``col2im`` as one strided copy or add per kernel offset and the products as
 cuBLAS GEMMs (a plain GEMM for one group, a strided-batched one per group otherwise). 1-d and 2-d
 problems run as 3-d ones with unit leading dimensions. float16 is computed in float32 and rounded
