@@ -1,5 +1,5 @@
 """Row_sparse values in the single-process stores (MXNet 1.9.1's semantics, checked in
-tests/test_sparse_trainer_oracle.py).
+tests/gluon/test_sparse_trainer_oracle.py).
 
 * A key initialized with a RowSparseNDArray holds a *row_sparse weight*: the store keeps it as a
   dense array (the optimizer updates it in place, lazily for row_sparse gradients) and remembers

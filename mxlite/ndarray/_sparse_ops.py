@@ -1,5 +1,5 @@
 """Operators on sparse arrays with MXNet 1.9.1's output storage types (checked against it in
-tests/test_sparse_oracle.py).
+tests/ndarray/test_sparse_oracle.py).
 
 Elementwise (``a op b`` of one shape; a scalar ``s``):
 

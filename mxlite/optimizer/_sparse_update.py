@@ -1,5 +1,5 @@
 """Optimizer updates from row_sparse gradients (MXNet 1.9.1's sparse kernels, checked bitwise
-against it in tests/test_sparse_optimizer_oracle.py).
+against it in tests/optimizer/test_sparse_optimizer_oracle.py).
 
 A dense weight updated from a RowSparseNDArray gradient ``g`` (rows ``idx``):
 
