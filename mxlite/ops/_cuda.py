@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mxlite.ops import _launchers
+from mxlite.ops._optimizer_coef import KINDS
 
 __all__ = [
     "FILL_ENTRY_DTYPE",
@@ -494,8 +495,6 @@ def multi_optimizer_step(
         tables: device (pointers, numel, chunk_buf, chunk_begin); coef: device coefficients;
         glob: the global scalars (cast to the kind's coefficient type); vec: vector width.
     """
-    from mxlite.ops._optimizer_coef import KINDS  # noqa: PLC0415
-
     nchunks = int(tables[2].size)
     if nchunks == 0:
         return
